@@ -1,0 +1,180 @@
+/**
+ * The wasm kernel module and the one place that owns its linear memory.
+ *
+ * Ownership rule (the only one in the project): tensors on the wasm backend keep their data in
+ * ordinary JS `Float32Array`s, owned by the garbage collector; there is nothing to dispose. A kernel
+ * call copies its operands once into wasm memory, runs, and copies its results out; the wasm memory
+ * it used is a scratch region released when the call returns (see {@link Scratch}). Long-lived data
+ * that kernels read on every call (FFT twiddles, Bluestein chirps) is allocated once with
+ * {@link allocPersistent} and never freed. Hot paths that must not copy (the FFT benchmark, chained
+ * kernels) work on pointers into wasm memory directly.
+ *
+ * Views into wasm memory (`f32view`) are invalidated whenever memory grows, which any allocation may
+ * do: derive them after the last allocation of a call, never keep them across calls.
+ *
+ * @module
+ */
+
+import * as kernels from "../../../wasm/kernels.wasm";
+
+/** The instantiated kernel module's exports (functions take byte offsets into {@link memory}). */
+export const wasm: typeof kernels = kernels;
+
+/** The kernel module's linear memory. */
+export const memory: WebAssembly.Memory = kernels.memory as unknown as WebAssembly.Memory;
+
+const ALIGN = 64; // cache line; also satisfies v128 alignment
+const PAGE = 65536;
+
+/** Free blocks sorted by address: [ptr, size] pairs, coalesced on free. */
+const freeList: Array<[number, number]> = [];
+/** Live allocations: ptr -> size. */
+const live = new Map<number, number>();
+let top = alignUp(Number(kernels.heapBase()));
+
+function alignUp(x: number): number {
+  return Math.ceil(x / ALIGN) * ALIGN;
+}
+
+function ensureCapacity(end: number): void {
+  const have = memory.buffer.byteLength;
+  if (end <= have) return;
+  const pages = Math.ceil((end - have) / PAGE);
+  try {
+    memory.grow(pages);
+  } catch (e) {
+    throw new RangeError(
+      `wasm memory cannot grow to ${end} bytes (${have} bytes now, limit 4 GiB): ${(e as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Allocates `bytes` bytes of wasm memory (64-byte aligned) and returns the byte offset. The block
+ * stays valid until {@link free}. Prefer {@link Scratch} inside kernel calls.
+ *
+ * @throws {RangeError} if `bytes` is negative or not finite, or wasm memory cannot grow.
+ */
+export function malloc(bytes: number): number {
+  if (!(bytes >= 0) || !Number.isFinite(bytes)) {
+    throw new RangeError(`malloc: byte count must be a finite number >= 0, got ${bytes}`);
+  }
+  const size = Math.max(ALIGN, alignUp(bytes));
+  for (let i = 0; i < freeList.length; i++) {
+    const [p, s] = freeList[i];
+    if (s >= size) {
+      if (s === size) freeList.splice(i, 1);
+      else freeList[i] = [p + size, s - size];
+      live.set(p, size);
+      return p;
+    }
+  }
+  // Extend the last free block if it touches the top, otherwise bump.
+  let p = top;
+  const last = freeList[freeList.length - 1];
+  if (last && last[0] + last[1] === top) {
+    p = last[0];
+    freeList.pop();
+  }
+  ensureCapacity(p + size);
+  top = p + size;
+  live.set(p, size);
+  return p;
+}
+
+/**
+ * Returns a block obtained from {@link malloc} to the allocator.
+ *
+ * @throws {Error} if `ptr` is not a live allocation (double free or foreign pointer).
+ */
+export function free(ptr: number): void {
+  const size = live.get(ptr);
+  if (size === undefined) throw new Error(`free: ${ptr} is not a live wasm allocation`);
+  live.delete(ptr);
+  // insert sorted, then coalesce with neighbours
+  let lo = 0, hi = freeList.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (freeList[mid][0] < ptr) lo = mid + 1;
+    else hi = mid;
+  }
+  freeList.splice(lo, 0, [ptr, size]);
+  if (lo + 1 < freeList.length && freeList[lo][0] + freeList[lo][1] === freeList[lo + 1][0]) {
+    freeList[lo][1] += freeList[lo + 1][1];
+    freeList.splice(lo + 1, 1);
+  }
+  if (lo > 0 && freeList[lo - 1][0] + freeList[lo - 1][1] === freeList[lo][0]) {
+    freeList[lo - 1][1] += freeList[lo][1];
+    freeList.splice(lo, 1);
+  }
+}
+
+/** Allocates wasm memory that is never freed (plans, twiddle tables). Same errors as {@link malloc}. */
+export function allocPersistent(bytes: number): number {
+  return malloc(bytes);
+}
+
+/** Bytes currently allocated and the size of wasm memory, for benchmarks and leak tests. */
+export function memoryStats(): { liveBytes: number; liveBlocks: number; memoryBytes: number } {
+  let liveBytes = 0;
+  for (const s of live.values()) liveBytes += s;
+  return { liveBytes, liveBlocks: live.size, memoryBytes: memory.buffer.byteLength };
+}
+
+/**
+ * A Float32Array view of `length` floats at byte offset `ptr`. Invalidated by any later allocation
+ * (memory growth detaches the buffer): derive it again after allocating.
+ */
+export function f32view(ptr: number, length: number): Float32Array {
+  return new Float32Array(memory.buffer, ptr, length);
+}
+
+/** Copies `src` into wasm memory at `ptr`. */
+export function writeF32(ptr: number, src: ArrayLike<number>): void {
+  f32view(ptr, src.length).set(src);
+}
+
+/** Copies `length` floats at `ptr` out of wasm memory into a new Float32Array. */
+export function readF32(ptr: number, length: number): Float32Array {
+  return f32view(ptr, length).slice();
+}
+
+/**
+ * A group of allocations released together, for one kernel call:
+ *
+ * ```ts
+ * using s = new Scratch();
+ * const px = s.copyIn(x);          // operands copied in once
+ * const py = s.alloc(rows * out * 4);
+ * wasm.someKernel(px, py, rows);
+ * return readF32(py, rows * out);  // results copied out; `s` is released at scope exit
+ * ```
+ */
+export class Scratch implements Disposable {
+  #ptrs: number[] = [];
+
+  /** Allocates `bytes` bytes (64-byte aligned) owned by this scratch. */
+  alloc(bytes: number): number {
+    const p = malloc(bytes);
+    this.#ptrs.push(p);
+    return p;
+  }
+
+  /** Allocates room for `src` and copies it in; returns the byte offset. */
+  copyIn(src: ArrayLike<number>): number {
+    const p = this.alloc(src.length * 4);
+    writeF32(p, src);
+    return p;
+  }
+
+  /** Frees every allocation of this scratch. Idempotent. */
+  release(): void {
+    for (let i = this.#ptrs.length - 1; i >= 0; i--) free(this.#ptrs[i]);
+    this.#ptrs = [];
+  }
+
+  /** Same as {@link Scratch.release}, for `using` declarations. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
