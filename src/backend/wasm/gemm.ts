@@ -1,0 +1,261 @@
+/**
+ * Single-precision matrix multiply (sgemm) on the wasm kernel module.
+ *
+ * `C[m, n] = op(A) · op(B)` (+ C when accumulating), row-major, optionally batched with element strides
+ * (stride 0 broadcasts one matrix over the batch). This is the dense path behind `matmul` and `linear`
+ * (DESIGN.md, "gemm.ts: SIMD sgemm for Linear layers and attention"); semantics follow BLAS `sgemm`
+ * with alpha = 1 and beta = 0 (or 1 when accumulating), in row-major storage.
+ *
+ * Two levels, following the ownership rule of `memory.ts`:
+ * - {@link sgemm} takes and returns JS `Float32Array`s (operands copied into wasm memory once, the
+ *   result copied out);
+ * - {@link sgemmPtr} works on byte offsets into wasm memory for hot paths that chain kernels.
+ *
+ * @module
+ */
+
+import { f32view, memory, Scratch, wasm } from "./memory.ts";
+
+/** Options shared by {@link sgemm} and {@link sgemmPtr}. */
+export interface SgemmOptions {
+  /** Use Aᵀ: A is stored `[k, m]` instead of `[m, k]`. Default false. */
+  transA?: boolean;
+  /** Use Bᵀ: B is stored `[n, k]` instead of `[k, n]` (a `Linear` weight `[out, in]`). Default false. */
+  transB?: boolean;
+  /** Number of matrix products, integer >= 0. Default 1. */
+  batch?: number;
+  /** Elements between consecutive A matrices of the batch; 0 broadcasts one A. Default `m * k`. */
+  strideA?: number;
+  /** Elements between consecutive B matrices of the batch; 0 broadcasts one B. Default `k * n`. */
+  strideB?: number;
+  /**
+   * Elements between consecutive C matrices of the batch. Default `m * n`. 0 makes every batch item
+   * add into the same C, so C = Σ_t op(A_t)·op(B_t) (e.g. a weight gradient summed over a batch).
+   */
+  strideC?: number;
+  /** Add the product to the existing C (BLAS beta = 1) instead of overwriting it. Default false. */
+  accumulate?: boolean;
+}
+
+/** Options of {@link sgemm}. */
+export interface SgemmArrayOptions extends SgemmOptions {
+  /**
+   * Destination `[batch, m, n]` (with `strideC`); written in place and returned. Required when
+   * `accumulate` is true (it holds the C that is added to).
+   */
+  out?: Float32Array;
+}
+
+/** Options of {@link sgemmPtr}: row strides (leading dimensions) in elements, for sub-matrices. */
+export interface SgemmPtrOptions extends SgemmOptions {
+  /** Row stride of the stored A: >= k (or >= m with transA). Default the stored row length. */
+  lda?: number;
+  /** Row stride of the stored B: >= n (or >= k with transB). Default the stored row length. */
+  ldb?: number;
+  /** Row stride of C: >= n. Default n. */
+  ldc?: number;
+}
+
+interface Resolved {
+  transA: boolean;
+  transB: boolean;
+  batch: number;
+  strideA: number;
+  strideB: number;
+  strideC: number;
+  accumulate: boolean;
+  lda: number;
+  ldb: number;
+  ldc: number;
+  /** Elements spanned by the whole batch of A, B, C (0 when empty). */
+  extentA: number;
+  extentB: number;
+  extentC: number;
+}
+
+function checkCount(fn: string, name: string, v: unknown, min = 0): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > 0x7fffffff) {
+    throw new RangeError(`${fn}: ${name} must be an integer in [${min}, 2^31), got ${String(v)}`);
+  }
+  return v;
+}
+
+/** Elements from the first to the last element of `batch` matrices of `rows` x `cols` (row stride ld). */
+function extent(batch: number, stride: number, rows: number, cols: number, ld: number): number {
+  if (batch === 0 || rows === 0 || cols === 0) return 0;
+  return (batch - 1) * stride + (rows - 1) * ld + cols;
+}
+
+function resolve(fn: string, m: number, n: number, k: number, o: SgemmPtrOptions): Resolved {
+  checkCount(fn, "m", m);
+  checkCount(fn, "n", n);
+  checkCount(fn, "k", k);
+  const transA = !!o.transA, transB = !!o.transB;
+  const batch = checkCount(fn, "batch", o.batch ?? 1);
+  const aRows = transA ? k : m, aCols = transA ? m : k;
+  const bRows = transB ? n : k, bCols = transB ? k : n;
+  const lda = checkCount(fn, "lda", o.lda ?? aCols, aCols);
+  const ldb = checkCount(fn, "ldb", o.ldb ?? bCols, bCols);
+  const ldc = checkCount(fn, "ldc", o.ldc ?? n, n);
+  const strideA = checkCount(fn, "strideA", o.strideA ?? aRows * lda);
+  const strideB = checkCount(fn, "strideB", o.strideB ?? bRows * ldb);
+  const strideC = checkCount(fn, "strideC", o.strideC ?? m * ldc);
+  const spanC = m === 0 || n === 0 ? 0 : (m - 1) * ldc + n;
+  if (batch > 1 && strideC !== 0 && strideC < spanC) {
+    throw new RangeError(
+      `${fn}: strideC ${strideC} makes the C matrices of the batch overlap (each spans ${spanC} elements); ` +
+        `use strideC = 0 to sum into one C or >= ${spanC}`,
+    );
+  }
+  return {
+    transA,
+    transB,
+    batch,
+    strideA,
+    strideB,
+    strideC,
+    accumulate: !!o.accumulate,
+    lda,
+    ldb,
+    ldc,
+    extentA: extent(batch, strideA, aRows, aCols, lda),
+    extentB: extent(batch, strideB, bRows, bCols, ldb),
+    extentC: extent(batch, strideC, m, n, ldc),
+  };
+}
+
+function run(r: Resolved, m: number, n: number, k: number, pa: number, pb: number, pc: number): void {
+  using s = new Scratch();
+  const ws = Number(wasm.sgemmWorkspaceBytes(m, n, k));
+  const work = ws > 0 ? s.alloc(ws) : 0;
+  wasm.sgemm(
+    r.transA ? 1 : 0,
+    r.transB ? 1 : 0,
+    m,
+    n,
+    k,
+    pa,
+    r.lda,
+    r.strideA,
+    pb,
+    r.ldb,
+    r.strideB,
+    pc,
+    r.ldc,
+    r.strideC,
+    r.batch,
+    r.accumulate ? 1 : 0,
+    work,
+  );
+}
+
+/**
+ * Row-major single-precision matrix multiply: `C = op(A) · op(B)`, or `C += op(A) · op(B)` with
+ * `accumulate`, for each of `batch` matrix triples.
+ *
+ * Shapes (float32, row-major): A `[m, k]` (`[k, m]` with `transA`), B `[k, n]` (`[n, k]` with `transB`),
+ * C `[m, n]`; batch item t uses `a[t*strideA ..]`, `b[t*strideB ..]`, `c[t*strideC ..]`. A `Linear`
+ * layer `y = x · Wᵀ` with x `[rows, in]`, W `[out, in]` is `sgemm(x, W, rows, out, in, {transB: true})`.
+ * Accumulation is in float32 (not compensated): the error of each entry is at most about
+ * `k · 2^-24 · Σ|a·b|` (standard dot-product bound).
+ *
+ * @param a A, at least `(batch-1)*strideA + m*k` elements.
+ * @param b B, at least `(batch-1)*strideB + k*n` elements.
+ * @param m rows of op(A) and C, integer >= 0.
+ * @param n columns of op(B) and C, integer >= 0.
+ * @param k columns of op(A) = rows of op(B), integer >= 0 (k = 0 gives C = 0, or C unchanged).
+ * @returns C `[batch, m, n]` (length `(batch-1)*strideC + m*n`), or `opts.out` filled in place.
+ * @throws {RangeError} when a size, batch or stride is not an integer >= 0, when `a`, `b` or `out` is
+ *   shorter than the batch needs, when C matrices of the batch would overlap, or when `accumulate` is
+ *   set without `out`.
+ * @example
+ * ```ts
+ * // [2,3] · [3,2]
+ * const c = sgemm(new Float32Array([1, 2, 3, 4, 5, 6]), new Float32Array([1, 0, 0, 1, 1, 1]), 2, 2, 3);
+ * // c = [4, 5, 10, 11]
+ * ```
+ */
+export function sgemm(
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  opts: SgemmArrayOptions = {},
+): Float32Array {
+  const fn = "sgemm";
+  if ("lda" in opts || "ldb" in opts || "ldc" in opts) {
+    throw new RangeError(`${fn}: lda/ldb/ldc are only accepted by sgemmPtr (arrays are contiguous)`);
+  }
+  const r = resolve(fn, m, n, k, opts);
+  if (!(a instanceof Float32Array)) throw new TypeError(`${fn}: a must be a Float32Array`);
+  if (!(b instanceof Float32Array)) throw new TypeError(`${fn}: b must be a Float32Array`);
+  if (a.length < r.extentA) {
+    throw new RangeError(`${fn}: a has ${a.length} elements, the batch needs ${r.extentA}`);
+  }
+  if (b.length < r.extentB) {
+    throw new RangeError(`${fn}: b has ${b.length} elements, the batch needs ${r.extentB}`);
+  }
+  const out = opts.out;
+  if (out !== undefined) {
+    if (!(out instanceof Float32Array)) throw new TypeError(`${fn}: out must be a Float32Array`);
+    if (out.length < r.extentC) {
+      throw new RangeError(`${fn}: out has ${out.length} elements, the batch needs ${r.extentC}`);
+    }
+  } else if (r.accumulate) {
+    throw new RangeError(`${fn}: accumulate = true needs opts.out (the C to add to)`);
+  }
+  const c = out ?? new Float32Array(r.extentC);
+  if (r.extentC === 0) return c;
+  using s = new Scratch();
+  const pa = r.extentA > 0 ? s.copyIn(a.subarray(0, r.extentA)) : 0;
+  const pb = r.extentB > 0 ? s.copyIn(b.subarray(0, r.extentB)) : 0;
+  const cView = c.subarray(0, r.extentC);
+  // copy C in when it is read (accumulate) or when gaps between batch items must survive the copy-out
+  const gaps = r.batch > 1 && r.strideC > m * n;
+  const pc = r.accumulate || gaps ? s.copyIn(cView) : s.alloc(r.extentC * 4);
+  run(r, m, n, k, pa, pb, pc);
+  // memory may have grown during run(): take a fresh view
+  cView.set(f32view(pc, r.extentC));
+  return c;
+}
+
+/**
+ * Pointer-level {@link sgemm} on operands already in wasm memory (byte offsets from `memory.ts`
+ * allocations, 4-byte aligned). Same semantics and shapes; C is written (or accumulated) in place.
+ * `opts.lda/ldb/ldc` give row strides in elements for operating on sub-matrices. Packing workspace is
+ * allocated and released internally.
+ *
+ * @param aPtr byte offset of A; `bPtr` of B; `cPtr` of C.
+ * @throws {RangeError} for sizes, strides or leading dimensions that are not integers in range, for
+ *   pointers that are not 4-byte-aligned offsets inside wasm memory, or when an operand would run past
+ *   the end of wasm memory.
+ */
+export function sgemmPtr(
+  aPtr: number,
+  bPtr: number,
+  cPtr: number,
+  m: number,
+  n: number,
+  k: number,
+  opts: SgemmPtrOptions = {},
+): void {
+  const fn = "sgemmPtr";
+  const r = resolve(fn, m, n, k, opts);
+  const size = memory.buffer.byteLength;
+  const checkPtr = (name: string, p: number, ext: number) => {
+    if (!Number.isInteger(p) || p < 0 || p % 4 !== 0) {
+      throw new RangeError(`${fn}: ${name} must be a 4-byte-aligned byte offset >= 0, got ${p}`);
+    }
+    if (p + ext * 4 > size) {
+      throw new RangeError(
+        `${fn}: ${name} = ${p} plus ${ext} elements runs past the end of wasm memory (${size} bytes)`,
+      );
+    }
+  };
+  checkPtr("aPtr", aPtr, r.extentA);
+  checkPtr("bPtr", bPtr, r.extentB);
+  checkPtr("cPtr", cPtr, r.extentC);
+  if (r.extentC === 0) return;
+  run(r, m, n, k, aPtr, bPtr, cPtr);
+}

@@ -1,0 +1,302 @@
+import { assert, assertEquals, assertThrows } from "./deps.ts";
+import { sgemm, sgemmPtr } from "../src/backend/wasm/gemm.ts";
+import { f32view, free, malloc, memoryStats, Scratch } from "../src/backend/wasm/memory.ts";
+
+/** Deterministic uniform [-1, 1) float32 data (mulberry32). */
+function rand(len: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(len);
+  for (let i = 0; i < len; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+interface RefOpts {
+  transA?: boolean;
+  transB?: boolean;
+  lda?: number;
+  ldb?: number;
+  ldc?: number;
+}
+
+/**
+ * Independent float64 triple loop for one matrix product, reading the float32 operands exactly.
+ * Returns the product and, per entry, Σ_p |a_ip·b_pj| (for the error bound).
+ */
+function refGemm(
+  a: Float32Array,
+  offA: number,
+  b: Float32Array,
+  offB: number,
+  m: number,
+  n: number,
+  k: number,
+  o: RefOpts = {},
+): { c: Float64Array; abs: Float64Array } {
+  const lda = o.lda ?? (o.transA ? m : k);
+  const ldb = o.ldb ?? (o.transB ? k : n);
+  const c = new Float64Array(m * n), abs = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0, t = 0;
+      for (let p = 0; p < k; p++) {
+        const av = o.transA ? a[offA + p * lda + i] : a[offA + i * lda + p];
+        const bv = o.transB ? b[offB + j * ldb + p] : b[offB + p * ldb + j];
+        s += av * bv;
+        t += Math.abs(av * bv);
+      }
+      c[i * n + j] = s;
+      abs[i * n + j] = t;
+    }
+  }
+  return { c, abs };
+}
+
+/**
+ * Error bound for one float32 entry. A float32 dot product of length k, summed in any order (SIMD
+ * lanes, k-blocking), satisfies |ĉ − c| <= γ_k Σ_p |a_p b_p| with γ_k = k·u/(1 − k·u), u = 2^-24
+ * (Higham, "Accuracy and Stability of Numerical Algorithms", §3.1); accumulating into an existing C
+ * adds one more rounding, of at most u·|ĉ|. We allow (k + 2)·2^-23, i.e. twice the worst-case bound,
+ * relative to the per-entry Σ|a·b| (≤ k·max|a|·max|b|), plus a tiny absolute floor. A wrong index or a
+ * missing term changes an entry by about |a·b| ≈ Σ|a·b| / k, far above this bound for the sizes used.
+ */
+function tolerance(k: number, absSum: number, cExtra = 0): number {
+  return (k + 2) * 2 ** -23 * (absSum + Math.abs(cExtra)) + 1e-30;
+}
+
+function assertClose(
+  got: Float32Array,
+  gotOff: number,
+  ldc: number,
+  ref: { c: Float64Array; abs: Float64Array },
+  m: number,
+  n: number,
+  k: number,
+  label: string,
+  base?: Float32Array,
+): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      const extra = base ? base[gotOff + i * ldc + j] : 0;
+      const want = ref.c[i * n + j] + extra;
+      const have = got[gotOff + i * ldc + j];
+      const tol = tolerance(k, ref.abs[i * n + j], extra);
+      if (!(Math.abs(have - want) <= tol)) {
+        throw new Error(
+          `${label}: C[${i},${j}] = ${have}, want ${want} (|diff| ${Math.abs(have - want)} > ${tol})`,
+        );
+      }
+    }
+  }
+}
+
+const sizes = [1, 3, 7, 8, 17];
+
+Deno.test("sgemm matches a float64 triple loop: small and odd sizes, all transposes", () => {
+  let seed = 1;
+  for (const m of sizes) {
+    for (const n of sizes) {
+      for (const k of [1, 3, 7, 17, 32]) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            const a = rand(m * k, seed++), b = rand(k * n, seed++);
+            const c = sgemm(a, b, m, n, k, { transA, transB });
+            assertEquals(c.length, m * n);
+            const ref = refGemm(a, 0, b, 0, m, n, k, { transA, transB });
+            assertClose(c, 0, n, ref, m, n, k, `m=${m} n=${n} k=${k} tA=${transA} tB=${transB}`);
+          }
+        }
+      }
+    }
+  }
+});
+
+Deno.test("sgemm matches the reference on sizes that cross register tiles and cache blocks", () => {
+  // m, n, k chosen to leave remainders against 4/6/8-wide tiles and to exceed typical k/m/n blocks
+  const shapes: Array<[number, number, number]> = [
+    [13, 11, 5],
+    [64, 64, 64],
+    [97, 45, 301],
+    [130, 70, 515],
+    [5, 2100, 9],
+    [200, 33, 1],
+    [1, 300, 200],
+    [300, 1, 200],
+  ];
+  let seed = 1000;
+  for (const [m, n, k] of shapes) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        const a = rand(m * k, seed++, 3), b = rand(k * n, seed++, 0.5);
+        const c = sgemm(a, b, m, n, k, { transA, transB });
+        const ref = refGemm(a, 0, b, 0, m, n, k, { transA, transB });
+        assertClose(c, 0, n, ref, m, n, k, `m=${m} n=${n} k=${k} tA=${transA} tB=${transB}`);
+      }
+    }
+  }
+});
+
+Deno.test("sgemm accumulates into opts.out and leaves elements past C untouched", () => {
+  const m = 9, n = 13, k = 21;
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      const a = rand(m * k, 7), b = rand(k * n, 8);
+      const out = rand(m * n + 5, 9);
+      const before = out.slice();
+      const ret = sgemm(a, b, m, n, k, { transA, transB, accumulate: true, out });
+      assert(ret === out, "returns opts.out");
+      const ref = refGemm(a, 0, b, 0, m, n, k, { transA, transB });
+      assertClose(out, 0, n, ref, m, n, k, `accumulate tA=${transA} tB=${transB}`, before);
+      assertEquals(Array.from(out.subarray(m * n)), Array.from(before.subarray(m * n)));
+      // without accumulate, out is overwritten (old contents ignored)
+      const out2 = rand(m * n, 10);
+      sgemm(a, b, m, n, k, { transA, transB, out: out2 });
+      assertClose(out2, 0, n, ref, m, n, k, `overwrite tA=${transA} tB=${transB}`);
+    }
+  }
+});
+
+Deno.test("sgemm batch: default strides, gaps, broadcast A or B (stride 0), summed C (strideC 0)", () => {
+  const m = 6, n = 10, k = 7, batch = 4;
+  const cases: Array<
+    { strideA?: number; strideB?: number; strideC?: number; transA?: boolean; transB?: boolean }
+  > = [
+    {},
+    { transA: true, transB: true },
+    { strideA: m * k + 3, strideB: k * n + 5, strideC: m * n + 2 },
+    { strideA: 0 },
+    { strideB: 0, transB: true },
+    { strideA: 0, strideB: 0 },
+  ];
+  let seed = 50;
+  for (const cs of cases) {
+    const sA = cs.strideA ?? m * k, sB = cs.strideB ?? k * n, sC = cs.strideC ?? m * n;
+    const a = rand((batch - 1) * sA + m * k, seed++), b = rand((batch - 1) * sB + k * n, seed++);
+    const c = sgemm(a, b, m, n, k, { ...cs, batch });
+    assertEquals(c.length, (batch - 1) * sC + m * n);
+    for (let t = 0; t < batch; t++) {
+      const ref = refGemm(a, t * sA, b, t * sB, m, n, k, cs);
+      assertClose(c, t * sC, n, ref, m, n, k, `batch ${JSON.stringify(cs)} item ${t}`);
+    }
+    if (sC > m * n) {
+      for (let t = 0; t + 1 < batch; t++) {
+        for (let g = m * n; g < sC; g++) assertEquals(c[t * sC + g], 0, "gap between C matrices stays 0");
+      }
+    }
+  }
+  // strideC = 0: C = Σ_t A_t B_t (+ C with accumulate)
+  for (const accumulate of [false, true]) {
+    const a = rand(batch * m * k, 70), b = rand(k * n, 71);
+    const out = rand(m * n, 72);
+    const base = out.slice();
+    sgemm(a, b, m, n, k, { batch, strideB: 0, strideC: 0, out, accumulate });
+    const sum = { c: new Float64Array(m * n), abs: new Float64Array(m * n) };
+    for (let t = 0; t < batch; t++) {
+      const r = refGemm(a, t * m * k, b, 0, m, n, k);
+      for (let i = 0; i < m * n; i++) {
+        sum.c[i] += r.c[i];
+        sum.abs[i] += r.abs[i];
+      }
+    }
+    assertClose(
+      out,
+      0,
+      n,
+      sum,
+      m,
+      n,
+      batch * k,
+      `strideC 0 accumulate=${accumulate}`,
+      accumulate ? base : undefined,
+    );
+  }
+});
+
+Deno.test("sgemm edge cases: empty sizes, k = 0, non-finite values", () => {
+  assertEquals(sgemm(new Float32Array(0), new Float32Array(5), 0, 5, 1).length, 0);
+  assertEquals(Array.from(sgemm(new Float32Array(0), new Float32Array(0), 2, 3, 0)), [0, 0, 0, 0, 0, 0]);
+  const out = new Float32Array([1, 2, 3, 4]);
+  sgemm(new Float32Array(0), new Float32Array(0), 2, 2, 0, { out, accumulate: true });
+  assertEquals(Array.from(out), [1, 2, 3, 4]);
+  sgemm(new Float32Array(0), new Float32Array(0), 2, 2, 0, { out });
+  assertEquals(Array.from(out), [0, 0, 0, 0]);
+  assertEquals(sgemm(new Float32Array(4), new Float32Array(4), 2, 2, 2, { batch: 0 }).length, 0);
+  // IEEE semantics like the reference: inf·0 = NaN, inf·x = ±inf
+  const a = new Float32Array([Infinity, 1, 2, 3]);
+  const b = new Float32Array([0, 1, 1, 1]);
+  const c = sgemm(a, b, 2, 2, 2);
+  assert(Number.isNaN(c[0]), `inf*0 + 1*1 is NaN, got ${c[0]}`);
+  assertEquals(c[1], Infinity);
+  assertEquals(c[2], 3);
+  assertEquals(c[3], 5);
+});
+
+Deno.test("sgemmPtr on wasm memory with leading dimensions (sub-matrices)", () => {
+  const m = 5, n = 6, k = 7, lda = 11, ldb = 9, ldc = 8;
+  const before = memoryStats().liveBytes;
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      using s = new Scratch();
+      const aRows = transA ? k : m, bRows = transB ? n : k;
+      const aData = rand(aRows * lda, 11), bData = rand(bRows * ldb, 12);
+      const pa = s.copyIn(aData), pb = s.copyIn(bData);
+      const cInit = rand(m * ldc, 13);
+      const pc = s.copyIn(cInit);
+      sgemmPtr(pa, pb, pc, m, n, k, { transA, transB, lda, ldb, ldc, accumulate: true });
+      const c = f32view(pc, m * ldc).slice();
+      const ref = refGemm(aData, 0, bData, 0, m, n, k, { transA, transB, lda, ldb });
+      assertClose(c, 0, ldc, ref, m, n, k, `ptr tA=${transA} tB=${transB}`, cInit);
+      for (let i = 0; i < m; i++) {
+        for (let j = n; j < ldc; j++) {
+          assertEquals(c[i * ldc + j], cInit[i * ldc + j], "padding columns kept");
+        }
+      }
+    }
+  }
+  assertEquals(memoryStats().liveBytes, before, "no wasm memory leaked");
+});
+
+Deno.test("sgemm releases its wasm scratch memory", () => {
+  const before = memoryStats().liveBytes;
+  sgemm(rand(50 * 40, 1), rand(40 * 30, 2), 50, 30, 40, { transB: true });
+  sgemm(rand(50 * 40, 1), rand(40 * 30, 2), 50, 30, 40, { batch: 1, out: new Float32Array(1500) });
+  assertEquals(memoryStats().liveBytes, before);
+});
+
+Deno.test("sgemm rejects bad arguments with RangeErrors naming the value", () => {
+  const a = new Float32Array(6), b = new Float32Array(6);
+  assertThrows(() => sgemm(a, b, 2.5, 3, 2), RangeError, "m must be an integer in [0, 2^31), got 2.5");
+  assertThrows(() => sgemm(a, b, 2, -1, 2), RangeError, "n must be an integer in [0, 2^31), got -1");
+  assertThrows(() => sgemm(a, b, 2, 3, NaN), RangeError, "got NaN");
+  assertThrows(() => sgemm(a, b, 2, 3, 2, { batch: 1.5 }), RangeError, "batch");
+  assertThrows(() => sgemm(a, b, 2, 3, 2, { strideA: -2 }), RangeError, "strideA");
+  assertThrows(() => sgemm(a, b, 2, 3, 4), RangeError, "a has 6 elements, the batch needs 8");
+  assertThrows(() => sgemm(a, b, 3, 4, 2), RangeError, "b has 6 elements, the batch needs 8");
+  assertThrows(() => sgemm(a, b, 2, 3, 1, { batch: 3 }), RangeError, "b has 6 elements, the batch needs 9");
+  assertThrows(() => sgemm(a, b, 2, 3, 2, { batch: 2 }), RangeError, "a has 6 elements, the batch needs 8");
+  assertThrows(() => sgemm(a, b, 2, 3, 2, { out: new Float32Array(5) }), RangeError, "out has 5 elements");
+  assertThrows(() => sgemm(a, b, 2, 3, 2, { accumulate: true }), RangeError, "needs opts.out");
+  assertThrows(
+    () => sgemm(new Float32Array(8), b, 2, 3, 2, { batch: 2, strideA: 4, strideB: 0, strideC: 3 }),
+    RangeError,
+    "strideC 3",
+  );
+  assertThrows(() => sgemm(a, b, 2, 3, 2, { ldc: 4 } as never), RangeError, "only accepted by sgemmPtr");
+  const p = malloc(64);
+  try {
+    assertThrows(
+      () => sgemmPtr(p, p, p, 2, 2, 2, { lda: 1 }),
+      RangeError,
+      "lda must be an integer in [2, 2^31), got 1",
+    );
+    assertThrows(() => sgemmPtr(p + 2, p, p, 2, 2, 2), RangeError, "aPtr must be a 4-byte-aligned");
+    assertThrows(() => sgemmPtr(p, p, 2 ** 40, 2, 2, 2), RangeError, "runs past the end of wasm memory");
+  } finally {
+    free(p);
+  }
+});
