@@ -1,0 +1,115 @@
+// Tests for the fine-tuning example: its data helpers (examples/lib/data.ts) and, on real data, the
+// example's promises (held-out loss drops, the saved adapter reloads, merged == unmerged, bad input fails).
+import { assert, assertAlmostEquals, assertEquals, assertNotEquals, assertThrows } from "./deps.ts";
+import {
+  type Batch,
+  bitsPerByte,
+  ByteTokenizer,
+  evalOffsets,
+  loadCorpus,
+  Rng,
+  sampleBatch,
+  splitDocs,
+  textToDocs,
+  tokenize,
+} from "../examples/lib/data.ts";
+
+Deno.test("data: byte tokenizer maps text to its UTF-8 bytes and back", () => {
+  const tok = new ByteTokenizer();
+  // "Aé→" = 0x41, 0xC3 0xA9, 0xE2 0x86 0x92 (UTF-8 by hand)
+  assertEquals([...tok.encode("Aé→")], [0x41, 0xc3, 0xa9, 0xe2, 0x86, 0x92]);
+  assertEquals(tok.decode([0x41, 0xc3, 0xa9, 0xe2, 0x86, 0x92]), "Aé→");
+  assertEquals(tok.decode([0x41, 0xc3]), "A\ufffd", "a cut character decodes to U+FFFD");
+  assertThrows(() => tok.decode([256]), RangeError, "256");
+});
+
+Deno.test("data: both corpora load; the document split is deterministic, disjoint and complete", () => {
+  const sotu = loadCorpus("sotu");
+  const moby = loadCorpus("moby-dick");
+  assertEquals(sotu.length, 233);
+  assertEquals(moby.length, 139);
+  assert(sotu[0].id.startsWith("1790"), sotu[0].id);
+  for (const docs of [sotu, moby]) {
+    const a = splitDocs(docs);
+    const b = splitDocs(docs);
+    assertEquals(a.heldOut.map((d) => d.id), b.heldOut.map((d) => d.id));
+    assertEquals(a.train.length + a.heldOut.length, docs.length);
+    const held = new Set(a.heldOut);
+    assert(a.train.every((d) => !held.has(d)));
+    // every 10th document, from the whole corpus
+    assertEquals(a.heldOut.length, Math.floor((docs.length - 3 - 1) / 10) + 1);
+    assertEquals(a.heldOut[0], docs[3]);
+    assertEquals(a.heldOut.at(-1), docs[3 + 10 * (a.heldOut.length - 1)]);
+  }
+  assertThrows(() => splitDocs(sotu.slice(0, 2)), RangeError, "empty");
+  assertThrows(() => splitDocs(sotu, 1), RangeError, "every");
+});
+
+Deno.test("data: a user's text is cut at paragraph breaks into chunks of about the requested size", () => {
+  const para = "word ".repeat(40).trim() + "\n\n"; // 201 bytes
+  const text = para.repeat(50);
+  const docs = textToDocs(text, 1000);
+  assertEquals(docs.map((d) => d.text).join(""), text, "nothing lost or reordered");
+  assert(docs.every((d) => new TextEncoder().encode(d.text).length <= 1000));
+  assert(docs.slice(0, -1).every((d) => d.text.endsWith("\n\n")), "cuts fall on paragraph breaks");
+  const noBreaks = "x".repeat(2500);
+  assertEquals(textToDocs(noBreaks, 1000).map((d) => d.text.length), [1000, 1000, 500]);
+  assertThrows(() => textToDocs("", 10), RangeError);
+});
+
+Deno.test("data: seeded batches are reproducible windows with targets shifted by one", () => {
+  const tokens = new Uint8Array(1000).map((_, i) => (i * 7) % 251);
+  const a = sampleBatch(tokens, 4, 16, new Rng(42));
+  const b = sampleBatch(tokens, 4, 16, new Rng(42));
+  const c = sampleBatch(tokens, 4, 16, new Rng(43));
+  assertEquals(a.input, b.input);
+  assertNotEquals(a.input, c.input);
+  for (let r = 0; r < 4; r++) {
+    // find the window in the stream and check input/target against it
+    const start = [...Array(tokens.length - 16).keys()].find((o) =>
+      [...Array(17).keys()].every((t) =>
+        t < 16 ? tokens[o + t] === a.input[r * 16 + t] : tokens[o + 16] === a.target[r * 16 + 15]
+      )
+    );
+    assert(start !== undefined, `row ${r} is a window of the stream`);
+    for (let t = 0; t < 16; t++) assertEquals(a.target[r * 16 + t], tokens[start + t + 1]);
+  }
+  assertThrows(() => sampleBatch(tokens.subarray(0, 10), 1, 16, new Rng(1)), RangeError, "seqLen");
+});
+
+Deno.test("data: Rng is uniform enough and stays in range", () => {
+  const rng = new Rng(7);
+  const counts = new Array(10).fill(0);
+  for (let i = 0; i < 20000; i++) counts[rng.int(10)]++;
+  for (const c of counts) assert(Math.abs(c - 2000) < 200, `bucket count ${c}`);
+  assertThrows(() => rng.int(0), RangeError);
+});
+
+Deno.test("data: evaluation windows cover the stream without overlap; bits per byte of a uniform model is 8", () => {
+  const tokens = tokenize(loadCorpus("moby-dick").slice(0, 5));
+  const seqLen = 64;
+  const offs = evalOffsets(tokens, seqLen, 20);
+  assertEquals(offs.length, 20);
+  for (let i = 1; i < offs.length; i++) assert(offs[i] >= offs[i - 1] + seqLen + 1, "non-overlapping");
+  assert(offs.at(-1)! + seqLen + 1 <= tokens.length);
+  assert(offs.at(-1)! > tokens.length / 2, "windows spread over the whole stream");
+  assertEquals(evalOffsets(tokens.subarray(0, 200), seqLen, 20).length, 3, "only what fits");
+  // A model that predicts every byte with probability 1/256 scores ln(256) nats = 8 bits per byte.
+  assertAlmostEquals(bitsPerByte(() => Math.log(256), tokens, offs, seqLen, 3), 8, 1e-12);
+  // Batching must not change the mean (weights by rows): per-window losses 0..19 → mean 9.5 nats.
+  const lossOf = (bt: Batch) => {
+    let s = 0;
+    for (let r = 0; r < bt.batchSize; r++) s += offs.indexOf(findOffset(tokens, bt.input, r, seqLen));
+    return s / bt.batchSize;
+  };
+  assertAlmostEquals(bitsPerByte(lossOf, tokens, offs, seqLen, 7), 9.5 / Math.LN2, 1e-9);
+});
+
+function findOffset(tokens: Uint8Array, input: Int32Array, row: number, seqLen: number): number {
+  for (let o = 0; o + seqLen < tokens.length; o++) {
+    let ok = true;
+    for (let t = 0; t < seqLen && ok; t++) ok = tokens[o + t] === input[row * seqLen + t];
+    if (ok) return o;
+  }
+  return -1;
+}
