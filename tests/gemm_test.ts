@@ -189,15 +189,22 @@ Deno.test("sgemm batch: default strides, gaps, broadcast A or B (stride 0), summ
       }
     }
   }
-  // strideC = 0: C = Σ_t A_t B_t (+ C with accumulate)
-  for (const accumulate of [false, true]) {
-    const a = rand(batch * m * k, 70), b = rand(k * n, 71);
+  // strideC = 0: C = Σ_t op(A_t) op(B_t) (+ C with accumulate); the transA case with stacked A and B is
+  // a weight gradient Σ_t X_tᵀ G_t (the kernel may fold it into one product of depth batch*k)
+  for (
+    const [accumulate, transA, strideB] of [[false, false, 0], [true, false, 0], [false, true, k * n], [
+      true,
+      true,
+      k * n,
+    ]] as const
+  ) {
+    const a = rand(batch * m * k, 70), b = rand(batch * k * n, 71);
     const out = rand(m * n, 72);
     const base = out.slice();
-    sgemm(a, b, m, n, k, { batch, strideB: 0, strideC: 0, out, accumulate });
+    sgemm(a, b, m, n, k, { batch, transA, strideB, strideC: 0, out, accumulate });
     const sum = { c: new Float64Array(m * n), abs: new Float64Array(m * n) };
     for (let t = 0; t < batch; t++) {
-      const r = refGemm(a, t * m * k, b, 0, m, n, k);
+      const r = refGemm(a, t * m * k, b, t * strideB, m, n, k, { transA });
       for (let i = 0; i < m * n; i++) {
         sum.c[i] += r.c[i];
         sum.abs[i] += r.abs[i];
@@ -211,7 +218,7 @@ Deno.test("sgemm batch: default strides, gaps, broadcast A or B (stride 0), summ
       m,
       n,
       batch * k,
-      `strideC 0 accumulate=${accumulate}`,
+      `strideC 0 accumulate=${accumulate} transA=${transA}`,
       accumulate ? base : undefined,
     );
   }
@@ -259,6 +266,30 @@ Deno.test("sgemmPtr on wasm memory with leading dimensions (sub-matrices)", () =
     }
   }
   assertEquals(memoryStats().liveBytes, before, "no wasm memory leaked");
+});
+
+Deno.test("sgemmPtr batch with shared B and padded rows (stacked product) matches per-item reference", () => {
+  const m = 7, n = 10, k = 9, lda = 12, ldc = 13, batch = 3;
+  for (const transB of [false, true]) {
+    using s = new Scratch();
+    const aData = rand(batch * m * lda, 21), bData = rand(k * n, 22), cInit = rand(batch * m * ldc, 23);
+    const pa = s.copyIn(aData), pb = s.copyIn(bData), pc = s.copyIn(cInit);
+    sgemmPtr(pa, pb, pc, m, n, k, {
+      transB,
+      batch,
+      lda,
+      ldc,
+      strideA: m * lda,
+      strideB: 0,
+      strideC: m * ldc,
+      accumulate: true,
+    });
+    const c = f32view(pc, batch * m * ldc).slice();
+    for (let t = 0; t < batch; t++) {
+      const ref = refGemm(aData, t * m * lda, bData, 0, m, n, k, { transB, lda });
+      assertClose(c, t * m * ldc, ldc, ref, m, n, k, `stacked tB=${transB} item ${t}`, cInit);
+    }
+  }
 });
 
 Deno.test("sgemm releases its wasm scratch memory", () => {

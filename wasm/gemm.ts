@@ -1,17 +1,51 @@
 // Single-precision GEMM kernels: C[m,n] = op(A)·op(B) (+ C), row-major, batched.
-// Simple reference version (SIMD over the columns of C); the blocked kernel replaces its inside.
+//
+// Blocked GEMM in the Goto/BLIS layout:
+//   for jc over n in steps of NC:            (B block of KC x NC lives in L2/L3)
+//     for pc over k in steps of KC:
+//       pack B[pc:pc+KC, jc:jc+NC] into NR-column panels   (Bp: per panel, KC rows of NR floats)
+//       for ic over m in steps of MC:         (A block of MC x KC lives in L2)
+//         pack A[ic:ic+MC, pc:pc+KC] into MR-row panels   (Ap: per panel, KC columns of MR floats)
+//         for jr over the NR panels, for ir over the MR panels:
+//           MR x NR register tile += Ap panel · Bp panel   (micro-kernel, f32x4 SIMD)
+// Packing reads op(A)/op(B) through (row, column) element strides, so the transposes cost nothing in
+// the micro-kernel; panels are zero-padded to full MR/NR so the micro-kernel has no edge cases (edge
+// tiles are written through a small static tile). Nothing is allocated: the packing buffers are a
+// workspace passed in by the caller (sgemmWorkspaceBytes), the edge tile is static data.
 // All pointers are byte offsets into linear memory; strides and leading dimensions are in elements.
 
-/** Bytes of packing workspace `sgemm` needs for these sizes (0 for the simple kernel). */
+const MR: i32 = 6; // rows of the register tile
+const NR: i32 = 8; // columns of the register tile (2 x f32x4)
+const KC: i32 = 256; // depth of a packed block
+const MC: i32 = 120; // rows of a packed A block (multiple of MR)
+const NC: i32 = 2048; // columns of a packed B block (multiple of NR)
+
+// Edge tile: MR x NR floats, written by the micro-kernel when the tile sticks out of C.
+const EDGE: usize = memory.data(MR * NR * 4, 16);
+
+function roundUp(x: i32, to: i32): i32 {
+  return ((x + to - 1) / to) * to;
+}
+
+function min32(a: i32, b: i32): i32 {
+  return a < b ? a : b;
+}
+
+/** Bytes of packing workspace `sgemm` needs for these sizes (64-byte aligned parts). */
 export function sgemmWorkspaceBytes(m: i32, n: i32, k: i32): usize {
-  return 0;
+  const kc = min32(k, KC);
+  const mc = min32(roundUp(m, MR), MC);
+  const nc = min32(roundUp(n, NR), NC);
+  const aBytes = <usize> roundUp(mc * kc * 4, 64);
+  const bBytes = <usize> roundUp(nc * kc * 4, 64);
+  return aBytes + bBytes + 64;
 }
 
 /**
  * Batched sgemm. For each batch item t: C_t = op(A_t)·op(B_t) (+ C_t if accumulate != 0), where
  * A_t = a + t*strideA elements (op(A) = A [m,k] with row stride lda, or Aᵀ when transA != 0, A then
  * being [k,m] with row stride lda), likewise B ([k,n] or [n,k]) and C [m,n] with row stride ldc.
- * `work` points to sgemmWorkspaceBytes(m, n, k) bytes of scratch.
+ * strideC == 0 sums all items into one C. `work` points to sgemmWorkspaceBytes(m, n, k) bytes.
  */
 export function sgemm(
   transA: i32,
@@ -32,17 +66,29 @@ export function sgemm(
   accumulate: i32,
   work: usize,
 ): void {
+  if (batch <= 0 || m <= 0 || n <= 0) return;
+  // Fold batches into one larger product when the layout allows (fewer, bigger blocks):
+  // shared B, A and C stacked contiguously: [batch*m, k] · B
+  if (batch > 1 && strideB == 0 && !transA && strideA == m * lda && strideC == m * ldc) {
+    m *= batch;
+    batch = 1;
+  }
+  // C shared (summed), A and B stacked along k: Σ_t A_tᵀ B_t = [batch*k, m]ᵀ · [batch*k, n]
+  if (batch > 1 && strideC == 0 && transA && !transB && strideA == k * lda && strideB == k * ldb) {
+    k *= batch;
+    batch = 1;
+  }
   for (let t = 0; t < batch; t++) {
     const pa = a + (<usize> t * <usize> strideA << 2);
     const pb = b + (<usize> t * <usize> strideB << 2);
     const pc = c + (<usize> t * <usize> strideC << 2);
     // strideC == 0: every item after the first adds into the same C
     const acc = accumulate != 0 || (strideC == 0 && t > 0) ? 1 : 0;
-    simpleGemm(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, acc);
+    blockedGemm(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, acc, work);
   }
 }
 
-function simpleGemm(
+function blockedGemm(
   transA: i32,
   transB: i32,
   m: i32,
@@ -55,30 +101,323 @@ function simpleGemm(
   c: usize,
   ldc: i32,
   accumulate: i32,
+  work: usize,
 ): void {
-  // element (i, p) of op(A) and (p, j) of op(B)
+  if (k <= 0) {
+    if (!accumulate) {
+      for (let i = 0; i < m; i++) memory.fill(c + (<usize> i * <usize> ldc << 2), 0, <usize> n << 2);
+    }
+    return;
+  }
+  // element (i, p) of op(A) is a[i*aRow + p*aCol]; (p, j) of op(B) is b[p*bRow + j*bCol]
   const aRow: usize = transA ? 1 : <usize> lda;
   const aCol: usize = transA ? <usize> lda : 1;
   const bRow: usize = transB ? 1 : <usize> ldb;
   const bCol: usize = transB ? <usize> ldb : 1;
-  for (let i = 0; i < m; i++) {
-    const crow = c + (<usize> i * <usize> ldc << 2);
-    if (!accumulate) memory.fill(crow, 0, <usize> n << 2);
-    for (let p = 0; p < k; p++) {
-      const aip = load<f32>(a + ((<usize> i * aRow + <usize> p * aCol) << 2));
-      const brow = b + (<usize> p * bRow << 2);
-      let j = 0;
-      if (bCol == 1) {
-        const va = f32x4.splat(aip);
-        for (; j + 4 <= n; j += 4) {
-          const off = <usize> j << 2;
-          v128.store(crow + off, f32x4.add(v128.load(crow + off), f32x4.mul(va, v128.load(brow + off))));
+  const kcMax = min32(k, KC);
+  const mcMax = min32(roundUp(m, MR), MC);
+  const ap = (work + 63) & ~(<usize> 63);
+  const bp = ap + <usize> roundUp(mcMax * kcMax * 4, 64);
+  const ldcBytes = <usize> ldc << 2;
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min32(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min32(KC, k - pc);
+      const beta = accumulate != 0 || pc > 0 ? 1 : 0;
+      packB(b + ((<usize> pc * bRow + <usize> jc * bCol) << 2), bRow, bCol, kc, nc, bp);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min32(MC, m - ic);
+        packA(a + ((<usize> ic * aRow + <usize> pc * aCol) << 2), aRow, aCol, mc, kc, ap);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min32(NR, nc - jr);
+          const bPanel = bp + (<usize> jr * <usize> kc << 2);
+          const cCol = c + (<usize> (jc + jr) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min32(MR, mc - ir);
+            const aPanel = ap + (<usize> ir * <usize> kc << 2);
+            const cTile = cCol + <usize> (ic + ir) * ldcBytes;
+            microKernel(kc, aPanel, bPanel, cTile, ldcBytes, mr, nr, beta);
+          }
         }
       }
-      for (; j < n; j++) {
-        const pcij = crow + (<usize> j << 2);
-        store<f32>(pcij, load<f32>(pcij) + aip * load<f32>(brow + (<usize> j * bCol << 2)));
+    }
+  }
+}
+
+/**
+ * Packs op(A)[0:mc, 0:kc] (element (i,p) at src + (i*rowS + p*colS)*4) into MR-row panels: panel q
+ * holds, for p = 0..kc-1, the MR floats op(A)[q*MR + r, p] (zero past mc).
+ */
+function packA(src: usize, rowS: usize, colS: usize, mc: i32, kc: i32, dst: usize): void {
+  for (let i0 = 0; i0 < mc; i0 += MR) {
+    const rows = min32(MR, mc - i0);
+    const panel = dst + (<usize> i0 * <usize> kc << 2);
+    if (rows == MR && rowS == 1) {
+      // op(A) = Aᵀ: the MR values for one p are contiguous
+      let s = src + (<usize> i0 << 2);
+      const step = colS << 2;
+      let d = panel;
+      for (let p = 0; p < kc; p++) {
+        v128.store(d, v128.load(s));
+        store<u64>(d, load<u64>(s, 16), 16);
+        s += step;
+        d += <usize> MR << 2;
       }
+    } else if (rows == MR && colS == 1) {
+      // row-major A: six row pointers, 4 columns at a time transposed into the panel
+      const s0 = src + (<usize> i0 * rowS << 2);
+      const rs = rowS << 2;
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const off = <usize> p << 2;
+        const r0 = v128.load(s0 + off);
+        const r1 = v128.load(s0 + rs + off);
+        const r2 = v128.load(s0 + 2 * rs + off);
+        const r3 = v128.load(s0 + 3 * rs + off);
+        const r4 = v128.load(s0 + 4 * rs + off);
+        const r5 = v128.load(s0 + 5 * rs + off);
+        // 4x4 transpose of r0..r3
+        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+        const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+        const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+        const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+        const c0 = v128.shuffle<f32>(t0, t1, 0, 1, 4, 5);
+        const c1 = v128.shuffle<f32>(t0, t1, 2, 3, 6, 7);
+        const c2 = v128.shuffle<f32>(t2, t3, 0, 1, 4, 5);
+        const c3 = v128.shuffle<f32>(t2, t3, 2, 3, 6, 7);
+        // rows 4, 5 interleaved: (r4[q], r5[q]) pairs
+        const u0 = v128.shuffle<f32>(r4, r5, 0, 4, 1, 5);
+        const u1 = v128.shuffle<f32>(r4, r5, 2, 6, 3, 7);
+        const d = panel + (<usize> p * <usize> MR << 2);
+        v128.store(d, c0);
+        v128.store_lane<i64>(d, u0, 0, 16);
+        v128.store(d, c1, 24);
+        v128.store_lane<i64>(d, u0, 1, 40);
+        v128.store(d, c2, 48);
+        v128.store_lane<i64>(d, u1, 0, 64);
+        v128.store(d, c3, 72);
+        v128.store_lane<i64>(d, u1, 1, 88);
+      }
+      for (; p < kc; p++) {
+        const d = panel + (<usize> p * <usize> MR << 2);
+        const off = <usize> p << 2;
+        for (let r = 0; r < MR; r++) store<f32>(d + (<usize> r << 2), load<f32>(s0 + <usize> r * rs + off));
+      }
+    } else {
+      // general / edge panel: zero-padded to MR rows
+      for (let p = 0; p < kc; p++) {
+        const d = panel + (<usize> p * <usize> MR << 2);
+        for (let r = 0; r < MR; r++) {
+          let v: f32 = 0;
+          if (r < rows) v = load<f32>(src + ((<usize> (i0 + r) * rowS + <usize> p * colS) << 2));
+          store<f32>(d + (<usize> r << 2), v);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs op(B)[0:kc, 0:nc] (element (p,j) at src + (p*rowS + j*colS)*4) into NR-column panels: panel q
+ * holds, for p = 0..kc-1, the NR floats op(B)[p, q*NR + c] (zero past nc).
+ */
+function packB(src: usize, rowS: usize, colS: usize, kc: i32, nc: i32, dst: usize): void {
+  for (let j0 = 0; j0 < nc; j0 += NR) {
+    const cols = min32(NR, nc - j0);
+    const panel = dst + (<usize> j0 * <usize> kc << 2);
+    if (cols == NR && colS == 1) {
+      // row-major B: NR contiguous floats per p
+      let s = src + (<usize> j0 << 2);
+      const step = rowS << 2;
+      let d = panel;
+      for (let p = 0; p < kc; p++) {
+        v128.store(d, v128.load(s));
+        v128.store(d, v128.load(s, 16), 16);
+        s += step;
+        d += <usize> NR << 2;
+      }
+    } else if (cols == NR && rowS == 1) {
+      // op(B) = Bᵀ (B stored [n, k]): eight rows of B, 4 values of p at a time transposed
+      const s0 = src + (<usize> j0 * colS << 2);
+      const cs = colS << 2;
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const off = <usize> p << 2;
+        const d = panel + (<usize> p * <usize> NR << 2);
+        for (let h = 0; h < 2; h++) {
+          const sh = s0 + <usize> (4 * h) * cs + off;
+          const r0 = v128.load(sh);
+          const r1 = v128.load(sh + cs);
+          const r2 = v128.load(sh + 2 * cs);
+          const r3 = v128.load(sh + 3 * cs);
+          const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+          const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+          const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+          const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+          const dh = d + (<usize> h << 4);
+          v128.store(dh, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+          v128.store(dh, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 32);
+          v128.store(dh, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 64);
+          v128.store(dh, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 96);
+        }
+      }
+      for (; p < kc; p++) {
+        const d = panel + (<usize> p * <usize> NR << 2);
+        const off = <usize> p << 2;
+        for (let q = 0; q < NR; q++) store<f32>(d + (<usize> q << 2), load<f32>(s0 + <usize> q * cs + off));
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        const d = panel + (<usize> p * <usize> NR << 2);
+        for (let q = 0; q < NR; q++) {
+          let v: f32 = 0;
+          if (q < cols) v = load<f32>(src + ((<usize> p * rowS + <usize> (j0 + q) * colS) << 2));
+          store<f32>(d + (<usize> q << 2), v);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * MR x NR register tile: C[0:mr, 0:nr] = (beta ? C : 0) + Σ_p Ap[p, :] ⊗ Bp[p, :]. Panels are full
+ * (zero-padded); only the write-back looks at mr, nr.
+ */
+function microKernel(
+  kc: i32,
+  ap: usize,
+  bp: usize,
+  c: usize,
+  ldc: usize,
+  mr: i32,
+  nr: i32,
+  beta: i32,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
+  let b0: v128, b1: v128, av: v128;
+  let p = 0;
+  for (; p + 2 <= kc; p += 2) {
+    b0 = v128.load(bp, 0);
+    b1 = v128.load(bp, 16);
+    av = v128.load32_splat(ap, 0);
+    c00 = f32x4.add(c00, f32x4.mul(av, b0));
+    c01 = f32x4.add(c01, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 4);
+    c10 = f32x4.add(c10, f32x4.mul(av, b0));
+    c11 = f32x4.add(c11, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 8);
+    c20 = f32x4.add(c20, f32x4.mul(av, b0));
+    c21 = f32x4.add(c21, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 12);
+    c30 = f32x4.add(c30, f32x4.mul(av, b0));
+    c31 = f32x4.add(c31, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 16);
+    c40 = f32x4.add(c40, f32x4.mul(av, b0));
+    c41 = f32x4.add(c41, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 20);
+    c50 = f32x4.add(c50, f32x4.mul(av, b0));
+    c51 = f32x4.add(c51, f32x4.mul(av, b1));
+    b0 = v128.load(bp, 32);
+    b1 = v128.load(bp, 48);
+    av = v128.load32_splat(ap, 24);
+    c00 = f32x4.add(c00, f32x4.mul(av, b0));
+    c01 = f32x4.add(c01, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 28);
+    c10 = f32x4.add(c10, f32x4.mul(av, b0));
+    c11 = f32x4.add(c11, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 32);
+    c20 = f32x4.add(c20, f32x4.mul(av, b0));
+    c21 = f32x4.add(c21, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 36);
+    c30 = f32x4.add(c30, f32x4.mul(av, b0));
+    c31 = f32x4.add(c31, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 40);
+    c40 = f32x4.add(c40, f32x4.mul(av, b0));
+    c41 = f32x4.add(c41, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 44);
+    c50 = f32x4.add(c50, f32x4.mul(av, b0));
+    c51 = f32x4.add(c51, f32x4.mul(av, b1));
+    ap += <usize> (2 * MR) << 2;
+    bp += <usize> (2 * NR) << 2;
+  }
+  for (; p < kc; p++) {
+    b0 = v128.load(bp, 0);
+    b1 = v128.load(bp, 16);
+    av = v128.load32_splat(ap, 0);
+    c00 = f32x4.add(c00, f32x4.mul(av, b0));
+    c01 = f32x4.add(c01, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 4);
+    c10 = f32x4.add(c10, f32x4.mul(av, b0));
+    c11 = f32x4.add(c11, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 8);
+    c20 = f32x4.add(c20, f32x4.mul(av, b0));
+    c21 = f32x4.add(c21, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 12);
+    c30 = f32x4.add(c30, f32x4.mul(av, b0));
+    c31 = f32x4.add(c31, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 16);
+    c40 = f32x4.add(c40, f32x4.mul(av, b0));
+    c41 = f32x4.add(c41, f32x4.mul(av, b1));
+    av = v128.load32_splat(ap, 20);
+    c50 = f32x4.add(c50, f32x4.mul(av, b0));
+    c51 = f32x4.add(c51, f32x4.mul(av, b1));
+    ap += <usize> MR << 2;
+    bp += <usize> NR << 2;
+  }
+  if (mr == MR && nr == NR) {
+    if (beta) {
+      c00 = f32x4.add(c00, v128.load(c));
+      c01 = f32x4.add(c01, v128.load(c, 16));
+      c10 = f32x4.add(c10, v128.load(c + ldc));
+      c11 = f32x4.add(c11, v128.load(c + ldc, 16));
+      c20 = f32x4.add(c20, v128.load(c + 2 * ldc));
+      c21 = f32x4.add(c21, v128.load(c + 2 * ldc, 16));
+      c30 = f32x4.add(c30, v128.load(c + 3 * ldc));
+      c31 = f32x4.add(c31, v128.load(c + 3 * ldc, 16));
+      c40 = f32x4.add(c40, v128.load(c + 4 * ldc));
+      c41 = f32x4.add(c41, v128.load(c + 4 * ldc, 16));
+      c50 = f32x4.add(c50, v128.load(c + 5 * ldc));
+      c51 = f32x4.add(c51, v128.load(c + 5 * ldc, 16));
+    }
+    v128.store(c, c00);
+    v128.store(c, c01, 16);
+    v128.store(c + ldc, c10);
+    v128.store(c + ldc, c11, 16);
+    v128.store(c + 2 * ldc, c20);
+    v128.store(c + 2 * ldc, c21, 16);
+    v128.store(c + 3 * ldc, c30);
+    v128.store(c + 3 * ldc, c31, 16);
+    v128.store(c + 4 * ldc, c40);
+    v128.store(c + 4 * ldc, c41, 16);
+    v128.store(c + 5 * ldc, c50);
+    v128.store(c + 5 * ldc, c51, 16);
+    return;
+  }
+  v128.store(EDGE, c00);
+  v128.store(EDGE, c01, 16);
+  v128.store(EDGE, c10, 32);
+  v128.store(EDGE, c11, 48);
+  v128.store(EDGE, c20, 64);
+  v128.store(EDGE, c21, 80);
+  v128.store(EDGE, c30, 96);
+  v128.store(EDGE, c31, 112);
+  v128.store(EDGE, c40, 128);
+  v128.store(EDGE, c41, 144);
+  v128.store(EDGE, c50, 160);
+  v128.store(EDGE, c51, 176);
+  for (let r = 0; r < mr; r++) {
+    const crow = c + <usize> r * ldc;
+    const erow = EDGE + (<usize> (r * NR) << 2);
+    for (let q = 0; q < nr; q++) {
+      const off = <usize> q << 2;
+      let v = load<f32>(erow + off);
+      if (beta) v += load<f32>(crow + off);
+      store<f32>(crow + off, v);
     }
   }
 }
