@@ -1,0 +1,139 @@
+/**
+ * `suggestBlockSize`: which block sizes fit a set of layers, ranked by PEFT's guidance
+ * ("choose a gcd(d1, d2) near √(d1·d2)/r", r = the LoRA rank you would otherwise use; spec §6.1).
+ *
+ * @module
+ */
+
+import { C3AConfig } from "./config.ts";
+import { allLinearExclusions, findTargets, type TargetCandidate } from "./matching.ts";
+
+/** One candidate block size. */
+export interface BlockSizeSuggestion {
+  /** The block size b; divides every layer's input and output width. */
+  blockSize: number;
+  /** Trainable kernel parameters it gives: Σ over layers of in·out/b. */
+  paramCount: number;
+  /** b divided by the target √(in·out)/r (geometric mean over layers); 1 = on target. */
+  ratio: number;
+}
+
+/** Options of {@link suggestBlockSize}. */
+export interface SuggestBlockSizeOptions {
+  /** The LoRA rank r you would otherwise use (default 8, PEFT LoRA's default). Positive. */
+  rank?: number;
+  /** When a model is given: which modules (default: every Linear). Same forms as `C3AConfig.targetModules`. */
+  targetModules?: string | readonly string[];
+  /** When a model is given: a full config to take the targets (and layer filters) from. */
+  config?: C3AConfig;
+}
+
+/** A model as {@link suggestBlockSize} reads it: modules by dotted name; Linear layers expose their widths. */
+export interface ModuleTree {
+  /** `[name, module]` pairs, the root first with name `""` (the nn `Module.namedModules()` contract). */
+  namedModules(): Iterable<readonly [string, unknown]>;
+}
+
+/** The widths of a Linear-like module, or null when it is not one (numeric `inFeatures`/`outFeatures`). */
+export function linearSizes(m: unknown): [number, number] | null {
+  if (m === null || typeof m !== "object") return null;
+  const o = m as { inFeatures?: unknown; outFeatures?: unknown; baseLayer?: unknown };
+  if (typeof o.inFeatures === "number" && typeof o.outFeatures === "number") {
+    return [o.inFeatures, o.outFeatures];
+  }
+  return null;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * Rank the block sizes that fit all given layers.
+ *
+ * The candidates are the divisors of the gcd of every input and output width (a C3A block size must
+ * divide both widths of every adapted layer, spec §1.1). They are ranked by |ln(b / target)| with
+ * target = geometric mean over layers of √(in·out)/r; ties go to the larger b (fewer parameters).
+ *
+ * @param modelOrSizes either a list of `[inFeatures, outFeatures]` pairs, or a model (anything with
+ *   `namedModules()`) whose targeted Linear layers are used (targets from `options.config` or
+ *   `options.targetModules`, default every Linear module except a top-level `lm_head`)
+ * @param options `rank` (default 8) and, for a model, the targets
+ * @returns all fitting block sizes, best first, each with the parameter count it gives
+ * @throws {RangeError} an empty layer list, a width that is not a positive integer, or a rank that is
+ *   not a positive number
+ * @throws {NoMatchingPeftModuleError} a model whose targets match nothing
+ *
+ * @example
+ * ```ts
+ * suggestBlockSize([[4096, 4096], [4096, 1024]], { rank: 16 })[0];
+ * // { blockSize: 256, paramCount: 81920, ratio: ... }
+ * ```
+ */
+export function suggestBlockSize(
+  modelOrSizes: readonly (readonly [number, number])[] | ModuleTree,
+  options: SuggestBlockSizeOptions = {},
+): BlockSizeSuggestion[] {
+  const rank = options.rank ?? 8;
+  if (typeof rank !== "number" || !(rank > 0) || !Number.isFinite(rank)) {
+    throw new RangeError(`rank must be a positive number, got ${rank}`);
+  }
+  const sizes = Array.isArray(modelOrSizes)
+    ? (modelOrSizes as readonly (readonly [number, number])[])
+    : sizesFromModel(modelOrSizes as ModuleTree, options);
+  if (sizes.length === 0) {
+    throw new RangeError("suggestBlockSize needs at least one [inFeatures, outFeatures] pair");
+  }
+  let g = 0;
+  let logTarget = 0;
+  for (const pair of sizes) {
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw new RangeError(
+        `each layer must be an [inFeatures, outFeatures] pair, got ${JSON.stringify(pair)}`,
+      );
+    }
+    for (const d of pair) {
+      if (!Number.isInteger(d) || d <= 0) {
+        throw new RangeError(`layer widths must be positive integers, got ${JSON.stringify(pair)}`);
+      }
+    }
+    g = gcd(gcd(g, pair[0]), pair[1]);
+    logTarget += Math.log(Math.sqrt(pair[0] * pair[1]) / rank);
+  }
+  const target = Math.exp(logTarget / sizes.length);
+  const totalInOut = sizes.reduce((s, [i, o]) => s + i * o, 0);
+  const out: BlockSizeSuggestion[] = [];
+  for (let b = 1; b <= g; b++) {
+    if (g % b === 0) out.push({ blockSize: b, paramCount: totalInOut / b, ratio: b / target });
+  }
+  // Distances within 1e-9 are ties (e.g. b = target/√2 and target·√2), broken towards the larger b.
+  out.sort((x, y) => {
+    const d = Math.abs(Math.log(x.ratio)) - Math.abs(Math.log(y.ratio));
+    return Math.abs(d) > 1e-9 ? d : y.blockSize - x.blockSize;
+  });
+  return out;
+}
+
+function sizesFromModel(model: ModuleTree, options: SuggestBlockSizeOptions): [number, number][] {
+  if (typeof (model as ModuleTree)?.namedModules !== "function") {
+    throw new TypeError("suggestBlockSize expects a list of [in, out] pairs or a model with namedModules()");
+  }
+  const modules = new Map<string, unknown>();
+  const candidates: TargetCandidate[] = [];
+  for (const [name, m] of model.namedModules()) {
+    modules.set(name, m);
+    candidates.push({ name, isLinear: linearSizes(m) !== null });
+  }
+  const config = options.config ??
+    new C3AConfig({ targetModules: options.targetModules ?? "all-linear" });
+  const { targets } = findTargets(config, candidates, {
+    excludeFromAllLinear: allLinearExclusions(modules.keys(), config.taskType),
+  });
+  const sizes: [number, number][] = [];
+  for (const t of targets) {
+    const s = linearSizes(modules.get(t.name));
+    if (s) sizes.push(s);
+  }
+  return sizes;
+}

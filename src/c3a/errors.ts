@@ -1,0 +1,105 @@
+/**
+ * Error classes and the warning channel of the C3A tuner.
+ *
+ * The classes mirror the Python exception types Hugging Face PEFT raises for the same conditions
+ * (`ValueError`, `NotImplementedError`, `NoMatchingPeftModuleError`), so a message search in PEFT's
+ * issue tracker finds the same situation. Bad sizes (block sizes that do not divide a layer, tensor
+ * shapes that do not fit) throw {@link BlockSizeError} / `RangeError`, per the house style.
+ *
+ * @module
+ */
+
+/**
+ * A value is not allowed (PEFT raises Python's `ValueError` in the same situation).
+ * The message names the offending value and what is allowed.
+ */
+export class ValueError extends Error {
+  /** @param message what was wrong and how to fix it */
+  constructor(message: string) {
+    super(message);
+    this.name = "ValueError";
+  }
+}
+
+/**
+ * A requested option exists in the API but is not implemented (PEFT: Python `NotImplementedError`,
+ * e.g. `bias="lora_only"`-style values other than `"none"`, `"all"`, `"c3a_only"`).
+ */
+export class NotImplementedError extends Error {
+  /** @param message what was requested and what is supported */
+  constructor(message: string) {
+    super(message);
+    this.name = "NotImplementedError";
+  }
+}
+
+/**
+ * No module of the model was selected for adaptation (PEFT: `NoMatchingPeftModuleError`, a
+ * `ValueError` subclass raised by `inject_adapter`). The message says which targets were asked for
+ * and lists candidate module names.
+ */
+export class NoMatchingPeftModuleError extends ValueError {
+  /** @param message the PEFT message plus the names that could have matched */
+  constructor(message: string) {
+    super(message);
+    this.name = "NoMatchingPeftModuleError";
+  }
+}
+
+/**
+ * A block size does not fit a layer: not a positive integer, or not a divisor of the layer's input
+ * or output width (PEFT raises `ValueError` in `C3ALayer.update_layer`; here a `RangeError` subclass,
+ * per house style for bad sizes). The message lists the valid block sizes of that layer.
+ */
+export class BlockSizeError extends RangeError {
+  /** @param message PEFT's message plus the valid divisors */
+  constructor(message: string) {
+    super(message);
+    this.name = "BlockSizeError";
+  }
+}
+
+/** Receives every warning the C3A tuner emits (PEFT emits them with Python's `warnings.warn`). */
+export type WarningHandler = (message: string) => void;
+
+const defaultHandler: WarningHandler = (message) => console.warn(`[c3a] ${message}`);
+let handler: WarningHandler = defaultHandler;
+
+/**
+ * Replace the warning handler (default: `console.warn` with a `[c3a]` prefix). Tests use it to
+ * capture warnings; applications can route them to their logger or silence them with `() => {}`.
+ *
+ * @param fn the new handler, or `null` to restore the default
+ * @returns the previous handler (pass it back to restore)
+ */
+export function setWarningHandler(fn: WarningHandler | null): WarningHandler {
+  const previous = handler;
+  handler = fn ?? defaultHandler;
+  return previous;
+}
+
+/**
+ * Emit a warning through the current handler.
+ *
+ * @param message the warning text (PEFT's wording where PEFT warns in the same situation)
+ */
+export function warn(message: string): void {
+  handler(message);
+}
+
+/**
+ * Run `fn` while collecting the warnings it emits instead of printing them.
+ *
+ * @param fn the code to run (synchronous)
+ * @returns the value of `fn` and the collected warnings, in order
+ * @throws whatever `fn` throws (the previous handler is restored first)
+ */
+export function captureWarnings<T>(fn: () => T): { value: T; warnings: string[] } {
+  const warnings: string[] = [];
+  const previous = setWarningHandler((m) => warnings.push(m));
+  try {
+    return { value: fn(), warnings };
+  } finally {
+    setWarningHandler(previous);
+  }
+}
