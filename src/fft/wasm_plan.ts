@@ -1,0 +1,107 @@
+/**
+ * Uploads FFT plans (src/fft/plan.ts) into wasm memory in the descriptor layout the kernels of
+ * `wasm/fft.ts` read, once per length n (persistent, never freed), and owns the shared FFT
+ * workspace.
+ *
+ * Descriptor layout (32-bit words, byte offsets):
+ * - real plan: 0 n, 4 m (complex length), 8 even (1/0), 12 split twiddles ptr (w^k/2, k = 0..m, f32
+ *   pairs), 16 complex plan ptr, 20 scale 1/n (f32);
+ * - Stockham plan: 0 kind = 0, 4 length, 8 pass count, then per pass (16 bytes from 12): radix, l,
+ *   s, twiddle ptr;
+ * - Bluestein plan: 0 kind = 1, 4 length, 8 M, 12 chirp ptr, 16 filter ptr, 20 Stockham plan ptr.
+ *
+ * @module
+ */
+
+import { allocPersistent, free, malloc, memory } from "../backend/wasm/memory.ts";
+import { type ComplexPlan, type FftPlan, getFftPlan, type StockhamPlan } from "./plan.ts";
+
+/** A real FFT plan resident in wasm memory. */
+export interface WasmFftPlan {
+  /** The plan it was made from. */
+  readonly plan: FftPlan;
+  /** Byte offset of the real plan descriptor. */
+  readonly ptr: number;
+  /** Elements (32 bytes each: 4 lanes of a complex value) of each of the two work buffers. */
+  readonly bufElems: number;
+  /** Workspace bytes the kernels need for this plan. */
+  readonly workBytes: number;
+}
+
+const cache = new Map<number, WasmFftPlan>();
+const complexCache = new Map<number, number>();
+
+function upload(data: Float32Array): number {
+  const p = allocPersistent(Math.max(4, data.byteLength));
+  new Float32Array(memory.buffer, p, data.length).set(data);
+  return p;
+}
+
+function writeWords(words: number[]): number {
+  const p = allocPersistent(words.length * 4);
+  new Int32Array(memory.buffer, p, words.length).set(words);
+  return p;
+}
+
+function uploadStockham(sp: StockhamPlan): number {
+  const words = [0, sp.length, sp.passes.length];
+  for (const pass of sp.passes) words.push(pass.radix, pass.l, pass.s, upload(pass.twiddles));
+  return writeWords(words);
+}
+
+function uploadComplex(cp: ComplexPlan): number {
+  let p = complexCache.get(cp.length);
+  if (p !== undefined) return p;
+  if (cp.kind === "stockham") {
+    p = uploadStockham(cp);
+  } else {
+    const chirp = upload(cp.chirp);
+    const filter = upload(cp.filter);
+    const sub = uploadStockham(cp.sub);
+    p = writeWords([1, cp.length, cp.m, chirp, filter, sub]);
+  }
+  complexCache.set(cp.length, p);
+  return p;
+}
+
+/**
+ * Returns the wasm-resident plan of the real FFT of length n (cached per n; uploaded once).
+ *
+ * @throws {RangeError} if n is not an integer in [1, 2^27]
+ */
+export function getWasmFftPlan(n: number): WasmFftPlan {
+  let w = cache.get(n);
+  if (w) return w;
+  const plan = getFftPlan(n);
+  const half = new Float32Array(plan.splitTwiddles.length);
+  for (let i = 0; i < half.length; i++) half[i] = plan.splitTwiddles[i] * 0.5;
+  const tw = upload(half);
+  const cp = uploadComplex(plan.complex);
+  const ptr = allocPersistent(24);
+  const words = new Int32Array(memory.buffer, ptr, 6);
+  words.set([n, plan.complexLength, plan.even ? 1 : 0, tw, cp, 0]);
+  new Float32Array(memory.buffer, ptr + 20, 1)[0] = 1 / n;
+  const m = plan.complex.kind === "bluestein" ? plan.complex.m : 0;
+  const bufElems = Math.max(plan.complexLength + 1, m);
+  const workBytes = 2 * bufElems * 32 + 4 * (n + 4);
+  w = { plan, ptr, bufElems, workBytes };
+  cache.set(n, w);
+  return w;
+}
+
+let workPtr = -1;
+let workSize = 0;
+
+/**
+ * Byte offset of the shared FFT workspace, grown (freed and reallocated) to at least `bytes`.
+ * Valid until the next call with a larger size; FFT calls are synchronous, so one workspace serves
+ * them all.
+ */
+export function fftWorkspace(bytes: number): number {
+  if (bytes > workSize) {
+    if (workPtr >= 0) free(workPtr);
+    workSize = Math.max(bytes, 2 * workSize);
+    workPtr = malloc(workSize);
+  }
+  return workPtr;
+}
