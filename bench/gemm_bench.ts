@@ -1,0 +1,153 @@
+// sgemm throughput: the wasm SIMD kernel against a plain TypeScript triple loop in the same run.
+// Run: deno bench -A bench/gemm_bench.ts
+// Each group's baseline is the naive loop; a GFLOP/s table (2·m·n·k flops / mean time) is printed at
+// the end. Target (DESIGN.md): >= 15 GFLOP/s for 512 x 1024 x 1024 on one core.
+// The naive loop on 512x4096x4096 would take ~10 s per run, so that baseline times 64 of the 512 rows
+// (the loop's cost is exactly linear in the rows); its name says so and the table scales it by 8.
+
+import { sgemm, type SgemmOptions, sgemmPtr } from "../src/backend/wasm/gemm.ts";
+import { Scratch } from "../src/backend/wasm/memory.ts";
+
+/** Plain TypeScript i-k-j triple loop, row-major, Float32Array: C[m,n] = A[m,k]·B[k,n]. */
+function naiveGemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number): void {
+  c.fill(0, 0, m * n);
+  for (let i = 0; i < m; i++) {
+    const ci = i * n;
+    for (let p = 0; p < k; p++) {
+      const aip = a[i * k + p];
+      const bp = p * n;
+      for (let j = 0; j < n; j++) c[ci + j] += aip * b[bp + j];
+    }
+  }
+}
+
+function rand(len: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(len);
+  for (let i = 0; i < len; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 4294967296 - 0.5;
+  }
+  return out;
+}
+
+interface Row {
+  name: string;
+  flops: number;
+  times: number[];
+}
+const rows: Row[] = [];
+
+/** Registers a bench whose per-iteration time is also recorded for the GFLOP/s table. */
+function gemmBench(
+  group: string,
+  name: string,
+  flops: number,
+  fn: () => void,
+  o: { baseline?: boolean; n?: number; warmup?: number } = {},
+): void {
+  const row: Row = { name: `${group} | ${name}`, flops, times: [] };
+  rows.push(row);
+  Deno.bench({
+    name,
+    group,
+    baseline: o.baseline,
+    n: o.n,
+    warmup: o.warmup,
+    fn(b) {
+      b.start();
+      const t0 = performance.now();
+      fn();
+      row.times.push(performance.now() - t0);
+      b.end();
+    },
+  });
+}
+
+function shapeGroup(m: number, n: number, k: number, naiveRows: number, iters: number): void {
+  const group = `sgemm ${m}x${n}x${k}`;
+  const a = rand(m * k, 1), b = rand(k * n, 2), c = new Float32Array(m * n);
+  const flops = 2 * m * n * k;
+  const naiveName = naiveRows === m
+    ? "naive TS i-k-j loop"
+    : `naive TS i-k-j loop, ${naiveRows} of ${m} rows (x${m / naiveRows} for the full product)`;
+  gemmBench(group, naiveName, 2 * naiveRows * n * k, () => naiveGemm(a, b, c, naiveRows, n, k), {
+    baseline: true,
+    n: 2,
+    warmup: 1,
+  });
+  gemmBench(group, "wasm sgemm (Float32Array in/out, copies included)", flops, () => {
+    sgemm(a, b, m, n, k, { out: c });
+  }, { n: iters, warmup: 1 });
+  const s = new Scratch(); // lives for the whole bench process
+  const pa = s.copyIn(a), pb = s.copyIn(b), pc = s.alloc(m * n * 4);
+  gemmBench(group, "wasm sgemmPtr (operands in wasm memory)", flops, () => {
+    sgemmPtr(pa, pb, pc, m, n, k);
+  }, { n: iters, warmup: 1 });
+}
+
+/** The three products of a Linear layer y = x·Wᵀ (x [T, in], W [out, in]) in training. */
+function linearGroup(tokens: number, inF: number, outF: number, naiveRows: number, iters: number): void {
+  const group = `Linear T=${tokens} in=${inF} out=${outF} (forward + both gradients)`;
+  const s = new Scratch();
+  const px = s.copyIn(rand(tokens * inF, 3)), pw = s.copyIn(rand(outF * inF, 4));
+  const pg = s.copyIn(rand(tokens * outF, 5)), py = s.alloc(tokens * outF * 4);
+  const pgx = s.alloc(tokens * inF * 4), pgw = s.alloc(outF * inF * 4);
+  const a = rand(tokens * inF, 6), b = rand(inF * outF, 7), c = new Float32Array(tokens * outF);
+  const flops = 2 * tokens * inF * outF;
+  gemmBench(
+    group,
+    naiveRows === tokens
+      ? "naive TS i-k-j loop, forward only"
+      : `naive TS i-k-j loop, forward only, ${naiveRows} of ${tokens} rows (x${tokens / naiveRows})`,
+    2 * naiveRows * inF * outF,
+    () => naiveGemm(a, b, c, naiveRows, outF, inF),
+    { baseline: true, n: 2, warmup: 1 },
+  );
+  const ptrBench = (
+    name: string,
+    pa: number,
+    pb: number,
+    pc: number,
+    m: number,
+    n: number,
+    k: number,
+    o: SgemmOptions,
+  ) => gemmBench(group, name, flops, () => sgemmPtr(pa, pb, pc, m, n, k, o), { n: iters, warmup: 1 });
+  ptrBench("forward y = x·Wᵀ (transB)", px, pw, py, tokens, outF, inF, { transB: true });
+  ptrBench("input grad gx = g·W", pg, pw, pgx, tokens, inF, outF, {});
+  ptrBench("weight grad gW = gᵀ·x (transA)", pg, px, pgw, outF, inF, tokens, { transA: true });
+}
+
+shapeGroup(512, 1024, 1024, 512, 10);
+shapeGroup(512, 4096, 4096, 64, 3);
+linearGroup(512, 1024, 1024, 512, 10);
+linearGroup(512, 4096, 4096, 64, 3);
+
+// Attention-sized batched products: 16 heads, 128 tokens, head dim 64, q·kᵀ then p·v.
+{
+  const group = "batched attention products (16 heads, T=128, d=64)";
+  const h = 16, t = 128, d = 64;
+  const q = rand(h * t * d, 8), kk = rand(h * t * d, 9), p = rand(h * t * t, 10);
+  const sc = new Float32Array(h * t * t), o = new Float32Array(h * t * d);
+  gemmBench(group, "naive TS i-k-j loop, p·v per head", 2 * h * t * t * d, () => {
+    for (let i = 0; i < h; i++) {
+      naiveGemm(p.subarray(i * t * t), kk.subarray(i * t * d), o.subarray(i * t * d), t, d, t);
+    }
+  }, { baseline: true, n: 20, warmup: 2 });
+  gemmBench(group, "wasm sgemm q·kᵀ (batch 16, transB)", 2 * h * t * t * d, () => {
+    sgemm(q, kk, t, t, d, { batch: h, transB: true, out: sc });
+  }, { n: 50, warmup: 5 });
+  gemmBench(group, "wasm sgemm p·v (batch 16)", 2 * h * t * t * d, () => {
+    sgemm(p, kk, t, d, t, { batch: h, out: o });
+  }, { n: 50, warmup: 5 });
+}
+
+globalThis.addEventListener("unload", () => {
+  console.log("\nGFLOP/s (2·m·n·k / mean time per call):");
+  for (const r of rows) {
+    if (r.times.length === 0) continue;
+    const mean = r.times.reduce((x, y) => x + y, 0) / r.times.length;
+    console.log(`  ${(r.flops / mean / 1e6).toFixed(2).padStart(7)}  ${r.name}`);
+  }
+});
