@@ -1,0 +1,390 @@
+/**
+ * C3A block-circulant kernels on the wasm backend: forward, true backward, kernel spectra and the
+ * dense block-circulant matrix (spec/c3a.md §1.3–§1.5).
+ *
+ * A C3A kernel `w` has shape `[m, n, b]` (m = out/b output blocks, n = in/b input blocks, block size
+ * b). It defines the block-circulant matrix `A` `[out, in]` with
+ * `A[i·b + s][j·b + t] = w[i][j][(t − s) mod b]` (each b×b block circulant, first row `w[i][j]`), and
+ * the layer computes `y = x·Aᵀ` for every row of `x` — a circular cross-correlation, computed in the
+ * rfft domain: `y_i = irfft(Σ_j rfft(x_j) ∘ conj(rfft(w_ij)))`. Everything here is "raw": PEFT's
+ * division by `in_features` is applied by the caller.
+ *
+ * Gradients are the mathematically true ones (spec §1.4), for `L = Σ g·y`:
+ * `gradX = g·A` (`irfft(Σ_i rfft(g_i) ∘ rfft(w_ij))`) and
+ * `gradKernel[i][j][k] = Σ_rows Σ_s g_i[s]·x_j[(s + k) mod b]` (`irfft(Σ_rows rfft(x_j) ∘ conj(rfft(g_i)))`).
+ * PEFT's custom backward returns a different (wrong for b ≥ 3) input gradient; it is not reproduced.
+ *
+ * Memory: each call copies its operands into wasm scratch memory once, runs the batched rfft
+ * (src/fft), the frequency-domain block products (wasm/circulant.ts) and the inverse rfft there, and
+ * copies the results out once. The `…Ptr` variants work on wasm pointers directly for callers that chain
+ * kernels. A {@link KernelSpectrum} holds a kernel's packed spectrum so that autograd transforms the
+ * kernel once per forward and reuses it in backward.
+ *
+ * @module
+ */
+
+import { f32view, readF32, Scratch, wasm } from "./memory.ts";
+import { irfftPtr, rfftPtr } from "../../fft/rfft.ts";
+
+/** Block structure of a C3A kernel `[m, n, b]`: m = out/b, n = in/b. */
+export interface C3ABlockShape {
+  /** Output blocks (out_features / b), integer >= 1. */
+  m: number;
+  /** Input blocks (in_features / b), integer >= 1. */
+  n: number;
+  /** Block size b, integer >= 1. */
+  b: number;
+}
+
+/** A C3A product over `rows` independent rows (all leading axes of x flattened). */
+export interface C3AShape extends C3ABlockShape {
+  /** Number of rows of x (product of its leading dimensions), integer >= 0. */
+  rows: number;
+}
+
+/** Which gradients {@link c3aBackward} computes (both by default). */
+export interface C3ABackwardOptions {
+  /** Compute the gradient with respect to x (default true). */
+  inputGrad?: boolean;
+  /** Compute the gradient with respect to the kernel (default true). */
+  kernelGrad?: boolean;
+}
+
+/** Result of {@link c3aBackward}; a gradient is null when it was not requested. */
+export interface C3AGradients {
+  /** `[rows, in]` float32, `g·A`, or null. */
+  gradX: Float32Array | null;
+  /** `[m, n, b]` float32, summed over rows, or null. */
+  gradKernel: Float32Array | null;
+}
+
+/** Number of rfft bins of a block: floor(b/2) + 1. */
+function bins(b: number): number {
+  return (b >> 1) + 1;
+}
+
+function checkInt(name: string, v: number, min: number): void {
+  if (!Number.isInteger(v) || v < min) {
+    throw new RangeError(`C3A: ${name} must be an integer >= ${min}, got ${v}`);
+  }
+}
+
+function checkBlockShape(shape: C3ABlockShape, where: string): void {
+  if (shape === null || typeof shape !== "object") {
+    throw new TypeError(`${where}: shape must be an object {m, n, b}, got ${shape}`);
+  }
+  checkInt(`${where}: m (output blocks)`, shape.m, 1);
+  checkInt(`${where}: n (input blocks)`, shape.n, 1);
+  checkInt(`${where}: b (block size)`, shape.b, 1);
+}
+
+function checkShape(shape: C3AShape, where: string): void {
+  checkBlockShape(shape, where);
+  checkInt(`${where}: rows`, shape.rows, 0);
+}
+
+function checkLength(where: string, name: string, a: Float32Array, want: number, layout: string): void {
+  if (!(a instanceof Float32Array)) {
+    throw new TypeError(`${where}: ${name} must be a Float32Array, got ${Object.prototype.toString.call(a)}`);
+  }
+  if (a.length !== want) {
+    throw new RangeError(`${where}: ${name} has ${a.length} elements, expected ${want} (${layout})`);
+  }
+}
+
+/** Common divisors of a and b, ascending. */
+function commonDivisors(a: number, b: number): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= Math.min(a, b); d++) if (a % d === 0 && b % d === 0) out.push(d);
+  return out;
+}
+
+/**
+ * Block structure of a C3A layer with the given feature sizes and block size (spec §1.1): b must
+ * divide both `inFeatures` and `outFeatures`.
+ *
+ * @param inFeatures input width of the linear layer, integer >= 1
+ * @param outFeatures output width, integer >= 1
+ * @param blockSize block size b
+ * @returns `{m: outFeatures / b, n: inFeatures / b, b}`
+ * @throws {RangeError} if a size is not a positive integer, or b does not divide both sizes (the
+ *   message lists the valid block sizes, i.e. the common divisors)
+ * @example
+ * ```ts
+ * c3aBlockShape(768, 768, 64); // {m: 12, n: 12, b: 64}
+ * ```
+ */
+export function c3aBlockShape(inFeatures: number, outFeatures: number, blockSize: number): C3ABlockShape {
+  checkInt("inFeatures", inFeatures, 1);
+  checkInt("outFeatures", outFeatures, 1);
+  checkInt("block size", blockSize, 1);
+  if (inFeatures % blockSize !== 0 || outFeatures % blockSize !== 0) {
+    throw new RangeError(
+      `C3A: block size ${blockSize} must divide both in_features (${inFeatures}) and out_features ` +
+        `(${outFeatures}); valid block sizes: ${commonDivisors(inFeatures, outFeatures).join(", ")}`,
+    );
+  }
+  return { m: outFeatures / blockSize, n: inFeatures / blockSize, b: blockSize };
+}
+
+/**
+ * The rfft of a C3A kernel, packed in the layout the wasm block products read (frequency-pair
+ * major; see wasm/circulant.ts). Computed once by {@link kernelSpectrum} and accepted by
+ * {@link c3aForward} / {@link c3aBackward} in place of the kernel, so a forward and its backward
+ * transform the kernel only once. Immutable: it does not follow later changes of the kernel.
+ */
+export class KernelSpectrum {
+  /** Output blocks. */
+  readonly m: number;
+  /** Input blocks. */
+  readonly n: number;
+  /** Block size. */
+  readonly b: number;
+  /** Packed spectrum (opaque layout, float32). */
+  readonly packed: Float32Array;
+  /** @internal Use {@link kernelSpectrum}. */
+  constructor(shape: C3ABlockShape, packed: Float32Array) {
+    this.m = shape.m;
+    this.n = shape.n;
+    this.b = shape.b;
+    this.packed = packed;
+  }
+}
+
+/** Bytes of a packed kernel spectrum for this block shape. */
+export function packedSpectrumBytes(shape: C3ABlockShape): number {
+  return Number(wasm.c3aPackedKernelBytes(shape.m, shape.n, bins(shape.b)));
+}
+
+/**
+ * Pointer level: rfft of the kernel `[m, n, b]` at `kernelPtr` packed into `packedPtr`
+ * ({@link packedSpectrumBytes} bytes). Scratch for the unpacked spectrum is allocated internally.
+ */
+export function kernelSpectrumPtr(kernelPtr: number, packedPtr: number, shape: C3ABlockShape): void {
+  const { m, n, b } = shape;
+  const F = bins(b);
+  using s = new Scratch();
+  const spec = s.alloc(m * n * F * 8);
+  rfftPtr(b, kernelPtr, spec, m * n);
+  wasm.c3aPackKernel(spec, packedPtr, m, n, F);
+}
+
+/**
+ * Precomputes the packed rfft of a C3A kernel for repeated {@link c3aForward} / {@link c3aBackward}
+ * calls (autograd: once per forward).
+ *
+ * @param kernel `[m, n, b]` float32, row-major
+ * @param shape the block shape `{m, n, b}`
+ * @throws {RangeError} if a size is not a positive integer or `kernel.length !== m·n·b`
+ */
+export function kernelSpectrum(kernel: Float32Array, shape: C3ABlockShape): KernelSpectrum {
+  checkBlockShape(shape, "kernelSpectrum");
+  const { m, n, b } = shape;
+  checkLength("kernelSpectrum", "kernel", kernel, m * n * b, `[m=${m}, n=${n}, b=${b}]`);
+  using s = new Scratch();
+  const pk = s.copyIn(kernel);
+  const bytes = packedSpectrumBytes(shape);
+  const pp = s.alloc(bytes);
+  kernelSpectrumPtr(pk, pp, shape);
+  return new KernelSpectrum({ m, n, b }, readF32(pp, bytes / 4));
+}
+
+/** Copies (or computes) the packed spectrum into scratch; returns its pointer. */
+function packedIn(
+  s: Scratch,
+  kernel: Float32Array | KernelSpectrum,
+  shape: C3ABlockShape,
+  where: string,
+): number {
+  const { m, n, b } = shape;
+  if (kernel instanceof KernelSpectrum) {
+    if (kernel.m !== m || kernel.n !== n || kernel.b !== b) {
+      throw new RangeError(
+        `${where}: kernel spectrum is for [m=${kernel.m}, n=${kernel.n}, b=${kernel.b}], ` +
+          `the call is for [m=${m}, n=${n}, b=${b}]`,
+      );
+    }
+    return s.copyIn(kernel.packed);
+  }
+  checkLength(where, "kernel", kernel, m * n * b, `[m=${m}, n=${n}, b=${b}]`);
+  const pk = s.copyIn(kernel);
+  const pp = s.alloc(packedSpectrumBytes(shape));
+  kernelSpectrumPtr(pk, pp, shape);
+  return pp;
+}
+
+/**
+ * Pointer level forward: `y = x·Aᵀ` for x `[rows, n·b]` at `xPtr` and the packed kernel spectrum at
+ * `packedPtr`, writing y `[rows, m·b]` at `yPtr` (float32, raw/unscaled). No validation; spectra
+ * scratch is allocated internally.
+ */
+export function c3aForwardPtr(xPtr: number, packedPtr: number, yPtr: number, shape: C3AShape): void {
+  const { rows, m, n, b } = shape;
+  if (rows === 0) return;
+  const F = bins(b);
+  using s = new Scratch();
+  const xs = s.alloc(rows * n * F * 8);
+  rfftPtr(b, xPtr, xs, rows * n);
+  const ys = s.alloc(rows * m * F * 8);
+  wasm.c3aSpectralForward(xs, packedPtr, ys, rows, m, n, F);
+  irfftPtr(b, ys, yPtr, rows * m);
+}
+
+/**
+ * C3A forward (spec §1.3): `y[r][i·b + s] = Σ_j Σ_t w[i][j][(t − s) mod b] · x[r][j·b + t]`, i.e.
+ * `y = x·Aᵀ` with the block-circulant `A` of {@link getCirculant}; computed with rffts in
+ * O(rows·(in + out)·log b + rows·m·n·b). Raw: PEFT's adapter output is this divided by in_features.
+ *
+ * @param x input `[rows, in]` float32 (in = n·b), row-major
+ * @param kernel kernel `[m, n, b]` float32, or its {@link KernelSpectrum}
+ * @param shape `{rows, m, n, b}`
+ * @returns y `[rows, out]` float32 (out = m·b)
+ * @throws {RangeError} if a size is not an integer (rows >= 0, others >= 1) or a length does not match
+ * @example
+ * ```ts
+ * const w = new Float32Array([1, 2, 3, 4, 5, 6]);          // [1, 2, 3]
+ * const y = c3aForward(new Float32Array([1, 2, 3, 4, 5, 6]), w, { rows: 1, m: 1, n: 2, b: 3 });
+ * // y ≈ [91, 85, 85]  (spec §1.3 worked example)
+ * ```
+ */
+export function c3aForward(
+  x: Float32Array,
+  kernel: Float32Array | KernelSpectrum,
+  shape: C3AShape,
+): Float32Array {
+  const where = "c3aForward";
+  checkShape(shape, where);
+  const { rows, m, n, b } = shape;
+  checkLength(where, "x", x, rows * n * b, `[rows=${rows}, in=${n * b}]`);
+  using s = new Scratch();
+  const pp = packedIn(s, kernel, shape, where);
+  if (rows === 0) return new Float32Array(0);
+  const px = s.copyIn(x);
+  const py = s.alloc(rows * m * b * 4);
+  c3aForwardPtr(px, pp, py, shape);
+  return readF32(py, rows * m * b);
+}
+
+/**
+ * Pointer level backward. `gPtr`: gradY `[rows, m·b]`; `xPtr`: x `[rows, n·b]` (read only when
+ * `gradKernelPtr` is not 0); writes gradX `[rows, n·b]` at `gradXPtr` and gradKernel `[m, n, b]` at
+ * `gradKernelPtr`, skipping either when its pointer is 0 (wasm offset 0 is never allocated). No
+ * validation.
+ */
+export function c3aBackwardPtr(
+  xPtr: number,
+  packedPtr: number,
+  gPtr: number,
+  gradXPtr: number,
+  gradKernelPtr: number,
+  shape: C3AShape,
+): void {
+  const { rows, m, n, b } = shape;
+  const F = bins(b);
+  using s = new Scratch();
+  if (rows === 0) {
+    if (gradKernelPtr) f32view(gradKernelPtr, m * n * b).fill(0);
+    return;
+  }
+  const gs = s.alloc(rows * m * F * 8);
+  rfftPtr(b, gPtr, gs, rows * m);
+  if (gradXPtr) {
+    const gxs = s.alloc(rows * n * F * 8);
+    wasm.c3aSpectralInputGrad(gs, packedPtr, gxs, rows, m, n, F);
+    irfftPtr(b, gxs, gradXPtr, rows * n);
+  }
+  if (gradKernelPtr) {
+    const xs = s.alloc(rows * n * F * 8);
+    rfftPtr(b, xPtr, xs, rows * n);
+    const gws = s.alloc(m * n * F * 8);
+    wasm.c3aSpectralKernelGrad(xs, gs, gws, rows, m, n, F, 0);
+    irfftPtr(b, gws, gradKernelPtr, m * n);
+  }
+}
+
+/**
+ * C3A backward with the TRUE gradients (spec §1.4) of `L = Σ gradY·y` for `y = c3aForward(x, w)`:
+ * `gradX = gradY·A` (`gradX[r][j·b + t] = Σ_i Σ_s w[i][j][(t − s) mod b]·gradY[r][i·b + s]`) and
+ * `gradKernel[i][j][k] = Σ_r Σ_s gradY[r][i·b + s]·x[r][j·b + (s + k) mod b]`. Raw: for PEFT's scaled
+ * adapter divide both by in_features. Unlike PEFT's custom backward, gradX is correct for every b.
+ *
+ * @param x input `[rows, in]` float32 (only read when the kernel gradient is requested; may be null
+ *   otherwise)
+ * @param kernel kernel `[m, n, b]` float32, or its {@link KernelSpectrum}
+ * @param gradY upstream gradient `[rows, out]` float32
+ * @param shape `{rows, m, n, b}`
+ * @param opts which gradients to compute (both by default)
+ * @returns `{gradX [rows, in] | null, gradKernel [m, n, b] | null}` float32
+ * @throws {RangeError} if a size is not an integer or a length does not match
+ * @throws {TypeError} if x is null while the kernel gradient is requested
+ */
+export function c3aBackward(
+  x: Float32Array | null,
+  kernel: Float32Array | KernelSpectrum,
+  gradY: Float32Array,
+  shape: C3AShape,
+  opts: C3ABackwardOptions = {},
+): C3AGradients {
+  const where = "c3aBackward";
+  checkShape(shape, where);
+  const { rows, m, n, b } = shape;
+  const wantX = opts.inputGrad ?? true;
+  const wantK = opts.kernelGrad ?? true;
+  checkLength(where, "gradY", gradY, rows * m * b, `[rows=${rows}, out=${m * b}]`);
+  if (wantK) {
+    if (x === null || x === undefined) throw new TypeError(`${where}: x is required for the kernel gradient`);
+    checkLength(where, "x", x, rows * n * b, `[rows=${rows}, in=${n * b}]`);
+  }
+  if (!wantX && !wantK) return { gradX: null, gradKernel: null };
+  using s = new Scratch();
+  const pp = wantX ? packedIn(s, kernel, shape, where) : 0;
+  if (!wantX && !(kernel instanceof KernelSpectrum)) {
+    checkLength(where, "kernel", kernel, m * n * b, `[m=${m}, n=${n}, b=${b}]`);
+  }
+  const pg = rows > 0 ? s.copyIn(gradY) : 0;
+  const px = wantK && rows > 0 ? s.copyIn(x as Float32Array) : 0;
+  const pgx = wantX && rows > 0 ? s.alloc(rows * n * b * 4) : 0;
+  const pgk = wantK ? s.alloc(m * n * b * 4) : 0;
+  c3aBackwardPtr(px, pp, pg, pgx, pgk, shape);
+  return {
+    gradX: wantX ? (rows > 0 ? readF32(pgx, rows * n * b) : new Float32Array(0)) : null,
+    gradKernel: wantK ? readF32(pgk, m * n * b) : null,
+  };
+}
+
+/**
+ * The dense block-circulant matrix of a C3A kernel (PEFT `get_circulant_fast`, spec §1.3):
+ * `A[i·b + s][j·b + t] = w[i][j][(t − s) mod b]` — each b×b block has first row `w[i][j]`, every
+ * next row rotated right by one. Same orientation as `nn.Linear.weight`; PEFT's delta weight is
+ * `A / in_features`.
+ *
+ * @param kernel `[m, n, b]` float32
+ * @param shape `{m, n, b}`
+ * @returns `[out, in]` = `[m·b, n·b]` float32, row-major
+ * @throws {RangeError} if a size is not a positive integer or `kernel.length !== m·n·b`
+ * @example
+ * ```ts
+ * getCirculant(new Float32Array([1, 2, 3]), { m: 1, n: 1, b: 3 });
+ * // [1, 2, 3,  3, 1, 2,  2, 3, 1]
+ * ```
+ */
+export function getCirculant(kernel: Float32Array, shape: C3ABlockShape): Float32Array {
+  const where = "getCirculant";
+  checkBlockShape(shape, where);
+  const { m, n, b } = shape;
+  checkLength(where, "kernel", kernel, m * n * b, `[m=${m}, n=${n}, b=${b}]`);
+  const inF = n * b;
+  const a = new Float32Array(m * b * inF);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      const w = kernel.subarray((i * n + j) * b, (i * n + j + 1) * b);
+      for (let s = 0; s < b; s++) {
+        const row = (i * b + s) * inF + j * b;
+        // t = s..b−1 take w[0..b−s−1]; t = 0..s−1 take w[b−s..b−1]
+        a.set(w.subarray(0, b - s), row + s);
+        if (s > 0) a.set(w.subarray(b - s), row);
+      }
+    }
+  }
+  return a;
+}
