@@ -1,0 +1,264 @@
+/**
+ * What a backend must execute. Ops (src/ops/) compute shapes, check arguments and record autograd;
+ * a backend only owns storage and runs kernels on it. Every kernel takes opaque {@link Storage}
+ * handles plus plain-number metadata (sizes, strides, axes), and returns new storage (or writes into
+ * an `out` storage it was given), so a WebGPU executor can implement each one as a shader over
+ * GPU-resident buffers without any op changing.
+ *
+ * Conventions for every kernel:
+ * - Storage holds float32 elements, row-major; a tensor's data is the whole storage (no offsets).
+ * - A kernel never mutates its inputs unless the argument is named `out`/`dst`.
+ * - Sizes are element counts, never bytes.
+ * - Integer index data (class targets, token ids) travels as `Int32Array`s owned by the caller.
+ *
+ * The wasm backend (src/backend/wasm/backend.ts) is the reference executor; it is selected by default.
+ *
+ * @module
+ */
+
+/**
+ * A backend-owned buffer of float32 elements. Opaque to ops: only the backend that created it reads
+ * or writes it. `size` is the element count.
+ */
+export interface Storage {
+  /** Number of float32 elements. */
+  readonly size: number;
+  /** The backend that owns this storage. */
+  readonly backend: Backend;
+}
+
+/** Elementwise one-input kernels. `gelu` is the exact erf form, `geluTanh` the tanh approximation. */
+export type UnaryOp =
+  | "neg"
+  | "abs"
+  | "sign"
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "rsqrt"
+  | "square"
+  | "reciprocal"
+  | "sin"
+  | "cos"
+  | "tanh"
+  | "sigmoid"
+  | "relu"
+  | "gelu"
+  | "geluTanh"
+  | "silu";
+
+/**
+ * Elementwise two-input kernels. Comparisons (`eq` ... `le`) produce 1 or 0. `pow` is `a ** b`.
+ * `max`/`min` propagate NaN.
+ */
+export type BinaryOp =
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "pow"
+  | "max"
+  | "min"
+  | "eq"
+  | "ne"
+  | "gt"
+  | "ge"
+  | "lt"
+  | "le";
+
+/** Reduction kernels. */
+export type ReduceOp = "sum" | "max" | "min";
+
+/**
+ * Parameters of one (batched) matrix product `C[b] = op(A[b]) · op(B[b]) (+ bias)`, row-major.
+ * `A[b]` is `[m, k]` (or `[k, m]` stored, when `transA`), `B[b]` is `[k, n]` (or `[n, k]` when
+ * `transB`). Batch strides are element offsets between consecutive matrices (0 = the same matrix for
+ * every batch entry). The result is contiguous `[batch, m, n]`.
+ */
+export interface MatmulParams {
+  /** Rows of C. */
+  m: number;
+  /** Columns of C. */
+  n: number;
+  /** Inner (contracted) size. */
+  k: number;
+  /** Number of matrices (default 1). */
+  batch?: number;
+  /** A is stored `[k, m]` and used transposed. */
+  transA?: boolean;
+  /** B is stored `[n, k]` and used transposed. */
+  transB?: boolean;
+  /** Elements between consecutive A matrices (default m*k; 0 broadcasts). */
+  strideA?: number;
+  /** Elements between consecutive B matrices (default k*n; 0 broadcasts). */
+  strideB?: number;
+  /** Optional `[n]` vector added to every row of every C matrix (fused Linear bias). */
+  bias?: Storage;
+}
+
+/**
+ * The operations a backend executes. Implementations: `WasmBackend` (src/backend/wasm/backend.ts).
+ * A future WebGPU backend implements the same methods with GPU buffers; `readSync` may then throw
+ * and `read` is the portable way to get data back.
+ */
+export interface Backend {
+  /** Short name used by {@link setBackend} ("wasm", "webgpu"). */
+  readonly name: string;
+
+  // ---- storage ----
+  /** New storage of `size` elements, all equal to `value` (0 by default). */
+  full(size: number, value?: number): Storage;
+  /**
+   * Storage holding `data`. When `adopt` is true the backend may keep `data` itself as the storage
+   * (the caller gives up ownership); otherwise it copies.
+   */
+  fromArray(data: Float32Array, adopt?: boolean): Storage;
+  /**
+   * The storage's contents, synchronously. The wasm backend returns the storage array itself (writes
+   * through it change the tensor); a GPU backend may throw (use {@link Backend.read}).
+   */
+  readSync(s: Storage): Float32Array;
+  /** A copy (or, on wasm, the storage array itself) of the contents, on every backend. */
+  read(s: Storage): Promise<Float32Array>;
+  /** Releases the storage; using it afterwards throws. Idempotent. */
+  dispose(s: Storage): void;
+  /** True when {@link Backend.dispose} was called on `s`. */
+  isDisposed(s: Storage): boolean;
+  /** Copies all of `src` into `dst` (same size). */
+  copy(src: Storage, dst: Storage): void;
+
+  // ---- elementwise ----
+  /** `out[i] = op(x[i])` for `size` elements; writes into `out` when given (may alias `x`). */
+  unary(op: UnaryOp, x: Storage, out?: Storage): Storage;
+  /**
+   * Gradient of a unary op: `gx[i] = g[i] * op'(x[i])`, given the input `x`, the forward output `y`
+   * (either may be used) and the upstream gradient `g`, all of the same size.
+   */
+  unaryGrad(op: UnaryOp, x: Storage, y: Storage, g: Storage): Storage;
+  /**
+   * Broadcasting binary op. `outShape` is the broadcast shape; `aStrides`/`bStrides` are element
+   * strides that read each operand in `outShape` (0 along broadcast dimensions, as from
+   * `broadcastStrides`). Writes into `out` when given (which may alias `a` when `a` has `outShape`).
+   */
+  binary(
+    op: BinaryOp,
+    a: Storage,
+    b: Storage,
+    outShape: readonly number[],
+    aStrides: readonly number[],
+    bStrides: readonly number[],
+    out?: Storage,
+  ): Storage;
+  /**
+   * Broadcasting select: `out = cond ≠ 0 ? a : b`, each operand read with its strides in `outShape`.
+   */
+  where(
+    cond: Storage,
+    a: Storage,
+    b: Storage,
+    outShape: readonly number[],
+    condStrides: readonly number[],
+    aStrides: readonly number[],
+    bStrides: readonly number[],
+  ): Storage;
+  /**
+   * `out[i] = op(x[i], s)` (or `op(s, x[i])` when `reverse`), writing into `out` when given (may alias
+   * `x`).
+   */
+  binaryScalar(op: BinaryOp, x: Storage, s: number, reverse?: boolean, out?: Storage): Storage;
+  /**
+   * `out[i] = x[i] * alpha + y[i] * beta` for equal-size storages (optimizer updates, gradient
+   * accumulation); writes into `out` when given (may alias `x` or `y`).
+   */
+  axpby(x: Storage, alpha: number, y: Storage, beta: number, out?: Storage): Storage;
+
+  // ---- layout ----
+  /**
+   * Strided copy: for every index `i` of `shape`, `dst[dstOffset + i·dstStrides] =
+   * src[srcOffset + i·srcStrides]`. Mutates `dst`. Implements transpose, permute, slice, expand,
+   * concat and their gradients.
+   */
+  copyStrided(
+    src: Storage,
+    srcOffset: number,
+    srcStrides: readonly number[],
+    dst: Storage,
+    dstOffset: number,
+    dstStrides: readonly number[],
+    shape: readonly number[],
+  ): void;
+
+  // ---- reductions ----
+  /**
+   * Reduces `x` (shape `shape`) over `axes` (sorted, distinct, non-empty allowed to be all axes).
+   * The result has the kept-dims shape (reduced axes of size 1) in row-major order. `sum` accumulates
+   * in float64. `max`/`min` propagate NaN; an empty reduction gives 0 for sum, -/+Infinity for max/min.
+   */
+  reduce(op: ReduceOp, x: Storage, shape: readonly number[], axes: readonly number[]): Storage;
+
+  // ---- linear algebra ----
+  /** Batched matrix product, see {@link MatmulParams}. Result `[batch, m, n]`. */
+  matmul(a: Storage, b: Storage, p: MatmulParams): Storage;
+
+  // ---- softmax ----
+  /**
+   * Softmax (or log-softmax when `log`) over the middle axis of `x` viewed as `[outer, dim, inner]`,
+   * numerically stable (max subtracted).
+   */
+  softmax(x: Storage, outer: number, dim: number, inner: number, log: boolean): Storage;
+  /**
+   * Gradient of {@link Backend.softmax} given its output `y` and upstream `g` (same layout):
+   * softmax: `y·(g − Σ g·y)`; log-softmax: `g − exp(y)·Σ g`.
+   */
+  softmaxGrad(y: Storage, g: Storage, outer: number, dim: number, inner: number, log: boolean): Storage;
+
+  // ---- indexing ----
+  /**
+   * `out[r] = x[r, index[r]]` for `x` viewed as `[rows, cols]`; rows with `index[r] < 0` give 0.
+   * Indices are trusted (ops validate them).
+   */
+  gatherLast(x: Storage, rows: number, cols: number, index: Int32Array): Storage;
+  /** Inverse of {@link Backend.gatherLast}: `[rows, cols]` zeros with `out[r, index[r]] = g[r]` (skip < 0). */
+  scatterLast(g: Storage, rows: number, cols: number, index: Int32Array): Storage;
+  /** Row gather: `out[i, :] = x[index[i], :]` for `x` viewed as `[numRows, rowSize]`. */
+  indexSelectRows(x: Storage, rowSize: number, index: Int32Array): Storage;
+  /** Row scatter-add: `[numRows, rowSize]` zeros, then `out[index[i], :] += g[i, :]`. */
+  indexAddRows(g: Storage, numRows: number, rowSize: number, index: Int32Array): Storage;
+}
+
+const registry = new Map<string, () => Backend>();
+let current: Backend | null = null;
+
+/**
+ * Makes a backend available to {@link setBackend} under `name`. The factory runs on first use.
+ */
+export function registerBackend(name: string, factory: () => Backend): void {
+  registry.set(name, factory);
+}
+
+const instances = new Map<string, Backend>();
+
+/**
+ * Selects the backend new tensors are created on (existing tensors stay where they are).
+ *
+ * @throws {RangeError} naming the available backends when `name` is unknown.
+ */
+export function setBackend(name: string): Backend {
+  let b = instances.get(name);
+  if (!b) {
+    const f = registry.get(name);
+    if (!f) {
+      throw new RangeError(`unknown backend "${name}"; available: ${[...registry.keys()].join(", ")}`);
+    }
+    b = f();
+    instances.set(name, b);
+  }
+  current = b;
+  return b;
+}
+
+/** The backend new tensors are created on (the wasm backend unless {@link setBackend} chose another). */
+export function getBackend(): Backend {
+  if (current) return current;
+  return setBackend("wasm");
+}

@@ -1,0 +1,103 @@
+/**
+ * Loss functions with PyTorch semantics: {@link crossEntropy} (log-softmax + NLL, `ignoreIndex`,
+ * reductions), {@link nllLoss}, {@link mseLoss}.
+ *
+ * @module
+ */
+
+import type { Tensor } from "../tensor/tensor.ts";
+import { fmtShape, shapesEqual, sizeOf } from "../tensor/shape.ts";
+import { gatherLast, type IndexLike, toIndexArray } from "./indexing.ts";
+import { logSoftmax } from "./softmax.ts";
+import { div, neg, square, sub } from "./elementwise.ts";
+import { mean, sum } from "./reduce.ts";
+
+/** How per-element losses are combined. */
+export type Reduction = "mean" | "sum" | "none";
+
+/** Options of {@link crossEntropy} and {@link nllLoss}. */
+export interface CrossEntropyOptions {
+  /** Target value whose rows contribute neither loss nor gradient (default -100, as PyTorch). */
+  ignoreIndex?: number;
+  /**
+   * "mean" (default): sum over non-ignored rows divided by their count (NaN if all are ignored, as
+   * PyTorch); "sum"; "none": per-row losses of shape `logits.shape[:-1]` (0 at ignored rows).
+   */
+  reduction?: Reduction;
+}
+
+function checkReduction(r: string): void {
+  if (r !== "mean" && r !== "sum" && r !== "none") {
+    throw new RangeError(`reduction must be "mean", "sum" or "none", got "${r}"`);
+  }
+}
+
+/**
+ * Negative log-likelihood of class `targets` under log-probabilities `logProbs` `[..., C]` (class axis
+ * last). Mirrors `torch.nn.functional.nll_loss` for class-last layouts.
+ *
+ * @throws {RangeError} when the target count differs from the number of rows, a target is outside
+ *   `[0, C)` and not `ignoreIndex`, or `reduction` is unknown.
+ */
+export function nllLoss(logProbs: Tensor, targets: IndexLike, opts: CrossEntropyOptions = {}): Tensor {
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  const reduction = opts.reduction ?? "mean";
+  checkReduction(reduction);
+  if (logProbs.ndim < 1) {
+    throw new RangeError(`nllLoss: input must be [..., C], got ${fmtShape(logProbs.shape)}`);
+  }
+  const idx = toIndexArray(targets, "nllLoss targets");
+  const rows = sizeOf(logProbs.shape.slice(0, -1));
+  if (idx.length !== rows) {
+    throw new RangeError(
+      `nllLoss: ${idx.length} targets for input ${fmtShape(logProbs.shape)} (${rows} rows)`,
+    );
+  }
+  const perRow = neg(gatherLast(logProbs, idx, ignoreIndex));
+  if (reduction === "none") return perRow;
+  const total = sum(perRow);
+  if (reduction === "sum") return total;
+  let count = 0;
+  for (let i = 0; i < idx.length; i++) if (idx[i] !== ignoreIndex) count++;
+  return div(total, count);
+}
+
+/**
+ * Cross-entropy between unnormalised `logits` `[N, C]` (or `[..., C]`, classes last) and class-index
+ * `targets` (`rows` integers: Int32Array, number[] or a tensor of whole numbers). Computed as
+ * `nllLoss(logSoftmax(logits, -1), targets)`, numerically stable. Mirrors
+ * `torch.nn.functional.cross_entropy(logits.view(-1, C), targets.view(-1), ignore_index, reduction)`.
+ *
+ * @throws {RangeError} as {@link nllLoss}.
+ * @example
+ * ```ts
+ * const loss = crossEntropy(logits, [3, 1, -100, 0]); // mean over the 3 non-ignored rows
+ * loss.backward();
+ * ```
+ */
+export function crossEntropy(logits: Tensor, targets: IndexLike, opts: CrossEntropyOptions = {}): Tensor {
+  if (logits.ndim < 1) {
+    throw new RangeError(`crossEntropy: logits must be [..., C], got ${fmtShape(logits.shape)}`);
+  }
+  checkReduction(opts.reduction ?? "mean");
+  return nllLoss(logSoftmax(logits, -1), targets, opts);
+}
+
+/**
+ * Mean squared error `(input − target)²`, reduced by `reduction` (default "mean" over all elements).
+ * Shapes must match exactly (PyTorch warns on broadcasting; we refuse). Mirrors `F.mse_loss`.
+ *
+ * @throws {RangeError} naming both shapes when they differ, or for an unknown reduction.
+ */
+export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  const reduction = opts.reduction ?? "mean";
+  checkReduction(reduction);
+  if (!shapesEqual(input.shape, target.shape)) {
+    throw new RangeError(
+      `mseLoss: input ${fmtShape(input.shape)} and target ${fmtShape(target.shape)} differ`,
+    );
+  }
+  const e = square(sub(input, target));
+  if (reduction === "none") return e;
+  return reduction === "sum" ? sum(e) : mean(e);
+}

@@ -1,0 +1,24 @@
+/**
+ * Everything of the tensor core in one import: Tensor, creation, RNG and init, autograd switches,
+ * tidy, and the core ops (elementwise, reductions, shape, matmul/linear, activations, softmax, losses,
+ * indexing). Other modules may import from here or from the individual files.
+ *
+ * @module
+ */
+
+export { backendOf, keepTensor, Tensor, type TensorOrScalar } from "./tensor.ts";
+export * from "./creation.ts";
+export * from "./random.ts";
+export { keep, tidy } from "./scope.ts";
+export { broadcastShapes, fmtShape, type Shape, sizeOf, stridesOf } from "./shape.ts";
+export { enableGrad, isGradEnabled, noGrad, setGradEnabled } from "../autograd/grad_mode.ts";
+export { type BackwardFn, type BackwardOptions, Node, recordOp } from "../autograd/engine.ts";
+export { type Backend, getBackend, setBackend, type Storage } from "../backend/backend.ts";
+export * from "../ops/elementwise.ts";
+export * from "../ops/reduce.ts";
+export * from "../ops/shape.ts";
+export * from "../ops/matmul.ts";
+export * from "../ops/activation.ts";
+export * from "../ops/softmax.ts";
+export * from "../ops/loss.ts";
+export * from "../ops/indexing.ts";
