@@ -1,0 +1,477 @@
+/**
+ * Reading and writing the safetensors file format (the format of Hugging Face checkpoints and PEFT
+ * adapters: `model.safetensors`, `adapter_model.safetensors`).
+ *
+ * Layout: an unsigned 64-bit little-endian header length N, N bytes of UTF-8 JSON
+ * `{"__metadata__": {string: string}, name: {"dtype", "shape", "data_offsets": [begin, end]}, ...}`,
+ * then the byte buffer; offsets are relative to the start of the buffer, tensors are stored row-major
+ * little-endian, back to back with no gaps, and the header is padded with spaces to a multiple of 8.
+ *
+ * Why our own code and not a library: the project prefers a well-kept library for file formats, but
+ * none on npm fits. `safetensors` (npm, 0.0.1) is a single unmaintained release with no documentation
+ * or repository; `@huggingface/hub` only parses the *header* of files on the Hub over HTTP (no tensor
+ * decoding, no writing, network-only, and it pulls a wasm dependency). We need offline decoding of
+ * F32/F16/BF16 in Deno and in a browser bundle, writing with metadata, and strict validation of
+ * corrupt files, so this module implements the (small, fully specified) format directly, following
+ * the validation rules of the reference Rust implementation (huggingface/safetensors): header size
+ * limit, contiguous non-overlapping offsets covering the whole buffer, byte sizes matching
+ * shape x dtype.
+ *
+ * @module
+ */
+
+/** Element types this module decodes (each is returned as float32). */
+export type SafetensorsDtype = "F32" | "F16" | "BF16";
+
+/** One decoded tensor: row-major float32 data of `shape` (product of shape elements). */
+export interface SafetensorsTensor {
+  /** Element type stored in the file (the data is converted to float32). */
+  dtype: SafetensorsDtype;
+  /** Dimensions; `[]` is a scalar (one element). */
+  shape: number[];
+  /** The values, row-major, converted to float32 (a fresh copy, not a view of the input bytes). */
+  data: Float32Array;
+}
+
+/** Result of {@link decodeSafetensors}. */
+export interface DecodedSafetensors {
+  /** Tensors by name, in header order. */
+  tensors: Record<string, SafetensorsTensor>;
+  /** The `__metadata__` string map (empty when the file has none). */
+  metadata: Record<string, string>;
+}
+
+/**
+ * Anything with a shape and float32 data: a `Tensor` (via `dataSync()`) or a plain
+ * `{shape, data}` record.
+ */
+export type TensorLike =
+  | { readonly shape: readonly number[]; dataSync(): Float32Array }
+  | { readonly shape: readonly number[]; readonly data: Float32Array };
+
+/** A safetensors file that is truncated, malformed, inconsistent or uses an unsupported dtype. */
+export class SafetensorsError extends Error {
+  override name = "SafetensorsError";
+}
+
+/** Header size limit of the reference implementation (100 MB); larger headers are rejected. */
+const MAX_HEADER_BYTES = 100_000_000;
+
+/** Bytes per element of every dtype the format defines (sub-byte ones marked 0: rejected anyway). */
+const DTYPE_BYTES: Record<string, number> = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  F8_E8M0: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
+  C64: 8,
+  F4: 0,
+  F6_E2M3: 0,
+  F6_E3M2: 0,
+};
+const SUPPORTED: readonly string[] = ["F32", "F16", "BF16"];
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+let f16Table: Float32Array | null = null;
+
+/** float16 bit pattern -> float32 value (exact: every half is representable in single precision). */
+export function f16BitsToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24; // zero and subnormals
+  if (exp === 0x1f) return mant === 0 ? sign * Infinity : NaN;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+function getF16Table(): Float32Array {
+  if (f16Table === null) {
+    f16Table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToFloat(h);
+  }
+  return f16Table;
+}
+
+function fail(msg: string): never {
+  throw new SafetensorsError(`safetensors: ${msg}`);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s;
+}
+
+/** Defines an own enumerable property (safe for names such as "__proto__"). */
+function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+interface Entry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * Parses a safetensors file held in memory.
+ *
+ * @param bytes the whole file.
+ * @returns every tensor (F32, F16 and BF16 converted to float32, copied out of `bytes`) and the
+ *   `__metadata__` map.
+ * @throws {SafetensorsError} when the file is shorter than 8 bytes, the header length runs past the
+ *   end (or exceeds 100 MB), the header is not valid UTF-8 JSON object, an entry is not an object or
+ *   lacks a valid `dtype`/`shape`/`data_offsets`, `__metadata__` is not a string map, offsets are out
+ *   of range, overlap, leave gaps or do not cover the buffer exactly, a byte size differs from
+ *   shape x dtype size, or a dtype is unknown or not F32/F16/BF16 (the message names it).
+ * @example
+ * ```ts
+ * const { tensors, metadata } = decodeSafetensors(await Deno.readFile("model.safetensors"));
+ * tensors["lin0.weight"].shape; // [20, 10]
+ * ```
+ */
+export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError("decodeSafetensors: bytes must be a Uint8Array");
+  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = dv.getBigUint64(0, true);
+  if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
+  const headerLen = Number(n);
+  if (8 + headerLen > bytes.length) {
+    fail(`header length ${headerLen} runs past the end of the file (${bytes.length} bytes): file truncated?`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+  } catch {
+    fail("header is not valid UTF-8");
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (!isPlainObject(header)) fail(`header must be a JSON object, got ${describe(header)}`);
+
+  const bufferStart = 8 + headerLen;
+  const bufferLen = bytes.length - bufferStart;
+  const metadata: Record<string, string> = {};
+  const entries: Entry[] = [];
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === "__metadata__") {
+      if (!isPlainObject(raw)) fail(`__metadata__ must be an object of strings, got ${describe(raw)}`);
+      for (const [k, v] of Object.entries(raw)) {
+        if (typeof v !== "string") fail(`__metadata__["${k}"] must be a string, got ${describe(v)}`);
+        setOwn(metadata, k, v);
+      }
+      continue;
+    }
+    entries.push(parseEntry(name, raw, bufferLen));
+  }
+
+  // Like the reference implementation: sorted by offset, tensors must tile the buffer exactly.
+  const sorted = [...entries].sort((x, y) => x.begin - y.begin || x.end - y.end);
+  let pos = 0;
+  for (const e of sorted) {
+    if (e.begin < pos) {
+      fail(
+        `tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] overlap the previous tensor (ends at ${pos})`,
+      );
+    }
+    if (e.begin > pos) {
+      fail(`gap in the data buffer: bytes [${pos}, ${e.begin}) belong to no tensor (next is "${e.name}")`);
+    }
+    pos = e.end;
+  }
+  if (pos !== bufferLen) {
+    fail(`tensors cover ${pos} bytes of data but the buffer after the header has ${bufferLen} bytes`);
+  }
+
+  const tensors: Record<string, SafetensorsTensor> = {};
+  for (const e of entries) {
+    setOwn(tensors, e.name, {
+      dtype: e.dtype,
+      shape: e.shape,
+      data: convert(bytes, bufferStart + e.begin, (e.end - e.begin) / DTYPE_BYTES[e.dtype], e.dtype),
+    });
+  }
+  return { tensors, metadata };
+}
+
+function parseEntry(name: string, raw: unknown, bufferLen: number): Entry {
+  if (!isPlainObject(raw)) fail(`header entry "${name}" must be an object, got ${describe(raw)}`);
+  const dtype = raw.dtype;
+  if (typeof dtype !== "string") fail(`tensor "${name}": dtype must be a string, got ${describe(dtype)}`);
+  if (!(dtype in DTYPE_BYTES)) fail(`tensor "${name}": unknown dtype "${dtype}"`);
+  if (!SUPPORTED.includes(dtype)) {
+    fail(`tensor "${name}": dtype ${dtype} is not supported (supported: ${SUPPORTED.join(", ")})`);
+  }
+  const shape = raw.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    fail(`tensor "${name}": shape must be an array of integers >= 0, got ${describe(shape)}`);
+  }
+  const offs = raw.data_offsets;
+  if (
+    !Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)
+  ) {
+    fail(`tensor "${name}": data_offsets must be [begin, end] integers >= 0, got ${describe(offs)}`);
+  }
+  const [begin, end] = offs as [number, number];
+  if (begin > end) fail(`tensor "${name}": data_offsets [${begin}, ${end}] have begin > end`);
+  if (end > bufferLen) {
+    fail(
+      `tensor "${name}": data_offsets [${begin}, ${end}] run past the data buffer (${bufferLen} bytes): file truncated?`,
+    );
+  }
+  let count = 1;
+  for (const d of shape as number[]) count *= d;
+  const want = count * DTYPE_BYTES[dtype];
+  if (end - begin !== want) {
+    fail(
+      `tensor "${name}": shape [${shape.join(", ")}] of ${dtype} needs ${want} bytes but data_offsets ` +
+        `[${begin}, ${end}] span ${end - begin}`,
+    );
+  }
+  return { name, dtype: dtype as SafetensorsDtype, shape: [...shape as number[]], begin, end };
+}
+
+function convert(bytes: Uint8Array, start: number, count: number, dtype: SafetensorsDtype): Float32Array {
+  const out = new Float32Array(count);
+  const abs = bytes.byteOffset + start;
+  if (dtype === "F32") {
+    if (LITTLE_ENDIAN) {
+      new Uint8Array(out.buffer).set(bytes.subarray(start, start + count * 4));
+    } else {
+      const dv = new DataView(bytes.buffer, abs, count * 4);
+      for (let i = 0; i < count; i++) out[i] = dv.getFloat32(i * 4, true);
+    }
+    return out;
+  }
+  // 16-bit types: read the little-endian halves
+  const halves = new Uint16Array(count);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(halves.buffer).set(bytes.subarray(start, start + count * 2));
+  } else {
+    const dv = new DataView(bytes.buffer, abs, count * 2);
+    for (let i = 0; i < count; i++) halves[i] = dv.getUint16(i * 2, true);
+  }
+  if (dtype === "F16") {
+    const table = getF16Table();
+    for (let i = 0; i < count; i++) out[i] = table[halves[i]];
+  } else {
+    // BF16 is the upper half of a float32
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < count; i++) bits[i] = halves[i] << 16;
+  }
+  return out;
+}
+
+/** Orders strings by Unicode code point (= UTF-8 byte order, as the reference implementation sorts). */
+function compareCodePoints(a: string, b: string): number {
+  const ia = a[Symbol.iterator](), ib = b[Symbol.iterator]();
+  for (;;) {
+    const x = ia.next(), y = ib.next();
+    if (x.done || y.done) return (x.done ? 0 : 1) - (y.done ? 0 : 1);
+    const cx = x.value.codePointAt(0)!, cy = y.value.codePointAt(0)!;
+    if (cx !== cy) return cx - cy;
+  }
+}
+
+function tensorData(name: string, t: TensorLike): Float32Array {
+  if (t === null || typeof t !== "object") {
+    throw new TypeError(`encodeSafetensors: "${name}" is not a tensor`);
+  }
+  const d = "dataSync" in t && typeof t.dataSync === "function"
+    ? t.dataSync()
+    : (t as { data: unknown }).data;
+  if (!(d instanceof Float32Array)) {
+    throw new TypeError(`encodeSafetensors: "${name}" must have dataSync() or data returning a Float32Array`);
+  }
+  return d;
+}
+
+/**
+ * Serialises float32 tensors to safetensors bytes, byte-compatible with the Python/Rust writer:
+ * compact JSON header with `__metadata__` first (when given), tensors sorted by name and stored back
+ * to back in that order, header padded with spaces to a multiple of 8.
+ *
+ * @param tensors name -> tensor (`{shape, dataSync()}` or `{shape, data}`), float32, row-major; the
+ *   element count must equal the product of `shape`.
+ * @param metadata optional `__metadata__` string map (PEFT writes `{format: "pt"}`).
+ * @returns the file bytes.
+ * @throws {RangeError} for a shape with non-integer or negative dimensions, or whose size differs from
+ *   the data length; for the reserved name `__metadata__` or an empty name.
+ * @throws {TypeError} when a tensor has no Float32Array data or a metadata value is not a string.
+ * @example
+ * ```ts
+ * const bytes = encodeSafetensors({ "lin.weight": { shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) } },
+ *   { format: "pt" });
+ * ```
+ */
+export function encodeSafetensors(
+  tensors: Record<string, TensorLike>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const names = Object.keys(tensors).sort(compareCodePoints);
+  // The JSON is assembled by hand: JS objects would reorder integer-like keys ("0", "10", "2").
+  const parts: string[] = [];
+  if (metadata !== undefined) {
+    const meta: string[] = [];
+    for (const k of Object.keys(metadata).sort(compareCodePoints)) {
+      const v = metadata[k];
+      if (typeof v !== "string") {
+        throw new TypeError(`encodeSafetensors: metadata["${k}"] must be a string, got ${describe(v)}`);
+      }
+      meta.push(`${JSON.stringify(k)}:${JSON.stringify(v)}`);
+    }
+    parts.push(`"__metadata__":{${meta.join(",")}}`);
+  }
+  const datas: Float32Array[] = [];
+  let offset = 0;
+  for (const name of names) {
+    if (name === "__metadata__" || name === "") {
+      throw new RangeError(`encodeSafetensors: "${name}" is not allowed as a tensor name`);
+    }
+    const t = tensors[name];
+    const data = tensorData(name, t);
+    const shape = Array.from(t.shape);
+    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new RangeError(
+        `encodeSafetensors: "${name}" has shape [${shape.join(", ")}]; dims must be integers >= 0`,
+      );
+    }
+    const count = shape.reduce((x, y) => x * y, 1);
+    if (count !== data.length) {
+      throw new RangeError(
+        `encodeSafetensors: "${name}" has shape [${
+          shape.join(", ")
+        }] (${count} elements) but ${data.length} values`,
+      );
+    }
+    const entry = { dtype: "F32", shape, data_offsets: [offset, offset + data.length * 4] };
+    parts.push(`${JSON.stringify(name)}:${JSON.stringify(entry)}`);
+    offset += data.length * 4;
+    datas.push(data);
+  }
+  const json = new TextEncoder().encode(`{${parts.join(",")}}`);
+  const headerLen = json.length + ((8 - (json.length % 8)) % 8);
+  const out = new Uint8Array(8 + headerLen + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLen), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLen);
+  let pos = 8 + headerLen;
+  for (const d of datas) {
+    if (LITTLE_ENDIAN) {
+      out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), pos);
+    } else {
+      const dv = new DataView(out.buffer, pos, d.byteLength);
+      for (let i = 0; i < d.length; i++) dv.setFloat32(i * 4, d[i], true);
+    }
+    pos += d.byteLength;
+  }
+  return out;
+}
+
+function isRemote(p: string | URL): boolean {
+  const s = p instanceof URL ? p.protocol : /^[a-z][a-z0-9+.-]*:/i.exec(p)?.[0];
+  return s === "http:" || s === "https:" || s === "blob:" || s === "data:";
+}
+
+/**
+ * Loads a safetensors file: from bytes, a local path or `file:` URL (Deno), or an `http(s):` URL
+ * (`fetch`, works in browsers).
+ *
+ * @returns see {@link decodeSafetensors}.
+ * @throws {SafetensorsError} for corrupt or unsupported files (see {@link decodeSafetensors}).
+ * @throws {Error} when the file cannot be read (missing file, HTTP error, no file system).
+ * @example
+ * ```ts
+ * const { tensors } = await loadSafetensors("out/adapter/adapter_model.safetensors");
+ * ```
+ */
+export async function loadSafetensors(
+  pathOrBytes: string | URL | Uint8Array | ArrayBuffer,
+): Promise<DecodedSafetensors> {
+  if (pathOrBytes instanceof Uint8Array) return decodeSafetensors(pathOrBytes);
+  if (pathOrBytes instanceof ArrayBuffer) return decodeSafetensors(new Uint8Array(pathOrBytes));
+  let bytes: Uint8Array;
+  if (isRemote(pathOrBytes) || typeof Deno === "undefined") {
+    const res = await fetch(pathOrBytes);
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`loadSafetensors: fetching ${String(pathOrBytes)} failed: HTTP ${res.status}`);
+    }
+    bytes = new Uint8Array(await res.arrayBuffer());
+  } else {
+    bytes = await Deno.readFile(pathOrBytes);
+  }
+  try {
+    return decodeSafetensors(bytes);
+  } catch (e) {
+    if (e instanceof SafetensorsError) {
+      throw new SafetensorsError(`${e.message} (file ${String(pathOrBytes)})`);
+    }
+    throw e;
+  }
+}
+
+/**
+ * Writes tensors to a safetensors file atomically: the bytes go to a temporary file in the same
+ * directory, which is then renamed over `path`, so readers never see a partial file; on any error the
+ * temporary file is removed and `path` is left as it was. Needs Deno (file system); in a browser
+ * use {@link encodeSafetensors} and hand the bytes to a download.
+ *
+ * @param path destination path or `file:` URL (its directory must exist).
+ * @param tensors / metadata see {@link encodeSafetensors}.
+ * @throws {RangeError|TypeError} for invalid tensors (nothing is written).
+ * @throws {Error} when the file cannot be written or renamed, or no Deno file system is available.
+ * @example
+ * ```ts
+ * await saveSafetensors("out/weights.safetensors", { w: { shape: [2], data: new Float32Array([1, 2]) } });
+ * ```
+ */
+export async function saveSafetensors(
+  path: string | URL,
+  tensors: Record<string, TensorLike>,
+  metadata?: Record<string, string>,
+): Promise<void> {
+  const bytes = encodeSafetensors(tensors, metadata);
+  if (typeof Deno === "undefined") {
+    throw new Error("saveSafetensors: needs the Deno file system; use encodeSafetensors in a browser");
+  }
+  const target = path instanceof URL ? decodeURIComponent(path.pathname) : path;
+  const slash = target.lastIndexOf("/");
+  const dir = slash >= 0 ? target.slice(0, slash + 1) : "";
+  const base = target.slice(slash + 1);
+  const rand = Math.random().toString(36).slice(2, 10);
+  const tmp = `${dir}.${base}.${Date.now().toString(36)}${rand}.tmp`;
+  try {
+    await Deno.writeFile(tmp, bytes, { createNew: true });
+    await Deno.rename(tmp, target);
+  } catch (e) {
+    try {
+      await Deno.remove(tmp);
+    } catch {
+      // the temporary file was never created or is already gone
+    }
+    throw new Error(`saveSafetensors: writing ${target} failed: ${(e as Error).message}`, { cause: e });
+  }
+}
