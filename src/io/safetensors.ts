@@ -51,6 +51,7 @@ export type TensorLike =
 
 /** A safetensors file that is truncated, malformed, inconsistent or uses an unsupported dtype. */
 export class SafetensorsError extends Error {
+  /** Always "SafetensorsError". */
   override name = "SafetensorsError";
 }
 
