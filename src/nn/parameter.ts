@@ -1,0 +1,35 @@
+/**
+ * `Parameter`: a Tensor that a {@link Module} registers as a learnable weight (PyTorch
+ * `torch.nn.Parameter`).
+ *
+ * @module
+ */
+
+import { Tensor } from "../tensor/tensor.ts";
+import { keep } from "../tensor/scope.ts";
+
+/**
+ * A leaf tensor marked as a module parameter: assigning one to a property of a {@link Module} makes it
+ * appear in `namedParameters()` and `stateDict()`. It shares storage with the tensor it wraps (as
+ * `torch.nn.Parameter(t)` does), requires grad by default, and is exempt from any enclosing `tidy`
+ * (parameters live as long as their module). float32, any shape.
+ *
+ * @example
+ * ```ts
+ * class Scale extends Module {
+ *   gain = new Parameter(ones([4]));
+ *   forward(x: Tensor) { return x.mul(this.gain); }
+ * }
+ * ```
+ */
+export class Parameter extends Tensor {
+  /**
+   * @param data the values (its storage is shared, not copied; use `data.clone()` for a copy).
+   * @param requiresGrad whether the optimizer should train it (default true).
+   */
+  constructor(data: Tensor, requiresGrad = true) {
+    super(data.storage, data.shape);
+    this.requiresGrad = requiresGrad;
+    keep(this);
+  }
+}
