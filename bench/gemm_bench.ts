@@ -124,6 +124,30 @@ shapeGroup(512, 4096, 4096, 64, 3);
 linearGroup(512, 1024, 1024, 512, 10);
 linearGroup(512, 4096, 4096, 64, 3);
 
+// Few rows (one token through a Linear layer, as in generation): the streaming small-m path.
+{
+  const group = "Linear single token, 1x4096 -> 4096 (x·Wᵀ)";
+  const x = rand(4096, 11), w = rand(4096 * 4096, 12), y = new Float32Array(4096);
+  const flops = 2 * 4096 * 4096;
+  gemmBench(group, "naive TS i-k-j loop (W as [in, out])", flops, () => naiveGemm(x, w, y, 1, 4096, 4096), {
+    baseline: true,
+    n: 5,
+    warmup: 1,
+  });
+  const s = new Scratch();
+  const px = s.copyIn(x), pw = s.copyIn(w), py = s.alloc(4096 * 4);
+  gemmBench(
+    group,
+    "wasm sgemmPtr (transB)",
+    flops,
+    () => sgemmPtr(px, pw, py, 1, 4096, 4096, { transB: true }),
+    {
+      n: 20,
+      warmup: 2,
+    },
+  );
+}
+
 // Attention-sized batched products: 16 heads, 128 tokens, head dim 64, q·kᵀ then p·v.
 {
   const group = "batched attention products (16 heads, T=128, d=64)";

@@ -84,7 +84,167 @@ export function sgemm(
     const pc = c + (<usize> t * <usize> strideC << 2);
     // strideC == 0: every item after the first adds into the same C
     const acc = accumulate != 0 || (strideC == 0 && t > 0) ? 1 : 0;
-    blockedGemm(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, acc, work);
+    if (m <= SMALL_M && k > 0 && !transB) {
+      smallAxpy(transA, m, n, k, pa, lda, pb, ldb, pc, ldc, acc);
+    } else if (m <= SMALL_M && transB && !transA && (m <= 4 || k >= 256)) {
+      smallDot(m, n, k, pa, lda, pb, ldb, pc, ldc, acc);
+    } else {
+      blockedGemm(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, acc, work);
+    }
+  }
+}
+
+// Few rows (m <= SMALL_M): a 6-row register tile would mostly multiply zero padding and packing B
+// would cost as much as the product, so these products stream B directly instead.
+const SMALL_M: i32 = 10;
+const JCHUNK: i32 = 512; // columns of C kept in L1 by smallAxpy
+
+/**
+ * Small m, op(B) = B row-major: C[i, :] += Σ_p op(A)[i, p] · B[p, :], four p at a time, over chunks of
+ * JCHUNK columns so the C rows stay in L1 while B streams through once.
+ */
+function smallAxpy(
+  transA: i32,
+  m: i32,
+  n: i32,
+  k: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  ldb: i32,
+  c: usize,
+  ldc: i32,
+  accumulate: i32,
+): void {
+  const aRow: usize = transA ? 1 : <usize> lda;
+  const aColB: usize = (transA ? <usize> lda : 1) << 2;
+  const ldbB = <usize> ldb << 2;
+  const ldcB = <usize> ldc << 2;
+  if (!accumulate) {
+    for (let i = 0; i < m; i++) memory.fill(c + <usize> i * ldcB, 0, <usize> n << 2);
+  }
+  for (let j0 = 0; j0 < n; j0 += JCHUNK) {
+    const nj = min32(JCHUNK, n - j0);
+    const nv = nj & ~3;
+    const col = <usize> j0 << 2;
+    let p = 0;
+    for (; p + 4 <= k; p += 4) {
+      const b0 = b + <usize> p * ldbB + col;
+      const b1 = b0 + ldbB, b2 = b1 + ldbB, b3 = b2 + ldbB;
+      for (let i = 0; i < m; i++) {
+        const ap = a + ((<usize> i * aRow) << 2) + <usize> p * aColB;
+        const s0 = load<f32>(ap), s1 = load<f32>(ap + aColB);
+        const s2 = load<f32>(ap + 2 * aColB), s3 = load<f32>(ap + 3 * aColB);
+        const v0 = f32x4.splat(s0), v1 = f32x4.splat(s1), v2 = f32x4.splat(s2), v3 = f32x4.splat(s3);
+        const cr = c + <usize> i * ldcB + col;
+        let j = 0;
+        for (; j < nv; j += 4) {
+          const off = <usize> j << 2;
+          let x = v128.load(cr + off);
+          x = f32x4.add(x, f32x4.mul(v0, v128.load(b0 + off)));
+          x = f32x4.add(x, f32x4.mul(v1, v128.load(b1 + off)));
+          x = f32x4.add(x, f32x4.mul(v2, v128.load(b2 + off)));
+          x = f32x4.add(x, f32x4.mul(v3, v128.load(b3 + off)));
+          v128.store(cr + off, x);
+        }
+        for (; j < nj; j++) {
+          const off = <usize> j << 2;
+          let x = load<f32>(cr + off);
+          x += s0 * load<f32>(b0 + off);
+          x += s1 * load<f32>(b1 + off);
+          x += s2 * load<f32>(b2 + off);
+          x += s3 * load<f32>(b3 + off);
+          store<f32>(cr + off, x);
+        }
+      }
+    }
+    for (; p < k; p++) {
+      const b0 = b + <usize> p * ldbB + col;
+      for (let i = 0; i < m; i++) {
+        const s0 = load<f32>(a + ((<usize> i * aRow) << 2) + <usize> p * aColB);
+        const v0 = f32x4.splat(s0);
+        const cr = c + <usize> i * ldcB + col;
+        let j = 0;
+        for (; j < nv; j += 4) {
+          const off = <usize> j << 2;
+          v128.store(cr + off, f32x4.add(v128.load(cr + off), f32x4.mul(v0, v128.load(b0 + off))));
+        }
+        for (; j < nj; j++) {
+          const off = <usize> j << 2;
+          store<f32>(cr + off, load<f32>(cr + off) + s0 * load<f32>(b0 + off));
+        }
+      }
+    }
+  }
+}
+
+function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) +
+    (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/**
+ * Small m, op(A) = A row-major, op(B) = Bᵀ (B stored [n, k], a Linear weight): C[i, j] is the dot
+ * product of row i of A and row j of B, both contiguous; two rows of A share each load of B.
+ */
+function smallDot(
+  m: i32,
+  n: i32,
+  k: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  ldb: i32,
+  c: usize,
+  ldc: i32,
+  accumulate: i32,
+): void {
+  const ldaB = <usize> lda << 2;
+  const kv = k & ~7;
+  for (let j = 0; j < n; j++) {
+    const bj = b + (<usize> j * <usize> ldb << 2);
+    const cj = c + (<usize> j << 2);
+    let i = 0;
+    for (; i + 2 <= m; i += 2) {
+      const a0 = a + <usize> i * ldaB, a1 = a0 + ldaB;
+      let x0 = f32x4.splat(0), x1 = f32x4.splat(0), y0 = f32x4.splat(0), y1 = f32x4.splat(0);
+      let p = 0;
+      for (; p < kv; p += 8) {
+        const off = <usize> p << 2;
+        const u = v128.load(bj + off), w = v128.load(bj + off, 16);
+        x0 = f32x4.add(x0, f32x4.mul(v128.load(a0 + off), u));
+        x1 = f32x4.add(x1, f32x4.mul(v128.load(a0 + off, 16), w));
+        y0 = f32x4.add(y0, f32x4.mul(v128.load(a1 + off), u));
+        y1 = f32x4.add(y1, f32x4.mul(v128.load(a1 + off, 16), w));
+      }
+      let s0 = hsum(f32x4.add(x0, x1)), s1 = hsum(f32x4.add(y0, y1));
+      for (; p < k; p++) {
+        const off = <usize> p << 2;
+        const bv = load<f32>(bj + off);
+        s0 += load<f32>(a0 + off) * bv;
+        s1 += load<f32>(a1 + off) * bv;
+      }
+      const c0 = cj + <usize> i * (<usize> ldc << 2), c1 = c0 + (<usize> ldc << 2);
+      store<f32>(c0, accumulate ? load<f32>(c0) + s0 : s0);
+      store<f32>(c1, accumulate ? load<f32>(c1) + s1 : s1);
+    }
+    if (i < m) {
+      const a0 = a + <usize> i * ldaB;
+      let x0 = f32x4.splat(0), x1 = f32x4.splat(0);
+      let p = 0;
+      for (; p < kv; p += 8) {
+        const off = <usize> p << 2;
+        x0 = f32x4.add(x0, f32x4.mul(v128.load(a0 + off), v128.load(bj + off)));
+        x1 = f32x4.add(x1, f32x4.mul(v128.load(a0 + off, 16), v128.load(bj + off, 16)));
+      }
+      let s0 = hsum(f32x4.add(x0, x1));
+      for (; p < k; p++) {
+        const off = <usize> p << 2;
+        s0 += load<f32>(a0 + off) * load<f32>(bj + off);
+      }
+      const c0 = cj + <usize> i * (<usize> ldc << 2);
+      store<f32>(c0, accumulate ? load<f32>(c0) + s0 : s0);
+    }
   }
 }
 
