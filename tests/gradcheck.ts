@@ -180,3 +180,78 @@ export function gradcheck(
   }
   return report;
 }
+
+// ---------- float64 reference helpers for tests (naive, index-by-index) ----------
+
+/** Row-major multi-index of flat position `i` in `shape`. */
+export function unravel(i: number, shape: readonly number[]): number[] {
+  const idx = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    idx[d] = i % shape[d];
+    i = Math.floor(i / shape[d]);
+  }
+  return idx;
+}
+
+/** Flat row-major position of a multi-index in `shape`. */
+export function ravel(idx: readonly number[], shape: readonly number[]): number {
+  let p = 0;
+  for (let d = 0; d < shape.length; d++) p = p * shape[d] + idx[d];
+  return p;
+}
+
+/** Broadcast output shape computed naively (test reference; assumes compatibility). */
+export function refBroadcastShape(a: readonly number[], b: readonly number[]): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1, db = b[b.length - n + i] ?? 1;
+    out.push(Math.max(da, db));
+  }
+  return out;
+}
+
+/** Reads `x` (shape `shape`) at an output multi-index of a broadcast shape (trailing alignment). */
+export function readBroadcast(
+  x: ArrayLike<number>,
+  shape: readonly number[],
+  outIdx: readonly number[],
+): number {
+  const off = outIdx.length - shape.length;
+  const idx = shape.map((d, i) => (d === 1 ? 0 : outIdx[i + off]));
+  return x[ravel(idx, shape)];
+}
+
+/** float64 reference of a broadcasting binary op `f(a, b)`. */
+export function refBinary(
+  aShape: readonly number[],
+  bShape: readonly number[],
+  f: (a: number, b: number) => number,
+): (x: Float64Array[]) => Float64Array {
+  return ([a, b]) => {
+    const shape = refBroadcastShape(aShape, bShape);
+    const n = shape.reduce((p, v) => p * v, 1);
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const idx = unravel(i, shape);
+      out[i] = f(readBroadcast(a, aShape, idx), readBroadcast(b, bShape, idx));
+    }
+    return out;
+  };
+}
+
+/** float64 reference of an elementwise unary op. */
+export function refUnary(f: (x: number) => number): (x: Float64Array[]) => Float64Array {
+  return ([a]) => a.map(f);
+}
+
+/** Max |a − b| over two equally long arrays (NaN if any differs by NaN). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`maxAbsDiff: lengths ${a.length} and ${b.length} differ`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (d > m || d !== d) m = d;
+  }
+  return m;
+}

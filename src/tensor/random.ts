@@ -56,6 +56,46 @@ export class Generator {
     return this;
   }
 
+  /**
+   * The generator state: the four xoshiro128** words plus the cached Box–Muller value (NaN if none).
+   * Mirrors `Generator.get_state()`.
+   */
+  getState(): Float64Array {
+    return Float64Array.of(
+      this.#s0 >>> 0,
+      this.#s1 >>> 0,
+      this.#s2 >>> 0,
+      this.#s3 >>> 0,
+      this.#spare ?? NaN,
+    );
+  }
+
+  /**
+   * Restores a state from {@link Generator.getState} (4 words, optionally the cached normal).
+   * Mirrors `Generator.set_state()`.
+   *
+   * @throws {RangeError} when fewer than 4 words are given, a word is not a uint32, or all are 0.
+   */
+  setState(state: ArrayLike<number>): this {
+    if (state.length < 4) throw new RangeError(`setState: need 4 state words, got ${state.length}`);
+    for (let i = 0; i < 4; i++) {
+      const v = state[i];
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+        throw new RangeError(`setState: word ${i} is ${v}, not a uint32`);
+      }
+    }
+    if ((state[0] | state[1] | state[2] | state[3]) === 0) {
+      throw new RangeError("setState: the all-zero state is invalid");
+    }
+    this.#s0 = state[0] | 0;
+    this.#s1 = state[1] | 0;
+    this.#s2 = state[2] | 0;
+    this.#s3 = state[3] | 0;
+    const spare = state.length > 4 ? state[4] : NaN;
+    this.#spare = Number.isNaN(spare) ? null : spare;
+    return this;
+  }
+
   /** Next raw 32-bit output (unsigned integer). */
   nextUint32(): number {
     const s0 = this.#s0, s1 = this.#s1, s2 = this.#s2, s3 = this.#s3;
