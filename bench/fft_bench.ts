@@ -6,7 +6,9 @@
 // - PFFFT (npm @echogarden/pffft-wasm, WASM SIMD build) real setup, `_pffft_transform_ordered`,
 //   signals, spectra and work buffer resident in its own heap, one call per signal;
 // - ours through the pointer-level plan object `RealFft` (data resident in wasm memory, one call
-//   per batch) and through the copying Float32Array API `rfft` (copy share).
+//   per batch) and through the copying Float32Array API `rfft` (copy share), with a fresh output
+//   array per call and with a reused one.
+// Round trips: ours rfft+irfft next to PFFFT forward+backward (PFFFT's backward is unnormalised).
 // Targets (DESIGN.md): >= 1.0x PFFFT and >= 4x fft.js at n = 64, 256, 1024; non-powers of two
 // within 1.5x of the next power of two.
 import FFT from "fft.js";
@@ -32,7 +34,7 @@ interface PffftModule {
   HEAPF32: Float32Array;
 }
 const pffft = (await PFFFT()) as PffftModule;
-const PFFFT_REAL = 0, PFFFT_FORWARD = 0;
+const PFFFT_REAL = 0, PFFFT_FORWARD = 0, PFFFT_BACKWARD = 1;
 
 for (const n of [64, 256, 1024]) {
   const group = `rfft n=${n} x${B}`;
@@ -68,6 +70,18 @@ for (const n of [64, 256, 1024]) {
     },
   });
 
+  const pspec = pffft._pffft_aligned_malloc(B * n * 4);
+  Deno.bench({
+    name: `pffft simd fwd+inv n=${n}`,
+    group,
+    fn() {
+      for (let b = 0; b < B; b++) {
+        pffft._pffft_transform_ordered(setup, pin + b * n * 4, pspec + b * n * 4, pwork, PFFFT_FORWARD);
+        pffft._pffft_transform_ordered(setup, pspec + b * n * 4, pout + b * n * 4, pwork, PFFFT_BACKWARD);
+      }
+    },
+  });
+
   // ours, resident (pointer API)
   const plan = new RealFft(n, B);
   plan.signal.set(x);
@@ -86,12 +100,21 @@ for (const n of [64, 256, 1024]) {
       plan.inverse();
     },
   });
-  // ours, copying Float32Array API (copy share = this / `c3a rfft`)
+  // ours, copying Float32Array API (copy share = this / `c3a rfft`): allocating a new output per
+  // call, and into a reused output array
   Deno.bench({
     name: `c3a rfft(Float32Array) n=${n}`,
     group,
     fn() {
       rfft(x, n, B);
+    },
+  });
+  const out = new Float32Array(B * plan.bins * 2);
+  Deno.bench({
+    name: `c3a rfft(Float32Array, out) n=${n}`,
+    group,
+    fn() {
+      rfft(x, n, B, out);
     },
   });
 }

@@ -191,6 +191,12 @@ Deno.test("batch rows are independent and a batch of 0 gives empty output", () =
     const one = rfft(x.slice(b * n, (b + 1) * n), n, 1);
     assertClose(all.subarray(b * bins * 2, (b + 1) * bins * 2), one, 1e-7, `row ${b}`);
   }
+  const out = new Float32Array(batch * bins * 2).fill(NaN);
+  assertEquals(rfft(x, n, batch, out), out, "rfft returns the given out array");
+  assertEquals(out, all);
+  const back = new Float32Array(batch * n);
+  assertEquals(irfft(all, n, batch, back), back, "irfft returns the given out array");
+  assertClose(back, x, TOL, "irfft into out");
   assertEquals(rfft(new Float32Array(0), 8, 0).length, 0);
   assertEquals(irfft(new Float32Array(0), 8, 0).length, 0);
 });
@@ -250,6 +256,8 @@ Deno.test("bad sizes throw RangeError naming the value", () => {
   assertThrows(() => irfft(x, 8, 1), RangeError, "batch * (floor(n/2)+1) * 2 = 1 * 5 * 2 = 10, got 8");
   assertThrows(() => irfft(new Float32Array(10), 8, 2), RangeError, "got 10");
   assertThrows(() => irfft(x, 0, 1), RangeError, "got 0");
+  assertThrows(() => rfft(x, 8, 1, new Float32Array(9)), RangeError, "out must be a Float32Array of length");
+  assertThrows(() => irfft(new Float32Array(10), 8, 1, new Float32Array(7)), RangeError, "= 8, got 7");
   assertThrows(() => rfftPtr(8, 3, 64, 1), RangeError, "inPtr");
   assertThrows(() => irfftPtr(8, 64, -8, 1), RangeError, "outPtr");
   assertThrows(() => rfftPtr(8, 64, 128, 2 ** 30), RangeError, "exceeds wasm memory");

@@ -175,6 +175,73 @@ function pass5(src: usize, dst: usize, L: i32, s: i32, tw: usize): void {
   }
 }
 
+// Last passes (l = 1): all twiddles are 1.
+function pass2n(src: usize, dst: usize, s: i32): void {
+  const sb = <usize>s << 5;
+  let x = src, y = dst;
+  const xe = x + sb;
+  while (x < xe) {
+    const a0r = v128.load(x), a0i = v128.load(x, 16);
+    const a1r = v128.load(x + sb), a1i = v128.load(x + sb, 16);
+    v128.store(y, f32x4.add(a0r, a1r));
+    v128.store(y, f32x4.add(a0i, a1i), 16);
+    v128.store(y + sb, f32x4.sub(a0r, a1r));
+    v128.store(y + sb, f32x4.sub(a0i, a1i), 16);
+    x += ELEM;
+    y += ELEM;
+  }
+}
+
+function pass3n(src: usize, dst: usize, s: i32): void {
+  const sb = <usize>s << 5;
+  const half = f32x4.splat(0.5);
+  const s3 = f32x4.splat(0.8660254037844386);
+  let x = src, y = dst;
+  const xe = x + sb;
+  while (x < xe) {
+    const a0r = v128.load(x), a0i = v128.load(x, 16);
+    const a1r = v128.load(x + sb), a1i = v128.load(x + sb, 16);
+    const a2r = v128.load(x + 2 * sb), a2i = v128.load(x + 2 * sb, 16);
+    const t1r = f32x4.add(a1r, a2r), t1i = f32x4.add(a1i, a2i);
+    const t2r = f32x4.mul(s3, f32x4.sub(a1r, a2r)), t2i = f32x4.mul(s3, f32x4.sub(a1i, a2i));
+    v128.store(y, f32x4.add(a0r, t1r));
+    v128.store(y, f32x4.add(a0i, t1i), 16);
+    const mr = f32x4.sub(a0r, f32x4.mul(half, t1r)), mi = f32x4.sub(a0i, f32x4.mul(half, t1i));
+    v128.store(y + sb, f32x4.add(mr, t2i));
+    v128.store(y + sb, f32x4.sub(mi, t2r), 16);
+    v128.store(y + 2 * sb, f32x4.sub(mr, t2i));
+    v128.store(y + 2 * sb, f32x4.add(mi, t2r), 16);
+    x += ELEM;
+    y += ELEM;
+  }
+}
+
+function pass4n(src: usize, dst: usize, s: i32): void {
+  const sb = <usize>s << 5;
+  let x = src, y = dst;
+  const xe = x + sb;
+  while (x < xe) {
+    const a0r = v128.load(x), a0i = v128.load(x, 16);
+    const a1r = v128.load(x + sb), a1i = v128.load(x + sb, 16);
+    const a2r = v128.load(x + 2 * sb), a2i = v128.load(x + 2 * sb, 16);
+    const a3r = v128.load(x + 3 * sb), a3i = v128.load(x + 3 * sb, 16);
+    const t0r = f32x4.add(a0r, a2r), t0i = f32x4.add(a0i, a2i);
+    const t1r = f32x4.sub(a0r, a2r), t1i = f32x4.sub(a0i, a2i);
+    const t2r = f32x4.add(a1r, a3r), t2i = f32x4.add(a1i, a3i);
+    const t3r = f32x4.sub(a1r, a3r), t3i = f32x4.sub(a1i, a3i);
+    v128.store(y, f32x4.add(t0r, t2r));
+    v128.store(y, f32x4.add(t0i, t2i), 16);
+    v128.store(y + sb, f32x4.add(t1r, t3i));
+    v128.store(y + sb, f32x4.sub(t1i, t3r), 16);
+    v128.store(y + 2 * sb, f32x4.sub(t0r, t2r));
+    v128.store(y + 2 * sb, f32x4.sub(t0i, t2i), 16);
+    v128.store(y + 3 * sb, f32x4.sub(t1r, t3i));
+    v128.store(y + 3 * sb, f32x4.add(t1i, t3r), 16);
+    x += ELEM;
+    y += ELEM;
+  }
+}
+
 // Stores (br + i bi) * w at y, w read (splat) from the twiddle table at tp.
 // @ts-ignore: decorator
 @inline
@@ -193,10 +260,17 @@ function stockham(plan: usize, a: usize, b: usize): usize {
     const p = plan + 12 + (<usize> i << 4);
     const radix = load<i32>(p), L = load<i32>(p, 4), s = load<i32>(p, 8);
     const tw = <usize> load<u32>(p, 12);
-    if (radix == 4) pass4(src, dst, L, s, tw);
-    else if (radix == 2) pass2(src, dst, L, s, tw);
-    else if (radix == 3) pass3(src, dst, L, s, tw);
-    else pass5(src, dst, L, s, tw);
+    if (L == 1) {
+      if (radix == 4) pass4n(src, dst, s);
+      else if (radix == 2) pass2n(src, dst, s);
+      else if (radix == 3) pass3n(src, dst, s);
+      else pass5(src, dst, L, s, tw);
+    } else {
+      if (radix == 4) pass4(src, dst, L, s, tw);
+      else if (radix == 2) pass2(src, dst, L, s, tw);
+      else if (radix == 3) pass3(src, dst, L, s, tw);
+      else pass5(src, dst, L, s, tw);
+    }
     const t = src;
     src = dst;
     dst = t;
@@ -245,288 +319,286 @@ function complexFft(cplan: usize, a: usize, b: usize): usize {
 }
 
 // ----- row <-> lane transposes --------------------------------------------------------------------
-// Four rows r0..r3 (byte offsets). A 4x4 transpose turns 4 floats of each row into 4 lane vectors.
+// The caller's rows are addressed by 4 row pointers per group (r0..r3 input, o0..o3 output); rows
+// missing from the last group of a batch read row 0 of the group and write to a dummy row. Four
+// floats of each of the 4 rows become 4 lane vectors through a 4x4 transpose (and back).
 
 // @ts-ignore: decorator
 @inline
 function lo2(a: v128, b: v128): v128 {
   return f32x4.shuffle(a, b, 0, 4, 1, 5);
 }
-
 // @ts-ignore: decorator
 @inline
 function hi2(a: v128, b: v128): v128 {
   return f32x4.shuffle(a, b, 2, 6, 3, 7);
 }
-
 // @ts-ignore: decorator
 @inline
 function lo4(a: v128, b: v128): v128 {
   return f32x4.shuffle(a, b, 0, 1, 4, 5);
 }
-
 // @ts-ignore: decorator
 @inline
 function hi4(a: v128, b: v128): v128 {
   return f32x4.shuffle(a, b, 2, 3, 6, 7);
 }
 
-// Row pointers of the current group of 4 transforms (set by setRows).
-let in0: usize = 0, in1: usize = 0, in2: usize = 0, in3: usize = 0;
-let out0: usize = 0, out1: usize = 0, out2: usize = 0, out3: usize = 0;
-
-// Rows g*4 .. g*4+3 of input (stride inStride bytes) and output (stride outStride bytes). Missing
-// rows of the last group read row g*4 and write to the dummy row.
-function setRows(
-  inp: usize,
-  outp: usize,
-  g: i32,
-  batch: i32,
-  inStride: usize,
-  outStride: usize,
-  dummy: usize,
-): void {
-  const r = g << 2;
-  in0 = inp + <usize> r * inStride;
-  out0 = outp + <usize> r * outStride;
-  in1 = r + 1 < batch ? in0 + inStride : in0;
-  in2 = r + 2 < batch ? in0 + 2 * inStride : in0;
-  in3 = r + 3 < batch ? in0 + 3 * inStride : in0;
-  out1 = r + 1 < batch ? out0 + outStride : dummy;
-  out2 = r + 2 < batch ? out0 + 2 * outStride : dummy;
-  out3 = r + 3 < batch ? out0 + 3 * outStride : dummy;
-}
-
-// Loads 4 floats at byte offset off of each input row and transposes: v0 = lane vector of float 0 ...
-let v0: v128 = v128.splat<i32>(0),
-  v1: v128 = v128.splat<i32>(0),
-  v2: v128 = v128.splat<i32>(0),
-  v3: v128 = v128.splat<i32>(0);
-
+// Transposes a, b, c, d (lane vectors) and stores 4 floats at byte offset off of each output row.
 // @ts-ignore: decorator
 @inline
-function loadT(off: usize): void {
-  const a = v128.load(in0 + off),
-    b = v128.load(in1 + off),
-    c = v128.load(in2 + off),
-    d = v128.load(in3 + off);
+function storeT(o0: usize, o1: usize, o2: usize, o3: usize, off: usize, a: v128, b: v128, c: v128, d: v128): void {
   const t0 = lo2(a, b), t1 = hi2(a, b), t2 = lo2(c, d), t3 = hi2(c, d);
-  v0 = lo4(t0, t2);
-  v1 = hi4(t0, t2);
-  v2 = lo4(t1, t3);
-  v3 = hi4(t1, t3);
+  v128.store(o0 + off, lo4(t0, t2));
+  v128.store(o1 + off, hi4(t0, t2));
+  v128.store(o2 + off, lo4(t1, t3));
+  v128.store(o3 + off, hi4(t1, t3));
 }
 
-// Transposes 4 lane vectors and stores 4 floats at byte offset off of each output row.
+// Loads 4 floats at byte offset off of each input row and stores them transposed (4 lane vectors)
+// at e, e+16, e+32, e+48.
 // @ts-ignore: decorator
 @inline
-function storeT(off: usize, a: v128, b: v128, c: v128, d: v128): void {
-  const t0 = lo2(a, b), t1 = hi2(a, b), t2 = lo2(c, d), t3 = hi2(c, d);
-  v128.store(out0 + off, lo4(t0, t2));
-  v128.store(out1 + off, hi4(t0, t2));
-  v128.store(out2 + off, lo4(t1, t3));
-  v128.store(out3 + off, hi4(t1, t3));
+function copyT(r0: usize, r1: usize, r2: usize, r3: usize, off: usize, e: usize): void {
+  const x0 = v128.load(r0 + off), x1 = v128.load(r1 + off), x2 = v128.load(r2 + off), x3 = v128.load(r3 + off);
+  const t0 = lo2(x0, x1), t1 = hi2(x0, x1), t2 = lo2(x2, x3), t3 = hi2(x2, x3);
+  v128.store(e, lo4(t0, t2));
+  v128.store(e, hi4(t0, t2), 16);
+  v128.store(e, lo4(t1, t3), 32);
+  v128.store(e, hi4(t1, t3), 48);
 }
 
 // Lane vector of the float at byte offset off of each input row.
 // @ts-ignore: decorator
 @inline
-function loadS(off: usize): v128 {
-  let v = f32x4.splat(load<f32>(in0 + off));
-  v = f32x4.replace_lane(v, 1, load<f32>(in1 + off));
-  v = f32x4.replace_lane(v, 2, load<f32>(in2 + off));
-  return f32x4.replace_lane(v, 3, load<f32>(in3 + off));
+function loadS(r0: usize, r1: usize, r2: usize, r3: usize, off: usize): v128 {
+  let v = f32x4.splat(load<f32>(r0 + off));
+  v = f32x4.replace_lane(v, 1, load<f32>(r1 + off));
+  v = f32x4.replace_lane(v, 2, load<f32>(r2 + off));
+  return f32x4.replace_lane(v, 3, load<f32>(r3 + off));
 }
 
 // Stores lane i of v at byte offset off of output row i.
 // @ts-ignore: decorator
 @inline
-function storeS(off: usize, v: v128): void {
-  store<f32>(out0 + off, f32x4.extract_lane(v, 0));
-  store<f32>(out1 + off, f32x4.extract_lane(v, 1));
-  store<f32>(out2 + off, f32x4.extract_lane(v, 2));
-  store<f32>(out3 + off, f32x4.extract_lane(v, 3));
+function storeS(o0: usize, o1: usize, o2: usize, o3: usize, off: usize, v: v128): void {
+  store<f32>(o0 + off, f32x4.extract_lane(v, 0));
+  store<f32>(o1 + off, f32x4.extract_lane(v, 1));
+  store<f32>(o2 + off, f32x4.extract_lane(v, 2));
+  store<f32>(o3 + off, f32x4.extract_lane(v, 3));
+}
+
+// Copies `count` floats of each input row (starting at float 0) into lane layout: float f of the
+// rows becomes lane vector f at a + 16*f. Used for even n (floats x_2j, x_2j+1 = re, im of z_j) and
+// for spectra (re, im of bin k).
+function gatherPairs(a: usize, count: i32, r0: usize, r1: usize, r2: usize, r3: usize): void {
+  const end = <usize>(count & ~3) << 2;
+  let e = a;
+  for (let off: usize = 0; off < end; off += 16) {
+    copyT(r0, r1, r2, r3, off, e);
+    e += 64;
+  }
+  for (let f = count & ~3; f < count; f++) {
+    v128.store(a + (<usize>f << 4), loadS(r0, r1, r2, r3, <usize>f << 2));
+  }
+}
+
+// Odd n: z_j = x_j + 0i, into a.
+function gatherReal(a: usize, n: i32, r0: usize, r1: usize, r2: usize, r3: usize): void {
+  const zero = f32x4.splat(0);
+  const end = <usize>(n & ~3) << 2;
+  let e = a;
+  for (let off: usize = 0; off < end; off += 16) {
+    const x0 = v128.load(r0 + off), x1 = v128.load(r1 + off), x2 = v128.load(r2 + off), x3 = v128.load(r3 + off);
+    const t0 = lo2(x0, x1), t1 = hi2(x0, x1), t2 = lo2(x2, x3), t3 = hi2(x2, x3);
+    v128.store(e, lo4(t0, t2));
+    v128.store(e, zero, 16);
+    v128.store(e, hi4(t0, t2), 32);
+    v128.store(e, zero, 48);
+    v128.store(e, lo4(t1, t3), 64);
+    v128.store(e, zero, 80);
+    v128.store(e, hi4(t1, t3), 96);
+    v128.store(e, zero, 112);
+    e += 128;
+  }
+  for (let j = n & ~3; j < n; j++) {
+    const p = a + (<usize>j << 5);
+    v128.store(p, loadS(r0, r1, r2, r3, <usize>j << 2));
+    v128.store(p, zero, 16);
+  }
 }
 
 // ----- forward real FFT -------------------------------------------------------------------------
+// Even n, split step from Z = FFT_m(z): with S = Z_k + conj Z_(m-k), D = Z_k - conj Z_(m-k),
+// A = S/2 and T = (w^k/2)(-i D):  X_k = A + T,  X_(m-k) = conj(A - T).  tw holds w^k/2.
 
-// Even n: z_j = x_2j + i x_2j+1 for j < m, into a (lane layout).
-function gatherEven(a: usize, m: i32): void {
-  let j = 0;
-  for (; j + 2 <= m; j += 2) {
-    loadT(<usize> j << 3);
-    const e = a + (<usize> j << 5);
-    v128.store(e, v0);
-    v128.store(e, v1, 16);
-    v128.store(e, v2, 32);
-    v128.store(e, v3, 48);
-  }
-  if (j < m) {
-    const e = a + (<usize> j << 5);
-    v128.store(e, loadS(<usize> j << 3));
-    v128.store(e, loadS((<usize> j << 3) + 4), 16);
-  }
-}
-
-// Odd n: z_j = x_j, into a.
-function gatherReal(a: usize, n: i32): void {
-  const zero = f32x4.splat(0);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    loadT(<usize> j << 2);
-    const e = a + (<usize> j << 5);
-    v128.store(e, v0);
-    v128.store(e, zero, 16);
-    v128.store(e, v1, 32);
-    v128.store(e, zero, 48);
-    v128.store(e, v2, 64);
-    v128.store(e, zero, 80);
-    v128.store(e, v3, 96);
-    v128.store(e, zero, 112);
-  }
-  for (; j < n; j++) {
-    const e = a + (<usize> j << 5);
-    v128.store(e, loadS(<usize> j << 2));
-    v128.store(e, zero, 16);
-  }
-}
-
-// Even n: X_k = E_k + w^k O_k from Z = FFT_m(z) in z, written to the output rows, k = 0..m.
-// E_k = (Z_k + conj Z_(m-k))/2, O_k = -i (Z_k - conj Z_(m-k))/2; tw holds (w^k)/2.
-function postEven(z: usize, m: i32, tw: usize): void {
+// One bin k (any k in 0..m), stored with scalar stores.
+function postBin(z: usize, m: i32, tw: usize, k: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
+  const e1 = z + (<usize>(k == m ? 0 : k) << 5);
+  const e2 = z + (<usize>(k == 0 ? 0 : m - k) << 5);
+  const zr = v128.load(e1), zi = v128.load(e1, 16);
+  const cr = v128.load(e2), ci = v128.load(e2, 16);
   const half = f32x4.splat(0.5);
-  const mb = <usize> m << 5;
+  const sr = f32x4.add(zr, cr), si = f32x4.sub(zi, ci);
+  const dr = f32x4.sub(zr, cr), di = f32x4.add(zi, ci);
+  const t = tw + (<usize>k << 3);
+  const wr = v128.load32_splat(t), wi = v128.load32_splat(t, 4);
+  const off = <usize>k << 3;
+  storeS(o0, o1, o2, o3, off, f32x4.add(f32x4.mul(half, sr), f32x4.add(f32x4.mul(wr, di), f32x4.mul(wi, dr))));
+  storeS(o0, o1, o2, o3, off + 4, f32x4.add(f32x4.mul(half, si), f32x4.sub(f32x4.mul(wi, di), f32x4.mul(wr, dr))));
+}
+
+function postEven(z: usize, m: i32, tw: usize, o0: usize, o1: usize, o2: usize, o3: usize): void {
+  const half = f32x4.splat(0.5);
   let k = 0;
-  let re0 = f32x4.splat(0), im0 = f32x4.splat(0);
-  for (; k <= m; k++) {
-    const e1 = k == m ? z : z + (<usize> k << 5);
-    const e2 = k == 0 ? z : z + mb - (<usize> k << 5);
-    const zr = v128.load(e1), zi = v128.load(e1, 16);
-    const cr = v128.load(e2), ci = v128.load(e2, 16); // Z_(m-k), conj taken below
-    const sr = f32x4.add(zr, cr), si = f32x4.sub(zi, ci); // Z_k + conj Z_(m-k)
-    const dr = f32x4.sub(zr, cr), di = f32x4.add(zi, ci); // Z_k - conj Z_(m-k)
-    // O*2 = -i d = (di, -dr); X = s/2 + (w/2)(di - i dr)
-    const t = tw + (<usize> k << 3);
-    const wr = v128.load32_splat(t), wi = v128.load32_splat(t, 4);
-    const xr = f32x4.add(f32x4.mul(half, sr), f32x4.add(f32x4.mul(wr, di), f32x4.mul(wi, dr)));
-    const xi = f32x4.add(f32x4.mul(half, si), f32x4.sub(f32x4.mul(wi, di), f32x4.mul(wr, dr)));
-    if (k & 1) {
-      storeT(<usize> (k - 1) << 3, re0, im0, xr, xi);
-    } else {
-      re0 = xr;
-      im0 = xi;
-    }
+  // bins k, k+1 and their mirrors m-k-1, m-k, while all four are distinct
+  for (; 2 * k + 2 < m; k += 2) {
+    const pa = z + (<usize>k << 5);
+    const pb = z + (<usize>(m - k - 1) << 5); // Z_(m-k-1); Z_(m-k) follows (or is Z_0 for k = 0)
+    const pc = k == 0 ? z : pb + 32;
+    const t = tw + (<usize>k << 3);
+    // bin k with Z_(m-k)
+    let zr = v128.load(pa), zi = v128.load(pa, 16);
+    let cr = v128.load(pc), ci = v128.load(pc, 16);
+    let ar = f32x4.mul(half, f32x4.add(zr, cr)), ai = f32x4.mul(half, f32x4.sub(zi, ci));
+    let dr = f32x4.sub(zr, cr), di = f32x4.add(zi, ci);
+    let wr = v128.load32_splat(t), wi = v128.load32_splat(t, 4);
+    let tr = f32x4.add(f32x4.mul(wr, di), f32x4.mul(wi, dr));
+    let ti = f32x4.sub(f32x4.mul(wi, di), f32x4.mul(wr, dr));
+    const x0r = f32x4.add(ar, tr), x0i = f32x4.add(ai, ti); // X_k
+    const y0r = f32x4.sub(ar, tr), y0i = f32x4.sub(ti, ai); // X_(m-k)
+    // bin k+1 with Z_(m-k-1)
+    zr = v128.load(pa, 32);
+    zi = v128.load(pa, 48);
+    cr = v128.load(pb);
+    ci = v128.load(pb, 16);
+    ar = f32x4.mul(half, f32x4.add(zr, cr));
+    ai = f32x4.mul(half, f32x4.sub(zi, ci));
+    dr = f32x4.sub(zr, cr);
+    di = f32x4.add(zi, ci);
+    wr = v128.load32_splat(t, 8);
+    wi = v128.load32_splat(t, 12);
+    tr = f32x4.add(f32x4.mul(wr, di), f32x4.mul(wi, dr));
+    ti = f32x4.sub(f32x4.mul(wi, di), f32x4.mul(wr, dr));
+    const x1r = f32x4.add(ar, tr), x1i = f32x4.add(ai, ti); // X_(k+1)
+    const y1r = f32x4.sub(ar, tr), y1i = f32x4.sub(ti, ai); // X_(m-k-1)
+    storeT(o0, o1, o2, o3, <usize>k << 3, x0r, x0i, x1r, x1i);
+    storeT(o0, o1, o2, o3, <usize>(m - k - 1) << 3, y1r, y1i, y0r, y0i);
   }
-  // m+1 bins; if m is even the last one (k = m) is pending.
-  if (!(m & 1)) {
-    const off = <usize> m << 3;
-    storeS(off, re0);
-    storeS(off + 4, im0);
-  }
+  for (let b = k; b <= m - k; b++) postBin(z, m, tw, b, o0, o1, o2, o3);
 }
 
 // Writes bins 0..h-1 of the lane-layout signal z to the output rows (interleaved complex).
-function scatterComplex(z: usize, h: i32): void {
+function scatterComplex(z: usize, h: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
   let k = 0;
   for (; k + 2 <= h; k += 2) {
-    const e = z + (<usize> k << 5);
-    storeT(<usize> k << 3, v128.load(e), v128.load(e, 16), v128.load(e, 32), v128.load(e, 48));
+    const e = z + (<usize>k << 5);
+    storeT(o0, o1, o2, o3, <usize>k << 3, v128.load(e), v128.load(e, 16), v128.load(e, 32), v128.load(e, 48));
   }
   if (k < h) {
-    const e = z + (<usize> k << 5);
-    storeS(<usize> k << 3, v128.load(e));
-    storeS((<usize> k << 3) + 4, v128.load(e, 16));
+    const e = z + (<usize>k << 5);
+    storeS(o0, o1, o2, o3, <usize>k << 3, v128.load(e));
+    storeS(o0, o1, o2, o3, (<usize>k << 3) + 4, v128.load(e, 16));
   }
 }
 
+// Batch driver: group g of 4 rows.
+// @ts-ignore: decorator
+@inline
+function rowPtr(base: usize, r: i32, batch: i32, stride: usize, fallback: usize): usize {
+  return r < batch ? base + <usize>r * stride : fallback;
+}
+
 /**
- * Batched forward real FFT. `plan`: real plan descriptor (src/fft/plan.ts); `inp`: `[batch, n]`
- * f32; `outp`: `[batch, floor(n/2)+1, 2]` f32; `work`: workspace of `rfftWorkBytes` bytes.
+ * Batched forward real FFT. `plan`: real plan descriptor (src/fft/wasm_plan.ts); `inp`:
+ * `[batch, n]` f32; `outp`: `[batch, floor(n/2)+1, 2]` f32; `work`: 2*bufElems*32 bytes of lane
+ * buffers followed by a dummy row of at least (n+2)*4 bytes.
  */
 export function rfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work: usize, bufElems: i32): void {
   const n = load<i32>(plan), m = load<i32>(plan, 4), even = load<i32>(plan, 8);
-  const tw = <usize> load<u32>(plan, 12), cplan = <usize> load<u32>(plan, 16);
-  const a = work, b = work + (<usize> bufElems << 5), dummy = b + (<usize> bufElems << 5);
+  const tw = <usize>load<u32>(plan, 12), cplan = <usize>load<u32>(plan, 16);
+  const a = work, b = work + (<usize>bufElems << 5), dummy = b + (<usize>bufElems << 5);
   const h = (n >> 1) + 1;
-  const groups = (batch + 3) >> 2;
-  for (let g = 0; g < groups; g++) {
-    setRows(inp, outp, g, batch, <usize> n << 2, <usize> h << 3, dummy);
+  const is = <usize>n << 2, os = <usize>h << 3;
+  for (let r = 0; r < batch; r += 4) {
+    const r0 = inp + <usize>r * is, o0 = outp + <usize>r * os;
+    const r1 = rowPtr(inp, r + 1, batch, is, r0), r2 = rowPtr(inp, r + 2, batch, is, r0);
+    const r3 = rowPtr(inp, r + 3, batch, is, r0);
+    const o1 = rowPtr(outp, r + 1, batch, os, dummy), o2 = rowPtr(outp, r + 2, batch, os, dummy);
+    const o3 = rowPtr(outp, r + 3, batch, os, dummy);
     if (even) {
-      gatherEven(a, m);
-      const r = complexFft(cplan, a, b);
-      postEven(r, m, tw);
+      gatherPairs(a, n, r0, r1, r2, r3);
+      const z = complexFft(cplan, a, b);
+      postEven(z, m, tw, o0, o1, o2, o3);
     } else {
-      gatherReal(a, n);
-      const r = complexFft(cplan, a, b);
-      scatterComplex(r, h);
+      gatherReal(a, n, r0, r1, r2, r3);
+      const z = complexFft(cplan, a, b);
+      scatterComplex(z, h, o0, o1, o2, o3);
     }
   }
 }
 
 // ----- inverse real FFT ---------------------------------------------------------------------------
+// Even n: from X_0..X_m (imaginary parts of X_0, X_m ignored), Z'_k = S + i P with
+// S = X_k + conj X_(m-k), P = (X_k - conj X_(m-k)) conj(w^k); then Z'_(m-k) = conj(S - i P), and
+// x_2j + i x_2j+1 = (1/n) sum_k Z'_k e^(2 pi i jk/m) = conj(FFT_m(conj(Z')/n))_j.
+// preEven writes conj(Z'_k)/n = (Sr - Pi, -(Si + Pr))/n and conj(Z'_(m-k))/n = (Sr + Pi, Si - Pr)/n.
+// tw holds w^k/2, so P is computed halved and scaled by 2/n.
 
-// Reads h bins of each input row (interleaved complex) into lane layout at a.
-function gatherComplex(a: usize, h: i32): void {
-  let k = 0;
-  for (; k + 2 <= h; k += 2) {
-    loadT(<usize> k << 3);
-    const e = a + (<usize> k << 5);
-    v128.store(e, v0);
-    v128.store(e, v1, 16);
-    v128.store(e, v2, 32);
-    v128.store(e, v3, 48);
-  }
-  if (k < h) {
-    const e = a + (<usize> k << 5);
-    v128.store(e, loadS(<usize> k << 3));
-    v128.store(e, loadS((<usize> k << 3) + 4), 16);
-  }
+// One bin k < m, reading the gathered spectrum s (lane layout, m+1 bins, Im of 0 and m zeroed).
+function preBin(s: usize, z: usize, m: i32, tw: usize, k: i32, sc: v128, sc2: v128): void {
+  const e1 = s + (<usize>k << 5), e2 = s + (<usize>(m - k) << 5);
+  const xr = v128.load(e1), xi = v128.load(e1, 16);
+  const cr = v128.load(e2), ci = v128.load(e2, 16);
+  const sr = f32x4.add(xr, cr), si = f32x4.sub(xi, ci);
+  const dr = f32x4.sub(xr, cr), di = f32x4.add(xi, ci);
+  const t = tw + (<usize>k << 3);
+  const wr = v128.load32_splat(t), wi = v128.load32_splat(t, 4);
+  const pr = f32x4.add(f32x4.mul(dr, wr), f32x4.mul(di, wi));
+  const pi = f32x4.sub(f32x4.mul(di, wr), f32x4.mul(dr, wi));
+  const e = z + (<usize>k << 5);
+  v128.store(e, f32x4.sub(f32x4.mul(sc, sr), f32x4.mul(sc2, pi)));
+  v128.store(e, f32x4.neg(f32x4.add(f32x4.mul(sc, si), f32x4.mul(sc2, pr))), 16);
 }
 
-// Even n: from the spectrum X_0..X_m in s (imaginary parts of X_0, X_m ignored), writes
-// conj(Z_k)/n to z for k < m, where Z_k = (X_k + conj X_(m-k)) + i (X_k - conj X_(m-k)) conj(w^k):
-// then z_j = x_2j + i x_2j+1 = conj(FFT_m(conj Z / n))_j. tw holds w^k / 2; scale = 1/n.
 function preEven(s: usize, z: usize, m: i32, tw: usize, scale: f32): void {
-  const mb = <usize> m << 5;
+  const mb = <usize>m << 5;
   const sc = f32x4.splat(scale), sc2 = f32x4.splat(scale * 2);
   const zero = f32x4.splat(0);
   v128.store(s, zero, 16);
   v128.store(s + mb, zero, 16);
-  for (let k = 0; k < m; k++) {
-    const e1 = s + (<usize> k << 5), e2 = s + mb - (<usize> k << 5);
+  let k = 0;
+  for (; 2 * k < m; k++) {
+    const e1 = s + (<usize>k << 5), e2 = s + mb - (<usize>k << 5);
     const xr = v128.load(e1), xi = v128.load(e1, 16);
     const cr = v128.load(e2), ci = v128.load(e2, 16);
-    const sr = f32x4.add(xr, cr), si = f32x4.sub(xi, ci); // X_k + conj X_(m-k)
-    const dr = f32x4.sub(xr, cr), di = f32x4.add(xi, ci); // X_k - conj X_(m-k)
-    const t = tw + (<usize> k << 3);
-    const wr = v128.load32_splat(t), wi = v128.load32_splat(t, 4); // w^k / 2
-    // o = d * conj(w^k) = (dr wr + di wi, di wr - dr wi) (times 2 via sc2 since tw holds w/2)
-    const or = f32x4.add(f32x4.mul(dr, wr), f32x4.mul(di, wi));
-    const oi = f32x4.sub(f32x4.mul(di, wr), f32x4.mul(dr, wi));
-    // Z = s + i o = (sr - oi, si + or); store conj(Z) * scale
-    const e = z + (<usize> k << 5);
-    v128.store(e, f32x4.sub(f32x4.mul(sc, sr), f32x4.mul(sc2, oi)));
-    v128.store(e, f32x4.neg(f32x4.add(f32x4.mul(sc, si), f32x4.mul(sc2, or))), 16);
+    const sr = f32x4.mul(sc, f32x4.add(xr, cr)), si = f32x4.mul(sc, f32x4.sub(xi, ci));
+    const dr = f32x4.sub(xr, cr), di = f32x4.add(xi, ci);
+    const t = tw + (<usize>k << 3);
+    const wr = f32x4.mul(sc2, v128.load32_splat(t)), wi = f32x4.mul(sc2, v128.load32_splat(t, 4));
+    const pr = f32x4.add(f32x4.mul(dr, wr), f32x4.mul(di, wi));
+    const pi = f32x4.sub(f32x4.mul(di, wr), f32x4.mul(dr, wi));
+    const p = z + (<usize>k << 5), q = z + mb - (<usize>k << 5); // q = z[m] for k = 0 (spare slot)
+    v128.store(p, f32x4.sub(sr, pi));
+    v128.store(p, f32x4.neg(f32x4.add(si, pr)), 16);
+    v128.store(q, f32x4.add(sr, pi));
+    v128.store(q, f32x4.sub(si, pr), 16);
   }
+  // middle bin k = m/2 (even m) pairs with itself
+  if (2 * k == m) preBin(s, z, m, tw, k, sc, sc2);
 }
 
 // Even n: x_2j = Re r_j, x_2j+1 = -Im r_j, to the output rows.
-function scatterEven(r: usize, m: i32): void {
+function scatterEven(r: usize, m: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
   let j = 0;
   for (; j + 2 <= m; j += 2) {
-    const e = r + (<usize> j << 5);
-    storeT(
-      <usize> j << 3,
-      v128.load(e),
-      f32x4.neg(v128.load(e, 16)),
-      v128.load(e, 32),
-      f32x4.neg(v128.load(e, 48)),
-    );
+    const e = r + (<usize>j << 5);
+    storeT(o0, o1, o2, o3, <usize>j << 3, v128.load(e), f32x4.neg(v128.load(e, 16)), v128.load(e, 32), f32x4.neg(v128.load(e, 48)));
   }
   if (j < m) {
-    const e = r + (<usize> j << 5);
-    storeS(<usize> j << 3, v128.load(e));
-    storeS((<usize> j << 3) + 4, f32x4.neg(v128.load(e, 16)));
+    const e = r + (<usize>j << 5);
+    storeS(o0, o1, o2, o3, <usize>j << 3, v128.load(e));
+    storeS(o0, o1, o2, o3, (<usize>j << 3) + 4, f32x4.neg(v128.load(e, 16)));
   }
 }
 
@@ -536,11 +608,11 @@ function preOdd(s: usize, z: usize, n: i32, h: i32, scale: f32): void {
   const zero = f32x4.splat(0);
   v128.store(z, f32x4.mul(sc, v128.load(s)));
   v128.store(z, zero, 16);
-  const nb = <usize> n << 5;
+  const nb = <usize>n << 5;
   for (let k = 1; k < h; k++) {
-    const e = s + (<usize> k << 5);
+    const e = s + (<usize>k << 5);
     const xr = f32x4.mul(sc, v128.load(e)), xi = f32x4.mul(sc, v128.load(e, 16));
-    const p = z + (<usize> k << 5), q = z + nb - (<usize> k << 5);
+    const p = z + (<usize>k << 5), q = z + nb - (<usize>k << 5);
     v128.store(p, xr);
     v128.store(p, f32x4.neg(xi), 16);
     v128.store(q, xr);
@@ -549,50 +621,46 @@ function preOdd(s: usize, z: usize, n: i32, h: i32, scale: f32): void {
 }
 
 // Odd n: x_j = Re r_j to the output rows.
-function scatterReal(r: usize, n: i32): void {
+function scatterReal(r: usize, n: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
   let j = 0;
   for (; j + 4 <= n; j += 4) {
-    const e = r + (<usize> j << 5);
-    storeT(<usize> j << 2, v128.load(e), v128.load(e, 32), v128.load(e, 64), v128.load(e, 96));
+    const e = r + (<usize>j << 5);
+    storeT(o0, o1, o2, o3, <usize>j << 2, v128.load(e), v128.load(e, 32), v128.load(e, 64), v128.load(e, 96));
   }
-  for (; j < n; j++) storeS(<usize> j << 2, v128.load(r + (<usize> j << 5)));
+  for (; j < n; j++) storeS(o0, o1, o2, o3, <usize>j << 2, v128.load(r + (<usize>j << 5)));
 }
 
 /**
  * Batched inverse real FFT (numpy `irfft` semantics, divides by n). `inp`: `[batch, floor(n/2)+1,
  * 2]` f32; `outp`: `[batch, n]` f32; `work`: as for rfftExec. The input is not modified.
  */
-export function irfftExec(
-  plan: usize,
-  inp: usize,
-  outp: usize,
-  batch: i32,
-  work: usize,
-  bufElems: i32,
-): void {
+export function irfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work: usize, bufElems: i32): void {
   const n = load<i32>(plan), m = load<i32>(plan, 4), even = load<i32>(plan, 8);
-  const tw = <usize> load<u32>(plan, 12), cplan = <usize> load<u32>(plan, 16);
+  const tw = <usize>load<u32>(plan, 12), cplan = <usize>load<u32>(plan, 16);
   const scale = load<f32>(plan, 20);
-  const a = work, b = work + (<usize> bufElems << 5), dummy = b + (<usize> bufElems << 5);
+  const a = work, b = work + (<usize>bufElems << 5), dummy = b + (<usize>bufElems << 5);
   const h = (n >> 1) + 1;
-  const groups = (batch + 3) >> 2;
-  for (let g = 0; g < groups; g++) {
-    setRows(inp, outp, g, batch, <usize> h << 3, <usize> n << 2, dummy);
+  const is = <usize>h << 3, os = <usize>n << 2;
+  for (let r = 0; r < batch; r += 4) {
+    const r0 = inp + <usize>r * is, o0 = outp + <usize>r * os;
+    const r1 = rowPtr(inp, r + 1, batch, is, r0), r2 = rowPtr(inp, r + 2, batch, is, r0);
+    const r3 = rowPtr(inp, r + 3, batch, is, r0);
+    const o1 = rowPtr(outp, r + 1, batch, os, dummy), o2 = rowPtr(outp, r + 2, batch, os, dummy);
+    const o3 = rowPtr(outp, r + 3, batch, os, dummy);
+    gatherPairs(b, 2 * h, r0, r1, r2, r3);
     if (even) {
-      gatherComplex(b, h);
       preEven(b, a, m, tw, scale);
-      const r = complexFft(cplan, a, b);
-      scatterEven(r, m);
+      const z = complexFft(cplan, a, b);
+      scatterEven(z, m, o0, o1, o2, o3);
     } else {
-      gatherComplex(b, h);
       preOdd(b, a, n, h, scale);
-      const r = complexFft(cplan, a, b);
-      scatterReal(r, n);
+      const z = complexFft(cplan, a, b);
+      scatterReal(z, n, o0, o1, o2, o3);
     }
   }
 }
 
 /** Version of the FFT kernels (bumped when the plan layout changes). */
 export function fftVersion(): i32 {
-  return 1;
+  return 2;
 }

@@ -42,6 +42,12 @@ function checkBounds(fn: string, name: string, p: number, bytes: number): void {
   }
 }
 
+function checkOut(fn: string, out: Float32Array, want: number, what: string): void {
+  if (!(out instanceof Float32Array) || out.length !== want) {
+    throw new RangeError(`${fn}: out must be a Float32Array of length ${what} = ${want}, got ${out?.length}`);
+  }
+}
+
 /** Number of complex bins of the real FFT of length n: floor(n/2) + 1. */
 export function rfftBins(n: number): number {
   return Math.floor(n / 2) + 1;
@@ -105,8 +111,12 @@ export function irfftPtr(n: number, inPtr: number, outPtr: number, batch: number
  * @param n signal length, integer in [1, 2^27] (any length: mixed radix 2/3/4/5, Bluestein for
  *   other prime factors)
  * @param batch number of signals, integer >= 0
- * @returns spectra `[batch, floor(n/2)+1, 2]`, float32, interleaved (re, im), unnormalised
- * @throws {RangeError} if n or batch is not an allowed integer, or `input.length !== batch * n`
+ * @param out optional destination `[batch, floor(n/2)+1, 2]` (reusing one avoids allocating and
+ *   page-faulting a fresh array on every call)
+ * @returns spectra `[batch, floor(n/2)+1, 2]`, float32, interleaved (re, im), unnormalised (`out`
+ *   when given)
+ * @throws {RangeError} if n or batch is not an allowed integer, `input.length !== batch * n`, or
+ *   `out` has the wrong length
  * @example
  * ```ts
  * import { rfft } from "./rfft.ts";
@@ -114,7 +124,7 @@ export function irfftPtr(n: number, inPtr: number, outPtr: number, batch: number
  * // spec = [10, 0, -2, 2, -2, 0]  (bins 0..2 as re, im)
  * ```
  */
-export function rfft(input: Float32Array, n: number, batch: number): Float32Array {
+export function rfft(input: Float32Array, n: number, batch: number, out?: Float32Array): Float32Array {
   checkN("rfft", n);
   checkInt("rfft: batch", batch, 0);
   if (input.length !== batch * n) {
@@ -123,7 +133,8 @@ export function rfft(input: Float32Array, n: number, batch: number): Float32Arra
     );
   }
   const bins = rfftBins(n);
-  const out = new Float32Array(batch * bins * 2);
+  if (out === undefined) out = new Float32Array(batch * bins * 2);
+  else checkOut("rfft", out, batch * bins * 2, "batch * (floor(n/2)+1) * 2");
   if (batch === 0) return out;
   const pin = malloc(input.length * 4);
   const pout = malloc(out.length * 4);
@@ -146,16 +157,17 @@ export function rfft(input: Float32Array, n: number, batch: number): Float32Arra
  * @param spectrum `[batch, floor(n/2)+1, 2]`, float32, interleaved (re, im)
  * @param n output signal length, integer in [1, 2^27]
  * @param batch number of signals, integer >= 0
- * @returns signals `[batch, n]`, float32
- * @throws {RangeError} if n or batch is not an allowed integer, or
- *   `spectrum.length !== batch * (floor(n/2)+1) * 2`
+ * @param out optional destination `[batch, n]`
+ * @returns signals `[batch, n]`, float32 (`out` when given)
+ * @throws {RangeError} if n or batch is not an allowed integer,
+ *   `spectrum.length !== batch * (floor(n/2)+1) * 2`, or `out` has the wrong length
  * @example
  * ```ts
  * import { irfft, rfft } from "./rfft.ts";
  * const x = irfft(rfft(new Float32Array([1, 2, 3, 4, 5]), 5, 1), 5, 1); // ≈ [1, 2, 3, 4, 5]
  * ```
  */
-export function irfft(spectrum: Float32Array, n: number, batch: number): Float32Array {
+export function irfft(spectrum: Float32Array, n: number, batch: number, out?: Float32Array): Float32Array {
   checkN("irfft", n);
   checkInt("irfft: batch", batch, 0);
   const bins = rfftBins(n);
@@ -166,7 +178,8 @@ export function irfft(spectrum: Float32Array, n: number, batch: number): Float32
       }, got ${spectrum.length}`,
     );
   }
-  const out = new Float32Array(batch * n);
+  if (out === undefined) out = new Float32Array(batch * n);
+  else checkOut("irfft", out, batch * n, "batch * n");
   if (batch === 0) return out;
   const pin = malloc(spectrum.length * 4);
   const pout = malloc(out.length * 4);
