@@ -2,7 +2,7 @@
 // central finite differences of that reference (tests/gradcheck.ts).
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./deps.ts";
 import { gradcheck } from "./gradcheck.ts";
-import { manualSeed, randn, sum, Tensor, tensor } from "../src/tensor/index.ts";
+import { manualSeed, randn, sum, type Tensor, tensor } from "../src/tensor/index.ts";
 import { Generator } from "../src/tensor/random.ts";
 import {
   applyRotaryEmb,
