@@ -202,3 +202,17 @@ Deno.test("a long loop keeps no graph from earlier steps (graph hangs off the lo
   // the first step's graph was released by its backward: nothing from it is reachable
   assertEquals(first!.gradFn!.inputs.length, 0);
 });
+
+Deno.test("infinite gradients stay infinite (no 0·inf NaN in accumulation); fill_ overwrites NaN", () => {
+  const x = tensor([0, 1], undefined, { requiresGrad: true });
+  x.log().sum().backward();
+  assertEquals(Array.from(x.grad!.dataSync()), [Infinity, 1]);
+  const y = tensor([NaN, Infinity]);
+  y.fill_(2);
+  assertEquals(Array.from(y.dataSync()), [2, 2]);
+  const p = tensor([1, 2, 3]);
+  p.add_(tensor([1, 1, 1]), -2);
+  p.sub_(tensor([[1, 1, 1]]).reshape([3]), 1);
+  p.add_(tensor([10]));
+  assertEquals(Array.from(p.dataSync()), [8, 9, 10]);
+});

@@ -116,7 +116,9 @@ function accumulateLeaf(t: Tensor, g: Tensor): void {
   }
   if (t.grad === null || t.grad.isDisposed) {
     // copy: g may alias another tensor's gradient or a user-provided tensor
-    t.grad = keep(Tensor.fromStorage(g.backend.axpby(g.storage, 1, g.storage, 0), g.shape));
+    const st = g.backend.full(g.size);
+    g.backend.copy(g.storage, st);
+    t.grad = keep(Tensor.fromStorage(st, g.shape));
   } else {
     if (!shapesEqual(t.grad.shape, t.shape)) {
       throw new RangeError(

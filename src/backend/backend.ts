@@ -124,6 +124,8 @@ export interface Backend {
   dispose(s: Storage): void;
   /** True when {@link Backend.dispose} was called on `s`. */
   isDisposed(s: Storage): boolean;
+  /** Sets every element of `s` to `value` in place. */
+  fill(s: Storage, value: number): void;
   /** Copies all of `src` into `dst` (same size). */
   copy(src: Storage, dst: Storage): void;
 

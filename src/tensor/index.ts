@@ -9,11 +9,21 @@
 export { backendOf, keepTensor, Tensor, type TensorOrScalar } from "./tensor.ts";
 export * from "./creation.ts";
 export * from "./random.ts";
-export { keep, tidy } from "./scope.ts";
+export { keep, tidy, type Trackable } from "./scope.ts";
 export { broadcastShapes, fmtShape, type Shape, sizeOf, stridesOf } from "./shape.ts";
 export { enableGrad, isGradEnabled, noGrad, setGradEnabled } from "../autograd/grad_mode.ts";
 export { type BackwardFn, type BackwardOptions, Node, recordOp } from "../autograd/engine.ts";
-export { type Backend, getBackend, setBackend, type Storage } from "../backend/backend.ts";
+export {
+  type Backend,
+  type BinaryOp,
+  getBackend,
+  type MatmulParams,
+  type ReduceOp,
+  registerBackend,
+  setBackend,
+  type Storage,
+  type UnaryOp,
+} from "../backend/backend.ts";
 export * from "../ops/elementwise.ts";
 export * from "../ops/reduce.ts";
 export * from "../ops/shape.ts";

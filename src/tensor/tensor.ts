@@ -238,8 +238,7 @@ export class Tensor {
   /** Sets every element to `value` in place. Mirrors `fill_()`. */
   fill_(value: number): this {
     this.#checkInPlace("fill_");
-    this.backend.binaryScalar("mul", this.#storage, 0, false, this.#storage);
-    if (value !== 0) this.backend.binaryScalar("add", this.#storage, value, false, this.#storage);
+    this.backend.fill(this.#storage, value);
     return this;
   }
   /**
@@ -252,18 +251,26 @@ export class Tensor {
     ew.binaryInPlace("copy", this, src);
     return this;
   }
-  /** `this += alpha · other` in place (other broadcast to this shape). Mirrors `add_(other, alpha=)`. */
+  /**
+   * `this += alpha · other` in place (other broadcast to this shape). Mirrors `add_(other, alpha=)`.
+   *
+   * @throws {RangeError} when `other` does not broadcast to this shape.
+   */
   add_(other: TensorOrScalar, alpha = 1): this {
     this.#checkInPlace("add_");
-    if (typeof other === "number") {
-      this.backend.binaryScalar("add", this.#storage, other * alpha, false, this.#storage);
+    const bk = this.backend;
+    if (typeof other === "number") bk.binaryScalar("add", this.#storage, other * alpha, false, this.#storage);
+    else if (
+      other.size === this.size && other.ndim <= this.ndim && other.backend === bk && sameTrailing(other, this)
+    ) {
+      bk.axpby(this.#storage, 1, other.storage, alpha, this.#storage);
     } else if (alpha === 1) ew.binaryInPlace("add", this, other);
     else ew.binaryInPlace("add", this, ew.mul(other, alpha));
     return this;
   }
-  /** `this -= alpha · other` in place. Mirrors `sub_()`. */
+  /** `this -= alpha · other` in place. Mirrors `sub_()`. @throws {RangeError} as {@link Tensor.add_}. */
   sub_(other: TensorOrScalar, alpha = 1): this {
-    return this.add_(typeof other === "number" ? other : other, -alpha);
+    return this.add_(other, -alpha);
   }
   /** `this *= other` in place (other broadcast). Mirrors `mul_()`. */
   mul_(other: TensorOrScalar): this {
@@ -420,6 +427,12 @@ export class Tensor {
   logSoftmax(axis = -1): Tensor {
     return sm.logSoftmax(this, axis);
   }
+}
+
+function sameTrailing(a: Tensor, b: Tensor): boolean {
+  const off = b.ndim - a.ndim;
+  for (let i = 0; i < a.ndim; i++) if (a.shape[i] !== b.shape[i + off]) return false;
+  return true;
 }
 
 /** Keeps `t` (and its gradient) out of any enclosing `tidy` disposal; returns `t`. */

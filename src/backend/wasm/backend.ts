@@ -105,6 +105,9 @@ export class WasmBackend implements Backend {
   isDisposed(s: Storage): boolean {
     return (s as WasmStorage).data === null;
   }
+  fill(s: Storage, value: number): void {
+    arr(s).fill(value);
+  }
   copy(src: Storage, dst: Storage): void {
     arr(dst).set(arr(src));
   }

@@ -4,6 +4,8 @@
  * @module
  */
 
+let row = new Float64Array(256);
+
 /** Numerically stable softmax (or log-softmax) of `x` into `out` (distinct arrays). */
 export function softmaxKernel(
   x: Float32Array,
@@ -20,13 +22,20 @@ export function softmaxKernel(
       for (let d = 0, p = base; d < dim; d++, p += inner) if (x[p] > m) m = x[p];
       if (m === -Infinity) m = 0; // all -inf row: avoid inf - inf
       let s = 0;
-      for (let d = 0, p = base; d < dim; d++, p += inner) s += Math.exp(x[p] - m);
       if (log) {
+        for (let d = 0, p = base; d < dim; d++, p += inner) s += Math.exp(x[p] - m);
         const lse = m + Math.log(s);
         for (let d = 0, p = base; d < dim; d++, p += inner) out[p] = x[p] - lse;
       } else {
+        // one exp per element: keep exp(x - m) in float64 scratch, then normalise
+        if (row.length < dim) row = new Float64Array(dim);
+        for (let d = 0, p = base; d < dim; d++, p += inner) {
+          const e = Math.exp(x[p] - m);
+          row[d] = e;
+          s += e;
+        }
         const inv = 1 / s;
-        for (let d = 0, p = base; d < dim; d++, p += inner) out[p] = Math.exp(x[p] - m) * inv;
+        for (let d = 0, p = base; d < dim; d++, p += inner) out[p] = row[d] * inv;
       }
     }
   }
