@@ -33,6 +33,7 @@ export class WasmStorage implements Storage {
   readonly backend: Backend;
   /** Element count. */
   readonly size: number;
+  /** Wraps `data` (taken over, not copied) as storage of `backend`. */
   constructor(data: Float32Array, backend: Backend) {
     this.data = data;
     this.size = data.length;
