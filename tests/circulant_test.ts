@@ -217,6 +217,8 @@ const randomCases: Array<[string, number, number, number, number]> = [
   ["b = 64", 13, 4, 4, 64],
   ["b = 100", 3, 2, 3, 100],
   ["b = in = out = 128", 7, 1, 1, 128],
+  ["b = in = out = 5 (odd bin count)", 3, 1, 1, 5],
+  ["b = in = out = 1", 4, 1, 1, 1],
   ["b = in = 96, out = 2b", 5, 2, 1, 96],
   ["b = out, in = 4b", 6, 1, 4, 32],
   ["single row", 1, 5, 7, 8],
@@ -313,10 +315,11 @@ Deno.test("wasm frequency-domain products vs float64 complex GEMM per bin", () =
     const px = s.copyIn(X), pw = s.copyIn(W), pg = s.copyIn(G);
     const pp = s.alloc(Number(wasm.c3aPackedKernelBytes(m, n, F)));
     const py = s.alloc(rows * m * F * 8), pgx = s.alloc(rows * n * F * 8), pgw = s.alloc(m * n * F * 8);
+    const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
     wasm.c3aPackKernel(pw, pp, m, n, F);
-    wasm.c3aSpectralForward(px, pp, py, rows, m, n, F);
-    wasm.c3aSpectralInputGrad(pg, pp, pgx, rows, m, n, F);
-    wasm.c3aSpectralKernelGrad(px, pg, pgw, rows, m, n, F, 0);
+    wasm.c3aSpectralForward(px, pp, py, rows, m, n, F, work);
+    wasm.c3aSpectralInputGrad(pg, pp, pgx, rows, m, n, F, work);
+    wasm.c3aSpectralKernelGrad(px, pg, pgw, rows, m, n, F, 0, work);
     const Y = readF32(py, rows * m * F * 2), GX = readF32(pgx, rows * n * F * 2);
     const GW = readF32(pgw, m * n * F * 2);
     const yRef = new Float64Array(Y.length),
@@ -345,7 +348,7 @@ Deno.test("wasm frequency-domain products vs float64 complex GEMM per bin", () =
     assertClose(GX, gxRef, 1e-5, `input-grad product ${what}`);
     assertClose(GW, gwRef, 1e-5, `kernel-grad product ${what}`);
     // accumulate mode adds onto what is there
-    wasm.c3aSpectralKernelGrad(px, pg, pgw, rows, m, n, F, 1);
+    wasm.c3aSpectralKernelGrad(px, pg, pgw, rows, m, n, F, 1, work);
     assertClose(readF32(pgw, GW.length), gwRef.map((v) => 2 * v), 1e-5, `kernel-grad accumulate ${what}`);
   }
 });

@@ -6,21 +6,31 @@
 //   forward      Y[r][i] = Σ_j X[r][j] ∘ conj(W[i][j])      (circular cross-correlation)
 //   input grad   GX[r][j] = Σ_i G[r][i] ∘ W[i][j]           (true gradient, g·A)
 //   kernel grad  GW[i][j] = Σ_r X[r][j] ∘ conj(G[r][i])
-// Spectra are stored as the batched rfft produces them: vector after vector, F complex numbers each
-// (byte stride F·8), e.g. X is [rows][n][F][2]. One v128 holds two neighbouring frequencies ("a pair").
+// Spectra in and out are stored as the batched rfft produces them: vector after vector, F complex
+// numbers each (byte stride F·8), e.g. X is [rows][n][F][2].
 //
-// The kernel spectrum is first packed (c3aPackKernel) frequency-pair-major so that the slice one
-// frequency pair needs (m·n·32 bytes) is contiguous and stays in L1 while a block of rows streams past:
-//   full pairs p < F>>1:  ((p·m + i)·n + j)·32 bytes: [wr0, wr0, wr1, wr1] [wi0, −wi0, wi1, −wi1]
-//   odd last bin (F odd): tailBase + (i·n + j)·16:  [wr, wr, wi, −wi]
+// Work is done on "pairs": one v128 holds two neighbouring bins (2p, 2p+1); PP = ceil(F/2) pairs per
+// vector, the last one half empty (upper lanes 0) when F is odd. Rows are transposed into pair-major
+// order ([pair][vector], contiguous) in a small workspace before the products, so the complex GEMM of
+// one pair reads contiguous memory and keeps its accumulators in registers, independent of the
+// (cache-set-aliasing) stride F·8 of the natural layout; results are transposed back.
+//
+// The kernel spectrum is packed once (c3aPackKernel), pair-major too:
+//   ((p·m + i)·n + j)·32 bytes: [wr0, wr0, wr1, wr1] [wi0, −wi0, wi1, −wi1]
 // With xs = [xi0, xr0, xi1, xr1] (lanes swapped): x·conj(w) = x·wrDup + xs·wiSigned and
 // g·w = g·wrDup − gs·wiSigned, so forward and input grad share the packed layout.
 //
-// Kernels never allocate; all pointers are byte offsets into linear memory, sizes are element counts.
+// Kernels never allocate: scratch comes from the caller (c3aWorkBytes). All pointers are byte
+// offsets into linear memory, sizes are element counts.
+
+/** Number of bin pairs of a spectrum with `freqs` bins. */
+function pairCount(freqs: i32): i32 {
+  return (freqs + 1) >> 1;
+}
 
 /** Bytes c3aPackKernel writes for an [m, n] grid of spectra with `freqs` bins each. */
 export function c3aPackedKernelBytes(m: i32, n: i32, freqs: i32): usize {
-  return <usize> m * <usize> n * ((<usize> (freqs >> 1) << 5) + (<usize> (freqs & 1) << 4));
+  return (<usize> m * <usize> n * <usize> pairCount(freqs)) << 5;
 }
 
 /**
@@ -28,39 +38,67 @@ export function c3aPackedKernelBytes(m: i32, n: i32, freqs: i32): usize {
  * the top of this file, at `packed` (c3aPackedKernelBytes bytes).
  */
 export function c3aPackKernel(spec: usize, packed: usize, m: i32, n: i32, freqs: i32): void {
-  const pairs = freqs >> 1;
+  const full = freqs >> 1;
+  const pp = pairCount(freqs);
   const vecBytes = <usize> freqs << 3;
   const mn = <usize> m * <usize> n;
-  const tailBase = packed + ((mn * <usize> pairs) << 5);
   const sg = f32x4(1, -1, 1, -1);
-  const st = f32x4(1, 1, 1, -1);
   for (let ij: usize = 0; ij < mn; ij++) {
     const src = spec + ij * vecBytes;
     let dst = packed + (ij << 5);
-    for (let p = 0; p < pairs; p++) {
-      const v = v128.load(src + (<usize> p << 4));
+    for (let p = 0; p < pp; p++) {
+      const at = src + (<usize> p << 4);
+      const v = p < full ? v128.load(at) : v128.load64_zero(at);
       v128.store(dst, v128.shuffle<f32>(v, v, 0, 0, 2, 2));
       v128.store(dst, f32x4.mul(v128.shuffle<f32>(v, v, 1, 1, 3, 3), sg), 16);
       dst += mn << 5;
     }
-    if (freqs & 1) {
-      const v = v128.load64_zero(src + (<usize> pairs << 4));
-      v128.store(tailBase + (ij << 4), f32x4.mul(v128.shuffle<f32>(v, v, 0, 0, 1, 1), st));
-    }
   }
 }
 
-/** Rows per block so that the spectra of one block (input + output rows) stay in L2. */
-function rowBlock(rowBytes: usize, rows: i32): i32 {
-  let r = <i32> (<usize> (256 << 10) / (rowBytes > 0 ? rowBytes : 1));
-  if (r < 2) r = 2;
-  if (r > rows) r = rows;
-  return r;
+/** Workspace bytes the product kernels need for these sizes (the maximum over the three). */
+export function c3aWorkBytes(_rows: i32, m: i32, n: i32, freqs: i32): usize {
+  const pp = <usize> pairCount(freqs);
+  const vec = <usize> (m + n) << 4; // one pair of every vector of a row (x and y side)
+  return (pp * vec) << 1;
+}
+
+// Natural [nVec][freqs][2] row at src → pair-major at dst: pair p of vector v at dst + p·pStride + v·16.
+function toPairMajor(src: usize, dst: usize, nVec: i32, freqs: i32, p0: i32, np: i32, pStride: usize): void {
+  const full = freqs >> 1;
+  const vecB = <usize> freqs << 3;
+  const pEnd = p0 + np;
+  const fullEnd = pEnd < full ? pEnd : full;
+  for (let v = 0; v < nVec; v++) {
+    const s = src + <usize> v * vecB;
+    let d = dst + (<usize> v << 4);
+    let p = p0;
+    for (; p < fullEnd; p++) {
+      v128.store(d, v128.load(s + (<usize> p << 4)));
+      d += pStride;
+    }
+    if (p < pEnd) v128.store(d, v128.load64_zero(s + (<usize> p << 4)));
+  }
+}
+
+// Inverse of toPairMajor (all pairs), writing the natural row at dst.
+function fromPairMajor(src: usize, dst: usize, nVec: i32, freqs: i32, pStride: usize): void {
+  const full = freqs >> 1;
+  const vecB = <usize> freqs << 3;
+  for (let v = 0; v < nVec; v++) {
+    const d = dst + <usize> v * vecB;
+    let s = src + (<usize> v << 4);
+    for (let p = 0; p < full; p++) {
+      v128.store(d + (<usize> p << 4), v128.load(s));
+      s += pStride;
+    }
+    if (freqs & 1) v128.store64_lane(d + (<usize> full << 4), v128.load(s), 0);
+  }
 }
 
 /**
  * Forward product: ys[r][i] = Σ_j xs[r][j] ∘ conj(W[i][j]) for every bin. xs is [rows][n][freqs][2],
- * ys [rows][m][freqs][2] (overwritten), wp the packed kernel spectrum.
+ * ys [rows][m][freqs][2] (overwritten), wp the packed kernel spectrum, work c3aWorkBytes bytes.
  */
 export function c3aSpectralForward(
   xs: usize,
@@ -70,13 +108,14 @@ export function c3aSpectralForward(
   m: i32,
   n: i32,
   freqs: i32,
+  work: usize,
 ): void {
-  spectralProduct(xs, wp, ys, rows, m, n, m, n, freqs, <usize> n << 5, 32, <usize> n << 4, 16, 1.0);
+  spectralProduct<f32>(xs, wp, ys, rows, m, n, m, n, freqs, <usize> n << 5, 32, work);
 }
 
 /**
  * Input-gradient product: gxs[r][j] = Σ_i gs[r][i] ∘ W[i][j] for every bin. gs is [rows][m][freqs][2],
- * gxs [rows][n][freqs][2] (overwritten), wp the packed kernel spectrum.
+ * gxs [rows][n][freqs][2] (overwritten), wp the packed kernel spectrum, work c3aWorkBytes bytes.
  */
 export function c3aSpectralInputGrad(
   gs: usize,
@@ -86,13 +125,24 @@ export function c3aSpectralInputGrad(
   m: i32,
   n: i32,
   freqs: i32,
+  work: usize,
 ): void {
-  spectralProduct(gs, wp, gxs, rows, n, m, m, n, freqs, 32, <usize> n << 5, 16, <usize> n << 4, -1.0);
+  spectralProduct<f64>(gs, wp, gxs, rows, n, m, m, n, freqs, 32, <usize> n << 5, work);
 }
 
-// out[r][o] = Σ_q a[r][q] ∘ W(o, q), W(o, q) at wp + p·m·n·32 + o·so + q·sq (tail: o·sot + q·sqt).
-// sign = +1: a·conj(w); sign = −1: a·w.
-function spectralProduct(
+// acc + a·conj(w) (T = f32) or acc + a·w (T = f64), for a = [ar0, ai0, ar1, ai1], as = lanes swapped.
+function cmac<T>(acc: v128, a: v128, as: v128, wr: v128, wi: v128): v128 {
+  if (sizeof<T>() == 4) return f32x4.add(acc, f32x4.add(f32x4.mul(a, wr), f32x4.mul(as, wi)));
+  return f32x4.add(acc, f32x4.sub(f32x4.mul(a, wr), f32x4.mul(as, wi)));
+}
+
+function swapRI(x: v128): v128 {
+  return v128.shuffle<f32>(x, x, 1, 0, 3, 2);
+}
+
+// out[r][o] = Σ_q a[r][q] ∘ W(o, q) (conj(W) when T = f32), W(o, q) of pair p at
+// wp + p·m·n·32 + o·so + q·sq. Rows go in pairs (an odd last row is paired with itself).
+function spectralProduct<T>(
   a: usize,
   wp: usize,
   out: usize,
@@ -104,137 +154,84 @@ function spectralProduct(
   freqs: i32,
   so: usize,
   sq: usize,
-  sot: usize,
-  sqt: usize,
-  sign: f32,
+  work: usize,
 ): void {
-  if (rows <= 0 || nOut <= 0) return;
-  const pairs = freqs >> 1;
+  if (rows <= 0) return;
+  if (nOut == 1 && nRed == 1) {
+    elementwiseProduct<T>(a, wp, out, rows, freqs);
+    return;
+  }
+  const pp = pairCount(freqs);
   const vecB = <usize> freqs << 3;
   const mn = <usize> m * <usize> n;
   const aRowB = <usize> nRed * vecB;
   const oRowB = <usize> nOut * vecB;
-  const R = rowBlock(aRowB + oRowB, rows);
-  const sv = f32x4.splat(sign);
-  const tailW = wp + ((mn * <usize> pairs) << 5);
-  const tsv = f32x4(1, 1, sign, sign);
-  for (let rb = 0; rb < rows; rb += R) {
-    const rEnd = rb + R < rows ? rb + R : rows;
-    for (let p = 0; p < pairs; p++) {
+  const aPS = <usize> nRed << 5; // pair stride of the transposed input (two rows)
+  const oPS = <usize> nOut << 5;
+  const at = work;
+  const ot = work + <usize> pp * aPS;
+  for (let r = 0; r < rows; r += 2) {
+    const r1 = r + 1 < rows ? r + 1 : r;
+    toPairMajor(a + <usize> r * aRowB, at, nRed, freqs, 0, pp, aPS);
+    toPairMajor(a + <usize> r1 * aRowB, at + (<usize> nRed << 4), nRed, freqs, 0, pp, aPS);
+    for (let p = 0; p < pp; p++) {
       const wpP = wp + ((<usize> p * mn) << 5);
-      const off = <usize> p << 4;
-      for (let r = rb; r < rEnd; r += 2) {
-        // an odd last row is paired with its predecessor (recomputed, same values stored)
-        let r0 = r;
-        if (r0 + 1 >= rEnd && r0 > rb) r0 = rEnd - 2;
-        const r1 = r0 + 1 < rEnd ? r0 + 1 : r0;
-        const a0 = a + <usize> r0 * aRowB + off;
-        const a1 = a + <usize> r1 * aRowB + off;
-        const o0 = out + <usize> r0 * oRowB + off;
-        const o1 = out + <usize> r1 * oRowB + off;
-        if (nOut >= 4) {
-          for (let o = 0; o < nOut; o += 4) {
-            const oo = o + 4 <= nOut ? o : nOut - 4; // last tile overlaps instead of running past
-            pairTile2x4(
-              a0,
-              a1,
-              wpP + <usize> oo * so,
-              o0 + <usize> oo * vecB,
-              o1 + <usize> oo * vecB,
-              nRed,
-              vecB,
-              so,
-              sq,
-              sv,
-            );
-          }
-        } else {
-          for (let o = 0; o < nOut; o++) {
-            pairTile2x1(
-              a0,
-              a1,
-              wpP + <usize> o * so,
-              o0 + <usize> o * vecB,
-              o1 + <usize> o * vecB,
-              nRed,
-              vecB,
-              sq,
-              sv,
-            );
-          }
+      const a0 = at + <usize> p * aPS;
+      const a1 = a0 + (<usize> nRed << 4);
+      const o0 = ot + <usize> p * oPS;
+      const o1 = o0 + (<usize> nOut << 4);
+      if (nOut >= 4) {
+        for (let o = 0; o < nOut; o += 4) {
+          const oo = o + 4 <= nOut ? o : nOut - 4; // last tile overlaps instead of running past
+          const oOff = <usize> oo << 4;
+          pairTile2x4<T>(a0, a1, wpP + <usize> oo * so, o0 + oOff, o1 + oOff, nRed, so, sq);
+        }
+      } else {
+        for (let o = 0; o < nOut; o++) {
+          const oOff = <usize> o << 4;
+          pairTile2x1<T>(a0, a1, wpP + <usize> o * so, o0 + oOff, o1 + oOff, nRed, sq);
         }
       }
     }
+    fromPairMajor(ot, out + <usize> r * oRowB, nOut, freqs, oPS);
+    if (r1 != r) fromPairMajor(ot + (<usize> nOut << 4), out + <usize> r1 * oRowB, nOut, freqs, oPS);
+  }
+}
+
+// m = n = 1 (b = in = out): out[r] = a[r] ∘ conj(w) (or ∘ w), streaming along the natural layout.
+function elementwiseProduct<T>(a: usize, wp: usize, out: usize, rows: i32, freqs: i32): void {
+  const full = freqs >> 1;
+  const vecB = <usize> freqs << 3;
+  for (let r = 0; r < rows; r++) {
+    const ar = a + <usize> r * vecB;
+    const or = out + <usize> r * vecB;
+    let w = wp;
+    let p = 0;
+    for (; p < full; p++) {
+      const off = <usize> p << 4;
+      const x = v128.load(ar + off);
+      v128.store(or + off, cmac<T>(f32x4.splat(0), x, swapRI(x), v128.load(w), v128.load(w, 16)));
+      w += 32;
+    }
     if (freqs & 1) {
-      const off = <usize> pairs << 4;
-      for (let r = rb; r < rEnd; r += 2) {
-        let r0 = r;
-        if (r0 + 1 >= rEnd && r0 > rb) r0 = rEnd - 2;
-        const r1 = r0 + 1 < rEnd ? r0 + 1 : r0;
-        const a0 = a + <usize> r0 * aRowB + off;
-        const a1 = a + <usize> r1 * aRowB + off;
-        const o0 = out + <usize> r0 * oRowB + off;
-        const o1 = out + <usize> r1 * oRowB + off;
-        if (nOut >= 4) {
-          for (let o = 0; o < nOut; o += 4) {
-            const oo = o + 4 <= nOut ? o : nOut - 4;
-            tailTile2x4(
-              a0,
-              a1,
-              tailW + <usize> oo * sot,
-              o0 + <usize> oo * vecB,
-              o1 + <usize> oo * vecB,
-              nRed,
-              vecB,
-              sot,
-              sqt,
-              tsv,
-            );
-          }
-        } else {
-          for (let o = 0; o < nOut; o++) {
-            tailTile2x1(
-              a0,
-              a1,
-              tailW + <usize> o * sot,
-              o0 + <usize> o * vecB,
-              o1 + <usize> o * vecB,
-              nRed,
-              vecB,
-              sqt,
-              tsv,
-            );
-          }
-        }
-      }
+      const off = <usize> p << 4;
+      const x = v128.load64_zero(ar + off);
+      v128.store64_lane(or + off, cmac<T>(f32x4.splat(0), x, swapRI(x), v128.load(w), v128.load(w, 16)), 0);
     }
   }
 }
 
-// @ts-ignore: decorator
-
-function swapRI(x: v128): v128 {
-  return v128.shuffle<f32>(x, x, 1, 0, 3, 2);
-}
-
-// @ts-ignore: decorator
-
-function cmac(acc: v128, x: v128, xs: v128, w: usize): v128 {
-  return f32x4.add(acc, f32x4.add(f32x4.mul(x, v128.load(w)), f32x4.mul(xs, v128.load(w, 16))));
-}
-
-// Two rows × four outputs, one frequency pair. Output o+k's weights at w + k·so + q·sq.
-function pairTile2x4(
+// Two rows × four outputs of one pair. Inputs contiguous over q (16 bytes); output o+k's weights at
+// w + k·so + q·sq; outputs written contiguously (16 bytes apart).
+function pairTile2x4<T>(
   a0: usize,
   a1: usize,
   w: usize,
   o0: usize,
   o1: usize,
   nRed: i32,
-  vecB: usize,
   so: usize,
   sq: usize,
-  sv: v128,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
@@ -243,150 +240,70 @@ function pairTile2x4(
   for (let q = 0; q < nRed; q++) {
     const x0 = v128.load(a0);
     const x1 = v128.load(a1);
-    const s0 = f32x4.mul(swapRI(x0), sv);
-    const s1 = f32x4.mul(swapRI(x1), sv);
+    const s0 = swapRI(x0);
+    const s1 = swapRI(x1);
     let wr = v128.load(w), wi = v128.load(w, 16);
-    c00 = f32x4.add(c00, f32x4.add(f32x4.mul(x0, wr), f32x4.mul(s0, wi)));
-    c10 = f32x4.add(c10, f32x4.add(f32x4.mul(x1, wr), f32x4.mul(s1, wi)));
+    c00 = cmac<T>(c00, x0, s0, wr, wi);
+    c10 = cmac<T>(c10, x1, s1, wr, wi);
     wr = v128.load(w + so);
     wi = v128.load(w + so, 16);
-    c01 = f32x4.add(c01, f32x4.add(f32x4.mul(x0, wr), f32x4.mul(s0, wi)));
-    c11 = f32x4.add(c11, f32x4.add(f32x4.mul(x1, wr), f32x4.mul(s1, wi)));
+    c01 = cmac<T>(c01, x0, s0, wr, wi);
+    c11 = cmac<T>(c11, x1, s1, wr, wi);
     wr = v128.load(w + so2);
     wi = v128.load(w + so2, 16);
-    c02 = f32x4.add(c02, f32x4.add(f32x4.mul(x0, wr), f32x4.mul(s0, wi)));
-    c12 = f32x4.add(c12, f32x4.add(f32x4.mul(x1, wr), f32x4.mul(s1, wi)));
+    c02 = cmac<T>(c02, x0, s0, wr, wi);
+    c12 = cmac<T>(c12, x1, s1, wr, wi);
     wr = v128.load(w + so3);
     wi = v128.load(w + so3, 16);
-    c03 = f32x4.add(c03, f32x4.add(f32x4.mul(x0, wr), f32x4.mul(s0, wi)));
-    c13 = f32x4.add(c13, f32x4.add(f32x4.mul(x1, wr), f32x4.mul(s1, wi)));
-    a0 += vecB;
-    a1 += vecB;
+    c03 = cmac<T>(c03, x0, s0, wr, wi);
+    c13 = cmac<T>(c13, x1, s1, wr, wi);
+    a0 += 16;
+    a1 += 16;
     w += sq;
   }
   v128.store(o0, c00);
-  v128.store(o0 + vecB, c01);
-  v128.store(o0 + (vecB << 1), c02);
-  v128.store(o0 + (vecB << 1) + vecB, c03);
+  v128.store(o0, c01, 16);
+  v128.store(o0, c02, 32);
+  v128.store(o0, c03, 48);
   v128.store(o1, c10);
-  v128.store(o1 + vecB, c11);
-  v128.store(o1 + (vecB << 1), c12);
-  v128.store(o1 + (vecB << 1) + vecB, c13);
+  v128.store(o1, c11, 16);
+  v128.store(o1, c12, 32);
+  v128.store(o1, c13, 48);
 }
 
-function pairTile2x1(
-  a0: usize,
-  a1: usize,
-  w: usize,
-  o0: usize,
-  o1: usize,
-  nRed: i32,
-  vecB: usize,
-  sq: usize,
-  sv: v128,
-): void {
+function pairTile2x1<T>(a0: usize, a1: usize, w: usize, o0: usize, o1: usize, nRed: i32, sq: usize): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   for (let q = 0; q < nRed; q++) {
     const x0 = v128.load(a0);
     const x1 = v128.load(a1);
-    c0 = cmac(c0, x0, f32x4.mul(swapRI(x0), sv), w);
-    c1 = cmac(c1, x1, f32x4.mul(swapRI(x1), sv), w);
-    a0 += vecB;
-    a1 += vecB;
+    const wr = v128.load(w), wi = v128.load(w, 16);
+    c0 = cmac<T>(c0, x0, swapRI(x0), wr, wi);
+    c1 = cmac<T>(c1, x1, swapRI(x1), wr, wi);
+    a0 += 16;
+    a1 += 16;
     w += sq;
   }
   v128.store(o0, c0);
   v128.store(o1, c1);
 }
 
-// Odd last bin: x = [xr, xi, 0, 0] → xd = [xr, xi, s·xi, s·xr]; xd·[wr, wr, wi, −wi] summed over its
-// halves gives x·conj(w) (s = +1) or x·w (s = −1).
-// @ts-ignore: decorator
+// ---------------------------------------------------------------- kernel gradient
+//
+// Straight on the natural layout: rows in blocks that stay in L2, and per pair a 2×4 register tile
+// of (i, j) summed over the block's rows (transposing here cost more than it saved).
 
-function tailX(a: usize, tsv: v128): v128 {
-  const x = v128.load64_zero(a);
-  return f32x4.mul(v128.shuffle<f32>(x, x, 0, 1, 1, 0), tsv);
-}
-
-// @ts-ignore: decorator
-
-function foldStore(o: usize, c: v128): void {
-  v128.store64_lane(o, f32x4.add(c, v128.shuffle<f32>(c, c, 2, 3, 0, 1)), 0);
-}
-
-function tailTile2x4(
-  a0: usize,
-  a1: usize,
-  w: usize,
-  o0: usize,
-  o1: usize,
-  nRed: i32,
-  vecB: usize,
-  so: usize,
-  sq: usize,
-  tsv: v128,
-): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
-  const so2 = so << 1;
-  const so3 = so2 + so;
-  for (let q = 0; q < nRed; q++) {
-    const x0 = tailX(a0, tsv);
-    const x1 = tailX(a1, tsv);
-    let wv = v128.load(w);
-    c00 = f32x4.add(c00, f32x4.mul(x0, wv));
-    c10 = f32x4.add(c10, f32x4.mul(x1, wv));
-    wv = v128.load(w + so);
-    c01 = f32x4.add(c01, f32x4.mul(x0, wv));
-    c11 = f32x4.add(c11, f32x4.mul(x1, wv));
-    wv = v128.load(w + so2);
-    c02 = f32x4.add(c02, f32x4.mul(x0, wv));
-    c12 = f32x4.add(c12, f32x4.mul(x1, wv));
-    wv = v128.load(w + so3);
-    c03 = f32x4.add(c03, f32x4.mul(x0, wv));
-    c13 = f32x4.add(c13, f32x4.mul(x1, wv));
-    a0 += vecB;
-    a1 += vecB;
-    w += sq;
-  }
-  foldStore(o0, c00);
-  foldStore(o0 + vecB, c01);
-  foldStore(o0 + (vecB << 1), c02);
-  foldStore(o0 + (vecB << 1) + vecB, c03);
-  foldStore(o1, c10);
-  foldStore(o1 + vecB, c11);
-  foldStore(o1 + (vecB << 1), c12);
-  foldStore(o1 + (vecB << 1) + vecB, c13);
-}
-
-function tailTile2x1(
-  a0: usize,
-  a1: usize,
-  w: usize,
-  o0: usize,
-  o1: usize,
-  nRed: i32,
-  vecB: usize,
-  sq: usize,
-  tsv: v128,
-): void {
-  let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
-  for (let q = 0; q < nRed; q++) {
-    const wv = v128.load(w);
-    c0 = f32x4.add(c0, f32x4.mul(tailX(a0, tsv), wv));
-    c1 = f32x4.add(c1, f32x4.mul(tailX(a1, tsv), wv));
-    a0 += vecB;
-    a1 += vecB;
-    w += sq;
-  }
-  foldStore(o0, c0);
-  foldStore(o1, c1);
+// Rows per block so that the block's x and g spectra stay in L2.
+function kgRowBlock(rowBytes: usize, rows: i32): i32 {
+  let r = <i32> (<usize> (256 << 10) / (rowBytes > 0 ? rowBytes : 1));
+  if (r < 2) r = 2;
+  if (r > rows) r = rows;
+  return r;
 }
 
 /**
  * Kernel-gradient product: gw[i][j] (+)= Σ_r xs[r][j] ∘ conj(gs[r][i]) for every bin. xs is
  * [rows][n][freqs][2], gs [rows][m][freqs][2], gw [m][n][freqs][2] (accumulated into when
- * accumulate != 0, else overwritten).
+ * accumulate != 0, else overwritten). `work` is unused (kept for a uniform signature).
  */
 export function c3aSpectralKernelGrad(
   xs: usize,
@@ -397,6 +314,7 @@ export function c3aSpectralKernelGrad(
   n: i32,
   freqs: i32,
   accumulate: i32,
+  _work: usize,
 ): void {
   const vecB = <usize> freqs << 3;
   if (!accumulate) memory.fill(gw, 0, <usize> m * <usize> n * vecB);
@@ -404,7 +322,7 @@ export function c3aSpectralKernelGrad(
   const pairs = freqs >> 1;
   const xRowB = <usize> n * vecB;
   const gRowB = <usize> m * vecB;
-  const R = rowBlock(xRowB + gRowB, rows);
+  const R = kgRowBlock(xRowB + gRowB, rows);
   for (let rb = 0; rb < rows; rb += R) {
     const nr = (rb + R < rows ? rb + R : rows) - rb;
     const xb = xs + <usize> rb * xRowB;
@@ -463,8 +381,6 @@ export function c3aSpectralKernelGrad(
     }
   }
 }
-
-// @ts-ignore: decorator
 
 function addStore(o: usize, c: v128): void {
   v128.store(o, f32x4.add(v128.load(o), c));

@@ -226,7 +226,8 @@ export function c3aForwardPtr(xPtr: number, packedPtr: number, yPtr: number, sha
   const xs = s.alloc(rows * n * F * 8);
   rfftPtr(b, xPtr, xs, rows * n);
   const ys = s.alloc(rows * m * F * 8);
-  wasm.c3aSpectralForward(xs, packedPtr, ys, rows, m, n, F);
+  const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
+  wasm.c3aSpectralForward(xs, packedPtr, ys, rows, m, n, F, work);
   irfftPtr(b, ys, yPtr, rows * m);
 }
 
@@ -287,17 +288,18 @@ export function c3aBackwardPtr(
     return;
   }
   const gs = s.alloc(rows * m * F * 8);
+  const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
   rfftPtr(b, gPtr, gs, rows * m);
   if (gradXPtr) {
     const gxs = s.alloc(rows * n * F * 8);
-    wasm.c3aSpectralInputGrad(gs, packedPtr, gxs, rows, m, n, F);
+    wasm.c3aSpectralInputGrad(gs, packedPtr, gxs, rows, m, n, F, work);
     irfftPtr(b, gxs, gradXPtr, rows * n);
   }
   if (gradKernelPtr) {
     const xs = s.alloc(rows * n * F * 8);
     rfftPtr(b, xPtr, xs, rows * n);
     const gws = s.alloc(m * n * F * 8);
-    wasm.c3aSpectralKernelGrad(xs, gs, gws, rows, m, n, F, 0);
+    wasm.c3aSpectralKernelGrad(xs, gs, gws, rows, m, n, F, 0, work);
     irfftPtr(b, gws, gradKernelPtr, m * n);
   }
 }
