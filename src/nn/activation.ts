@@ -14,7 +14,11 @@ import { Module } from "./module.ts";
 
 /** `max(x, 0)` elementwise, any shape. Mirrors `torch.nn.ReLU`. */
 export class ReLU extends Module {
-  /** @param x any shape. */
+  /**
+   * Applies the module to its input.
+   *
+   * @param x any shape.
+   */
   override forward(x: Tensor): Tensor {
     return relu(x);
   }
@@ -22,7 +26,11 @@ export class ReLU extends Module {
 
 /** `x · sigmoid(x)` elementwise (Swish; Llama's `hidden_act="silu"`). Mirrors `torch.nn.SiLU`. */
 export class SiLU extends Module {
-  /** @param x any shape. */
+  /**
+   * Applies the module to its input.
+   *
+   * @param x any shape.
+   */
   override forward(x: Tensor): Tensor {
     return silu(x);
   }
@@ -32,12 +40,20 @@ export class SiLU extends Module {
 export class GELU extends Module {
   /** "none" (exact) or "tanh". */
   readonly approximate: "none" | "tanh";
-  /** @param opts `{approximate}` as `torch.nn.GELU(approximate=...)`. */
+  /**
+   * Creates a GELU.
+   *
+   * @param opts `{approximate}` as `torch.nn.GELU(approximate=...)`.
+   */
   constructor(opts: GeluOptions = {}) {
     super();
     this.approximate = opts.approximate ?? "none";
   }
-  /** @param x any shape. */
+  /**
+   * Applies the module to its input.
+   *
+   * @param x any shape.
+   */
   override forward(x: Tensor): Tensor {
     return gelu(x, { approximate: this.approximate });
   }
@@ -49,7 +65,11 @@ export class GELU extends Module {
 
 /** Hyperbolic tangent. Mirrors `torch.nn.Tanh`. */
 export class Tanh extends Module {
-  /** @param x any shape. */
+  /**
+   * Applies the module to its input.
+   *
+   * @param x any shape.
+   */
   override forward(x: Tensor): Tensor {
     return tanh(x);
   }
@@ -57,7 +77,11 @@ export class Tanh extends Module {
 
 /** Logistic sigmoid. Mirrors `torch.nn.Sigmoid`. */
 export class Sigmoid extends Module {
-  /** @param x any shape. */
+  /**
+   * Applies the module to its input.
+   *
+   * @param x any shape.
+   */
   override forward(x: Tensor): Tensor {
     return sigmoid(x);
   }
@@ -65,7 +89,11 @@ export class Sigmoid extends Module {
 
 /** Returns its input. Mirrors `torch.nn.Identity`. */
 export class Identity extends Module {
-  /** @param x any value; returned unchanged. */
+  /**
+   * Applies the module to its input.
+   *
+   * @param x any value; returned unchanged.
+   */
   override forward<T>(x: T): T {
     return x;
   }
@@ -75,12 +103,20 @@ export class Identity extends Module {
 export class LogSoftmax extends Module {
   /** Axis. */
   readonly dim: number;
-  /** @param dim axis (negative counts from the end). */
+  /**
+   * Creates a LogSoftmax.
+   *
+   * @param dim axis (negative counts from the end).
+   */
   constructor(dim = -1) {
     super();
     this.dim = dim;
   }
-  /** @param x any shape; @throws {RangeError} for a bad axis. */
+  /**
+   * Applies the module to its input.
+   *
+   * @param x any shape; @throws {RangeError} for a bad axis.
+   */
   override forward(x: Tensor): Tensor {
     return logSoftmax(x, this.dim);
   }
@@ -90,12 +126,20 @@ export class LogSoftmax extends Module {
 export class Softmax extends Module {
   /** Axis. */
   readonly dim: number;
-  /** @param dim axis (negative counts from the end). */
+  /**
+   * Creates a Softmax.
+   *
+   * @param dim axis (negative counts from the end).
+   */
   constructor(dim = -1) {
     super();
     this.dim = dim;
   }
-  /** @param x any shape; @throws {RangeError} for a bad axis. */
+  /**
+   * Applies the module to its input.
+   *
+   * @param x any shape; @throws {RangeError} for a bad axis.
+   */
   override forward(x: Tensor): Tensor {
     return softmax(x, this.dim);
   }
@@ -110,14 +154,22 @@ export class Dropout extends Module {
   readonly p: number;
   /** Random source (default the global generator). */
   generator: Generator | undefined;
-  /** @throws {RangeError} when p is not in [0, 1]. */
+  /**
+   * Creates a Dropout.
+   *
+   * @throws {RangeError} when p is not in [0, 1].
+   */
   constructor(p = 0.5, opts: { generator?: Generator } = {}) {
     super();
     if (!(p >= 0 && p <= 1)) throw new RangeError(`Dropout: p must be in [0, 1], got ${p}`);
     this.p = p;
     this.generator = opts.generator;
   }
-  /** @param x any shape. */
+  /**
+   * Applies the module to its input.
+   *
+   * @param x any shape.
+   */
   override forward(x: Tensor): Tensor {
     return dropout(x, this.p, this.training, { generator: this.generator });
   }

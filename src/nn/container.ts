@@ -28,7 +28,11 @@ function checkKey(key: string, what: string): void {
 export class ModuleList<M extends Module = Module> extends Module {
   #length = 0;
 
-  /** @param modules initial entries. */
+  /**
+   * Creates a ModuleList.
+   *
+   * @param modules initial entries.
+   */
   constructor(modules: Iterable<M> = []) {
     super();
     for (const m of modules) this.push(m);
@@ -103,7 +107,11 @@ export class ModuleList<M extends Module = Module> extends Module {
  * ```
  */
 export class Sequential extends ModuleList {
-  /** @param modules the stages, in order. */
+  /**
+   * Creates a Sequential.
+   *
+   * @param modules the stages, in order.
+   */
   constructor(...modules: Module[]) {
     super(modules);
   }
@@ -121,7 +129,11 @@ export class Sequential extends ModuleList {
  * Modules by string key (children named by key, in insertion order). Mirrors `torch.nn.ModuleDict`.
  */
 export class ModuleDict<M extends Module = Module> extends Module {
-  /** @param entries initial `[key, module]` pairs or a record. */
+  /**
+   * Creates a ModuleDict.
+   *
+   * @param entries initial `[key, module]` pairs or a record.
+   */
   constructor(entries: Iterable<[string, M]> | Record<string, M> = []) {
     super();
     const it = Symbol.iterator in (entries as object)
@@ -180,7 +192,11 @@ export class ModuleDict<M extends Module = Module> extends Module {
  * this way, e.g. `c3a_kernel.default`). Mirrors `torch.nn.ParameterDict`.
  */
 export class ParameterDict extends Module {
-  /** @param entries initial `[key, parameter]` pairs or a record. */
+  /**
+   * Creates a ParameterDict.
+   *
+   * @param entries initial `[key, parameter]` pairs or a record.
+   */
   constructor(entries: Iterable<[string, Parameter]> | Record<string, Parameter> = []) {
     super();
     const it = Symbol.iterator in (entries as object)

@@ -42,6 +42,8 @@ export class Embedding extends Module {
   weight: Parameter;
 
   /**
+   * Creates a Embedding.
+   *
    * @throws {RangeError} for sizes that are not non-negative integers or a `paddingIdx` out of range.
    */
   constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingModuleOptions = {}) {
@@ -77,6 +79,8 @@ export class Embedding extends Module {
   }
 
   /**
+   * Applies the module to its input.
+   *
    * @param ids integer ids (Int32Array, number[] or a float Tensor of integers), any shape.
    * @param shape shape of `ids` when it is not a Tensor (default `[ids.length]`).
    * @returns `[...shape, embeddingDim]`.

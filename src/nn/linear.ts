@@ -49,6 +49,8 @@ export class Linear extends Module {
   bias: Parameter | null;
 
   /**
+   * Creates a Linear.
+   *
    * @throws {RangeError} when a feature count is not a non-negative integer.
    */
   constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
@@ -74,6 +76,8 @@ export class Linear extends Module {
   }
 
   /**
+   * Applies the module to its input.
+   *
    * @param x `[..., inFeatures]`.
    * @returns `[..., outFeatures]`.
    * @throws {RangeError} when the last dimension of x is not `inFeatures`.

@@ -43,7 +43,11 @@ export class RMSNorm extends Module {
   /** `[size]` or null. */
   weight: Parameter | null;
 
-  /** @throws {RangeError} when `size` is not a positive integer or eps is negative. */
+  /**
+   * Creates a RMSNorm.
+   *
+   * @throws {RangeError} when `size` is not a positive integer or eps is negative.
+   */
   constructor(size: number, opts: RMSNormOptions = {}) {
     super();
     checkDim(size, "RMSNorm");
@@ -55,6 +59,8 @@ export class RMSNorm extends Module {
   }
 
   /**
+   * Applies the module to its input.
+   *
    * @param x `[..., size]`.
    * @throws {RangeError} when the last dimension is not `size`.
    */
@@ -93,7 +99,11 @@ export class LayerNorm extends Module {
   /** `[size]` or null. */
   bias: Parameter | null;
 
-  /** @throws {RangeError} when `size` is not a positive integer or eps is negative. */
+  /**
+   * Creates a LayerNorm.
+   *
+   * @throws {RangeError} when `size` is not a positive integer or eps is negative.
+   */
   constructor(size: number, opts: LayerNormOptions = {}) {
     super();
     checkDim(size, "LayerNorm");
@@ -107,6 +117,8 @@ export class LayerNorm extends Module {
   }
 
   /**
+   * Applies the module to its input.
+   *
    * @param x `[..., size]`.
    * @throws {RangeError} when the last dimension is not `size`.
    */

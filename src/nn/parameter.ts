@@ -24,6 +24,8 @@ import { keep } from "../tensor/scope.ts";
  */
 export class Parameter extends Tensor {
   /**
+   * Creates a Parameter.
+   *
    * @param data the values (its storage is shared, not copied; use `data.clone()` for a copy).
    * @param requiresGrad whether the optimizer should train it (default true).
    */

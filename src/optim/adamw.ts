@@ -35,10 +35,18 @@ function adamDefaults(opts: Partial<AdamOptions>, wd: number): AdamOptions {
   };
 }
 
-abstract class AdamBase extends Optimizer<AdamOptions> {
+/**
+ * Shared implementation of {@link Adam} and {@link AdamW} (they differ only in how weight decay is applied).
+ */
+export abstract class AdamBase extends Optimizer<AdamOptions> {
+  /** True for AdamW (decay applied to the weights), false for Adam (decay added to the gradient). */
   protected abstract readonly decoupled: boolean;
 
-  /** @throws {RangeError} for invalid hyper-parameters (PyTorch's messages). */
+  /**
+   * Checks a parameter group's hyper-parameters.
+   *
+   * @throws {RangeError} for invalid hyper-parameters (PyTorch's messages).
+   */
   protected override validateGroup(g: ParamGroup<AdamOptions>): void {
     if (!(g.lr >= 0)) throw new RangeError(`Invalid learning rate: ${g.lr}`);
     if (!(g.eps >= 0)) throw new RangeError(`Invalid epsilon value: ${g.eps}`);
@@ -118,6 +126,8 @@ export class AdamW extends AdamBase {
   /** Decay is applied to the weights, not the gradient. */
   protected readonly decoupled = true;
   /**
+   * Creates a AdamW.
+   *
    * @param params tensors or parameter groups.
    * @param opts defaults for every group.
    * @throws {RangeError} for invalid hyper-parameters.
@@ -138,6 +148,8 @@ export class Adam extends AdamBase {
   /** Decay is added to the gradient. */
   protected readonly decoupled = false;
   /**
+   * Creates a Adam.
+   *
    * @param params tensors or parameter groups.
    * @param opts defaults for every group.
    * @throws {RangeError} for invalid hyper-parameters.

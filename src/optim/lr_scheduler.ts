@@ -39,6 +39,8 @@ export abstract class LRScheduler {
   #lastLr: number[] = [];
 
   /**
+   * Creates a LRScheduler.
+   *
    * @param optimizer optimizer with `paramGroups`.
    * @param lastEpoch index of the last step when resuming (-1 = fresh start, as in PyTorch). When
    *   resuming (`lastEpoch >= 0`) every group must already carry `initialLr`.
@@ -111,6 +113,8 @@ export class LambdaLR extends LRScheduler {
   #lambdas: Array<(step: number) => number> = [];
 
   /**
+   * Creates a LambdaLR.
+   *
    * @param optimizer optimizer with `paramGroups`.
    * @param lrLambda one function for all groups, or one per group.
    * @param lastEpoch see {@link LRScheduler}.

@@ -13,7 +13,7 @@ export {
   type ParamState,
 } from "./optimizer.ts";
 export { SGD, type SGDOptions } from "./sgd.ts";
-export { Adam, type AdamOptions, AdamW } from "./adamw.ts";
+export { Adam, AdamBase, type AdamOptions, AdamW } from "./adamw.ts";
 export { clipGradNorm, type ClipGradNormOptions } from "./clip_grad.ts";
 export {
   getConstantScheduleWithWarmup,

@@ -44,6 +44,8 @@ export abstract class Optimizer<H extends { lr: number }> {
   state: Map<Tensor, ParamState> = new Map();
 
   /**
+   * Creates a Optimizer.
+   *
    * @param params tensors (one group) or groups `{params, ...hyperParameterOverrides}`.
    * @param defaults hyper-parameters used where a group does not set them.
    * @throws {Error} when a parameter appears twice, or the parameter list is empty.

@@ -37,6 +37,8 @@ export interface SGDOptions {
  */
 export class SGD extends Optimizer<SGDOptions> {
   /**
+   * Creates a SGD.
+   *
    * @param params tensors or parameter groups (each may override any option).
    * @param opts defaults for every group.
    * @throws {RangeError} for a negative lr / momentum / weightDecay, or Nesterov without momentum or
@@ -56,7 +58,11 @@ export class SGD extends Optimizer<SGDOptions> {
     });
   }
 
-  /** @throws {RangeError} for invalid hyper-parameters. */
+  /**
+   * Checks a parameter group's hyper-parameters.
+   *
+   * @throws {RangeError} for invalid hyper-parameters.
+   */
   protected override validateGroup(g: ParamGroup<SGDOptions>): void {
     if (!(g.lr >= 0)) throw new RangeError(`Invalid learning rate: ${g.lr}`);
     if (!(g.momentum >= 0)) throw new RangeError(`Invalid momentum value: ${g.momentum}`);
