@@ -181,22 +181,29 @@ Deno.test("spectrum of a pure cosine has a single bin (and ignores DC/Nyquist im
   assertClose(irfft(X, n, 1), x, 1e-6, "irfft ignores Im of DC and Nyquist");
 });
 
-Deno.test("batch rows are independent and a batch of 0 gives empty output", () => {
+Deno.test("batch rows are independent (full and partial groups of 4 and 8 rows), out arrays", () => {
   const rand = rng(5);
-  const n = 100, batch = 7; // 7 = one full group of 4 lanes and a partial group of 3
-  const x = randomArray(batch * n, rand);
-  const all = rfft(x, n, batch);
-  const bins = n / 2 + 1;
-  for (let b = 0; b < batch; b++) {
-    const one = rfft(x.slice(b * n, (b + 1) * n), n, 1);
-    assertClose(all.subarray(b * bins * 2, (b + 1) * bins * 2), one, 1e-7, `row ${b}`);
+  // even n runs 4 rows per group, odd n 8 (two real rows per complex lane): 11 rows leave partial
+  // groups in both cases
+  for (const n of [100, 45, 97]) {
+    const batch = 11;
+    const x = randomArray(batch * n, rand);
+    const all = rfft(x, n, batch);
+    assertClose(all, naiveRfft(x, n, batch), TOL, `rfft n=${n} batch=${batch}`);
+    const bins = Math.floor(n / 2) + 1;
+    for (let b = 0; b < batch; b++) {
+      const one = rfft(x.slice(b * n, (b + 1) * n), n, 1);
+      assertClose(all.subarray(b * bins * 2, (b + 1) * bins * 2), one, 1e-6, `n=${n} row ${b}`);
+    }
+    const X = randomArray(batch * bins * 2, rand);
+    assertClose(irfft(X, n, batch), naiveIrfft(X, n, batch), TOL, `irfft n=${n} batch=${batch}`);
+    const out = new Float32Array(batch * bins * 2).fill(NaN);
+    assertEquals(rfft(x, n, batch, out), out, "rfft returns the given out array");
+    assertEquals(out, all);
+    const back = new Float32Array(batch * n);
+    assertEquals(irfft(all, n, batch, back), back, "irfft returns the given out array");
+    assertClose(back, x, TOL, "irfft into out");
   }
-  const out = new Float32Array(batch * bins * 2).fill(NaN);
-  assertEquals(rfft(x, n, batch, out), out, "rfft returns the given out array");
-  assertEquals(out, all);
-  const back = new Float32Array(batch * n);
-  assertEquals(irfft(all, n, batch, back), back, "irfft returns the given out array");
-  assertClose(back, x, TOL, "irfft into out");
   assertEquals(rfft(new Float32Array(0), 8, 0).length, 0);
   assertEquals(irfft(new Float32Array(0), 8, 0).length, 0);
 });

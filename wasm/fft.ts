@@ -39,7 +39,9 @@ const ELEM: usize = 32;
 function pass2(src: usize, dst: usize, L: i32, s: i32, tw: usize): void {
   const sb = <usize> s << 5;
   const kb = <usize> (L * s) << 5;
-  for (let j = 0; j < L; j++) {
+  pass2n(src, dst, s, kb);
+  tw += 8;
+  for (let j = 1; j < L; j++) {
     const w1r = v128.load32_splat(tw), w1i = v128.load32_splat(tw, 4);
     tw += 8;
     let x = src + ((<usize> (j * s)) << 5);
@@ -64,7 +66,9 @@ function pass3(src: usize, dst: usize, L: i32, s: i32, tw: usize): void {
   const kb = <usize> (L * s) << 5;
   const half = f32x4.splat(0.5);
   const s3 = f32x4.splat(0.8660254037844386);
-  for (let j = 0; j < L; j++) {
+  pass3n(src, dst, s, kb);
+  tw += 16;
+  for (let j = 1; j < L; j++) {
     const w1r = v128.load32_splat(tw), w1i = v128.load32_splat(tw, 4);
     const w2r = v128.load32_splat(tw, 8), w2i = v128.load32_splat(tw, 12);
     tw += 16;
@@ -96,7 +100,9 @@ function pass3(src: usize, dst: usize, L: i32, s: i32, tw: usize): void {
 function pass4(src: usize, dst: usize, L: i32, s: i32, tw: usize): void {
   const sb = <usize> s << 5;
   const kb = <usize> (L * s) << 5;
-  for (let j = 0; j < L; j++) {
+  pass4n(src, dst, s, kb);
+  tw += 24;
+  for (let j = 1; j < L; j++) {
     const w1r = v128.load32_splat(tw), w1i = v128.load32_splat(tw, 4);
     const w2r = v128.load32_splat(tw, 8), w2i = v128.load32_splat(tw, 12);
     const w3r = v128.load32_splat(tw, 16), w3i = v128.load32_splat(tw, 20);
@@ -175,14 +181,14 @@ function pass5(src: usize, dst: usize, L: i32, s: i32, tw: usize): void {
   }
 }
 
-// Last passes (l = 1): all twiddles are 1.
-function pass2n(src: usize, dst: usize, s: i32): void {
+// Butterflies with unit twiddles (j = 0, all of a pass with l = 1); kb: byte stride of the inputs.
+function pass2n(src: usize, dst: usize, s: i32, kb: usize): void {
   const sb = <usize>s << 5;
   let x = src, y = dst;
   const xe = x + sb;
   while (x < xe) {
     const a0r = v128.load(x), a0i = v128.load(x, 16);
-    const a1r = v128.load(x + sb), a1i = v128.load(x + sb, 16);
+    const a1r = v128.load(x + kb), a1i = v128.load(x + kb, 16);
     v128.store(y, f32x4.add(a0r, a1r));
     v128.store(y, f32x4.add(a0i, a1i), 16);
     v128.store(y + sb, f32x4.sub(a0r, a1r));
@@ -192,7 +198,7 @@ function pass2n(src: usize, dst: usize, s: i32): void {
   }
 }
 
-function pass3n(src: usize, dst: usize, s: i32): void {
+function pass3n(src: usize, dst: usize, s: i32, kb: usize): void {
   const sb = <usize>s << 5;
   const half = f32x4.splat(0.5);
   const s3 = f32x4.splat(0.8660254037844386);
@@ -200,8 +206,8 @@ function pass3n(src: usize, dst: usize, s: i32): void {
   const xe = x + sb;
   while (x < xe) {
     const a0r = v128.load(x), a0i = v128.load(x, 16);
-    const a1r = v128.load(x + sb), a1i = v128.load(x + sb, 16);
-    const a2r = v128.load(x + 2 * sb), a2i = v128.load(x + 2 * sb, 16);
+    const a1r = v128.load(x + kb), a1i = v128.load(x + kb, 16);
+    const a2r = v128.load(x + 2 * kb), a2i = v128.load(x + 2 * kb, 16);
     const t1r = f32x4.add(a1r, a2r), t1i = f32x4.add(a1i, a2i);
     const t2r = f32x4.mul(s3, f32x4.sub(a1r, a2r)), t2i = f32x4.mul(s3, f32x4.sub(a1i, a2i));
     v128.store(y, f32x4.add(a0r, t1r));
@@ -216,15 +222,15 @@ function pass3n(src: usize, dst: usize, s: i32): void {
   }
 }
 
-function pass4n(src: usize, dst: usize, s: i32): void {
+function pass4n(src: usize, dst: usize, s: i32, kb: usize): void {
   const sb = <usize>s << 5;
   let x = src, y = dst;
   const xe = x + sb;
   while (x < xe) {
     const a0r = v128.load(x), a0i = v128.load(x, 16);
-    const a1r = v128.load(x + sb), a1i = v128.load(x + sb, 16);
-    const a2r = v128.load(x + 2 * sb), a2i = v128.load(x + 2 * sb, 16);
-    const a3r = v128.load(x + 3 * sb), a3i = v128.load(x + 3 * sb, 16);
+    const a1r = v128.load(x + kb), a1i = v128.load(x + kb, 16);
+    const a2r = v128.load(x + 2 * kb), a2i = v128.load(x + 2 * kb, 16);
+    const a3r = v128.load(x + 3 * kb), a3i = v128.load(x + 3 * kb, 16);
     const t0r = f32x4.add(a0r, a2r), t0i = f32x4.add(a0i, a2i);
     const t1r = f32x4.sub(a0r, a2r), t1i = f32x4.sub(a0i, a2i);
     const t2r = f32x4.add(a1r, a3r), t2i = f32x4.add(a1i, a3i);
@@ -261,9 +267,10 @@ function stockham(plan: usize, a: usize, b: usize): usize {
     const radix = load<i32>(p), L = load<i32>(p, 4), s = load<i32>(p, 8);
     const tw = <usize> load<u32>(p, 12);
     if (L == 1) {
-      if (radix == 4) pass4n(src, dst, s);
-      else if (radix == 2) pass2n(src, dst, s);
-      else if (radix == 3) pass3n(src, dst, s);
+      const sb = <usize>s << 5;
+      if (radix == 4) pass4n(src, dst, s, sb);
+      else if (radix == 2) pass2n(src, dst, s, sb);
+      else if (radix == 3) pass3n(src, dst, s, sb);
       else pass5(src, dst, L, s, tw);
     } else {
       if (radix == 4) pass4(src, dst, L, s, tw);
@@ -403,30 +410,6 @@ function gatherPairs(a: usize, count: i32, r0: usize, r1: usize, r2: usize, r3: 
   }
 }
 
-// Odd n: z_j = x_j + 0i, into a.
-function gatherReal(a: usize, n: i32, r0: usize, r1: usize, r2: usize, r3: usize): void {
-  const zero = f32x4.splat(0);
-  const end = <usize>(n & ~3) << 2;
-  let e = a;
-  for (let off: usize = 0; off < end; off += 16) {
-    const x0 = v128.load(r0 + off), x1 = v128.load(r1 + off), x2 = v128.load(r2 + off), x3 = v128.load(r3 + off);
-    const t0 = lo2(x0, x1), t1 = hi2(x0, x1), t2 = lo2(x2, x3), t3 = hi2(x2, x3);
-    v128.store(e, lo4(t0, t2));
-    v128.store(e, zero, 16);
-    v128.store(e, hi4(t0, t2), 32);
-    v128.store(e, zero, 48);
-    v128.store(e, lo4(t1, t3), 64);
-    v128.store(e, zero, 80);
-    v128.store(e, hi4(t1, t3), 96);
-    v128.store(e, zero, 112);
-    e += 128;
-  }
-  for (let j = n & ~3; j < n; j++) {
-    const p = a + (<usize>j << 5);
-    v128.store(p, loadS(r0, r1, r2, r3, <usize>j << 2));
-    v128.store(p, zero, 16);
-  }
-}
 
 // ----- forward real FFT -------------------------------------------------------------------------
 // Even n, split step from Z = FFT_m(z): with S = Z_k + conj Z_(m-k), D = Z_k - conj Z_(m-k),
@@ -488,19 +471,6 @@ function postEven(z: usize, m: i32, tw: usize, o0: usize, o1: usize, o2: usize, 
   for (let b = k; b <= m - k; b++) postBin(z, m, tw, b, o0, o1, o2, o3);
 }
 
-// Writes bins 0..h-1 of the lane-layout signal z to the output rows (interleaved complex).
-function scatterComplex(z: usize, h: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
-  let k = 0;
-  for (; k + 2 <= h; k += 2) {
-    const e = z + (<usize>k << 5);
-    storeT(o0, o1, o2, o3, <usize>k << 3, v128.load(e), v128.load(e, 16), v128.load(e, 32), v128.load(e, 48));
-  }
-  if (k < h) {
-    const e = z + (<usize>k << 5);
-    storeS(o0, o1, o2, o3, <usize>k << 3, v128.load(e));
-    storeS(o0, o1, o2, o3, (<usize>k << 3) + 4, v128.load(e, 16));
-  }
-}
 
 // Batch driver: group g of 4 rows.
 // @ts-ignore: decorator
@@ -520,20 +490,96 @@ export function rfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work:
   const a = work, b = work + (<usize>bufElems << 5), dummy = b + (<usize>bufElems << 5);
   const h = (n >> 1) + 1;
   const is = <usize>n << 2, os = <usize>h << 3;
+  if (!even) {
+    rfftOdd(cplan, inp, outp, batch, n, a, b, dummy);
+    return;
+  }
   for (let r = 0; r < batch; r += 4) {
     const r0 = inp + <usize>r * is, o0 = outp + <usize>r * os;
     const r1 = rowPtr(inp, r + 1, batch, is, r0), r2 = rowPtr(inp, r + 2, batch, is, r0);
     const r3 = rowPtr(inp, r + 3, batch, is, r0);
     const o1 = rowPtr(outp, r + 1, batch, os, dummy), o2 = rowPtr(outp, r + 2, batch, os, dummy);
     const o3 = rowPtr(outp, r + 3, batch, os, dummy);
-    if (even) {
-      gatherPairs(a, n, r0, r1, r2, r3);
-      const z = complexFft(cplan, a, b);
-      postEven(z, m, tw, o0, o1, o2, o3);
-    } else {
-      gatherReal(a, n, r0, r1, r2, r3);
-      const z = complexFft(cplan, a, b);
-      scatterComplex(z, h, o0, o1, o2, o3);
+    gatherPairs(a, n, r0, r1, r2, r3);
+    const z = complexFft(cplan, a, b);
+    postEven(z, m, tw, o0, o1, o2, o3);
+  }
+}
+
+// Odd n: two real rows per lane, packed as x_a + i x_b (rows r..r+3 in the real parts, rows
+// r+4..r+7 in the imaginary parts of the 4 lanes), one complex transform of length n for 8 rows;
+// then X_a[k] = (Z_k + conj Z_(n-k))/2 and X_b[k] = -i (Z_k - conj Z_(n-k))/2.
+function rfftOdd(cplan: usize, inp: usize, outp: usize, batch: i32, n: i32, a: usize, b: usize, dummy: usize): void {
+  const h = (n >> 1) + 1;
+  const is = <usize>n << 2, os = <usize>h << 3;
+  const half = f32x4.splat(0.5);
+  const zero = f32x4.splat(0);
+  for (let r = 0; r < batch; r += 8) {
+    const r0 = inp + <usize>r * is;
+    const r1 = rowPtr(inp, r + 1, batch, is, r0), r2 = rowPtr(inp, r + 2, batch, is, r0);
+    const r3 = rowPtr(inp, r + 3, batch, is, r0), r4 = rowPtr(inp, r + 4, batch, is, r0);
+    const r5 = rowPtr(inp, r + 5, batch, is, r0), r6 = rowPtr(inp, r + 6, batch, is, r0);
+    const r7 = rowPtr(inp, r + 7, batch, is, r0);
+    // gather: element j = (x_a[j], x_b[j]) for the 4 lanes
+    const end = <usize>(n & ~3) << 2;
+    let e = a;
+    for (let off: usize = 0; off < end; off += 16) {
+      let x0 = v128.load(r0 + off), x1 = v128.load(r1 + off), x2 = v128.load(r2 + off), x3 = v128.load(r3 + off);
+      let t0 = lo2(x0, x1), t1 = hi2(x0, x1), t2 = lo2(x2, x3), t3 = hi2(x2, x3);
+      v128.store(e, lo4(t0, t2));
+      v128.store(e, hi4(t0, t2), 32);
+      v128.store(e, lo4(t1, t3), 64);
+      v128.store(e, hi4(t1, t3), 96);
+      x0 = v128.load(r4 + off);
+      x1 = v128.load(r5 + off);
+      x2 = v128.load(r6 + off);
+      x3 = v128.load(r7 + off);
+      t0 = lo2(x0, x1);
+      t1 = hi2(x0, x1);
+      t2 = lo2(x2, x3);
+      t3 = hi2(x2, x3);
+      v128.store(e, lo4(t0, t2), 16);
+      v128.store(e, hi4(t0, t2), 48);
+      v128.store(e, lo4(t1, t3), 80);
+      v128.store(e, hi4(t1, t3), 112);
+      e += 128;
+    }
+    for (let j = n & ~3; j < n; j++) {
+      const off = <usize>j << 2, p = a + (<usize>j << 5);
+      v128.store(p, loadS(r0, r1, r2, r3, off));
+      v128.store(p, loadS(r4, r5, r6, r7, off), 16);
+    }
+    const z = complexFft(cplan, a, b);
+    const o0 = outp + <usize>r * os;
+    const o1 = rowPtr(outp, r + 1, batch, os, dummy), o2 = rowPtr(outp, r + 2, batch, os, dummy);
+    const o3 = rowPtr(outp, r + 3, batch, os, dummy), o4 = rowPtr(outp, r + 4, batch, os, dummy);
+    const o5 = rowPtr(outp, r + 5, batch, os, dummy), o6 = rowPtr(outp, r + 6, batch, os, dummy);
+    const o7 = rowPtr(outp, r + 7, batch, os, dummy);
+    // split: bins k, k+1 at a time
+    const nb = <usize>n << 5;
+    let ar0 = zero, ai0 = zero, br0 = zero, bi0 = zero;
+    for (let k = 0; k < h; k++) {
+      const p = z + (<usize>k << 5), q = k == 0 ? z : z + nb - (<usize>k << 5);
+      const zr = v128.load(p), zi = v128.load(p, 16), cr = v128.load(q), ci = v128.load(q, 16);
+      const ar = f32x4.mul(half, f32x4.add(zr, cr)), ai = f32x4.mul(half, f32x4.sub(zi, ci));
+      const br = f32x4.mul(half, f32x4.add(zi, ci)), bi = f32x4.mul(half, f32x4.sub(cr, zr));
+      if (k & 1) {
+        const off = <usize>(k - 1) << 3;
+        storeT(o0, o1, o2, o3, off, ar0, ai0, ar, ai);
+        storeT(o4, o5, o6, o7, off, br0, bi0, br, bi);
+      } else {
+        ar0 = ar;
+        ai0 = ai;
+        br0 = br;
+        bi0 = bi;
+      }
+    }
+    if (h & 1) {
+      const off = <usize>(h - 1) << 3;
+      storeS(o0, o1, o2, o3, off, ar0);
+      storeS(o0, o1, o2, o3, off + 4, ai0);
+      storeS(o4, o5, o6, o7, off, br0);
+      storeS(o4, o5, o6, o7, off + 4, bi0);
     }
   }
 }
@@ -602,33 +648,7 @@ function scatterEven(r: usize, m: i32, o0: usize, o1: usize, o2: usize, o3: usiz
   }
 }
 
-// Odd n: builds conj(Z)/n of the full Hermitian spectrum (length n) from the h = (n+1)/2 bins in s.
-function preOdd(s: usize, z: usize, n: i32, h: i32, scale: f32): void {
-  const sc = f32x4.splat(scale);
-  const zero = f32x4.splat(0);
-  v128.store(z, f32x4.mul(sc, v128.load(s)));
-  v128.store(z, zero, 16);
-  const nb = <usize>n << 5;
-  for (let k = 1; k < h; k++) {
-    const e = s + (<usize>k << 5);
-    const xr = f32x4.mul(sc, v128.load(e)), xi = f32x4.mul(sc, v128.load(e, 16));
-    const p = z + (<usize>k << 5), q = z + nb - (<usize>k << 5);
-    v128.store(p, xr);
-    v128.store(p, f32x4.neg(xi), 16);
-    v128.store(q, xr);
-    v128.store(q, xi, 16);
-  }
-}
 
-// Odd n: x_j = Re r_j to the output rows.
-function scatterReal(r: usize, n: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const e = r + (<usize>j << 5);
-    storeT(o0, o1, o2, o3, <usize>j << 2, v128.load(e), v128.load(e, 32), v128.load(e, 64), v128.load(e, 96));
-  }
-  for (; j < n; j++) storeS(o0, o1, o2, o3, <usize>j << 2, v128.load(r + (<usize>j << 5)));
-}
 
 /**
  * Batched inverse real FFT (numpy `irfft` semantics, divides by n). `inp`: `[batch, floor(n/2)+1,
@@ -641,6 +661,10 @@ export function irfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work
   const a = work, b = work + (<usize>bufElems << 5), dummy = b + (<usize>bufElems << 5);
   const h = (n >> 1) + 1;
   const is = <usize>h << 3, os = <usize>n << 2;
+  if (!even) {
+    irfftOdd(cplan, inp, outp, batch, n, scale, a, b, dummy);
+    return;
+  }
   for (let r = 0; r < batch; r += 4) {
     const r0 = inp + <usize>r * is, o0 = outp + <usize>r * os;
     const r1 = rowPtr(inp, r + 1, batch, is, r0), r2 = rowPtr(inp, r + 2, batch, is, r0);
@@ -648,19 +672,62 @@ export function irfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work
     const o1 = rowPtr(outp, r + 1, batch, os, dummy), o2 = rowPtr(outp, r + 2, batch, os, dummy);
     const o3 = rowPtr(outp, r + 3, batch, os, dummy);
     gatherPairs(b, 2 * h, r0, r1, r2, r3);
-    if (even) {
-      preEven(b, a, m, tw, scale);
-      const z = complexFft(cplan, a, b);
-      scatterEven(z, m, o0, o1, o2, o3);
-    } else {
-      preOdd(b, a, n, h, scale);
-      const z = complexFft(cplan, a, b);
-      scatterReal(z, n, o0, o1, o2, o3);
+    preEven(b, a, m, tw, scale);
+    const z = complexFft(cplan, a, b);
+    scatterEven(z, m, o0, o1, o2, o3);
+  }
+}
+
+// Odd n, two rows per lane: Z = X_a + i X_b over the Hermitian extension (Im of bin 0 ignored);
+// conj(Z_k)/n = (ar - bi, -ai - br)/n, conj(Z_(n-k))/n = (ar + bi, ai - br)/n; with r = FFT_n of
+// that, x_a = Re r and x_b = -Im r.
+function irfftOdd(cplan: usize, inp: usize, outp: usize, batch: i32, n: i32, scale: f32, a: usize, b: usize, dummy: usize): void {
+  const h = (n >> 1) + 1;
+  const is = <usize>h << 3, os = <usize>n << 2;
+  const sc = f32x4.splat(scale), nsc = f32x4.splat(-scale);
+  const nb = <usize>n << 5, hb = <usize>h << 5;
+  for (let r = 0; r < batch; r += 8) {
+    const r0 = inp + <usize>r * is;
+    const r1 = rowPtr(inp, r + 1, batch, is, r0), r2 = rowPtr(inp, r + 2, batch, is, r0);
+    const r3 = rowPtr(inp, r + 3, batch, is, r0), r4 = rowPtr(inp, r + 4, batch, is, r0);
+    const r5 = rowPtr(inp, r + 5, batch, is, r0), r6 = rowPtr(inp, r + 6, batch, is, r0);
+    const r7 = rowPtr(inp, r + 7, batch, is, r0);
+    // spectra of rows a at b[0..h), of rows b at b[h..2h)
+    gatherPairs(b, 2 * h, r0, r1, r2, r3);
+    gatherPairs(b + hb, 2 * h, r4, r5, r6, r7);
+    v128.store(a, f32x4.mul(sc, v128.load(b)));
+    v128.store(a, f32x4.mul(nsc, v128.load(b + hb)), 16);
+    for (let k = 1; k < h; k++) {
+      const pa = b + (<usize>k << 5), pb = pa + hb;
+      const ar = f32x4.mul(sc, v128.load(pa)), ai = f32x4.mul(sc, v128.load(pa, 16));
+      const br = f32x4.mul(sc, v128.load(pb)), bi = f32x4.mul(sc, v128.load(pb, 16));
+      const p = a + (<usize>k << 5), q = a + nb - (<usize>k << 5);
+      v128.store(p, f32x4.sub(ar, bi));
+      v128.store(p, f32x4.neg(f32x4.add(ai, br)), 16);
+      v128.store(q, f32x4.add(ar, bi));
+      v128.store(q, f32x4.sub(ai, br), 16);
+    }
+    const z = complexFft(cplan, a, b);
+    const o0 = outp + <usize>r * os;
+    const o1 = rowPtr(outp, r + 1, batch, os, dummy), o2 = rowPtr(outp, r + 2, batch, os, dummy);
+    const o3 = rowPtr(outp, r + 3, batch, os, dummy), o4 = rowPtr(outp, r + 4, batch, os, dummy);
+    const o5 = rowPtr(outp, r + 5, batch, os, dummy), o6 = rowPtr(outp, r + 6, batch, os, dummy);
+    const o7 = rowPtr(outp, r + 7, batch, os, dummy);
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const e = z + (<usize>j << 5), off = <usize>j << 2;
+      storeT(o0, o1, o2, o3, off, v128.load(e), v128.load(e, 32), v128.load(e, 64), v128.load(e, 96));
+      storeT(o4, o5, o6, o7, off, f32x4.neg(v128.load(e, 16)), f32x4.neg(v128.load(e, 48)), f32x4.neg(v128.load(e, 80)), f32x4.neg(v128.load(e, 112)));
+    }
+    for (; j < n; j++) {
+      const e = z + (<usize>j << 5), off = <usize>j << 2;
+      storeS(o0, o1, o2, o3, off, v128.load(e));
+      storeS(o4, o5, o6, o7, off, f32x4.neg(v128.load(e, 16)));
     }
   }
 }
 
 /** Version of the FFT kernels (bumped when the plan layout changes). */
 export function fftVersion(): i32 {
-  return 2;
+  return 3;
 }
