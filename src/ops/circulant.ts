@@ -1,0 +1,246 @@
+/**
+ * C3A's differentiable block-circulant ops (spec/c3a.md §1): {@link blockCircularConvolution} (the
+ * adapter's product `x·Aᵀ`, unscaled) and {@link getCirculant} (the dense block-circulant matrix `A`).
+ *
+ * `A` `[out, in]` is built from the kernel `w` `[m, n, b]` (m = out/b, n = in/b) as
+ * `A[i·b + s][j·b + t] = w[i][j][(t − s) mod b]`: every b×b block is circulant with first row
+ * `w[i][j]` (PEFT's `get_circulant_fast`; a circular cross-correlation, not a convolution, in signal
+ * processing terms). PEFT's C3A layer adds `blockCircularConvolution(x, w) / in_features` to the base
+ * output, and its delta weight is `getCirculant(w) / in_features`.
+ *
+ * Gradients are the mathematically true ones (spec §1.4): `dL/dx = g·A` and
+ * `dL/dw[i][j][k] = Σ_rows Σ_s g_i[s]·x_j[(s + k) mod b]`. PEFT's custom backward computes a different,
+ * wrong input gradient for b ≥ 3; it is deliberately not reproduced.
+ *
+ * Both ops run on the tensors' backend through its C3A kernels (`c3aKernelSpectrum`, `c3aForward`,
+ * `c3aBackward`, `getCirculant`). A backend without them is served on "wasm" by the kernels of
+ * src/backend/wasm/circulant.ts over the backend's storage arrays.
+ *
+ * @module
+ */
+
+import { recordOp } from "../autograd/engine.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { fmtShape, sizeOf } from "../tensor/shape.ts";
+import type { Backend, Storage } from "../backend/backend.ts";
+import {
+  c3aBackward as wasmC3ABackward,
+  c3aForward as wasmC3AForward,
+  getCirculant as wasmGetCirculant,
+  type KernelSpectrum,
+  kernelSpectrum as wasmKernelSpectrum,
+} from "../backend/wasm/circulant.ts";
+
+/** Opaque precomputed spectrum of a C3A kernel `[m, n, b]`, made and read only by its backend. */
+interface C3ASpectrum {
+  readonly backend: Backend;
+  readonly m: number;
+  readonly n: number;
+  readonly b: number;
+}
+
+/** The C3A kernels a backend executes (raw = unscaled; see the module doc). */
+interface C3AKernels {
+  c3aKernelSpectrum(kernel: Storage, m: number, n: number, b: number): C3ASpectrum;
+  c3aForward(x: Storage, spectrum: C3ASpectrum, rows: number): Storage;
+  c3aBackward(
+    x: Storage | null,
+    spectrum: C3ASpectrum,
+    g: Storage,
+    rows: number,
+    inputGrad: boolean,
+    kernelGrad: boolean,
+  ): { gradX: Storage | null; gradKernel: Storage | null };
+  getCirculant(kernel: Storage, m: number, n: number, b: number): Storage;
+}
+
+interface WasmSpectrum extends C3ASpectrum {
+  readonly spec: KernelSpectrum;
+}
+
+/** The wasm kernels over a backend's storage arrays (for a "wasm" backend lacking the methods). */
+function wasmKernels(be: Backend): C3AKernels {
+  const arr = (s: Storage) => be.readSync(s);
+  const wrap = (a: Float32Array) => be.fromArray(a, true);
+  return {
+    c3aKernelSpectrum(kernel, m, n, b): WasmSpectrum {
+      return { backend: be, m, n, b, spec: wasmKernelSpectrum(arr(kernel), { m, n, b }) };
+    },
+    c3aForward(x, spectrum, rows) {
+      const s = spectrum as WasmSpectrum;
+      return wrap(wasmC3AForward(arr(x), s.spec, { rows, m: s.m, n: s.n, b: s.b }));
+    },
+    c3aBackward(x, spectrum, g, rows, inputGrad, kernelGrad) {
+      const s = spectrum as WasmSpectrum;
+      const r = wasmC3ABackward(
+        x === null ? null : arr(x),
+        s.spec,
+        arr(g),
+        { rows, m: s.m, n: s.n, b: s.b },
+        {
+          inputGrad,
+          kernelGrad,
+        },
+      );
+      return {
+        gradX: r.gradX === null ? null : wrap(r.gradX),
+        gradKernel: r.gradKernel === null ? null : wrap(r.gradKernel),
+      };
+    },
+    getCirculant(kernel, m, n, b) {
+      return wrap(wasmGetCirculant(arr(kernel), { m, n, b }));
+    },
+  };
+}
+
+const fallbacks = new WeakMap<Backend, C3AKernels>();
+
+/** The backend's C3A kernels (its own methods when it has them). */
+function c3aKernels(be: Backend, what: string): C3AKernels {
+  const own = be as unknown as Partial<C3AKernels>;
+  if (
+    typeof own.c3aKernelSpectrum === "function" && typeof own.c3aForward === "function" &&
+    typeof own.c3aBackward === "function" && typeof own.getCirculant === "function"
+  ) {
+    return own as C3AKernels;
+  }
+  if (be.name !== "wasm") {
+    throw new Error(`${what}: backend "${be.name}" has no C3A kernels (c3aForward/c3aBackward/getCirculant)`);
+  }
+  let k = fallbacks.get(be);
+  if (!k) {
+    k = wasmKernels(be);
+    fallbacks.set(be, k);
+  }
+  return k;
+}
+
+function commonDivisors(a: number, b: number): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= Math.min(a, b); d++) if (a % d === 0 && b % d === 0) out.push(d);
+  return out;
+}
+
+function divisors(a: number): number[] {
+  return commonDivisors(a, a);
+}
+
+/** Validates a kernel tensor `[m, n, b]` and returns its block shape. */
+function kernelShape(kernel: Tensor, what: string): { m: number; n: number; b: number } {
+  if (!(kernel instanceof Tensor)) {
+    throw new TypeError(`${what}: kernel must be a Tensor, got ${typeof kernel}`);
+  }
+  if (kernel.ndim !== 3) {
+    throw new RangeError(
+      `${what}: kernel must have shape [m, n, b] = [out/b, in/b, b] (3 dimensions), got ${
+        fmtShape(kernel.shape)
+      }`,
+    );
+  }
+  const [m, n, b] = kernel.shape;
+  if (m < 1 || n < 1 || b < 1) {
+    throw new RangeError(`${what}: kernel dimensions must be >= 1, got ${fmtShape(kernel.shape)}`);
+  }
+  return { m, n, b };
+}
+
+/**
+ * C3A block circular convolution, unscaled (PEFT `BlockCircularConvolution`, spec §1.2–§1.3): splits
+ * the last axis of `x` (in = n·b features) into n chunks `x_j` of length b and returns the m output
+ * chunks `y_i[s] = Σ_j Σ_t w[i][j][(t − s) mod b]·x_j[t]`, i.e. `y = x·Aᵀ` with `A = getCirculant(w)`.
+ * Computed with real FFTs, O(rows·(in + out)·log b + rows·m·n·b) time, without materialising `A`.
+ * Leading axes are independent rows. Differentiable in both inputs with the TRUE gradients (spec
+ * §1.4): `dL/dx = g·A`, `dL/dw[i][j][k] = Σ_rows Σ_s g_i[s]·x_j[(s + k) mod b]`. Saves `x` and the
+ * kernel's spectrum (computed once per forward) for backward.
+ *
+ * PEFT's adapter output is `blockCircularConvolution(x, w) / in_features`.
+ *
+ * @param x input `[..., in]` float32, at least 1-D, with `in = n·b`
+ * @param kernel C3A kernel `[m, n, b]` = `[out/b, in/b, b]` float32, on the same backend as `x`
+ * @returns `[..., out]` float32 with `out = m·b`
+ * @throws {RangeError} if the kernel is not 3-D, x is 0-D, or x's last dimension is not n·b (when b
+ *   does not divide it, the message lists the block sizes that do)
+ * @throws {Error} if x and kernel live on different backends, or the backend has no C3A kernels
+ * @example
+ * ```ts
+ * import { tensor } from "../tensor/index.ts";
+ * const w = tensor([1, 2, 3, 4, 5, 6], [1, 2, 3]).requiresGrad_();  // m = 1, n = 2, b = 3
+ * const x = tensor([1, 2, 3, 4, 5, 6], [1, 6]);
+ * const y = blockCircularConvolution(x, w);                          // [[91, 85, 85]]
+ * y.div(6).sum().backward();                                         // PEFT scaling: / in_features
+ * ```
+ */
+export function blockCircularConvolution(x: Tensor, kernel: Tensor): Tensor {
+  const what = "blockCircularConvolution";
+  if (!(x instanceof Tensor)) throw new TypeError(`${what}: x must be a Tensor, got ${typeof x}`);
+  const { m, n, b } = kernelShape(kernel, what);
+  if (x.ndim < 1) {
+    throw new RangeError(`${what}: x must have at least 1 dimension [..., in], got a 0-d tensor`);
+  }
+  const inF = x.shape[x.ndim - 1];
+  if (inF !== n * b) {
+    const why = inF % b !== 0
+      ? `block size b = ${b} does not divide in_features = ${inF} (block sizes dividing ${inF}: ${
+        divisors(inF).join(", ")
+      })`
+      : `in_features = ${inF} but the kernel expects n·b = ${n}·${b} = ${n * b}`;
+    throw new RangeError(
+      `${what}: x ${fmtShape(x.shape)} does not fit kernel ${fmtShape(kernel.shape)}: ${why}`,
+    );
+  }
+  if (x.backend !== kernel.backend) {
+    throw new Error(
+      `${what}: x is on backend "${x.backend.name}" but kernel on "${kernel.backend.name}"; move one of them`,
+    );
+  }
+  const lead = x.shape.slice(0, -1);
+  const rows = sizeOf(lead);
+  const k = c3aKernels(x.backend, what);
+  const spectrum = k.c3aKernelSpectrum(kernel.storage, m, n, b);
+  const out = Tensor.fromStorage(k.c3aForward(x.storage, spectrum, rows), [...lead, m * b]);
+  return recordOp(what, out, [x, kernel], (g, needs) => {
+    const r = k.c3aBackward(needs[1] ? x.storage : null, spectrum, g.storage, rows, needs[0], needs[1]);
+    return [
+      r.gradX === null ? null : Tensor.fromStorage(r.gradX, x.shape),
+      r.gradKernel === null ? null : Tensor.fromStorage(r.gradKernel, kernel.shape),
+    ];
+  });
+}
+
+/**
+ * The dense block-circulant matrix of a C3A kernel (PEFT `get_circulant_fast`, spec §1.3):
+ * `A[i·b + s][j·b + t] = w[i][j][(t − s) mod b]`, same orientation as `nn.Linear.weight`. PEFT's delta
+ * weight (merge) is `getCirculant(w) / in_features`. Differentiable: the kernel gradient folds the
+ * incoming `[out, in]` gradient, `dw[i][j][k] = Σ_s dA[i·b + s][j·b + (s + k) mod b]`.
+ *
+ * @param kernel `[m, n, b]` float32
+ * @returns `[m·b, n·b]` = `[out, in]` float32
+ * @throws {RangeError} if the kernel is not 3-D with positive dimensions
+ * @example
+ * ```ts
+ * import { tensor } from "../tensor/index.ts";
+ * getCirculant(tensor([1, 2, 3], [1, 1, 3])); // [[1, 2, 3], [3, 1, 2], [2, 3, 1]]
+ * ```
+ */
+export function getCirculant(kernel: Tensor): Tensor {
+  const what = "getCirculant";
+  const { m, n, b } = kernelShape(kernel, what);
+  const k = c3aKernels(kernel.backend, what);
+  const out = Tensor.fromStorage(k.getCirculant(kernel.storage, m, n, b), [m * b, n * b]);
+  return recordOp(what, out, [kernel], (g) => {
+    // A.flat[(i·b + s)·in + j·b + t] = w.flat[(i·n + j)·b + (t − s) mod b]: scatter-add g back
+    const inF = n * b;
+    const idx = new Int32Array(m * b * inF);
+    for (let i = 0; i < m; i++) {
+      for (let s = 0; s < b; s++) {
+        const row = (i * b + s) * inF;
+        for (let j = 0; j < n; j++) {
+          const base = (i * n + j) * b;
+          for (let t = 0; t < b; t++) idx[row + j * b + t] = base + (t - s + b) % b;
+        }
+      }
+    }
+    const gk = g.backend.indexAddRows(g.storage, m * n * b, 1, idx);
+    return [Tensor.fromStorage(gk, kernel.shape)];
+  });
+}
