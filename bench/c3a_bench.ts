@@ -70,7 +70,8 @@ function makeLayer(d: number, b: number): Layer {
 }
 
 if (import.meta.main) {
-  // table mode: medians of interleaved samples
+  // table mode: medians of interleaved samples; C3A first for every shape, then the dense baselines
+  // (a dense 4096 step pollutes caches for seconds, so it never runs between C3A samples)
   const args = Deno.args;
   const samples = Number(args[args.indexOf("--samples") + 1] || 0) || 7;
   const only = args.includes("--only") ? Number(args[args.indexOf("--only") + 1]) : 0;
@@ -81,25 +82,41 @@ if (import.meta.main) {
     fn();
     return performance.now() - t0;
   };
-  console.log(`| in=out | b | params | c3a fwd ms | c3a fwd+bwd ms | dense fwd ms | dense fwd+bwd ms |`);
-  console.log(`|---|---|---|---|---|---|---|`);
-  for (const [d, b] of CONFIGS) {
-    if (only && d !== only) continue;
-    const l = makeLayer(d, b);
-    l.c3aStep(); // warm up plans
-    const cf: number[] = [], cs: number[] = [], df: number[] = [], ds: number[] = [];
-    const denseSamples = d >= 4096 ? 1 : samples;
+  const f = (a: number[]) => (a.length ? median(a).toFixed(2) : "-");
+  const layers = CONFIGS.filter(([d]) => !only || d === only).map(([d, b]) => makeLayer(d, b));
+  const rows = new Map<Layer, string[]>();
+  for (const l of layers) {
+    l.c3aStep(); // warm up plans and the wasm tier-up
+    l.c3aFwd();
+    const cf: number[] = [], cs: number[] = [];
     for (let s = 0; s < samples; s++) {
       cf.push(time(l.c3aFwd));
       cs.push(time(l.c3aStep));
-      if (!noDense && s < denseSamples) {
+    }
+    rows.set(l, [f(cf), f(cs)]);
+  }
+  const denseDone = new Map<number, string[]>();
+  for (const l of layers) {
+    if (noDense) continue;
+    if (!denseDone.has(l.d)) {
+      const n = l.d >= 4096 ? 1 : Math.min(samples, 5);
+      const df: number[] = [], ds: number[] = [];
+      l.denseFwd();
+      for (let s = 0; s < n; s++) {
         df.push(time(l.denseFwd));
         ds.push(time(l.denseStep));
       }
+      denseDone.set(l.d, [f(df), f(ds)]);
     }
-    const f = (a: number[]) => (a.length ? median(a).toFixed(2) : "-");
+  }
+  console.log(`T = ${T} rows, median ms of ${samples} samples (dense: 1 sample at 4096)`);
+  console.log(`| in=out | b | params | c3a fwd ms | c3a fwd+bwd ms | dense fwd ms | dense fwd+bwd ms |`);
+  console.log(`|---|---|---|---|---|---|---|`);
+  for (const l of layers) {
+    const [cf, cs] = rows.get(l)!;
+    const [df, ds] = denseDone.get(l.d) ?? ["-", "-"];
     console.log(
-      `| ${d} | ${b} | ${(d * d / b).toLocaleString("en-US")} | ${f(cf)} | ${f(cs)} | ${f(df)} | ${f(ds)} |`,
+      `| ${l.d} | ${l.b} | ${(l.d * l.d / l.b).toLocaleString("en-US")} | ${cf} | ${cs} | ${df} | ${ds} |`,
     );
   }
 } else {
@@ -108,7 +125,7 @@ if (import.meta.main) {
     const l = makeLayer(d, b);
     const heavy = d >= 4096;
     Deno.bench({
-      name: `dense fwd+bwd (sgemm) d=${d}`,
+      name: `dense fwd+bwd (sgemm) d=${d} b=${b} group`,
       group,
       baseline: true,
       n: heavy ? 2 : undefined,
@@ -116,7 +133,7 @@ if (import.meta.main) {
       fn: l.denseStep,
     });
     Deno.bench({
-      name: `dense fwd (sgemm) d=${d}`,
+      name: `dense fwd (sgemm) d=${d} b=${b} group`,
       group,
       n: heavy ? 3 : undefined,
       warmup: heavy ? 1 : undefined,
