@@ -290,17 +290,20 @@ export function c3aBackwardPtr(
   const gs = s.alloc(rows * m * F * 8);
   const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
   rfftPtr(b, gPtr, gs, rows * m);
-  if (gradXPtr) {
-    const gxs = s.alloc(rows * n * F * 8);
-    wasm.c3aSpectralInputGrad(gs, packedPtr, gxs, rows, m, n, F, work);
-    irfftPtr(b, gxs, gradXPtr, rows * n);
-  }
+  // one n-side spectrum buffer at a time: the x spectrum's block is reused for the gradX spectrum
   if (gradKernelPtr) {
-    const xs = s.alloc(rows * n * F * 8);
+    using s2 = new Scratch();
+    const xs = s2.alloc(rows * n * F * 8);
     rfftPtr(b, xPtr, xs, rows * n);
-    const gws = s.alloc(m * n * F * 8);
+    const gws = s2.alloc(m * n * F * 8);
     wasm.c3aSpectralKernelGrad(xs, gs, gws, rows, m, n, F, 0, work);
     irfftPtr(b, gws, gradKernelPtr, m * n);
+  }
+  if (gradXPtr) {
+    using s3 = new Scratch();
+    const gxs = s3.alloc(rows * n * F * 8);
+    wasm.c3aSpectralInputGrad(gs, packedPtr, gxs, rows, m, n, F, work);
+    irfftPtr(b, gxs, gradXPtr, rows * n);
   }
 }
 
