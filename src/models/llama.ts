@@ -1,0 +1,595 @@
+/**
+ * A Llama-architecture decoder with Hugging Face module and weight names (transformers
+ * `LlamaForCausalLM`): token embedding, `num_hidden_layers` pre-norm blocks of grouped-query causal
+ * self-attention with rotary position embeddings and a SwiGLU MLP, a final RMSNorm and the LM head.
+ * Built from an HF `config.json`-style object; {@link LlamaForCausalLM.fromPretrained} loads a
+ * checkpoint directory (`config.json` + `model.safetensors`, or a sharded
+ * `model.safetensors.index.json`) so a real small HF Llama on disk loads the same way as the
+ * fixtures.
+ *
+ * Module paths (what C3A's `targetModules` match): `model.embed_tokens`,
+ * `model.layers.N.self_attn.{q,k,v,o}_proj`, `model.layers.N.mlp.{gate,up,down}_proj`,
+ * `model.layers.N.{input_layernorm,post_attention_layernorm}`, `model.norm`, `lm_head`.
+ *
+ * @module
+ */
+
+import { Tensor } from "../tensor/tensor.ts";
+import { normal_ } from "../tensor/random.ts";
+import { noGrad } from "../autograd/grad_mode.ts";
+import { mul } from "../ops/elementwise.ts";
+import { gelu, relu, silu } from "../ops/activation.ts";
+import { crossEntropy } from "../ops/loss.ts";
+import { type IndexLike, toIndexArray } from "../ops/indexing.ts";
+import { applyRotaryEmb, scaledDotProductAttention } from "../ops/nn.ts";
+import { Module, type StateDictValue } from "../nn/module.ts";
+import { Linear } from "../nn/linear.ts";
+import { Embedding } from "../nn/embedding.ts";
+import { RMSNorm } from "../nn/normalization.ts";
+import { ModuleList } from "../nn/container.ts";
+import { loadSafetensors } from "../io/safetensors.ts";
+
+/**
+ * Hyper-parameters in Hugging Face `LlamaConfig` / `config.json` names (snake_case, as stored on
+ * disk). Omitted fields take transformers' defaults where they have one.
+ */
+export interface LlamaConfig {
+  /** Vocabulary size V. */
+  vocab_size: number;
+  /** Model width C. */
+  hidden_size: number;
+  /** Width of the SwiGLU MLP. */
+  intermediate_size: number;
+  /** Number of decoder blocks L. */
+  num_hidden_layers: number;
+  /** Query heads Hq. */
+  num_attention_heads: number;
+  /** Key/value heads Hkv (default Hq; Hq must be a multiple). */
+  num_key_value_heads?: number;
+  /** Per-head size (default hidden_size / num_attention_heads). */
+  head_dim?: number;
+  /** RMSNorm epsilon (default 1e-6). */
+  rms_norm_eps?: number;
+  /** RoPE base (default 10000). */
+  rope_theta?: number;
+  /** Only null / `{rope_type: "default"}` is supported; other scalings throw. */
+  rope_scaling?: Record<string, unknown> | null;
+  /** Share `lm_head.weight` with `model.embed_tokens.weight` (default false). */
+  tie_word_embeddings?: boolean;
+  /** Longest sequence the model is meant for (default 2048); longer inputs throw. */
+  max_position_embeddings?: number;
+  /** Biases on q/k/v/o projections (default false). */
+  attention_bias?: boolean;
+  /** Biases on gate/up/down projections (default false). */
+  mlp_bias?: boolean;
+  /** MLP activation: "silu" (default), "gelu", "gelu_pytorch_tanh" or "relu". */
+  hidden_act?: string;
+  /** Std of the normal initialisation of a fresh model (default 0.02). */
+  initializer_range?: number;
+  /**
+   * c3a extension (not an HF field): false builds the decoder without rotary embeddings (the
+   * mini_llama fixture). Default true.
+   */
+  use_rotary_embeddings?: boolean;
+  /** Other config.json fields are accepted and ignored. */
+  [key: string]: unknown;
+}
+
+/** A config with every default resolved. */
+export interface ResolvedLlamaConfig extends LlamaConfig {
+  /** Key/value heads. */
+  num_key_value_heads: number;
+  /** Per-head size. */
+  head_dim: number;
+  /** RMSNorm epsilon. */
+  rms_norm_eps: number;
+  /** RoPE base. */
+  rope_theta: number;
+  /** Tied embeddings. */
+  tie_word_embeddings: boolean;
+  /** Maximum sequence length. */
+  max_position_embeddings: number;
+  /** Attention biases. */
+  attention_bias: boolean;
+  /** MLP biases. */
+  mlp_bias: boolean;
+  /** MLP activation. */
+  hidden_act: string;
+  /** Init std. */
+  initializer_range: number;
+  /** Rotary on/off. */
+  use_rotary_embeddings: boolean;
+}
+
+function posInt(cfg: LlamaConfig, key: string): number {
+  const v = cfg[key];
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+    throw new RangeError(`LlamaConfig.${key} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+const ACTS: Record<string, (x: Tensor) => Tensor> = {
+  silu,
+  swish: silu,
+  gelu: (x) => gelu(x),
+  gelu_pytorch_tanh: (x) => gelu(x, { approximate: "tanh" }),
+  relu,
+};
+
+/**
+ * Fills transformers' defaults into `cfg` and validates it.
+ *
+ * @throws {RangeError} for non-positive sizes, Hq not a multiple of Hkv, hidden_size not divisible by
+ *   the head count (without head_dim), an unknown activation, or an unsupported `rope_scaling`.
+ */
+export function resolveLlamaConfig(cfg: LlamaConfig): ResolvedLlamaConfig {
+  for (
+    const k of ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"]
+  ) {
+    posInt(cfg, k);
+  }
+  const hq = cfg.num_attention_heads;
+  const out: ResolvedLlamaConfig = {
+    ...cfg,
+    num_key_value_heads: cfg.num_key_value_heads ?? hq,
+    head_dim: cfg.head_dim ?? cfg.hidden_size / hq,
+    rms_norm_eps: cfg.rms_norm_eps ?? 1e-6,
+    rope_theta: cfg.rope_theta ?? 10000,
+    tie_word_embeddings: cfg.tie_word_embeddings ?? false,
+    max_position_embeddings: cfg.max_position_embeddings ?? 2048,
+    attention_bias: cfg.attention_bias ?? false,
+    mlp_bias: cfg.mlp_bias ?? false,
+    hidden_act: cfg.hidden_act ?? "silu",
+    initializer_range: cfg.initializer_range ?? 0.02,
+    use_rotary_embeddings: cfg.use_rotary_embeddings ?? true,
+  };
+  posInt(out, "num_key_value_heads");
+  if (!Number.isInteger(out.head_dim) || out.head_dim < 1) {
+    throw new RangeError(
+      `LlamaConfig: hidden_size ${cfg.hidden_size} is not divisible by num_attention_heads ${hq}; set head_dim`,
+    );
+  }
+  if (hq % out.num_key_value_heads !== 0) {
+    throw new RangeError(
+      `LlamaConfig: num_attention_heads (${hq}) must be a multiple of num_key_value_heads (${out.num_key_value_heads})`,
+    );
+  }
+  if (out.use_rotary_embeddings && out.head_dim % 2 !== 0) {
+    throw new RangeError(`LlamaConfig: rotary embeddings need an even head_dim, got ${out.head_dim}`);
+  }
+  if (!(out.hidden_act in ACTS)) {
+    throw new RangeError(
+      `LlamaConfig.hidden_act "${out.hidden_act}" is not supported (${Object.keys(ACTS).join(", ")})`,
+    );
+  }
+  const rs = cfg.rope_scaling;
+  if (rs != null) {
+    const t = rs.rope_type ?? rs.type;
+    if (t !== "default") {
+      throw new RangeError(
+        `LlamaConfig.rope_scaling of type ${JSON.stringify(t)} is not supported (only "default")`,
+      );
+    }
+  }
+  return out;
+}
+
+/** Per-call context passed from the model to every block. */
+export interface LlamaForwardContext {
+  /** Position of each token, `[T]` or `[B, T]` row-major (default 0..T-1). */
+  positionIds?: ArrayLike<number>;
+  /** Additive attention mask broadcastable to `[B, Hq, T, T]` (built from `attentionMask`). */
+  attnBias?: Tensor;
+}
+
+/**
+ * Grouped-query causal self-attention with rotary embeddings (HF `LlamaAttention`): `q_proj`
+ * `[Hq·hd, C]`, `k_proj`/`v_proj` `[Hkv·hd, C]`, `o_proj` `[C, Hq·hd]`.
+ */
+export class LlamaAttention extends Module {
+  /** Query projection. */
+  q_proj: Linear;
+  /** Key projection. */
+  k_proj: Linear;
+  /** Value projection. */
+  v_proj: Linear;
+  /** Output projection. */
+  o_proj: Linear;
+  readonly #cfg: ResolvedLlamaConfig;
+
+  /** Creates the four projections from a resolved config. */
+  constructor(cfg: ResolvedLlamaConfig) {
+    super();
+    this.#cfg = cfg;
+    const c = cfg.hidden_size, hd = cfg.head_dim, bias = cfg.attention_bias;
+    this.q_proj = new Linear(c, cfg.num_attention_heads * hd, { bias });
+    this.k_proj = new Linear(c, cfg.num_key_value_heads * hd, { bias });
+    this.v_proj = new Linear(c, cfg.num_key_value_heads * hd, { bias });
+    this.o_proj = new Linear(cfg.num_attention_heads * hd, c, { bias });
+  }
+
+  /**
+   * Self-attention over `h`.
+   *
+   * @param h `[B, T, C]` (normalised hidden states).
+   * @returns `[B, T, C]`.
+   */
+  override forward(h: Tensor, ctx: LlamaForwardContext = {}): Tensor {
+    const cfg = this.#cfg;
+    const [b, t] = h.shape;
+    const hq = cfg.num_attention_heads, hkv = cfg.num_key_value_heads, hd = cfg.head_dim;
+    let q = this.q_proj.forward(h).reshape([b, t, hq, hd]).transpose(1, 2);
+    let k = this.k_proj.forward(h).reshape([b, t, hkv, hd]).transpose(1, 2);
+    const v = this.v_proj.forward(h).reshape([b, t, hkv, hd]).transpose(1, 2);
+    if (cfg.use_rotary_embeddings) {
+      const ro = { positions: ctx.positionIds, theta: cfg.rope_theta };
+      q = applyRotaryEmb(q, ro);
+      k = applyRotaryEmb(k, ro);
+    }
+    const o = scaledDotProductAttention(q, k, v, { causal: true, attnMask: ctx.attnBias });
+    return this.o_proj.forward(o.transpose(1, 2).reshape([b, t, hq * hd]));
+  }
+}
+
+/** SwiGLU feed-forward (HF `LlamaMLP`): `down_proj(act(gate_proj(x)) · up_proj(x))`. */
+export class LlamaMLP extends Module {
+  /** `[I, C]`. */
+  gate_proj: Linear;
+  /** `[I, C]`. */
+  up_proj: Linear;
+  /** `[C, I]`. */
+  down_proj: Linear;
+  readonly #act: (x: Tensor) => Tensor;
+
+  /** Creates the three projections from a resolved config. */
+  constructor(cfg: ResolvedLlamaConfig) {
+    super();
+    const c = cfg.hidden_size, i = cfg.intermediate_size, bias = cfg.mlp_bias;
+    this.gate_proj = new Linear(c, i, { bias });
+    this.up_proj = new Linear(c, i, { bias });
+    this.down_proj = new Linear(i, c, { bias });
+    this.#act = ACTS[cfg.hidden_act];
+  }
+
+  /**
+   * The feed-forward block.
+   *
+   * @param x `[..., C]`.
+   * @returns `[..., C]`.
+   */
+  override forward(x: Tensor): Tensor {
+    return this.down_proj.forward(mul(this.#act(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+  }
+}
+
+/** One pre-norm decoder block (HF `LlamaDecoderLayer`). */
+export class LlamaDecoderLayer extends Module {
+  /** Attention. */
+  self_attn: LlamaAttention;
+  /** Feed-forward. */
+  mlp: LlamaMLP;
+  /** Norm before attention. */
+  input_layernorm: RMSNorm;
+  /** Norm before the MLP. */
+  post_attention_layernorm: RMSNorm;
+
+  /** Creates the block from a resolved config. */
+  constructor(cfg: ResolvedLlamaConfig) {
+    super();
+    this.self_attn = new LlamaAttention(cfg);
+    this.mlp = new LlamaMLP(cfg);
+    this.input_layernorm = new RMSNorm(cfg.hidden_size, { eps: cfg.rms_norm_eps });
+    this.post_attention_layernorm = new RMSNorm(cfg.hidden_size, { eps: cfg.rms_norm_eps });
+  }
+
+  /**
+   * `h ← h + attn(norm(h)); h ← h + mlp(norm(h))`.
+   *
+   * @param h `[B, T, C]`.
+   * @returns `[B, T, C]`.
+   */
+  override forward(h: Tensor, ctx: LlamaForwardContext = {}): Tensor {
+    const a = h.add(this.self_attn.forward(this.input_layernorm.forward(h), ctx));
+    return a.add(this.mlp.forward(this.post_attention_layernorm.forward(a)));
+  }
+}
+
+/** Options of {@link LlamaModel.forward} / {@link LlamaForCausalLM.forward}. */
+export interface LlamaForwardOptions {
+  /** Shape `[B, T]` of `inputIds` when it is a flat Int32Array / number[]. */
+  shape?: readonly [number, number];
+  /** Position of each token, `[T]` or `[B, T]` row-major (default 0..T-1, as HF without padding). */
+  positionIds?: ArrayLike<number>;
+  /**
+   * Padding mask `[B, T]` row-major: 1 = real token, 0 = padding (keys at 0 are not attended to).
+   * HF `attention_mask`.
+   */
+  attentionMask?: ArrayLike<number>;
+  /** Also return every block's input and the last block's output (see {@link LlamaOutput}). */
+  outputHiddenStates?: boolean;
+}
+
+/** Output of {@link LlamaModel.forward} (HF `BaseModelOutputWithPast` without the cache). */
+export interface LlamaModelOutput {
+  /** Final normalised hidden states `[B, T, C]`. */
+  lastHiddenState: Tensor;
+  /** As {@link LlamaOutput.hiddenStates}. */
+  hiddenStates?: Tensor[];
+}
+
+/** Output of {@link LlamaForCausalLM.forward} with `outputHiddenStates`. */
+export interface LlamaOutput {
+  /** `[B, T, V]` next-token logits. */
+  logits: Tensor;
+  /**
+   * `L + 1` tensors `[B, T, C]`: index 0 the embeddings, index `l + 1` the output of block l. All are
+   * BEFORE the final norm (the fixtures' convention; HF's last entry is after `model.norm`).
+   * Present when `outputHiddenStates`.
+   */
+  hiddenStates?: Tensor[];
+}
+
+/** Token ids accepted by the Llama forward: a `[B, T]` tensor, nested arrays, or flat ids + shape. */
+export type LlamaInputIds = Tensor | readonly (readonly number[])[] | IndexLike;
+
+function idsAndShape(
+  ids: LlamaInputIds,
+  shape?: readonly [number, number],
+): { idx: Int32Array; b: number; t: number } {
+  if (ids instanceof Tensor) {
+    if (ids.ndim !== 2) {
+      throw new RangeError(`Llama: inputIds must be [B, T], got shape [${ids.shape.join(", ")}]`);
+    }
+    return { idx: toIndexArray(ids, "inputIds"), b: ids.shape[0], t: ids.shape[1] };
+  }
+  if (Array.isArray(ids) && ids.length > 0 && Array.isArray(ids[0])) {
+    const rows = ids as readonly (readonly number[])[];
+    const t = rows[0].length;
+    if (rows.some((r) => r.length !== t)) throw new RangeError("Llama: inputIds rows have different lengths");
+    return { idx: toIndexArray(rows.flat(), "inputIds"), b: rows.length, t };
+  }
+  const idx = toIndexArray(ids as IndexLike, "inputIds");
+  const [b, t] = shape ?? [1, idx.length];
+  if (b * t !== idx.length) throw new RangeError(`Llama: shape [${b}, ${t}] does not hold ${idx.length} ids`);
+  return { idx, b, t };
+}
+
+/** The decoder stack without the LM head (HF `LlamaModel`): `embed_tokens`, `layers`, `norm`. */
+export class LlamaModel extends Module {
+  /** `[V, C]` token embeddings. */
+  embed_tokens: Embedding;
+  /** The decoder blocks. */
+  layers: ModuleList<LlamaDecoderLayer>;
+  /** Final RMSNorm. */
+  norm: RMSNorm;
+  /** The resolved configuration. */
+  readonly config: ResolvedLlamaConfig;
+
+  /** Creates the stack from a resolved config. */
+  constructor(cfg: ResolvedLlamaConfig) {
+    super();
+    this.config = cfg;
+    this.embed_tokens = new Embedding(cfg.vocab_size, cfg.hidden_size);
+    this.layers = new ModuleList(
+      Array.from({ length: cfg.num_hidden_layers }, () => new LlamaDecoderLayer(cfg)),
+    );
+    this.norm = new RMSNorm(cfg.hidden_size, { eps: cfg.rms_norm_eps });
+  }
+
+  /**
+   * Runs the stack; returns the final normalised hidden states `[B, T, C]` (and every block's output
+   * when asked).
+   *
+   * @throws {RangeError} for ids outside the vocabulary, T above `max_position_embeddings`, or masks /
+   *   positions of the wrong length.
+   */
+  override forward(inputIds: LlamaInputIds, opts: LlamaForwardOptions = {}): LlamaModelOutput {
+    const { idx, b, t } = idsAndShape(inputIds, opts.shape);
+    const cfg = this.config;
+    if (t > cfg.max_position_embeddings) {
+      throw new RangeError(
+        `Llama: sequence length ${t} exceeds max_position_embeddings ${cfg.max_position_embeddings}`,
+      );
+    }
+    const ctx: LlamaForwardContext = { positionIds: opts.positionIds };
+    if (opts.attentionMask) {
+      const m = opts.attentionMask;
+      if (m.length !== b * t) {
+        throw new RangeError(`Llama: attentionMask has ${m.length} entries, need B·T = ${b * t}`);
+      }
+      const d = new Float32Array(b * t);
+      for (let i = 0; i < d.length; i++) d[i] = m[i] ? 0 : -Infinity;
+      ctx.attnBias = Tensor.fromStorage(this.embed_tokens.weight.backend.fromArray(d, true), [b, 1, 1, t]);
+    }
+    let h = this.embed_tokens.forward(idx, [b, t]);
+    const hidden: Tensor[] | undefined = opts.outputHiddenStates ? [h] : undefined;
+    for (const layer of this.layers) {
+      h = layer.forward(h, ctx);
+      hidden?.push(h);
+    }
+    return { lastHiddenState: this.norm.forward(h), hiddenStates: hidden };
+  }
+}
+
+/** Options of the {@link LlamaForCausalLM} constructor. */
+export interface LlamaInitOptions {
+  /**
+   * Draw fresh weights N(0, initializer_range²) for Linear/Embedding (biases 0, norms 1) as HF's
+   * `_init_weights` does (default true). `fromPretrained` skips it.
+   */
+  init?: boolean;
+}
+
+/**
+ * Llama decoder with LM head (HF `LlamaForCausalLM`): `model` ({@link LlamaModel}) and `lm_head`
+ * `[V, C]` (no bias; tied to `model.embed_tokens.weight` when `tie_word_embeddings`).
+ *
+ * @example
+ * ```ts
+ * const lm = new LlamaForCausalLM({ vocab_size: 256, hidden_size: 64, intermediate_size: 128,
+ *   num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 });
+ * const logits = lm.forward([[1, 2, 3]]); // [1, 3, 256]
+ * const loss = causalLmLoss(logits, [[1, 2, 3]]);
+ * ```
+ */
+export class LlamaForCausalLM extends Module {
+  /** The decoder stack. */
+  model: LlamaModel;
+  /** `[V, C]` output projection. */
+  lm_head: Linear;
+  /** The resolved configuration. */
+  readonly config: ResolvedLlamaConfig;
+
+  /**
+   * Builds the model from an HF-style config.
+   *
+   * @throws {RangeError} for an invalid config (see {@link resolveLlamaConfig}).
+   */
+  constructor(config: LlamaConfig, opts: LlamaInitOptions = {}) {
+    super();
+    this.config = resolveLlamaConfig(config);
+    this.model = new LlamaModel(this.config);
+    this.lm_head = new Linear(this.config.hidden_size, this.config.vocab_size, { bias: false });
+    if (this.config.tie_word_embeddings) this.lm_head.weight = this.model.embed_tokens.weight;
+    if (opts.init ?? true) this.initWeights();
+  }
+
+  /** HF `_init_weights`: Linear and Embedding weights N(0, initializer_range²), biases 0, norms 1. */
+  initWeights(): void {
+    const std = this.config.initializer_range;
+    noGrad(() => {
+      for (const m of this.modules()) {
+        if (m instanceof Linear) {
+          normal_(m.weight, 0, std);
+          m.bias?.zero_();
+        } else if (m instanceof Embedding) normal_(m.weight, 0, std);
+        else if (m instanceof RMSNorm) m.weight?.fill_(1);
+      }
+    });
+  }
+
+  /**
+   * Next-token logits. Returns `[B, T, V]`, or `{logits, hiddenStates}` with `outputHiddenStates`.
+   *
+   * @param inputIds `[B, T]` token ids (Tensor, nested arrays, or flat ids with `opts.shape`).
+   * @throws {RangeError} as {@link LlamaModel.forward}.
+   */
+  override forward(
+    inputIds: LlamaInputIds,
+    opts: LlamaForwardOptions & { outputHiddenStates: true },
+  ): LlamaOutput;
+  override forward(inputIds: LlamaInputIds, opts?: LlamaForwardOptions): Tensor;
+  override forward(inputIds: LlamaInputIds, opts: LlamaForwardOptions = {}): Tensor | LlamaOutput {
+    const out = this.model.forward(inputIds, opts);
+    const logits = this.lm_head.forward(out.lastHiddenState);
+    return opts.outputHiddenStates ? { logits, hiddenStates: out.hiddenStates } : logits;
+  }
+
+  /**
+   * Loads an HF state dict (e.g. the tensors of `model.safetensors`): ignores legacy
+   * `rotary_emb.inv_freq` buffers and fills a missing `lm_head.weight` from the embeddings when tied;
+   * everything else must match exactly.
+   *
+   * @throws {Error} listing missing / unexpected keys and shape mismatches.
+   */
+  loadHfStateDict(sd: Record<string, StateDictValue>): void {
+    const clean: Record<string, StateDictValue> = {};
+    for (const [k, v] of Object.entries(sd)) if (!k.endsWith("rotary_emb.inv_freq")) clean[k] = v;
+    if (
+      this.config.tie_word_embeddings && !("lm_head.weight" in clean) && "model.embed_tokens.weight" in clean
+    ) {
+      clean["lm_head.weight"] = clean["model.embed_tokens.weight"];
+    }
+    this.loadStateDict(clean);
+  }
+
+  /**
+   * Loads a Hugging Face checkpoint directory: `config.json` plus `model.safetensors` (or the shards
+   * listed in `model.safetensors.index.json`). F16/BF16 weights are converted to float32. Works with
+   * a local path (Deno) or an http(s) URL (fetch).
+   *
+   * @param dir directory path or URL.
+   * @param configOverrides fields merged over `config.json` (e.g. `{use_rotary_embeddings: false}`).
+   * @throws {Error} when files are missing or the weights do not match the config.
+   * @example
+   * ```ts
+   * const lm = await LlamaForCausalLM.fromPretrained("./SmolLM-135M");
+   * ```
+   */
+  static async fromPretrained(
+    dir: string | URL,
+    configOverrides: Partial<LlamaConfig> = {},
+  ): Promise<LlamaForCausalLM> {
+    const config = { ...JSON.parse(await readText(dir, "config.json")), ...configOverrides } as LlamaConfig;
+    let tensors: Record<string, StateDictValue>;
+    let index: string | null = null;
+    try {
+      index = await readText(dir, "model.safetensors.index.json");
+    } catch {
+      index = null;
+    }
+    if (index !== null) {
+      const map = (JSON.parse(index) as { weight_map: Record<string, string> }).weight_map;
+      tensors = {};
+      for (const file of new Set(Object.values(map))) {
+        Object.assign(tensors, (await loadSafetensors(joinPath(dir, file))).tensors);
+      }
+    } else {
+      tensors = (await loadSafetensors(joinPath(dir, "model.safetensors"))).tensors;
+    }
+    const lm = new LlamaForCausalLM(config, { init: false });
+    lm.loadHfStateDict(tensors);
+    return lm.eval();
+  }
+}
+
+function joinPath(dir: string | URL, name: string): string | URL {
+  if (dir instanceof URL) return new URL(name, dir.href.endsWith("/") ? dir : new URL(dir.href + "/"));
+  if (/^https?:\/\//.test(dir)) return dir.replace(/\/?$/, "/") + name;
+  return dir.replace(/\/?$/, "/") + name;
+}
+
+async function readText(dir: string | URL, name: string): Promise<string> {
+  const p = joinPath(dir, name);
+  const remote = p instanceof URL ? p.protocol !== "file:" : /^https?:\/\//.test(p);
+  if (remote || typeof Deno === "undefined") {
+    const res = await fetch(p);
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`fromPretrained: fetching ${String(p)} failed: HTTP ${res.status}`);
+    }
+    return await res.text();
+  }
+  return await Deno.readTextFile(p);
+}
+
+/**
+ * Causal-LM loss as HF computes it: cross-entropy of `logits[:, :-1]` against `labels[:, 1:]` (each
+ * position predicts the next token), mean over the labels that are not `ignoreIndex`.
+ *
+ * @param logits `[B, T, V]`.
+ * @param labels `[B, T]` token ids (usually the input ids; `ignoreIndex` marks positions without loss).
+ * @returns 0-d mean loss (natural log).
+ * @throws {RangeError} when labels do not hold B·T entries or T < 2.
+ */
+export function causalLmLoss(
+  logits: Tensor,
+  labels: LlamaInputIds,
+  opts: { ignoreIndex?: number } = {},
+): Tensor {
+  if (logits.ndim !== 3) {
+    throw new RangeError(`causalLmLoss: logits must be [B, T, V], got [${logits.shape.join(", ")}]`);
+  }
+  const [b, t, v] = logits.shape;
+  if (t < 2) throw new RangeError(`causalLmLoss: need T >= 2 to predict a next token, got T=${t}`);
+  const { idx } = idsAndShape(labels, [b, t]);
+  if (idx.length !== b * t) {
+    throw new RangeError(`causalLmLoss: labels have ${idx.length} entries, need ${b * t}`);
+  }
+  const ignore = opts.ignoreIndex ?? -100;
+  const shifted = new Int32Array(b * (t - 1));
+  for (let i = 0; i < b; i++) for (let j = 1; j < t; j++) shifted[i * (t - 1) + j - 1] = idx[i * t + j];
+  const lg = logits.slice(1, 0, t - 1).reshape([b * (t - 1), v]);
+  return crossEntropy(lg, shifted, { ignoreIndex: ignore });
+}

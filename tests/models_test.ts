@@ -1,0 +1,404 @@
+// Tests of src/models: the PEFT fixtures (MLP and mini_llama built from nn modules, weights loaded from
+// model.safetensors, outputs compared with expected.json, which was computed in float64 by PyTorch), a
+// float64 Llama reference written here for the parts the fixture lacks (RoPE, tied embeddings, padding
+// masks, MHA), the checkpoint-directory loader, and end-to-end gradients vs finite differences.
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "./deps.ts";
+import { manualSeed, noGrad, type Tensor, tensor } from "../src/tensor/index.ts";
+import { loadSafetensors, saveSafetensors } from "../src/io/safetensors.ts";
+import { MLP } from "../src/models/mlp.ts";
+import { causalLmLoss, type LlamaConfig, LlamaForCausalLM, resolveLlamaConfig } from "../src/models/llama.ts";
+
+const FIX = new URL("../../shared/fixtures/peft/", import.meta.url);
+
+interface Arr {
+  shape: number[];
+  data: number[];
+}
+
+async function readJson<T>(rel: string): Promise<T> {
+  return JSON.parse(await Deno.readTextFile(new URL(rel, FIX))) as T;
+}
+
+/** max |a - ref| <= rtol * max|ref| (the fixtures' suggested float32 tolerance). */
+function assertCloseRel(a: ArrayLike<number>, ref: ArrayLike<number>, rtol: number, what: string) {
+  assertEquals(a.length, ref.length, `${what}: length`);
+  let mref = 0, merr = 0, at = 0;
+  for (let i = 0; i < ref.length; i++) {
+    mref = Math.max(mref, Math.abs(ref[i]));
+    const e = Math.abs(a[i] - ref[i]);
+    if (!(e <= merr)) {
+      merr = e;
+      at = i;
+    }
+  }
+  assert(
+    merr <= rtol * mref,
+    `${what}: max error ${merr} at ${at} (${a[at]} vs ${ref[at]}) > ${rtol} * ${mref}`,
+  );
+}
+
+Deno.test("MLP fixture: nn modules + model.safetensors reproduce PEFT's base_output", async () => {
+  const spec = await readJson<
+    { modules: Record<string, { in_features: number; out_features: number; bias: boolean }> }
+  >(
+    "mlp/model_spec.json",
+  );
+  const exp = await readJson<{ input: { x: Arr }; base_output: Arr }>("mlp/expected.json");
+  const mlp = new MLP({
+    inFeatures: spec.modules.lin0.in_features,
+    hiddenFeatures: spec.modules.lin0.out_features,
+    outFeatures: spec.modules.lin1.out_features,
+  }).eval();
+  assertEquals(mlp.namedModules().map(([n]) => n), ["", "lin0", "relu", "drop", "lin1", "sm"]);
+  const { tensors } = await loadSafetensors(new URL("mlp/model.safetensors", FIX));
+  mlp.loadStateDict(tensors); // strict: the key sets must match exactly
+  const y = mlp.forward(tensor(exp.input.x.data, exp.input.x.shape));
+  assertEquals(y.shape, exp.base_output.shape);
+  assertCloseRel(y.dataSync(), exp.base_output.data, 1e-4, "MLP base_output");
+  // training mode turns dropout on, so the output changes
+  mlp.train();
+  manualSeed(1);
+  const yt = mlp.forward(tensor(exp.input.x.data, exp.input.x.shape)).dataSync();
+  assert(yt.some((v, i) => Math.abs(v - y.dataSync()[i]) > 1e-6));
+});
+
+interface MiniSpec {
+  config: LlamaConfig;
+}
+interface MiniExpected {
+  input: { input_ids: Arr };
+  base_output: Arr;
+  base_hidden_states: Arr[];
+}
+
+async function miniLlama(): Promise<{ lm: LlamaForCausalLM; exp: MiniExpected }> {
+  const spec = await readJson<MiniSpec>("mini_llama/model_spec.json");
+  const exp = await readJson<MiniExpected>("mini_llama/expected.json");
+  // The fixture's model has no rotary embedding (model_spec.json "llama-like (no rotary embedding)").
+  const lm = new LlamaForCausalLM({ ...spec.config, use_rotary_embeddings: false }).eval();
+  const { tensors } = await loadSafetensors(new URL("mini_llama/model.safetensors", FIX));
+  lm.loadHfStateDict(tensors);
+  return { lm, exp };
+}
+
+Deno.test("mini_llama fixture: logits and hidden states match expected.json; HF module names", async () => {
+  const { lm, exp } = await miniLlama();
+  const names = lm.namedModules().map(([n]) => n);
+  for (
+    const n of [
+      "model.embed_tokens",
+      "model.layers.1.self_attn.q_proj",
+      "model.layers.0.self_attn.v_proj",
+      "model.layers.1.mlp.down_proj",
+      "model.layers.0.post_attention_layernorm",
+      "model.norm",
+      "lm_head",
+    ]
+  ) assert(names.includes(n), n);
+  const ids = exp.input.input_ids;
+  const out = lm.forward(tensor(ids.data, ids.shape), { outputHiddenStates: true });
+  assertEquals(out.logits.shape, exp.base_output.shape);
+  assertCloseRel(out.logits.dataSync(), exp.base_output.data, 1e-4, "mini_llama base_output");
+  assertEquals(out.hiddenStates!.length, exp.base_hidden_states.length);
+  exp.base_hidden_states.forEach((h, i) => {
+    assertEquals(out.hiddenStates![i].shape, h.shape);
+    assertCloseRel(out.hiddenStates![i].dataSync(), h.data, 1e-4, `hidden_states[${i}]`);
+  });
+  // nested-array and flat ids give the same logits
+  const rows = [ids.data.slice(0, 5), ids.data.slice(5)];
+  assertEquals(Array.from(lm.forward(rows).dataSync()), Array.from(out.logits.dataSync()));
+  assertEquals(
+    Array.from(lm.forward(ids.data, { shape: [2, 5] }).dataSync()),
+    Array.from(out.logits.dataSync()),
+  );
+});
+
+Deno.test("Llama loadHfStateDict: strict errors name missing / unexpected keys and shapes", async () => {
+  const { lm } = await miniLlama();
+  const sd = { ...lm.stateDict() } as Record<string, Tensor>;
+  delete sd["model.layers.1.mlp.up_proj.weight"];
+  sd["model.layers.0.self_attn.rotary_emb.inv_freq"] = tensor([1, 2]); // legacy buffer: ignored
+  sd["model.layers.0.self_attn.q_proj.bias"] = tensor([1]);
+  const err = assertThrows(() => lm.loadHfStateDict(sd), Error);
+  assertStringIncludes(err.message, `Missing key(s) in state_dict: "model.layers.1.mlp.up_proj.weight"`);
+  assertStringIncludes(
+    err.message,
+    `Unexpected key(s) in state_dict: "model.layers.0.self_attn.q_proj.bias"`,
+  );
+  assert(!err.message.includes("inv_freq"));
+});
+
+// ------------------------------------------------------------------------------------------------
+// A float64 Llama forward written independently of src/ (naive loops), following HF modeling_llama.
+
+type W = Record<string, Float64Array>;
+
+function refLlama(
+  w: W,
+  cfg: ReturnType<typeof resolveLlamaConfig>,
+  ids: number[],
+  B: number,
+  T: number,
+  mask?: number[],
+) {
+  const C = cfg.hidden_size, Hq = cfg.num_attention_heads, Hkv = cfg.num_key_value_heads, hd = cfg.head_dim;
+  const I = cfg.intermediate_size, V = cfg.vocab_size;
+  const lin = (x: Float64Array, rows: number, name: string, inF: number, outF: number) => {
+    const y = new Float64Array(rows * outF);
+    const wt = w[name];
+    for (let r = 0; r < rows; r++) {
+      for (let o = 0; o < outF; o++) {
+        let s = 0;
+        for (let i = 0; i < inF; i++) s += x[r * inF + i] * wt[o * inF + i];
+        y[r * outF + o] = s;
+      }
+    }
+    return y;
+  };
+  const norm = (x: Float64Array, name: string) => {
+    const y = new Float64Array(x.length);
+    for (let r = 0; r < x.length / C; r++) {
+      let ms = 0;
+      for (let j = 0; j < C; j++) ms += x[r * C + j] ** 2;
+      const inv = 1 / Math.sqrt(ms / C + cfg.rms_norm_eps);
+      for (let j = 0; j < C; j++) y[r * C + j] = x[r * C + j] * inv * w[name][j];
+    }
+    return y;
+  };
+  const rope = (x: Float64Array, H: number) => {
+    // x [B*T, H*hd]; position of token t is t
+    if (!cfg.use_rotary_embeddings) return x;
+    const y = new Float64Array(x.length), half = hd / 2;
+    for (let bt = 0; bt < B * T; bt++) {
+      const t = bt % T;
+      for (let h = 0; h < H; h++) {
+        const o = bt * H * hd + h * hd;
+        for (let j = 0; j < hd; j++) {
+          const ang = t / cfg.rope_theta ** (2 * (j % half) / hd);
+          const rot = j < half ? -x[o + j + half] : x[o + j - half];
+          y[o + j] = x[o + j] * Math.cos(ang) + rot * Math.sin(ang);
+        }
+      }
+    }
+    return y;
+  };
+  let h = new Float64Array(B * T * C);
+  ids.forEach((id, i) => h.set(w["model.embed_tokens.weight"].subarray(id * C, id * C + C), i * C));
+  for (let l = 0; l < cfg.num_hidden_layers; l++) {
+    const p = `model.layers.${l}.`;
+    const a = norm(h, p + "input_layernorm.weight");
+    const q = rope(lin(a, B * T, p + "self_attn.q_proj.weight", C, Hq * hd), Hq);
+    const k = rope(lin(a, B * T, p + "self_attn.k_proj.weight", C, Hkv * hd), Hkv);
+    const v = lin(a, B * T, p + "self_attn.v_proj.weight", C, Hkv * hd);
+    const o = new Float64Array(B * T * Hq * hd);
+    for (let b = 0; b < B; b++) {
+      for (let hh = 0; hh < Hq; hh++) {
+        const kh = Math.floor(hh / (Hq / Hkv));
+        for (let i = 0; i < T; i++) {
+          const s = new Float64Array(T).fill(-Infinity);
+          for (let j = 0; j <= i; j++) {
+            if (mask && !mask[b * T + j]) continue;
+            let d = 0;
+            for (let c = 0; c < hd; c++) {
+              d += q[(b * T + i) * Hq * hd + hh * hd + c] * k[(b * T + j) * Hkv * hd + kh * hd + c];
+            }
+            s[j] = d / Math.sqrt(hd);
+          }
+          const mx = Math.max(...s);
+          let z = 0;
+          for (let j = 0; j < T; j++) z += s[j] = Math.exp(s[j] - mx);
+          for (let c = 0; c < hd; c++) {
+            let acc = 0;
+            for (let j = 0; j < T; j++) acc += s[j] / z * v[(b * T + j) * Hkv * hd + kh * hd + c];
+            o[(b * T + i) * Hq * hd + hh * hd + c] = acc;
+          }
+        }
+      }
+    }
+    const ao = lin(o, B * T, p + "self_attn.o_proj.weight", Hq * hd, C);
+    h = h.map((x, i) => x + ao[i]);
+    const m = norm(h, p + "post_attention_layernorm.weight");
+    const g = lin(m, B * T, p + "mlp.gate_proj.weight", C, I),
+      u = lin(m, B * T, p + "mlp.up_proj.weight", C, I);
+    const act = g.map((z, i) => z / (1 + Math.exp(-z)) * u[i]);
+    const dn = lin(act, B * T, p + "mlp.down_proj.weight", I, C);
+    h = h.map((x, i) => x + dn[i]);
+  }
+  return lin(norm(h, "model.norm.weight"), B * T, "lm_head.weight", C, V);
+}
+
+function weights64(lm: LlamaForCausalLM): W {
+  const out: W = {};
+  for (const [k, v] of Object.entries(lm.stateDict())) out[k] = Float64Array.from(v.dataSync());
+  return out;
+}
+
+const ropeCfg: LlamaConfig = {
+  vocab_size: 11,
+  hidden_size: 16,
+  intermediate_size: 24,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  rms_norm_eps: 1e-5,
+  rope_theta: 100,
+  tie_word_embeddings: true,
+  initializer_range: 0.3,
+};
+
+Deno.test("Llama with RoPE, GQA and tied embeddings vs a float64 reference; padding mask", () => {
+  manualSeed(42);
+  const lm = new LlamaForCausalLM(ropeCfg).eval();
+  assert(lm.lm_head.weight === lm.model.embed_tokens.weight);
+  assert(!lm.namedParameters().some(([n]) => n === "lm_head.weight"));
+  const ids = [1, 5, 9, 2, 0, 7, 3, 3, 10, 4, 6, 8];
+  const y = lm.forward(ids, { shape: [2, 6] });
+  const ref = refLlama(weights64(lm), lm.config, ids, 2, 6);
+  assertCloseRel(y.dataSync(), ref, 1e-4, "RoPE llama logits");
+  // right padding: the last two tokens of row 1 are padding; real positions are unaffected by them
+  const mask = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0];
+  const ym = lm.forward(ids, { shape: [2, 6], attentionMask: mask });
+  const refm = refLlama(weights64(lm), lm.config, ids, 2, 6, mask);
+  const V = 11;
+  // compare the rows of real tokens (padded query rows attend to real keys only in both)
+  assertCloseRel(ym.dataSync().subarray(0, 10 * V), refm.subarray(0, 10 * V), 1e-4, "masked logits");
+  assertCloseRel(
+    ym.dataSync().subarray(6 * V, 10 * V),
+    y.dataSync().subarray(6 * V, 10 * V),
+    1e-5,
+    "causal padding",
+  );
+  assertThrows(() => lm.forward(ids, { shape: [2, 5] }), RangeError, "does not hold");
+  assertThrows(() => lm.forward([[1, 2, 11]]), RangeError, "out of range");
+});
+
+Deno.test("resolveLlamaConfig: HF defaults and clear errors", () => {
+  const c = resolveLlamaConfig({
+    vocab_size: 4,
+    hidden_size: 8,
+    intermediate_size: 4,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+  });
+  assertEquals([c.num_key_value_heads, c.head_dim, c.rms_norm_eps, c.rope_theta, c.tie_word_embeddings], [
+    2,
+    4,
+    1e-6,
+    10000,
+    false,
+  ]);
+  const base = { vocab_size: 4, hidden_size: 8, intermediate_size: 4, num_hidden_layers: 1 };
+  assertThrows(() => resolveLlamaConfig({ ...base, num_attention_heads: 3 }), RangeError, "head_dim");
+  assertThrows(
+    () => resolveLlamaConfig({ ...base, num_attention_heads: 4, num_key_value_heads: 3 }),
+    RangeError,
+    "multiple",
+  );
+  assertThrows(
+    () => resolveLlamaConfig({ ...base, num_attention_heads: 2, hidden_act: "tanh" }),
+    RangeError,
+    "hidden_act",
+  );
+  assertThrows(
+    () => resolveLlamaConfig({ ...base, num_attention_heads: 2, rope_scaling: { rope_type: "llama3" } }),
+    RangeError,
+    "rope_scaling",
+  );
+  assertThrows(() => resolveLlamaConfig({ ...base, num_attention_heads: 0 }), RangeError, "positive integer");
+});
+
+Deno.test("LlamaForCausalLM.fromPretrained: single file and sharded checkpoint directories", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    manualSeed(3);
+    const src = new LlamaForCausalLM({ ...ropeCfg, tie_word_embeddings: false });
+    const sd = src.stateDict();
+    await Deno.writeTextFile(
+      `${dir}/config.json`,
+      JSON.stringify({ ...ropeCfg, tie_word_embeddings: false, model_type: "llama" }),
+    );
+    await saveSafetensors(`${dir}/model.safetensors`, sd, { format: "pt" });
+    const lm = await LlamaForCausalLM.fromPretrained(dir);
+    assert(!lm.training);
+    const ids = [[1, 2, 3, 4]];
+    assertEquals(Array.from(lm.forward(ids).dataSync()), Array.from(src.eval().forward(ids).dataSync()));
+
+    // sharded: two files + index; a tied config without lm_head.weight in the files
+    const sdir = `${dir}/sharded`;
+    await Deno.mkdir(sdir);
+    const keys = Object.keys(sd).filter((k) => k !== "lm_head.weight");
+    const half = Math.floor(keys.length / 2);
+    const shards = [keys.slice(0, half), keys.slice(half)];
+    const weightMap: Record<string, string> = {};
+    for (let i = 0; i < 2; i++) {
+      const f = `model-0000${i + 1}-of-00002.safetensors`;
+      await saveSafetensors(`${sdir}/${f}`, Object.fromEntries(shards[i].map((k) => [k, sd[k]])));
+      for (const k of shards[i]) weightMap[k] = f;
+    }
+    await Deno.writeTextFile(
+      `${sdir}/model.safetensors.index.json`,
+      JSON.stringify({ metadata: {}, weight_map: weightMap }),
+    );
+    await Deno.writeTextFile(
+      `${sdir}/config.json`,
+      JSON.stringify({ ...ropeCfg, tie_word_embeddings: true }),
+    );
+    const tied = await LlamaForCausalLM.fromPretrained(sdir);
+    assert(tied.lm_head.weight === tied.model.embed_tokens.weight);
+    assertEquals(
+      Array.from(tied.model.layers.at(1).mlp.up_proj.weight.dataSync()),
+      Array.from(sd["model.layers.1.mlp.up_proj.weight"].dataSync()),
+    );
+    await assertRejectsMsg(() => LlamaForCausalLM.fromPretrained(`${dir}/nope`), "config.json");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function assertRejectsMsg(fn: () => Promise<unknown>, part: string) {
+  try {
+    await fn();
+  } catch (e) {
+    assertStringIncludes(String(e), part);
+    return;
+  }
+  throw new Error("expected a rejection");
+}
+
+Deno.test("Llama end to end: causal-LM loss gradients vs central finite differences (RoPE, GQA)", () => {
+  manualSeed(9);
+  const lm = new LlamaForCausalLM({ ...ropeCfg, tie_word_embeddings: false, initializer_range: 0.5 });
+  const ids = [[1, 5, 9, 2, 0], [7, 3, 3, 10, 4]];
+  const loss = causalLmLoss(lm.forward(ids), ids);
+  loss.backward();
+  const lossAt = () => noGrad(() => causalLmLoss(lm.forward(ids), ids).item());
+  const checks: Array<[string, number[]]> = [
+    ["model.layers.0.self_attn.q_proj.weight", [0, 17, 63]],
+    ["model.layers.1.self_attn.k_proj.weight", [3, 40]],
+    ["model.layers.0.mlp.gate_proj.weight", [5, 100]],
+    ["model.embed_tokens.weight", [16 * 5 + 3, 16 * 9 + 1]],
+    ["model.norm.weight", [2]],
+  ];
+  for (const [name, idxs] of checks) {
+    const p = lm.getParameter(name);
+    const g = p.grad!.dataSync();
+    for (const i of idxs) {
+      const d = p.dataSync();
+      const orig = d[i], h = 1e-2;
+      d[i] = orig + h;
+      const lp = lossAt();
+      d[i] = orig - h;
+      const lmn = lossAt();
+      d[i] = orig;
+      const num = (lp - lmn) / (2 * h);
+      assert(
+        Math.abs(num - g[i]) <= 2e-3 + 2e-2 * Math.abs(num),
+        `${name}[${i}]: autograd ${g[i]} vs numeric ${num}`,
+      );
+    }
+  }
+  // the loss is the mean next-token cross-entropy: ln(V) for uniform logits
+  const zero = new LlamaForCausalLM({ ...ropeCfg, tie_word_embeddings: false });
+  noGrad(() => zero.lm_head.weight.zero_());
+  assert(Math.abs(causalLmLoss(zero.forward(ids), ids).item() - Math.log(11)) < 1e-5);
+});
