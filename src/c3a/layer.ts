@@ -1,0 +1,470 @@
+/**
+ * `C3ALinear`: a `Linear` layer with one or more C3A adapters (PEFT `C3ALayer` + `C3ALinear`,
+ * spec §1.2, §1.5, §2, §3.1).
+ *
+ * Forward: `y = base(x) + (1/in) · Σ_{a active} BCC(x, kernel_a)` where BCC is the block circular
+ * convolution (cross-correlation, spec §1.3) and `in` the input width. Two deliberate differences from
+ * PEFT (spec §1.4, §5.6-1): gradients through the adapter branch are the true gradients, and several
+ * active adapters are summed, each seeing the layer's input (PEFT chains them), so the unmerged forward
+ * equals the merged one.
+ *
+ * @module
+ */
+
+import { Module } from "../nn/module.ts";
+import { Parameter } from "../nn/parameter.ts";
+import { Linear } from "../nn/linear.ts";
+import { ModuleDict, ParameterDict } from "../nn/container.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { zeros } from "../tensor/creation.ts";
+import { type Generator, normal_, uniform_ } from "../tensor/random.ts";
+import { noGrad } from "../autograd/grad_mode.ts";
+import { blockCircularConvolution, getCirculant } from "../ops/circulant.ts";
+import { BlockSizeError, ValueError, warn } from "./errors.ts";
+import type { C3AInitWeights } from "./config.ts";
+
+/** Kernel-initialisation values PEFT accepts (spec §2). */
+export const INIT_WEIGHTS_VALUES: readonly (C3AInitWeights)[] = [
+  true,
+  false,
+  "xavier_uniform",
+  "kaiming_uniform",
+  "gaussian",
+];
+
+/**
+ * The common divisors of `inFeatures` and `outFeatures`: the block sizes a layer accepts.
+ *
+ * @param inFeatures input width (positive integer)
+ * @param outFeatures output width (positive integer)
+ * @returns ascending list
+ */
+export function validBlockSizes(inFeatures: number, outFeatures: number): number[] {
+  const out: number[] = [];
+  const lim = Math.min(inFeatures, outFeatures);
+  for (let b = 1; b <= lim; b++) if (inFeatures % b === 0 && outFeatures % b === 0) out.push(b);
+  return out;
+}
+
+/**
+ * Check a block size for a layer exactly as PEFT's `C3ALayer.update_layer` (spec §3.1), with the
+ * valid block sizes appended to the message.
+ *
+ * @param blockSize the block size b
+ * @param inFeatures layer input width
+ * @param outFeatures layer output width
+ * @param layerName module name for the message (optional)
+ * @throws {BlockSizeError} (a RangeError) `` `block_size` should be a positive integer value but the
+ *   value passed is {b} ``, `The block size should be a factor of the input size. However, the input
+ *   size is {in} and the block size is {b}`, or the same for the output size
+ */
+export function checkBlockSize(
+  blockSize: number,
+  inFeatures: number,
+  outFeatures: number,
+  layerName?: string,
+): void {
+  const where = layerName ? ` (layer "${layerName}", ${inFeatures} -> ${outFeatures})` : "";
+  const valid = () =>
+    ` Valid block sizes for this layer (common divisors of ${inFeatures} and ${outFeatures}): ${
+      validBlockSizes(inFeatures, outFeatures).join(", ")
+    }. Set blockSize, or a blockSizePattern entry for this module, to one of them.`;
+  if (!Number.isInteger(blockSize) || blockSize <= 0) {
+    throw new BlockSizeError(
+      `\`block_size\` should be a positive integer value but the value passed is ${blockSize}${where}.` +
+        valid(),
+    );
+  }
+  if (inFeatures % blockSize !== 0) {
+    throw new BlockSizeError(
+      `The block size should be a factor of the input size. However, the input size is ${inFeatures} and the ` +
+        `block size is ${blockSize}${where}.` + valid(),
+    );
+  }
+  if (outFeatures % blockSize !== 0) {
+    throw new BlockSizeError(
+      `The block size should be a factor of the output size. However, the output size is ${outFeatures} and ` +
+        `the block size is ${blockSize}${where}.` + valid(),
+    );
+  }
+}
+
+/**
+ * Check an adapter name: a non-empty string without "." that is not the name of a method or property
+ * of the module containers (e.g. `"forward"`, `"train"`, `"get"`), because adapters are stored as
+ * properties (PEFT's names must be valid `nn.ModuleDict` keys for the same reason).
+ *
+ * @throws {ValueError} naming the adapter and the rule it breaks
+ */
+export function checkAdapterName(name: string): void {
+  if (typeof name !== "string" || name === "" || name.includes(".")) {
+    throw new ValueError(`invalid adapter name ${JSON.stringify(name)}: use a non-empty string without "."`);
+  }
+  if (name in ParameterDict.prototype || name in ModuleDict.prototype) {
+    throw new ValueError(
+      `invalid adapter name ${
+        JSON.stringify(name)
+      }: it is reserved (a method or property of Module); choose ` +
+        `another name, e.g. "${name}_adapter"`,
+    );
+  }
+}
+
+/** Options of {@link C3ALinear.updateLayer}. */
+export interface UpdateLayerOptions {
+  /** Freeze the new kernel (PEFT `inference_mode`), default false. */
+  inferenceMode?: boolean;
+  /** Random source for the kernel initialisation (default the global generator, see `manualSeed`). */
+  generator?: Generator;
+  /** Module name, used in error messages only. */
+  layerName?: string;
+}
+
+/** Options of {@link C3ALinear.merge}. */
+export interface MergeOptions {
+  /** Compute on a copy and refuse non-finite results, leaving the weight untouched (PEFT `safe_merge`). */
+  safeMerge?: boolean;
+  /** Adapters to merge (an array; default the active adapters). */
+  adapterNames?: readonly string[] | null;
+}
+
+/**
+ * A `Linear` layer wrapped with C3A adapters (PEFT `C3ALinear`).
+ *
+ * Structure (names as in PEFT, so state dicts interchange): `base_layer` is the original `Linear`
+ * (also reachable as {@link C3ALinear.baseLayer}), `c3a_kernel.<adapter>` is one trainable float32
+ * kernel per adapter, shape `[out/b, in/b, b]`. Block sizes per adapter are in `c3aBlockSize`.
+ *
+ * Input `x`: `[..., inFeatures]`; output `[..., outFeatures]`.
+ *
+ * @throws {TypeError} when the wrapped module is not a `Linear` (PEFT's "Target module ... is not
+ *   supported. Currently, only `torch.nn.Linear` is supported.")
+ * @throws {BlockSizeError} / {@link ValueError} from {@link C3ALinear.updateLayer}
+ */
+export class C3ALinear extends Module {
+  /** The wrapped layer (PEFT `base_layer`). Its weight is frozen by the tuner, not by this class. */
+  base_layer: Linear;
+  /** Kernels by adapter name, each `[out/b, in/b, b]` float32 (PEFT `c3a_kernel`). */
+  c3a_kernel: ParameterDict;
+  /** Block size by adapter name (PEFT `c3a_block_size`). */
+  readonly c3aBlockSize: Record<string, number> = {};
+  /** Input width of the base layer. */
+  readonly inFeatures: number;
+  /** Output width of the base layer. */
+  readonly outFeatures: number;
+  #active: string[];
+  #merged: string[] = [];
+  #disabled = false;
+
+  /**
+   * Wrap `baseLayer` and add the first adapter (PEFT `C3ALinear.__init__` → `update_layer`).
+   *
+   * @param baseLayer the Linear to adapt (weight `[out, in]`)
+   * @param adapterName name of the first adapter (becomes the active one)
+   * @param blockSize its block size b (must divide in and out)
+   * @param initWeights kernel initialisation (spec §2)
+   * @param options inference mode, generator, layer name for messages
+   */
+  constructor(
+    baseLayer: Linear,
+    adapterName: string,
+    blockSize: number,
+    initWeights: C3AInitWeights | string = "xavier_uniform",
+    options: UpdateLayerOptions = {},
+  ) {
+    super();
+    if (!(baseLayer instanceof Linear)) {
+      const desc = (baseLayer as unknown as { constructor?: { name?: string } })?.constructor?.name ??
+        typeof baseLayer;
+      throw new TypeError(
+        `Target module ${options.layerName ? `"${options.layerName}" ` : ""}(${desc}) is not supported. ` +
+          "Currently, only `torch.nn.Linear` (Linear) is supported.",
+      );
+    }
+    this.base_layer = baseLayer;
+    this.c3a_kernel = new ParameterDict();
+    this.inFeatures = baseLayer.inFeatures;
+    this.outFeatures = baseLayer.outFeatures;
+    this.#active = [adapterName];
+    this.updateLayer(adapterName, blockSize, initWeights, options);
+  }
+
+  /** The wrapped Linear (same object as `base_layer`). */
+  get baseLayer(): Linear {
+    return this.base_layer;
+  }
+
+  /** Names of the adapters that run in forward (PEFT `active_adapters`). */
+  get activeAdapters(): string[] {
+    return [...this.#active];
+  }
+
+  /** Names of the adapters merged into the base weight, in merge order (PEFT `merged_adapters`). */
+  get mergedAdapters(): string[] {
+    return [...this.#merged];
+  }
+
+  /** Whether any adapter is merged into the base weight (PEFT `merged`). */
+  get merged(): boolean {
+    return this.#merged.length > 0;
+  }
+
+  /** Whether the adapters are disabled (forward = base layer only; PEFT `disable_adapters`). */
+  get disableAdapters(): boolean {
+    return this.#disabled;
+  }
+
+  /** Adapter names this layer holds, in insertion order. */
+  get adapterNames(): string[] {
+    return this.c3a_kernel.keys();
+  }
+
+  /**
+   * Add (or re-create) adapter `adapterName` with block size `blockSize` (PEFT `update_layer`): checks
+   * the block size (spec §3.1) and the init mode (spec §2), creates a float32 kernel
+   * `[out/b, in/b, b]` and initialises it; the new kernel is trainable only if `adapterName` is
+   * active and not `inferenceMode`.
+   *
+   * @throws {BlockSizeError} the block size is not a positive integer or does not divide in/out
+   *   (message lists the valid ones)
+   * @throws {ValueError} `Unknown init_weights: {value}`, or an invalid adapter name
+   *   (see {@link checkAdapterName})
+   */
+  updateLayer(
+    adapterName: string,
+    blockSize: number,
+    initWeights: C3AInitWeights | string = "xavier_uniform",
+    options: UpdateLayerOptions = {},
+  ): void {
+    checkAdapterName(adapterName);
+    checkBlockSize(blockSize, this.inFeatures, this.outFeatures, options.layerName);
+    if (!INIT_WEIGHTS_VALUES.includes(initWeights as C3AInitWeights)) {
+      throw new ValueError(
+        `Unknown init_weights: ${
+          JSON.stringify(initWeights)
+        }. Use true (zeros), false or "xavier_uniform", ` +
+          `"kaiming_uniform" or "gaussian".`,
+      );
+    }
+    const b = blockSize;
+    const kernel = new Parameter(zeros([this.outFeatures / b, this.inFeatures / b, b]));
+    this.c3aBlockSize[adapterName] = b;
+    this.c3a_kernel.set(adapterName, kernel);
+    this.resetC3AParameters(adapterName, initWeights, options.generator);
+    // PEFT re-applies set_adapter to every kernel here; only the new kernel's flag is set, so adding
+    // a frozen (inference-mode) adapter does not freeze an adapter that is being trained.
+    kernel.requiresGrad = this.#active.includes(adapterName) && !(options.inferenceMode ?? false);
+  }
+
+  /**
+   * Re-initialise the kernel of `adapterName` (PEFT `reset_c3a_parameters`, spec §2): `true` → zeros;
+   * `false`/`"xavier_uniform"` → U(−a, a), a = √(6/(in+out)); `"kaiming_uniform"` → U(−1/√in, 1/√in);
+   * `"gaussian"` → N(0, 1). Bounds use the layer's full in/out widths.
+   *
+   * @throws {ValueError} unknown adapter or init mode
+   */
+  resetC3AParameters(adapterName: string, initWeights: C3AInitWeights | string, generator?: Generator): void {
+    const k = this.#kernel(adapterName);
+    const inF = this.inFeatures;
+    const outF = this.outFeatures;
+    if (initWeights === true) noGrad(() => k.zero_());
+    else if (initWeights === false || initWeights === "xavier_uniform") {
+      const a = Math.sqrt(6 / (inF + outF));
+      uniform_(k, -a, a, { generator });
+    } else if (initWeights === "kaiming_uniform") {
+      const a = 1 / Math.sqrt(inF);
+      uniform_(k, -a, a, { generator });
+    } else if (initWeights === "gaussian") normal_(k, 0, 1, { generator });
+    else throw new ValueError(`Unknown init_weights: ${JSON.stringify(initWeights)}`);
+  }
+
+  #kernel(name: string): Parameter {
+    const k = this.c3a_kernel.get(name);
+    if (!k) {
+      throw new ValueError(
+        `Adapter ${JSON.stringify(name)} not found in this layer; it has ${
+          JSON.stringify(this.adapterNames)
+        }.`,
+      );
+    }
+    return k;
+  }
+
+  /**
+   * Choose the active adapters (PEFT `BaseTunerLayer.set_adapter`): their kernels become trainable
+   * (unless `inferenceMode`), every other kernel is frozen. Names this layer lacks are kept in the
+   * active list but ignored by forward (as in PEFT).
+   *
+   * @param names one name or a list
+   * @param inferenceMode keep even the active kernels frozen
+   */
+  setAdapter(names: string | readonly string[], inferenceMode = false): void {
+    const list = typeof names === "string" ? [names] : [...names];
+    for (const key of this.c3a_kernel.keys()) {
+      this.c3a_kernel.get(key)!.requiresGrad = list.includes(key) && !inferenceMode;
+    }
+    this.#active = list;
+  }
+
+  /**
+   * Enable or disable the adapters (PEFT `enable_adapters`): disabling freezes every kernel and makes
+   * forward return the base output; enabling re-applies the active set (active kernels trainable).
+   */
+  enableAdapters(enabled: boolean): void {
+    if (enabled) {
+      this.setAdapter(this.#active);
+      this.#disabled = false;
+    } else {
+      for (const key of this.c3a_kernel.keys()) this.c3a_kernel.get(key)!.requiresGrad = false;
+      this.#disabled = true;
+    }
+  }
+
+  /**
+   * Remove adapter `name` from this layer (PEFT `BaseTunerLayer.delete_adapter`). If it was active,
+   * the remaining active adapters stay active; if none remain, the first remaining adapter (sorted) is
+   * activated with a warning.
+   *
+   * @returns whether the layer had the adapter
+   */
+  deleteAdapter(name: string): boolean {
+    if (!this.c3a_kernel.has(name)) return false;
+    this.c3a_kernel.delete(name);
+    delete this.c3aBlockSize[name];
+    if (this.#active.includes(name)) {
+      const rest = this.#active.filter((a) => a !== name);
+      if (rest.length > 0) this.setAdapter(rest);
+      else {
+        const remaining = this.c3a_kernel.keys().sort();
+        if (remaining.length === 0) this.setAdapter([]);
+        else {
+          warn(`Adapter ${name} was active which is now deleted. Setting active adapter to ${remaining[0]}.`);
+          this.setAdapter(remaining[0]);
+        }
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The dense weight delta of one adapter, `ΔW = C(kernel) / in` (PEFT `get_delta_weight`, spec §1.5),
+   * shape `[outFeatures, inFeatures]` like the base weight. Differentiable w.r.t. the kernel.
+   *
+   * @throws {ValueError} unknown adapter
+   */
+  getDeltaWeight(adapterName: string): Tensor {
+    return getCirculant(this.#kernel(adapterName)).div(this.inFeatures);
+  }
+
+  /**
+   * Add the deltas of `adapterNames` (default: the active adapters) to the base weight in place
+   * (PEFT `C3ALinear.merge`). Names already merged are skipped with PEFT's warning; names this layer
+   * lacks are skipped silently. The base bias is never changed.
+   *
+   * @throws {ValueError} with `safeMerge`, `NaNs detected in the merged weights. The adapter {name}
+   *   seems to be broken` when the result has a non-finite entry (the weight is left untouched)
+   * @throws {TypeError} `adapterNames` given as a bare string
+   */
+  merge(options: MergeOptions = {}): void {
+    const names = this.#adaptersToMerge(options.adapterNames ?? null);
+    if (names.length === 0) return;
+    const weight = this.base_layer.weight;
+    for (const name of names) {
+      if (!this.c3a_kernel.has(name)) continue;
+      noGrad(() => {
+        const delta = this.getDeltaWeight(name);
+        if (options.safeMerge) {
+          const merged = weight.add(delta);
+          const d = merged.dataSync();
+          for (let i = 0; i < d.length; i++) {
+            if (!Number.isFinite(d[i])) {
+              throw new ValueError(
+                `NaNs detected in the merged weights. The adapter ${name} seems to be broken`,
+              );
+            }
+          }
+          weight.copy_(merged);
+        } else weight.add_(delta);
+      });
+      this.#merged.push(name);
+    }
+  }
+
+  #adaptersToMerge(adapterNames: readonly string[] | null): string[] {
+    if (typeof adapterNames === "string") {
+      throw new TypeError(`adapterNames should be a list of strings, got ${JSON.stringify(adapterNames)}.`);
+    }
+    let names = adapterNames === null ? this.activeAdapters : [...adapterNames];
+    if (this.merged) {
+      const merged = new Set(this.#merged);
+      names = names.filter((n) => !merged.has(n));
+      if (names.length > 0) {
+        warn(
+          `Already following adapters were merged ${
+            this.#merged.join(",")
+          }. You are now additionally merging ${names.join(",")}.`,
+        );
+      } else warn("All adapters are already merged, nothing to do.");
+    }
+    return names;
+  }
+
+  /**
+   * Subtract the merged deltas again, last merged first (PEFT `C3ALinear.unmerge`). ΔW is recomputed
+   * from the current kernel, so a kernel changed while merged does not restore the weight exactly.
+   * Warns `Already unmerged. Nothing to do.` when nothing is merged.
+   */
+  unmerge(): void {
+    if (!this.merged) {
+      warn("Already unmerged. Nothing to do.");
+      return;
+    }
+    const weight = this.base_layer.weight;
+    while (this.#merged.length > 0) {
+      const name = this.#merged.pop()!;
+      if (!this.c3a_kernel.has(name)) continue;
+      noGrad(() => weight.sub_(this.getDeltaWeight(name)));
+    }
+  }
+
+  /**
+   * `base_layer(x) + Σ_{active a} BCC(x, kernel_a) / in` (spec §1.2). Adapters disabled → base only
+   * (a merged layer is unmerged first, as PEFT does); merged → base only (the deltas are in W).
+   * Active adapters with the same block size share one convolution on the sum of their kernels (BCC is
+   * linear in the kernel), which equals the sum of separate convolutions.
+   *
+   * @param x `[..., inFeatures]` float32
+   * @returns `[..., outFeatures]`
+   * @throws {RangeError} when the last dimension of x is not `inFeatures`
+   */
+  override forward(x: Tensor): Tensor {
+    if (this.#disabled) {
+      if (this.merged) this.unmerge();
+      return this.base_layer.forward(x);
+    }
+    if (this.merged) return this.base_layer.forward(x);
+    const result = this.base_layer.forward(x);
+    const byBlock = new Map<number, Tensor>();
+    for (const name of this.#active) {
+      const k = this.c3a_kernel.get(name);
+      if (!k) continue;
+      const b = this.c3aBlockSize[name];
+      const prev = byBlock.get(b);
+      byBlock.set(b, prev === undefined ? k : prev.add(k));
+    }
+    if (byBlock.size === 0) return result;
+    let delta: Tensor | null = null;
+    for (const kernel of byBlock.values()) {
+      const d = blockCircularConvolution(x, kernel);
+      delta = delta === null ? d : delta.add(d);
+    }
+    return result.add(delta!.div(x.shape[x.shape.length - 1]));
+  }
+
+  /** `in_features=…, out_features=…, block_size={adapter: b}` for `toString()`. */
+  override extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, block_size=${
+      JSON.stringify(this.c3aBlockSize)
+    }`;
+  }
+}
