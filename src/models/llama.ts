@@ -479,6 +479,12 @@ export class LlamaForCausalLM extends Module {
     inputIds: LlamaInputIds,
     opts: LlamaForwardOptions & { outputHiddenStates: true },
   ): LlamaOutput;
+  /**
+   * Next-token logits `[B, T, V]`.
+   *
+   * @param inputIds `[B, T]` token ids (Tensor, nested arrays, or flat ids with `opts.shape`).
+   * @throws {RangeError} as {@link LlamaModel.forward}.
+   */
   override forward(inputIds: LlamaInputIds, opts?: LlamaForwardOptions): Tensor;
   override forward(inputIds: LlamaInputIds, opts: LlamaForwardOptions = {}): Tensor | LlamaOutput {
     const out = this.model.forward(inputIds, opts);
