@@ -1,0 +1,755 @@
+/**
+ * `C3AModel` and `getPeftModel`: inject C3A adapters into a model and manage them (PEFT `PeftModel`
+ * + `C3AModel`/`BaseTuner`, spec §3–§5): several named adapters, activation, disabling, merging,
+ * unloading, trainability (bias, modules_to_save), and PEFT-format save/load (see src/io/adapter.ts).
+ *
+ * Names: `namedModules()`, `namedParameters()` and `stateDict()` of a C3AModel use the base model's
+ * paths, with PEFT's structure inside adapted layers: `<path>.base_layer.weight`,
+ * `<path>.c3a_kernel.<adapter>`, `<path>.modules_to_save.<adapter>.<sub>`. Adapter files add PEFT's
+ * `base_model.model.` prefix and drop the adapter name (spec §4).
+ *
+ * @module
+ */
+
+import { Module } from "../nn/module.ts";
+import { Linear } from "../nn/linear.ts";
+import type { Parameter } from "../nn/parameter.ts";
+import type { Generator } from "../tensor/random.ts";
+import { Progress } from "../util/progress.ts";
+import { C3AConfig, checkBias } from "./config.ts";
+import { captureWarnings, ValueError, warn } from "./errors.ts";
+import { C3ALinear, checkAdapterName, checkBlockSize, INIT_WEIGHTS_VALUES } from "./layer.ts";
+import {
+  allLinearExclusions,
+  findTargets,
+  modulesToSaveEntry,
+  type ResolveTargetsOptions,
+  type TargetCandidate,
+} from "./matching.ts";
+import { ModulesToSaveWrapper } from "./modulesToSave.ts";
+import {
+  type FromPretrainedOptions,
+  loadAdapterInto,
+  readAdapterConfig,
+  savePretrainedImpl,
+  type SavePretrainedOptions,
+} from "../io/adapter.ts";
+
+/** Options of {@link getPeftModel} and the {@link C3AModel} constructor. */
+export interface GetPeftModelOptions {
+  /** Name of the first adapter (default `"default"`, as PEFT). */
+  adapterName?: string;
+  /** Random source for the kernel initialisation (default the global generator, see `manualSeed`). */
+  generator?: Generator;
+}
+
+/** Options of {@link C3AModel.mergeAndUnload}. */
+export interface MergeAndUnloadOptions {
+  /** Show a progress line while merging (PEFT `progressbar`), default false. */
+  progressbar?: boolean;
+  /** Refuse non-finite merged weights (PEFT `safe_merge`), default false. */
+  safeMerge?: boolean;
+  /** Adapters to merge, as an array (default the active adapters). A bare string is a TypeError. */
+  adapterNames?: readonly string[] | null;
+}
+
+/** Options of {@link C3AModel.mergeAdapter}. */
+export interface MergeAdapterOptions {
+  /** Adapters to merge, as an array (default the active adapters). */
+  adapterNames?: readonly string[] | null;
+  /** Refuse non-finite merged weights (PEFT `safe_merge`), default false. */
+  safeMerge?: boolean;
+}
+
+/** Options of {@link C3AModel.addAdapter}. */
+export interface AddAdapterOptions {
+  /** Random source for the kernel initialisation. */
+  generator?: Generator;
+}
+
+/** Options of {@link C3AModel.setAdapter}. */
+export interface SetAdapterOptions {
+  /** Keep the active adapters frozen (PEFT `inference_mode`), default false. */
+  inferenceMode?: boolean;
+}
+
+/**
+ * Wrap `model` with a C3A adapter (PEFT `get_peft_model(model, C3AConfig(...))`): every module matched
+ * by the config (spec §3.2–§3.4) must be a `Linear` and is replaced in place by a {@link C3ALinear};
+ * all other parameters are frozen; the adapter's kernels (and, per config, biases and
+ * `modulesToSave` copies) are trainable.
+ *
+ * The model is modified in place (its Linear layers are swapped for wrappers); use the returned
+ * {@link C3AModel} from then on, or {@link C3AModel.unload} to get the plain model back.
+ *
+ * @param model the base model (any `Module`; `model.config.modelType`/`model_type` is used for the
+ *   default targets when `config.targetModules` is null)
+ * @param config the adapter configuration
+ * @param options adapter name (default `"default"`), RNG for the initialisation
+ * @returns the wrapped model
+ * @throws {NoMatchingPeftModuleError} nothing matched
+ * @throws {BlockSizeError} a block size that does not divide a targeted layer (lists valid sizes)
+ * @throws {TypeError} a targeted module that is not a Linear (PEFT: "Target module ... is not supported")
+ * @throws {ValueError} unknown `initWeights`, no default targets for the model type, bad adapter name
+ * @throws {NotImplementedError} unknown `bias`
+ *
+ * @example
+ * ```ts
+ * const base = new LlamaForCausalLM(cfg);
+ * const model = getPeftModel(base, new C3AConfig({ blockSize: 64, targetModules: ["q_proj", "v_proj"] }));
+ * model.printTrainableParameters();
+ * // trainable params: 5,505,024 || all params: ... || trainable%: ...
+ * const opt = new AdamW(model.parameters().filter((p) => p.requiresGrad), { lr: 0.1, weightDecay: 1e-5 });
+ * const loss = crossEntropy(model.forward(inputIds), labels);
+ * loss.backward(); opt.step(); opt.zeroGrad();
+ * await model.savePretrained("out/adapter");
+ * ```
+ */
+export function getPeftModel(model: Module, config: C3AConfig, options: GetPeftModelOptions = {}): C3AModel {
+  return new C3AModel(model, config, options);
+}
+
+function describeModule(m: unknown): string {
+  return (m as { constructor?: { name?: string } })?.constructor?.name ?? typeof m;
+}
+
+/**
+ * A model with C3A adapters (PEFT's `PeftModel` around `C3AModel`). Create it with
+ * {@link getPeftModel} or {@link C3AModel.fromPretrained}.
+ *
+ * It is a `Module` whose listing methods (`namedModules`, `namedParameters`, `parameters`,
+ * `stateDict`, `loadStateDict`) are those of the wrapped base model, so names are the base model's
+ * paths (e.g. `model.layers.0.self_attn.q_proj.c3a_kernel.default`). `forward(...)` calls the base
+ * model's forward.
+ */
+export class C3AModel extends Module {
+  /** The wrapped model (adapted in place). */
+  model: Module;
+  /** Config per adapter name (PEFT `peft_config`). */
+  readonly peftConfig: Record<string, C3AConfig> = {};
+  #active: string[];
+  #unloaded = false;
+
+  /**
+   * Inject the first adapter; see {@link getPeftModel} for the behaviour and errors.
+   *
+   * @param model the base model
+   * @param config the adapter configuration
+   * @param options adapter name (default `"default"`), RNG
+   */
+  constructor(model: Module, config: C3AConfig, options: GetPeftModelOptions = {}) {
+    super();
+    if (!(model instanceof Module)) {
+      throw new TypeError(`getPeftModel: model must be a Module, got ${describeModule(model)}`);
+    }
+    if (!(config instanceof C3AConfig)) {
+      throw new TypeError(`getPeftModel: config must be a C3AConfig, got ${describeModule(config)}`);
+    }
+    if (model instanceof C3AModel) {
+      throw new TypeError(
+        "getPeftModel: the model is already a C3AModel; use addAdapter() for another adapter",
+      );
+    }
+    const name = options.adapterName ?? "default";
+    this.model = model;
+    this.#active = [name];
+    this.#addAdapter(name, config, options.generator);
+  }
+
+  // ------------------------------------------------------------------ delegation to the base model
+
+  /** Calls the base model's `forward` with the same arguments. */
+  // deno-lint-ignore no-explicit-any
+  override forward(...args: any[]): any {
+    this.#checkUsable();
+    return this.model.forward(...args);
+  }
+
+  /** The base model's modules (wrappers in place), names relative to the base model. */
+  override namedModules(prefix = ""): Array<[string, Module]> {
+    return this.model.namedModules(prefix);
+  }
+
+  /** The base model's parameters, e.g. `lin0.c3a_kernel.default`, `lin0.base_layer.weight`. */
+  override namedParameters(prefix = "", recurse = true): Array<[string, Parameter]> {
+    return this.model.namedParameters(prefix, recurse);
+  }
+
+  /** All parameters of the base model (frozen ones included; filter on `requiresGrad` for an optimizer). */
+  override parameters(recurse = true): Parameter[] {
+    return this.model.parameters(recurse);
+  }
+
+  /** The base model's state dict (adapter kernels included). */
+  override stateDict(prefix = ""): ReturnType<Module["stateDict"]> {
+    return this.model.stateDict(prefix);
+  }
+
+  /** Loads into the base model (keys as {@link C3AModel.stateDict}). */
+  override loadStateDict(...args: Parameters<Module["loadStateDict"]>): ReturnType<Module["loadStateDict"]> {
+    return this.model.loadStateDict(...args);
+  }
+
+  /** Whether the base model is in training mode. */
+  override get training(): boolean {
+    return this.model.training;
+  }
+
+  /** Sets training mode on the base model; returns this. */
+  override train(mode = true): this {
+    this.model.train(mode);
+    return this;
+  }
+
+  // ------------------------------------------------------------------ adapters
+
+  /** The active adapter names (PEFT `active_adapters`). */
+  get activeAdapters(): string[] {
+    return [...this.#active];
+  }
+
+  /** The first active adapter name (PEFT `active_adapter`), or null. */
+  get activeAdapter(): string | null {
+    return this.#active[0] ?? null;
+  }
+
+  /** Every C3A layer of the model as `[path, layer]`. */
+  c3aLayers(): Array<[string, C3ALinear]> {
+    return this.model.namedModules().filter((e): e is [string, C3ALinear] => e[1] instanceof C3ALinear);
+  }
+
+  /** Every modules_to_save wrapper as `[path, wrapper]`. */
+  modulesToSaveWrappers(): Array<[string, ModulesToSaveWrapper]> {
+    return this.model.namedModules().filter((e): e is [string, ModulesToSaveWrapper] =>
+      e[1] instanceof ModulesToSaveWrapper
+    );
+  }
+
+  #checkUsable(): void {
+    if (this.#unloaded) {
+      throw new Error(
+        "this C3AModel was unloaded (mergeAndUnload/unload returned the base model); use the returned model",
+      );
+    }
+  }
+
+  #modelType(): string | null {
+    const m = this.model as unknown as {
+      config?: { modelType?: unknown; model_type?: unknown };
+      modelType?: unknown;
+    };
+    const t = m.config?.modelType ?? m.config?.model_type ?? m.modelType ?? null;
+    return typeof t === "string" ? t : null;
+  }
+
+  /**
+   * Add adapter `adapterName` with `config` (PEFT `add_adapter`): matching layers get a new kernel
+   * (already wrapped layers an extra one, possibly with another block size); the new adapter is
+   * neither activated nor trainable until {@link C3AModel.setAdapter}. On failure the model is left
+   * as it was.
+   *
+   * @throws {ValueError} `Adapter with name '{name}' already exists.`, an invalid name, two adapters
+   *   with a bias setting other than "none", and every error of {@link getPeftModel}
+   */
+  addAdapter(adapterName: string, config: C3AConfig, options: AddAdapterOptions = {}): void {
+    this.#checkUsable();
+    if (!(config instanceof C3AConfig)) {
+      throw new TypeError(`addAdapter: config must be a C3AConfig, got ${describeModule(config)}`);
+    }
+    this.#addAdapter(adapterName, config, options.generator);
+  }
+
+  #addAdapter(name: string, config: C3AConfig, generator?: Generator): void {
+    checkAdapterName(name);
+    if (Object.hasOwn(this.peftConfig, name)) {
+      throw new ValueError(`Adapter with name '${name}' already exists.`);
+    }
+    if ("c3a_".includes(name)) warn(`Adapter name ${name} should not be contained in the prefix c3a_.`);
+    checkBias(config.bias);
+    if (config.bias !== "none" && Object.values(this.peftConfig).some((c) => c.bias !== "none")) {
+      throw new ValueError(
+        "C3AModel supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all " +
+          "adapters.",
+      );
+    }
+    if (!INIT_WEIGHTS_VALUES.includes(config.initWeights as never)) {
+      throw new ValueError(
+        `Unknown init_weights: ${JSON.stringify(config.initWeights)}. Use true (zeros), false or ` +
+          `"xavier_uniform", "kaiming_uniform" or "gaussian".`,
+      );
+    }
+    // PEFT's PeftModelForSequenceClassification adds the usual head names to modules_to_save.
+    if (config.taskType === "SEQ_CLS") {
+      const mts = config.modulesToSave ?? [];
+      for (const head of ["classifier", "score"]) if (!mts.includes(head)) mts.push(head);
+      config.modulesToSave = mts;
+    }
+
+    // ---- plan (no mutation until everything is validated)
+    const modules = this.model.namedModules();
+    const tunerPrefixes = modules
+      .filter(([n, m]) => n !== "" && (m instanceof C3ALinear || m instanceof ModulesToSaveWrapper))
+      .map(([n]) => n + ".");
+    const inside = (n: string) => tunerPrefixes.some((p) => n.startsWith(p));
+    const candidates: TargetCandidate[] = modules.map(([n, m]) => ({
+      name: n,
+      isLinear: m instanceof Linear || m instanceof C3ALinear,
+      insideTunerLayer: inside(n),
+    }));
+    const resolveOpts: ResolveTargetsOptions = {
+      modelType: this.#modelType(),
+      excludeFromAllLinear: allLinearExclusions(modules.map(([n]) => n), config.taskType),
+    };
+    const { targets, targetModules } = findTargets(config, candidates, resolveOpts);
+    const byName = new Map(modules);
+    for (const t of targets) {
+      const m = byName.get(t.name);
+      if (m instanceof ModulesToSaveWrapper) {
+        throw new ValueError(
+          `Module "${t.name}" is both a C3A target and in modules_to_save of another adapter; choose one.`,
+        );
+      }
+      if (!(m instanceof Linear) && !(m instanceof C3ALinear)) {
+        throw new TypeError(
+          `Target module "${t.name}" (${describeModule(m)}) is not supported. Currently, only ` +
+            "`torch.nn.Linear` (Linear) is supported. Narrow targetModules to Linear layers" +
+            (typeof config.targetModules === "string"
+              ? " (the regex must match the whole module name)."
+              : "."),
+        );
+      }
+      checkBlockSize(t.blockSize, m.inFeatures, m.outFeatures, t.name);
+    }
+    const mtsTargets: string[] = [];
+    if (config.modulesToSave) {
+      for (const [n, m] of modules) {
+        if (n === "" || inside(n) || m instanceof C3ALinear) continue;
+        if (modulesToSaveEntry(n, config.modulesToSave) !== null) mtsTargets.push(n);
+      }
+    }
+
+    // ---- mutate
+    const resolvedConfig = Array.isArray(targetModules) && config.targetModules === null
+      ? config.with({ targetModules })
+      : config;
+    this.peftConfig[name] = resolvedConfig;
+    try {
+      const isActive = this.#active.includes(name);
+      for (const t of targets) {
+        const m = this.model.getSubmodule(t.name);
+        const opts = { inferenceMode: config.inferenceMode, generator, layerName: t.name };
+        if (m instanceof C3ALinear) {
+          m.updateLayer(name, t.blockSize, config.initWeights, opts);
+        } else {
+          const layer = new C3ALinear(m as Linear, name, t.blockSize, config.initWeights, opts);
+          // A new layer follows the model's active adapters (PEFT leaves the new adapter active on
+          // freshly wrapped layers, which makes such layers run an adapter the model did not activate).
+          layer.setAdapter(this.#active, config.inferenceMode);
+          layer.train(m.training);
+          this.model.setSubmodule(t.name, layer);
+        }
+      }
+      for (const n of mtsTargets) {
+        const m = this.model.getSubmodule(n);
+        if (m instanceof ModulesToSaveWrapper) {
+          m.update(name);
+          if (isActive) m.setAdapter([name], config.inferenceMode);
+        } else {
+          const w = new ModulesToSaveWrapper(m, name);
+          w.setAdapter(isActive ? [name] : this.#active.slice(0, 1), config.inferenceMode);
+          this.model.setSubmodule(n, w);
+        }
+      }
+    } catch (e) {
+      delete this.peftConfig[name];
+      throw e;
+    }
+    this.#markTrainable();
+  }
+
+  /**
+   * Trainability as PEFT sets it (`_mark_only_adapters_as_trainable` + `set_adapter`): every parameter
+   * frozen except active kernels (unless that adapter's config is in inference mode), the active
+   * adapter's modules_to_save copy, and biases per the active adapters' `bias` ("all": every bias;
+   * "c3a_only": biases of C3A-wrapped layers).
+   */
+  #markTrainable(): void {
+    const layers = this.c3aLayers();
+    const wrappers = this.modulesToSaveWrappers();
+    const kernelParams = new Set<Parameter>();
+    for (const [, l] of layers) for (const k of l.c3a_kernel.keys()) kernelParams.add(l.c3a_kernel.get(k)!);
+    const copyParams = new Set<Parameter>();
+    for (const [, w] of wrappers) {
+      for (const [, c] of w.modules_to_save.entries()) for (const p of c.parameters()) copyParams.add(p);
+    }
+    for (const p of this.model.parameters()) {
+      if (!kernelParams.has(p) && !copyParams.has(p)) p.requiresGrad = false;
+    }
+    for (const active of this.#active) {
+      const bias = this.peftConfig[active]?.bias ?? "none";
+      if (bias === "none") continue;
+      if (bias === "all") {
+        for (const [n, p] of this.model.namedParameters()) {
+          if ((n === "bias" || n.endsWith(".bias")) && !copyParams.has(p)) p.requiresGrad = true;
+        }
+      } else {
+        for (const [, l] of layers) if (l.base_layer.bias) l.base_layer.bias.requiresGrad = true;
+      }
+    }
+  }
+
+  /**
+   * Activate one adapter or several (PEFT `set_adapter`; a list as `base_model.set_adapter`): their
+   * kernels become trainable (unless `inferenceMode`), the others are frozen. Merged layers are
+   * unmerged first, with PEFT's warning. Several active adapters are summed in forward.
+   *
+   * @throws {ValueError} `Adapter {name} not found.`; several names when the model has
+   *   modules_to_save (one copy can be active at a time)
+   */
+  setAdapter(names: string | readonly string[], options: SetAdapterOptions = {}): void {
+    this.#checkUsable();
+    const list = typeof names === "string" ? [names] : [...names];
+    for (const n of list) {
+      if (!Object.hasOwn(this.peftConfig, n)) {
+        throw new ValueError(
+          `Adapter ${n} not found. Available adapters: ${Object.keys(this.peftConfig).join(", ")}.`,
+        );
+      }
+    }
+    const wrappers = this.modulesToSaveWrappers();
+    if (wrappers.length > 0 && list.length > 1) {
+      throw new ValueError(
+        `Attempted to set multiple (${
+          list.join(", ")
+        }) adapters at once for modules_to_save, which is not allowed.`,
+      );
+    }
+    let warned = false;
+    for (const [, l] of this.c3aLayers()) {
+      if (l.merged) {
+        if (!warned) warn("Adapter cannot be set when the model is merged. Unmerging the model first.");
+        warned = true;
+        l.unmerge();
+      }
+      l.setAdapter(list, options.inferenceMode ?? false);
+    }
+    for (const [, w] of wrappers) w.setAdapter(list, options.inferenceMode ?? false);
+    this.#active = list;
+    this.#markTrainable();
+  }
+
+  /**
+   * Run `fn` with every adapter disabled (PEFT's `with model.disable_adapter():`): C3A layers return
+   * the base output (merged layers are unmerged first, as PEFT does), modules_to_save use the
+   * originals, and no kernel is trainable. Afterwards adapters are re-enabled and every kernel's
+   * `requiresGrad` is restored to what it was — also when `fn` throws. An async `fn` is awaited
+   * before restoring (the returned promise settles after the restore).
+   *
+   * @param fn the code to run
+   * @returns what `fn` returns
+   */
+  disableAdapter<T>(fn: () => T): T {
+    this.#checkUsable();
+    for (const a of this.#active) {
+      const bias = this.peftConfig[a]?.bias ?? "none";
+      if (bias !== "none") {
+        warn(
+          `Careful, disabling adapter layers with bias configured to be '${bias}' does not produce the same ` +
+            "output as the base model would without adaption.",
+        );
+      }
+    }
+    const layers = this.c3aLayers();
+    const wrappers = this.modulesToSaveWrappers();
+    const saved: Array<[Parameter, boolean]> = [];
+    for (const [, l] of layers) {
+      for (const k of l.c3a_kernel.keys()) {
+        const p = l.c3a_kernel.get(k)!;
+        saved.push([p, p.requiresGrad]);
+      }
+    }
+    for (const [, l] of layers) l.enableAdapters(false);
+    for (const [, w] of wrappers) w.enableAdapters(false);
+    const restore = () => {
+      for (const [, l] of layers) l.enableAdapters(true);
+      for (const [, w] of wrappers) w.enableAdapters(true);
+      for (const [p, rg] of saved) p.requiresGrad = rg;
+    };
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      restore();
+      throw e;
+    }
+    if (result !== null && typeof (result as { then?: unknown })?.then === "function") {
+      return (result as unknown as Promise<unknown>).finally(restore) as unknown as T;
+    }
+    restore();
+    return result;
+  }
+
+  /**
+   * Delete adapter `adapterName` (PEFT `delete_adapter`): kernels, block sizes, modules_to_save copies
+   * and config. If it was active, the other active adapters stay active; if none remain, the first
+   * remaining adapter (sorted) is activated with a warning.
+   *
+   * @throws {ValueError} unknown adapter, or an adapter that is merged in some layer
+   *   (`Cannot delete adapter(s) [...] while they are merged. Please unmerge them first.`)
+   */
+  deleteAdapter(adapterName: string): void {
+    this.#checkUsable();
+    if (!Object.hasOwn(this.peftConfig, adapterName)) {
+      throw new ValueError(
+        `Adapter ${adapterName} does not exist. Available adapters: ${
+          Object.keys(this.peftConfig).join(", ")
+        }.`,
+      );
+    }
+    const layers = this.c3aLayers();
+    if (layers.some(([, l]) => l.mergedAdapters.includes(adapterName))) {
+      throw new ValueError(
+        `Cannot delete adapter(s) ['${adapterName}'] while they are merged. Please unmerge them first.`,
+      );
+    }
+    delete this.peftConfig[adapterName];
+    // the layers' own "was active" warnings are replaced by one model-level warning below
+    captureWarnings(() => {
+      for (const [, l] of layers) l.deleteAdapter(adapterName);
+    });
+    for (const [, w] of this.modulesToSaveWrappers()) w.deleteAdapter(adapterName);
+    let next = this.#active.filter((a) => a !== adapterName);
+    if (next.length === 0 && this.#active.includes(adapterName)) {
+      const remaining = Object.keys(this.peftConfig).sort();
+      if (remaining.length > 0) {
+        next = [remaining[0]];
+        warn(
+          `Adapter ${adapterName} was active which is now deleted. Setting active adapter to ${
+            remaining[0]
+          }.`,
+        );
+      }
+    }
+    this.#active = next;
+    for (const [, l] of this.c3aLayers()) l.setAdapter(next);
+    for (const [, w] of this.modulesToSaveWrappers()) w.setAdapter(next.slice(0, 1));
+    this.#markTrainable();
+  }
+
+  /**
+   * Merge adapters into the base weights in place, keeping the wrappers (PEFT `merge_adapter`);
+   * forward then runs the base layers only. Undo with {@link C3AModel.unmergeAdapter}.
+   *
+   * @throws {ValueError} with `safeMerge`, a non-finite merged weight (names the adapter; that layer's
+   *   weight is left untouched)
+   * @throws {TypeError} `adapterNames` as a bare string
+   */
+  mergeAdapter(options: MergeAdapterOptions = {}): void {
+    this.#checkUsable();
+    const names = checkAdapterNamesList(options.adapterNames ?? null);
+    for (const [, l] of this.c3aLayers()) l.merge({ safeMerge: options.safeMerge, adapterNames: names });
+  }
+
+  /** Subtract merged adapters again in every layer (PEFT `unmerge_adapter`). */
+  unmergeAdapter(): void {
+    this.#checkUsable();
+    for (const [, l] of this.c3aLayers()) if (l.merged) l.unmerge();
+  }
+
+  /**
+   * Merge the adapters into the base weights and return the plain base model (PEFT
+   * `merge_and_unload`): each C3A layer becomes its (merged) `Linear` again, each modules_to_save
+   * wrapper its active copy. The base model is modified in place and returned; this C3AModel must not
+   * be used afterwards.
+   *
+   * @returns the base model
+   * @throws {TypeError} `adapterNames` as a bare string (PEFT raises too)
+   * @throws {ValueError} with `safeMerge`, a non-finite merged weight
+   */
+  mergeAndUnload(options: MergeAndUnloadOptions = {}): Module {
+    this.#checkUsable();
+    const names = checkAdapterNamesList(options.adapterNames ?? null);
+    return this.#unloadAndOptionallyMerge(
+      true,
+      options.progressbar ?? false,
+      options.safeMerge ?? false,
+      names,
+    );
+  }
+
+  /**
+   * Return the plain base model without merging (PEFT `unload`): wrappers are replaced by their base
+   * `Linear` (original module for modules_to_save). Deltas merged earlier with
+   * {@link C3AModel.mergeAdapter} stay in the weights (as in PEFT). This C3AModel must not be used
+   * afterwards.
+   */
+  unload(): Module {
+    this.#checkUsable();
+    return this.#unloadAndOptionallyMerge(false, false, false, null);
+  }
+
+  #unloadAndOptionallyMerge(
+    merge: boolean,
+    progressbar: boolean,
+    safeMerge: boolean,
+    adapterNames: string[] | null,
+  ): Module {
+    const layers = this.c3aLayers();
+    const wrappers = this.modulesToSaveWrappers();
+    const bar = progressbar
+      ? new Progress({
+        total: layers.length + wrappers.length,
+        label: `Unloading ${merge ? "and merging " : ""}model`,
+      })
+      : null;
+    if (merge) {
+      // merge every layer first so a safe-merge failure leaves the model structure intact
+      for (const [, l] of layers) {
+        l.merge({ safeMerge, adapterNames });
+        bar?.tick(1);
+      }
+    }
+    for (const [path, l] of layers) {
+      this.#replace(path, l.base_layer);
+      if (!merge) bar?.tick(1);
+    }
+    for (const [path, w] of wrappers) {
+      this.#replace(path, merge ? w.activeModule : w.original_module);
+      bar?.tick(1);
+    }
+    bar?.finish();
+    for (const k of Object.keys(this.peftConfig)) delete this.peftConfig[k];
+    this.#unloaded = true;
+    return this.model;
+  }
+
+  #replace(path: string, m: Module): void {
+    if (path === "") this.model = m;
+    else this.model.setSubmodule(path, m);
+  }
+
+  // ------------------------------------------------------------------ counting
+
+  /**
+   * `[trainable, all]` parameter element counts of the model (PEFT `get_nb_trainable_parameters`);
+   * tied parameters count once.
+   */
+  getNbTrainableParameters(): [number, number] {
+    let trainable = 0;
+    let all = 0;
+    for (const p of this.model.parameters()) {
+      all += p.size;
+      if (p.requiresGrad) trainable += p.size;
+    }
+    return [trainable, all];
+  }
+
+  /**
+   * Print (and return) PEFT's line: `trainable params: 1,234 || all params: 5,678 || trainable%: 21.7309`.
+   */
+  printTrainableParameters(): string {
+    const [trainable, all] = this.getNbTrainableParameters();
+    const fmt = (n: number) => n.toLocaleString("en-US");
+    const pct = all === 0 ? 0 : (100 * trainable) / all;
+    const line = `trainable params: ${fmt(trainable)} || all params: ${fmt(all)} || trainable%: ${
+      pct.toFixed(4)
+    }`;
+    console.log(line);
+    return line;
+  }
+
+  // ------------------------------------------------------------------ files
+
+  /**
+   * Write the adapters in PEFT's format (see src/io/adapter.ts): `adapter_config.json` (sorted keys,
+   * `inference_mode: true`) and `adapter_model.safetensors` (F32 `base_model.model.<path>.c3a_kernel`
+   * tensors, metadata `{"format": "pt"}`), the adapter `"default"` at the root of `dir` and any other
+   * adapter in `dir/<name>/`. Files are written atomically (temporary file + rename).
+   *
+   * @param dir target directory (created if missing)
+   * @param options `selectedAdapters` (default: all)
+   * @throws {ValueError} an unknown adapter in `selectedAdapters`
+   *
+   * @example
+   * ```ts
+   * await model.savePretrained("out/adapter");
+   * // out/adapter/adapter_config.json, out/adapter/adapter_model.safetensors
+   * ```
+   */
+  async savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+    this.#checkUsable();
+    await savePretrainedImpl(this, dir, options);
+  }
+
+  /**
+   * Load an adapter saved by PEFT or {@link C3AModel.savePretrained} onto `model` (PEFT
+   * `PeftModel.from_pretrained`): read `adapter_config.json`, inject the adapter, copy the kernels
+   * (and biases / modules_to_save tensors) from `adapter_model.safetensors`. With `isTrainable` false
+   * (default) the kernels are frozen and the model is put in eval mode.
+   *
+   * @param model the base model (modified in place)
+   * @param dir the adapter directory (for a non-default adapter saved by savePretrained, its sub-folder)
+   * @param options `adapterName` (default `"default"`), `isTrainable` (default false)
+   * @returns the wrapped model
+   * @throws {Error} a missing file (names the path)
+   * @throws {ValueError} a non-C3A `peft_type`
+   * @throws {RangeError} a tensor whose shape does not fit (names the key and both shapes)
+   *
+   * @example
+   * ```ts
+   * const base = new LlamaForCausalLM(cfg);
+   * base.loadStateDict((await loadSafetensors("model.safetensors")).tensors);
+   * const model = await C3AModel.fromPretrained(base, "out/adapter");
+   * const logits = model.forward(inputIds);
+   * ```
+   */
+  static async fromPretrained(
+    model: Module,
+    dir: string,
+    options: FromPretrainedOptions = {},
+  ): Promise<C3AModel> {
+    const isTrainable = options.isTrainable ?? false;
+    const config = (await readAdapterConfig(dir)).with({ inferenceMode: !isTrainable });
+    const adapterName = options.adapterName ?? "default";
+    const peft = new C3AModel(model, config, { adapterName });
+    await loadAdapterInto(peft, dir, adapterName);
+    if (!isTrainable) peft.eval();
+    return peft;
+  }
+
+  /**
+   * Load another adapter from `dir` under `adapterName` (PEFT `load_adapter`). It is added but not
+   * activated (call {@link C3AModel.setAdapter}); frozen unless `isTrainable`.
+   *
+   * @throws see {@link C3AModel.fromPretrained}; also `Adapter with name '...' already exists.`
+   */
+  async loadAdapter(
+    dir: string,
+    adapterName: string,
+    options: { isTrainable?: boolean } = {},
+  ): Promise<void> {
+    this.#checkUsable();
+    const isTrainable = options.isTrainable ?? false;
+    const config = (await readAdapterConfig(dir)).with({ inferenceMode: !isTrainable });
+    this.addAdapter(adapterName, config);
+    try {
+      await loadAdapterInto(this, dir, adapterName);
+    } catch (e) {
+      this.deleteAdapter(adapterName);
+      throw e;
+    }
+    if (!isTrainable) this.eval();
+  }
+}
+
+function checkAdapterNamesList(names: readonly string[] | null): string[] | null {
+  if (names === null) return null;
+  if (typeof names === "string") {
+    throw new TypeError(
+      `adapterNames should be a list of strings, got ${JSON.stringify(names)}; use [${
+        JSON.stringify(names)
+      }].`,
+    );
+  }
+  return [...names];
+}
