@@ -280,13 +280,10 @@ Deno.test("resolveLlamaConfig: HF defaults and clear errors", () => {
     num_hidden_layers: 1,
     num_attention_heads: 2,
   });
-  assertEquals([c.num_key_value_heads, c.head_dim, c.rms_norm_eps, c.rope_theta, c.tie_word_embeddings], [
-    2,
-    4,
-    1e-6,
-    10000,
-    false,
-  ]);
+  assertEquals(
+    [c.model_type, c.num_key_value_heads, c.head_dim, c.rms_norm_eps, c.rope_theta, c.tie_word_embeddings],
+    ["llama", 2, 4, 1e-6, 10000, false],
+  );
   const base = { vocab_size: 4, hidden_size: 8, intermediate_size: 4, num_hidden_layers: 1 };
   assertThrows(() => resolveLlamaConfig({ ...base, num_attention_heads: 3 }), RangeError, "head_dim");
   assertThrows(

@@ -34,6 +34,8 @@ import { loadSafetensors } from "../io/safetensors.ts";
  * disk). Omitted fields take transformers' defaults where they have one.
  */
 export interface LlamaConfig {
+  /** HF architecture name (default "llama"); PEFT picks default target modules by it. */
+  model_type?: string;
   /** Vocabulary size V. */
   vocab_size: number;
   /** Model width C. */
@@ -77,6 +79,8 @@ export interface LlamaConfig {
 
 /** A config with every default resolved. */
 export interface ResolvedLlamaConfig extends LlamaConfig {
+  /** Architecture name ("llama" unless the config said otherwise). */
+  model_type: string;
   /** Key/value heads. */
   num_key_value_heads: number;
   /** Per-head size. */
@@ -132,6 +136,7 @@ export function resolveLlamaConfig(cfg: LlamaConfig): ResolvedLlamaConfig {
   const hq = cfg.num_attention_heads;
   const out: ResolvedLlamaConfig = {
     ...cfg,
+    model_type: cfg.model_type ?? "llama",
     num_key_value_heads: cfg.num_key_value_heads ?? hq,
     head_dim: cfg.head_dim ?? cfg.hidden_size / hq,
     rms_norm_eps: cfg.rms_norm_eps ?? 1e-6,
