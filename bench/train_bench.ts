@@ -103,18 +103,26 @@ function profile(name: string, step: () => void, iters: number): void {
   const time = new Map<string, number>();
   const calls = new Map<string, number>();
   const phaseTime = new Map<string, number>();
-  let phase = "", phaseStart = 0;
+  let phase = "", phaseStart = 0, depth = 0;
   for (const [method, cat] of Object.entries(CATEGORY)) {
     const f = backend[method];
     if (typeof f !== "function") continue;
     originals.set(method, f);
     backend[method] = function (this: unknown, ...args: unknown[]) {
+      // kernels that call other backend methods internally are timed once, as the outer call
+      if (depth > 0) return (f as (...a: unknown[]) => unknown).apply(this, args);
+      depth++;
       const t0 = performance.now();
       try {
         return (f as (...a: unknown[]) => unknown).apply(this, args);
       } finally {
-        time.set(cat, (time.get(cat) ?? 0) + performance.now() - t0);
-        calls.set(cat, (calls.get(cat) ?? 0) + 1);
+        depth--;
+        // elementwise kernels are split by op ("binary(mul)") so fusion candidates stand out
+        const key = cat === "elementwise" && typeof args[0] === "string"
+          ? `elementwise ${method}(${args[0]})`
+          : cat;
+        time.set(key, (time.get(key) ?? 0) + performance.now() - t0);
+        calls.set(key, (calls.get(key) ?? 0) + 1);
       }
     };
   }
