@@ -251,10 +251,10 @@ function ropeTables(
       sin[p * d + i + half] = s;
     }
   }
-  return {
-    cos: keep(Tensor.fromStorage(b.fromArray(cos, true), [pos.length, d])),
-    sin: keep(Tensor.fromStorage(b.fromArray(sin, true), [pos.length, d])),
-  };
+  const c = Tensor.fromStorage(b.fromArray(cos, true), [pos.length, d]);
+  const s = Tensor.fromStorage(b.fromArray(sin, true), [pos.length, d]);
+  // cached tables outlive any tidy scope; per-call tables are released with the call's scope
+  return cached ? { cos: keep(c), sin: keep(s) } : { cos: c, sin: s };
 }
 
 /** `[..., D]` → `[..., D]` with the two halves of the last axis swapped (its own transpose). */
@@ -306,7 +306,7 @@ export function applyRotaryEmb(x: Tensor, opts: RotaryOptions = {}): Tensor {
     const key = `${b.name}|${d}|${theta}|${t}`;
     let c = ropeCache.get(key);
     if (!c || c.cos.isDisposed) {
-      c = ropeTables(b, Array.from({ length: t }, (_, i) => i), d, theta);
+      c = ropeTables(b, Array.from({ length: t }, (_, i) => i), d, theta, true);
       ropeCache.set(key, c);
     }
     tables = c;
@@ -321,7 +321,7 @@ export function applyRotaryEmb(x: Tensor, opts: RotaryOptions = {}): Tensor {
       if (!Number.isFinite(pos[i])) throw new RangeError(`applyRotaryEmb: position ${i} is ${pos[i]}`);
     }
     perBatch = pos.length !== t || bsz === 1;
-    tables = ropeTables(b, pos, d, theta);
+    tables = ropeTables(b, pos, d, theta, false);
   }
   const pb = perBatch ? bsz : 1;
   const tshape = layout === "BHTD" ? [pb, 1, t, d] : [pb, t, 1, d];
