@@ -236,6 +236,7 @@ function ropeTables(
   pos: ArrayLike<number>,
   d: number,
   theta: number,
+  cached: boolean,
 ): { cos: Tensor; sin: Tensor } {
   const half = d / 2;
   const inv = new Float64Array(half);
