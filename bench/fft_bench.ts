@@ -1,7 +1,10 @@
-// Batched real FFT benchmarks: `deno bench -A bench/fft_bench.ts`.
+// Batched real FFT benchmarks.
 //
-// Every iteration transforms B = 4096 real signals; divide the time per iteration by 4096 for the
-// time per transform. Peers run in the same process on the same data:
+//   deno bench -A bench/fft_bench.ts      deno bench groups (each with a baseline)
+//   deno run -A bench/fft_bench.ts        median table in ns per transform (README format)
+//
+// Every iteration transforms B = 4096 real signals; times per transform are the time per iteration
+// divided by 4096. Peers run in the same process on the same data:
 // - fft.js 4.0.4 `realTransform` (radix-4 JS, float64), one call per signal;
 // - PFFFT (npm @echogarden/pffft-wasm, WASM SIMD build) real setup, `_pffft_transform_ordered`,
 //   signals, spectra and work buffer resident in its own heap, one call per signal;
@@ -16,6 +19,14 @@ import PFFFT from "@echogarden/pffft-wasm/simd";
 import { RealFft, rfft } from "../src/fft/mod.ts";
 
 const B = 4096;
+
+interface Case {
+  group: string;
+  name: string;
+  baseline?: boolean;
+  fn: () => void;
+}
+const cases: Case[] = [];
 
 function randomSignals(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -45,9 +56,9 @@ for (const n of [64, 256, 1024]) {
   const rows: Float64Array[] = [];
   for (let b = 0; b < B; b++) rows.push(Float64Array.from(x.subarray(b * n, (b + 1) * n)));
   const fout = f.createComplexArray() as number[];
-  Deno.bench({
-    name: `fft.js realTransform n=${n}`,
+  cases.push({
     group,
+    name: `fft.js realTransform n=${n}`,
     fn() {
       for (let b = 0; b < B; b++) f.realTransform(fout, rows[b]);
     },
@@ -56,24 +67,23 @@ for (const n of [64, 256, 1024]) {
   // PFFFT, data resident in its heap
   const setup = pffft._pffft_new_setup(n, PFFFT_REAL);
   const pin = pffft._pffft_aligned_malloc(B * n * 4);
+  const pspec = pffft._pffft_aligned_malloc(B * n * 4);
   const pout = pffft._pffft_aligned_malloc(B * n * 4);
   const pwork = pffft._pffft_aligned_malloc(n * 4);
   pffft.HEAPF32.set(x, pin >> 2);
-  Deno.bench({
-    name: `pffft simd n=${n}`,
+  cases.push({
     group,
+    name: `pffft simd n=${n}`,
     baseline: true,
     fn() {
       for (let b = 0; b < B; b++) {
-        pffft._pffft_transform_ordered(setup, pin + b * n * 4, pout + b * n * 4, pwork, PFFFT_FORWARD);
+        pffft._pffft_transform_ordered(setup, pin + b * n * 4, pspec + b * n * 4, pwork, PFFFT_FORWARD);
       }
     },
   });
-
-  const pspec = pffft._pffft_aligned_malloc(B * n * 4);
-  Deno.bench({
-    name: `pffft simd fwd+inv n=${n}`,
+  cases.push({
     group,
+    name: `pffft simd fwd+inv n=${n}`,
     fn() {
       for (let b = 0; b < B; b++) {
         pffft._pffft_transform_ordered(setup, pin + b * n * 4, pspec + b * n * 4, pwork, PFFFT_FORWARD);
@@ -85,38 +95,20 @@ for (const n of [64, 256, 1024]) {
   // ours, resident (pointer API)
   const plan = new RealFft(n, B);
   plan.signal.set(x);
-  Deno.bench({
-    name: `c3a rfft n=${n}`,
+  cases.push({ group, name: `c3a rfft n=${n}`, fn: () => plan.forward() });
+  cases.push({
     group,
-    fn() {
-      plan.forward();
-    },
-  });
-  Deno.bench({
     name: `c3a rfft+irfft n=${n}`,
-    group,
     fn() {
       plan.forward();
       plan.inverse();
     },
   });
-  // ours, copying Float32Array API (copy share = this / `c3a rfft`): allocating a new output per
-  // call, and into a reused output array
-  Deno.bench({
-    name: `c3a rfft(Float32Array) n=${n}`,
-    group,
-    fn() {
-      rfft(x, n, B);
-    },
-  });
+  // ours, copying Float32Array API (copy share = this / `c3a rfft`): a new output array per call,
+  // and a reused one
+  cases.push({ group, name: `c3a rfft(Float32Array) n=${n}`, fn: () => rfft(x, n, B) });
   const out = new Float32Array(B * plan.bins * 2);
-  Deno.bench({
-    name: `c3a rfft(Float32Array, out) n=${n}`,
-    group,
-    fn() {
-      rfft(x, n, B, out);
-    },
-  });
+  cases.push({ group, name: `c3a rfft(Float32Array, out) n=${n}`, fn: () => rfft(x, n, B, out) });
 }
 
 // Non-powers of two next to the next power of two (ours, resident).
@@ -125,21 +117,71 @@ for (const [n, p2] of [[96, 128], [100, 128], [768, 1024], [1280, 2048]]) {
   for (const [size, base] of [[p2, true], [n, false]] as const) {
     const plan = new RealFft(size, B);
     plan.signal.set(randomSignals(size, size));
-    Deno.bench({
-      name: `c3a rfft n=${size}`,
+    cases.push({ group, name: `c3a rfft n=${size}`, baseline: base, fn: () => plan.forward() });
+    cases.push({
       group,
-      baseline: base,
-      fn() {
-        plan.forward();
-      },
-    });
-    Deno.bench({
       name: `c3a rfft+irfft n=${size}`,
-      group,
       fn() {
         plan.forward();
         plan.inverse();
       },
     });
+  }
+}
+
+if (!import.meta.main) {
+  for (const c of cases) Deno.bench({ name: c.name, group: c.group, baseline: c.baseline, fn: c.fn });
+} else {
+  // Table mode: rounds interleave all cases of a group (so load changes hit them alike); median
+  // over rounds of the time of one batch, per transform.
+  const rounds = Number(Deno.args[0] ?? 31);
+  const median: Record<string, number> = {};
+  for (const group of new Set(cases.map((c) => c.group))) {
+    const gc = cases.filter((c) => c.group === group);
+    const times = gc.map(() => [] as number[]);
+    for (const c of gc) for (let w = 0; w < 3; w++) c.fn();
+    for (let r = 0; r < rounds; r++) {
+      gc.forEach((c, i) => {
+        const t0 = performance.now();
+        c.fn();
+        times[i].push(performance.now() - t0);
+      });
+    }
+    gc.forEach((c, i) => {
+      const t = times[i].sort((a, b) => a - b);
+      median[`${group}|${c.name}`] = (t[t.length >> 1] * 1e6) / B;
+    });
+  }
+  const get = (group: string, name: string) => median[`${group}|${name}`];
+  const f0 = (v: number) => v.toFixed(0);
+  const f2 = (v: number) => v.toFixed(2);
+  console.log(`median ns per transform, batch of ${B}, ${rounds} rounds; ${navigator.userAgent}`);
+  console.log(
+    "\n| n | fft.js realTransform | PFFFT SIMD | c3a rfft | c3a vs PFFFT | c3a vs fft.js | PFFFT fwd+inv | c3a rfft+irfft | c3a rfft(Float32Array) new out / reused out |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const n of [64, 256, 1024]) {
+    const g = `rfft n=${n} x${B}`;
+    const fj = get(g, `fft.js realTransform n=${n}`), pf = get(g, `pffft simd n=${n}`);
+    const ours = get(g, `c3a rfft n=${n}`);
+    console.log(
+      `| ${n} | ${f0(fj)} | ${f0(pf)} | ${f0(ours)} | ${f2(pf / ours)}x | ${f2(fj / ours)}x | ${
+        f0(get(g, `pffft simd fwd+inv n=${n}`))
+      } | ${f0(get(g, `c3a rfft+irfft n=${n}`))} | ${f0(get(g, `c3a rfft(Float32Array) n=${n}`))} / ${
+        f0(get(g, `c3a rfft(Float32Array, out) n=${n}`))
+      } |`,
+    );
+  }
+  console.log(
+    "\n| n | c3a rfft | next power of two | its rfft | ratio | c3a rfft+irfft | its rfft+irfft | ratio |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|");
+  for (const [n, p2] of [[96, 128], [100, 128], [768, 1024], [1280, 2048]]) {
+    const g = `rfft n=${n} vs ${p2} x${B}`;
+    const a = get(g, `c3a rfft n=${n}`), b = get(g, `c3a rfft n=${p2}`);
+    const a2 = get(g, `c3a rfft+irfft n=${n}`), b2 = get(g, `c3a rfft+irfft n=${p2}`);
+    console.log(
+      `| ${n} | ${f0(a)} | ${p2} | ${f0(b)} | ${f2(a / b)} | ${f0(a2)} | ${f0(b2)} | ${f2(a2 / b2)} |`,
+    );
   }
 }

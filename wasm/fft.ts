@@ -260,7 +260,11 @@ function twStore(y: usize, br: v128, bi: v128, tp: usize): void {
 // Runs the Stockham passes of a plan; data starts in a, b is scratch. Returns the buffer holding
 // the result (a or b).
 function stockham(plan: usize, a: usize, b: usize): usize {
-  const np = load<i32>(plan, 8);
+  return stockhamPasses(plan, a, b, load<i32>(plan, 8));
+}
+
+// The first np passes of a Stockham plan.
+function stockhamPasses(plan: usize, a: usize, b: usize, np: i32): usize {
   let src = a, dst = b;
   for (let i = 0; i < np; i++) {
     const p = plan + 12 + (<usize> i << 4);
@@ -415,18 +419,14 @@ function gatherPairs(a: usize, count: i32, r0: usize, r1: usize, r2: usize, r3: 
 // Even n, split step from Z = FFT_m(z): with S = Z_k + conj Z_(m-k), D = Z_k - conj Z_(m-k),
 // A = S/2 and T = (w^k/2)(-i D):  X_k = A + T,  X_(m-k) = conj(A - T).  tw holds w^k/2.
 
-// One bin k (any k in 0..m), stored with scalar stores.
-function postBin(z: usize, m: i32, tw: usize, k: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
-  const e1 = z + (<usize>(k == m ? 0 : k) << 5);
-  const e2 = z + (<usize>(k == 0 ? 0 : m - k) << 5);
+// One bin: Z_k at e1, Z_(m-k) at e2, w^k/2 at t, output byte offset off; scalar stores.
+function postBin(e1: usize, e2: usize, t: usize, off: usize, o0: usize, o1: usize, o2: usize, o3: usize): void {
   const zr = v128.load(e1), zi = v128.load(e1, 16);
   const cr = v128.load(e2), ci = v128.load(e2, 16);
   const half = f32x4.splat(0.5);
   const sr = f32x4.add(zr, cr), si = f32x4.sub(zi, ci);
   const dr = f32x4.sub(zr, cr), di = f32x4.add(zi, ci);
-  const t = tw + (<usize>k << 3);
   const wr = v128.load32_splat(t), wi = v128.load32_splat(t, 4);
-  const off = <usize>k << 3;
   storeS(o0, o1, o2, o3, off, f32x4.add(f32x4.mul(half, sr), f32x4.add(f32x4.mul(wr, di), f32x4.mul(wi, dr))));
   storeS(o0, o1, o2, o3, off + 4, f32x4.add(f32x4.mul(half, si), f32x4.sub(f32x4.mul(wi, di), f32x4.mul(wr, dr))));
 }
@@ -468,9 +468,128 @@ function postEven(z: usize, m: i32, tw: usize, o0: usize, o1: usize, o2: usize, 
     storeT(o0, o1, o2, o3, <usize>k << 3, x0r, x0i, x1r, x1i);
     storeT(o0, o1, o2, o3, <usize>(m - k - 1) << 3, y1r, y1i, y0r, y0i);
   }
-  for (let b = k; b <= m - k; b++) postBin(z, m, tw, b, o0, o1, o2, o3);
+  for (let b = k; b <= m - k; b++) {
+    const e1 = z + (<usize>(b == m ? 0 : b) << 5), e2 = z + (<usize>(b == 0 ? 0 : m - b) << 5);
+    postBin(e1, e2, tw + (<usize>b << 3), <usize>b << 3, o0, o1, o2, o3);
+  }
 }
 
+
+// Even n with a final radix-2 pass (l = 1, s = m/2): that pass is fused into the split step. src
+// holds the input a of the last pass; Z_j = a_j + a_(j+s) and Z_(j+s) = a_j - a_(j+s) for j < s.
+// Butterflies k and s-k give Z_k, Z_(k+s), Z_(s-k), Z_(2s-k): the mirror pairs (k, m-k) and
+// (s+k, s-k). With k and k+1 at a time, 8 bins are written per iteration. For k = 0 the mirror
+// butterfly (a_s, a_2s) is replaced by (a_0, -a_s), which yields Z_0 and Z_s (bin s is then
+// written twice, with equal values).
+function postEvenR2(src: usize, m: i32, tw: usize, o0: usize, o1: usize, o2: usize, o3: usize): void {
+  const half = f32x4.splat(0.5);
+  const s = m >> 1;
+  const sb = <usize>s << 5;
+  const sign = i32x4.splat(0x80000000), nosign = i32x4.splat(0);
+  let k = 0;
+  for (; 2 * k + 2 < s; k += 2) {
+    const pa = src + (<usize>k << 5); // a_k, a_(k+1); + sb: a_(k+s), a_(k+s+1)
+    const pb = src + (<usize>(s - k - 1) << 5); // a_(s-k-1); + sb: a_(2s-k-1)
+    const pc = k == 0 ? src : pb + 32; // a_(s-k)
+    const pd = k == 0 ? src + sb : pb + 32 + sb; // a_(2s-k) (negated a_s for k = 0)
+    const sg = k == 0 ? sign : nosign;
+    const t0 = tw + (<usize>k << 3), t1 = tw + (<usize>(s + k) << 3);
+    let x0r = nosign, x0i = nosign, y0r = nosign, y0i = nosign; // X_k, X_(2s-k)
+    let u0r = nosign, u0i = nosign, v0r = nosign, v0i = nosign; // X_(s+k), X_(s-k)
+    {
+      const ar = v128.load(pa), ai = v128.load(pa, 16), br = v128.load(pa + sb), bi = v128.load(pa + sb, 16);
+      const cr = v128.load(pc), ci = v128.load(pc, 16);
+      const dr = v128.xor(v128.load(pd), sg), di = v128.xor(v128.load(pd, 16), sg);
+      const zkr = f32x4.add(ar, br), zki = f32x4.add(ai, bi); // Z_k
+      const zsr = f32x4.sub(ar, br), zsi = f32x4.sub(ai, bi); // Z_(s+k)
+      const mcr = f32x4.add(cr, dr), mci = f32x4.add(ci, di); // Z_(s-k)
+      const mdr = f32x4.sub(cr, dr), mdi = f32x4.sub(ci, di); // Z_(2s-k)
+      {
+        const ar = f32x4.mul(half, f32x4.add(zkr, mdr)), ai = f32x4.mul(half, f32x4.sub(zki, mdi));
+        const dr = f32x4.sub(zkr, mdr), di = f32x4.add(zki, mdi);
+        const wr = v128.load32_splat(t0, 0), wi = v128.load32_splat(t0, 4);
+        const tr = f32x4.add(f32x4.mul(wr, di), f32x4.mul(wi, dr));
+        const ti = f32x4.sub(f32x4.mul(wi, di), f32x4.mul(wr, dr));
+        x0r = f32x4.add(ar, tr);
+        x0i = f32x4.add(ai, ti);
+        y0r = f32x4.sub(ar, tr);
+        y0i = f32x4.sub(ti, ai);
+      }
+      {
+        const ar = f32x4.mul(half, f32x4.add(zsr, mcr)), ai = f32x4.mul(half, f32x4.sub(zsi, mci));
+        const dr = f32x4.sub(zsr, mcr), di = f32x4.add(zsi, mci);
+        const wr = v128.load32_splat(t1, 0), wi = v128.load32_splat(t1, 4);
+        const tr = f32x4.add(f32x4.mul(wr, di), f32x4.mul(wi, dr));
+        const ti = f32x4.sub(f32x4.mul(wi, di), f32x4.mul(wr, dr));
+        u0r = f32x4.add(ar, tr);
+        u0i = f32x4.add(ai, ti);
+        v0r = f32x4.sub(ar, tr);
+        v0i = f32x4.sub(ti, ai);
+      }
+    }
+    {
+      const ar = v128.load(pa, 32), ai = v128.load(pa, 48), br = v128.load(pa + sb, 32), bi = v128.load(pa + sb, 48);
+      const cr = v128.load(pb), ci = v128.load(pb, 16), dr = v128.load(pb + sb), di = v128.load(pb + sb, 16);
+      const zkr = f32x4.add(ar, br), zki = f32x4.add(ai, bi); // Z_(k+1)
+      const zsr = f32x4.sub(ar, br), zsi = f32x4.sub(ai, bi); // Z_(s+k+1)
+      const mcr = f32x4.add(cr, dr), mci = f32x4.add(ci, di); // Z_(s-k-1)
+      const mdr = f32x4.sub(cr, dr), mdi = f32x4.sub(ci, di); // Z_(2s-k-1)
+      let x1r = nosign, x1i = nosign, y1r = nosign, y1i = nosign; // X_(k+1), X_(2s-k-1)
+      {
+        const ar = f32x4.mul(half, f32x4.add(zkr, mdr)), ai = f32x4.mul(half, f32x4.sub(zki, mdi));
+        const dr = f32x4.sub(zkr, mdr), di = f32x4.add(zki, mdi);
+        const wr = v128.load32_splat(t0, 8), wi = v128.load32_splat(t0, 12);
+        const tr = f32x4.add(f32x4.mul(wr, di), f32x4.mul(wi, dr));
+        const ti = f32x4.sub(f32x4.mul(wi, di), f32x4.mul(wr, dr));
+        x1r = f32x4.add(ar, tr);
+        x1i = f32x4.add(ai, ti);
+        y1r = f32x4.sub(ar, tr);
+        y1i = f32x4.sub(ti, ai);
+      }
+      storeT(o0, o1, o2, o3, <usize>k << 3, x0r, x0i, x1r, x1i);
+      storeT(o0, o1, o2, o3, <usize>(m - k - 1) << 3, y1r, y1i, y0r, y0i);
+      let u1r = nosign, u1i = nosign, v1r = nosign, v1i = nosign; // X_(s+k+1), X_(s-k-1)
+      {
+        const ar = f32x4.mul(half, f32x4.add(zsr, mcr)), ai = f32x4.mul(half, f32x4.sub(zsi, mci));
+        const dr = f32x4.sub(zsr, mcr), di = f32x4.add(zsi, mci);
+        const wr = v128.load32_splat(t1, 8), wi = v128.load32_splat(t1, 12);
+        const tr = f32x4.add(f32x4.mul(wr, di), f32x4.mul(wi, dr));
+        const ti = f32x4.sub(f32x4.mul(wi, di), f32x4.mul(wr, dr));
+        u1r = f32x4.add(ar, tr);
+        u1i = f32x4.add(ai, ti);
+        v1r = f32x4.sub(ar, tr);
+        v1i = f32x4.sub(ti, ai);
+      }
+      storeT(o0, o1, o2, o3, <usize>(s + k) << 3, u0r, u0i, u1r, u1i);
+      storeT(o0, o1, o2, o3, <usize>(s - k - 1) << 3, v1r, v1i, v0r, v0i);
+    }
+  }
+  for (let b = k; b <= s - k; b++) postBinR2(src, m, tw, b, o0, o1, o2, o3);
+  for (let b = s + k; b <= m - k; b++) postBinR2(src, m, tw, b, o0, o1, o2, o3);
+}
+
+// Stores Z_j (j mod m), computed from the input a of a final radix-2 pass, at slot.
+function zR2(src: usize, m: i32, j: i32, slot: usize): void {
+  const s = m >> 1;
+  if (j >= m) j -= m;
+  const lo = j < s ? j : j - s;
+  const p = src + (<usize>lo << 5), q = p + (<usize>s << 5);
+  if (j < s) {
+    v128.store(slot, f32x4.add(v128.load(p), v128.load(q)));
+    v128.store(slot, f32x4.add(v128.load(p, 16), v128.load(q, 16)), 16);
+  } else {
+    v128.store(slot, f32x4.sub(v128.load(p), v128.load(q)));
+    v128.store(slot, f32x4.sub(v128.load(p, 16), v128.load(q, 16)), 16);
+  }
+}
+
+// One bin k (0..m) of postEvenR2 with scalar stores; elements m and m+1 of src's buffer are scratch.
+function postBinR2(src: usize, m: i32, tw: usize, k: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
+  const slot = src + (<usize>m << 5);
+  zR2(src, m, k, slot);
+  zR2(src, m, k == 0 ? 0 : m - k, slot + 32);
+  postBin(slot, slot + 32, tw + (<usize>k << 3), <usize>k << 3, o0, o1, o2, o3);
+}
 
 // Batch driver: group g of 4 rows.
 // @ts-ignore: decorator
@@ -494,15 +613,22 @@ export function rfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work:
     rfftOdd(cplan, inp, outp, batch, n, a, b, dummy);
     return;
   }
-  for (let r = 0; r < batch; r += 4) {
+  // a final radix-2 pass of a Stockham plan is fused into the split step
+  const np = load<i32>(cplan) == 0 ? load<i32>(cplan, 8) : 0;
+  const fuseR2 = np > 0 && load<i32>(cplan + 12 + (<usize>(np - 1) << 4)) == 2;
+  const Q = (batch + 3) >> 2; // lane i handles rows i*Q .. i*Q+Q-1: 4 sequential streams
+  for (let r = 0; r < Q; r++) {
     const r0 = inp + <usize>r * is, o0 = outp + <usize>r * os;
-    const r1 = rowPtr(inp, r + 1, batch, is, r0), r2 = rowPtr(inp, r + 2, batch, is, r0);
-    const r3 = rowPtr(inp, r + 3, batch, is, r0);
-    const o1 = rowPtr(outp, r + 1, batch, os, dummy), o2 = rowPtr(outp, r + 2, batch, os, dummy);
-    const o3 = rowPtr(outp, r + 3, batch, os, dummy);
+    const r1 = rowPtr(inp, r + Q, batch, is, r0), r2 = rowPtr(inp, r + 2 * Q, batch, is, r0);
+    const r3 = rowPtr(inp, r + 3 * Q, batch, is, r0);
+    const o1 = rowPtr(outp, r + Q, batch, os, dummy), o2 = rowPtr(outp, r + 2 * Q, batch, os, dummy);
+    const o3 = rowPtr(outp, r + 3 * Q, batch, os, dummy);
     gatherPairs(a, n, r0, r1, r2, r3);
-    const z = complexFft(cplan, a, b);
-    postEven(z, m, tw, o0, o1, o2, o3);
+    if (fuseR2) {
+      postEvenR2(stockhamPasses(cplan, a, b, np - 1), m, tw, o0, o1, o2, o3);
+    } else {
+      postEven(complexFft(cplan, a, b), m, tw, o0, o1, o2, o3);
+    }
   }
 }
 
@@ -514,12 +640,13 @@ function rfftOdd(cplan: usize, inp: usize, outp: usize, batch: i32, n: i32, a: u
   const is = <usize>n << 2, os = <usize>h << 3;
   const half = f32x4.splat(0.5);
   const zero = f32x4.splat(0);
-  for (let r = 0; r < batch; r += 8) {
+  const Q = (batch + 7) >> 3; // row i*Q + r in lane (i mod 4), real part for i < 4
+  for (let r = 0; r < Q; r++) {
     const r0 = inp + <usize>r * is;
-    const r1 = rowPtr(inp, r + 1, batch, is, r0), r2 = rowPtr(inp, r + 2, batch, is, r0);
-    const r3 = rowPtr(inp, r + 3, batch, is, r0), r4 = rowPtr(inp, r + 4, batch, is, r0);
-    const r5 = rowPtr(inp, r + 5, batch, is, r0), r6 = rowPtr(inp, r + 6, batch, is, r0);
-    const r7 = rowPtr(inp, r + 7, batch, is, r0);
+    const r1 = rowPtr(inp, r + Q, batch, is, r0), r2 = rowPtr(inp, r + 2 * Q, batch, is, r0);
+    const r3 = rowPtr(inp, r + 3 * Q, batch, is, r0), r4 = rowPtr(inp, r + 4 * Q, batch, is, r0);
+    const r5 = rowPtr(inp, r + 5 * Q, batch, is, r0), r6 = rowPtr(inp, r + 6 * Q, batch, is, r0);
+    const r7 = rowPtr(inp, r + 7 * Q, batch, is, r0);
     // gather: element j = (x_a[j], x_b[j]) for the 4 lanes
     const end = <usize>(n & ~3) << 2;
     let e = a;
@@ -551,10 +678,10 @@ function rfftOdd(cplan: usize, inp: usize, outp: usize, batch: i32, n: i32, a: u
     }
     const z = complexFft(cplan, a, b);
     const o0 = outp + <usize>r * os;
-    const o1 = rowPtr(outp, r + 1, batch, os, dummy), o2 = rowPtr(outp, r + 2, batch, os, dummy);
-    const o3 = rowPtr(outp, r + 3, batch, os, dummy), o4 = rowPtr(outp, r + 4, batch, os, dummy);
-    const o5 = rowPtr(outp, r + 5, batch, os, dummy), o6 = rowPtr(outp, r + 6, batch, os, dummy);
-    const o7 = rowPtr(outp, r + 7, batch, os, dummy);
+    const o1 = rowPtr(outp, r + Q, batch, os, dummy), o2 = rowPtr(outp, r + 2 * Q, batch, os, dummy);
+    const o3 = rowPtr(outp, r + 3 * Q, batch, os, dummy), o4 = rowPtr(outp, r + 4 * Q, batch, os, dummy);
+    const o5 = rowPtr(outp, r + 5 * Q, batch, os, dummy), o6 = rowPtr(outp, r + 6 * Q, batch, os, dummy);
+    const o7 = rowPtr(outp, r + 7 * Q, batch, os, dummy);
     // split: bins k, k+1 at a time
     const nb = <usize>n << 5;
     let ar0 = zero, ai0 = zero, br0 = zero, bi0 = zero;
@@ -665,12 +792,13 @@ export function irfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work
     irfftOdd(cplan, inp, outp, batch, n, scale, a, b, dummy);
     return;
   }
-  for (let r = 0; r < batch; r += 4) {
+  const Q = (batch + 3) >> 2; // lane i handles rows i*Q .. i*Q+Q-1: 4 sequential streams
+  for (let r = 0; r < Q; r++) {
     const r0 = inp + <usize>r * is, o0 = outp + <usize>r * os;
-    const r1 = rowPtr(inp, r + 1, batch, is, r0), r2 = rowPtr(inp, r + 2, batch, is, r0);
-    const r3 = rowPtr(inp, r + 3, batch, is, r0);
-    const o1 = rowPtr(outp, r + 1, batch, os, dummy), o2 = rowPtr(outp, r + 2, batch, os, dummy);
-    const o3 = rowPtr(outp, r + 3, batch, os, dummy);
+    const r1 = rowPtr(inp, r + Q, batch, is, r0), r2 = rowPtr(inp, r + 2 * Q, batch, is, r0);
+    const r3 = rowPtr(inp, r + 3 * Q, batch, is, r0);
+    const o1 = rowPtr(outp, r + Q, batch, os, dummy), o2 = rowPtr(outp, r + 2 * Q, batch, os, dummy);
+    const o3 = rowPtr(outp, r + 3 * Q, batch, os, dummy);
     gatherPairs(b, 2 * h, r0, r1, r2, r3);
     preEven(b, a, m, tw, scale);
     const z = complexFft(cplan, a, b);
@@ -686,12 +814,13 @@ function irfftOdd(cplan: usize, inp: usize, outp: usize, batch: i32, n: i32, sca
   const is = <usize>h << 3, os = <usize>n << 2;
   const sc = f32x4.splat(scale), nsc = f32x4.splat(-scale);
   const nb = <usize>n << 5, hb = <usize>h << 5;
-  for (let r = 0; r < batch; r += 8) {
+  const Q = (batch + 7) >> 3; // row i*Q + r in lane (i mod 4), real part for i < 4
+  for (let r = 0; r < Q; r++) {
     const r0 = inp + <usize>r * is;
-    const r1 = rowPtr(inp, r + 1, batch, is, r0), r2 = rowPtr(inp, r + 2, batch, is, r0);
-    const r3 = rowPtr(inp, r + 3, batch, is, r0), r4 = rowPtr(inp, r + 4, batch, is, r0);
-    const r5 = rowPtr(inp, r + 5, batch, is, r0), r6 = rowPtr(inp, r + 6, batch, is, r0);
-    const r7 = rowPtr(inp, r + 7, batch, is, r0);
+    const r1 = rowPtr(inp, r + Q, batch, is, r0), r2 = rowPtr(inp, r + 2 * Q, batch, is, r0);
+    const r3 = rowPtr(inp, r + 3 * Q, batch, is, r0), r4 = rowPtr(inp, r + 4 * Q, batch, is, r0);
+    const r5 = rowPtr(inp, r + 5 * Q, batch, is, r0), r6 = rowPtr(inp, r + 6 * Q, batch, is, r0);
+    const r7 = rowPtr(inp, r + 7 * Q, batch, is, r0);
     // spectra of rows a at b[0..h), of rows b at b[h..2h)
     gatherPairs(b, 2 * h, r0, r1, r2, r3);
     gatherPairs(b + hb, 2 * h, r4, r5, r6, r7);
@@ -709,10 +838,10 @@ function irfftOdd(cplan: usize, inp: usize, outp: usize, batch: i32, n: i32, sca
     }
     const z = complexFft(cplan, a, b);
     const o0 = outp + <usize>r * os;
-    const o1 = rowPtr(outp, r + 1, batch, os, dummy), o2 = rowPtr(outp, r + 2, batch, os, dummy);
-    const o3 = rowPtr(outp, r + 3, batch, os, dummy), o4 = rowPtr(outp, r + 4, batch, os, dummy);
-    const o5 = rowPtr(outp, r + 5, batch, os, dummy), o6 = rowPtr(outp, r + 6, batch, os, dummy);
-    const o7 = rowPtr(outp, r + 7, batch, os, dummy);
+    const o1 = rowPtr(outp, r + Q, batch, os, dummy), o2 = rowPtr(outp, r + 2 * Q, batch, os, dummy);
+    const o3 = rowPtr(outp, r + 3 * Q, batch, os, dummy), o4 = rowPtr(outp, r + 4 * Q, batch, os, dummy);
+    const o5 = rowPtr(outp, r + 5 * Q, batch, os, dummy), o6 = rowPtr(outp, r + 6 * Q, batch, os, dummy);
+    const o7 = rowPtr(outp, r + 7 * Q, batch, os, dummy);
     let j = 0;
     for (; j + 4 <= n; j += 4) {
       const e = z + (<usize>j << 5), off = <usize>j << 2;

@@ -82,7 +82,7 @@ export function getWasmFftPlan(n: number): WasmFftPlan {
   words.set([n, plan.complexLength, plan.even ? 1 : 0, tw, cp, 0]);
   new Float32Array(memory.buffer, ptr + 20, 1)[0] = 1 / n;
   const m = plan.complex.kind === "bluestein" ? plan.complex.m : 0;
-  const bufElems = Math.max(plan.complexLength + 1, m);
+  const bufElems = Math.max(plan.complexLength + 2, m);
   const workBytes = 2 * bufElems * 32 + 4 * (n + 4);
   w = { plan, ptr, bufElems, workBytes };
   cache.set(n, w);
