@@ -21,6 +21,9 @@ export * as fft from "./src/fft/mod.ts";
 // Modules and optimizers.
 export * from "./src/nn/mod.ts";
 export * from "./src/optim/mod.ts";
+// Reference architectures with Hugging Face module names.
+export * from "./src/models/mlp.ts";
+export * from "./src/models/llama.ts";
 // Files.
 export * from "./src/io/safetensors.ts";
 // Low-level memory statistics of the wasm kernels.
