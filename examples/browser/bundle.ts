@@ -1,0 +1,125 @@
+/**
+ * Builds the browser bundle `dist/c3a.js`: the whole library (`mod.ts`) as one ES module, with the
+ * wasm kernels (`wasm/kernels.wasm`) embedded, so a page needs a single `import` and no other asset.
+ *
+ * Bundler: esbuild's JS API (npm `esbuild`), with `esbuild-plugin-wasm` in embedded mode for the
+ * Deno-style named-export wasm import in `src/backend/wasm/memory.ts`
+ * (`import * as kernels from "../../../wasm/kernels.wasm"`): the plugin inlines the bytes and
+ * instantiates them with a top-level `await WebAssembly.instantiate(...)`, so importing the bundle
+ * resolves once the kernels are ready. The kernel module has no imports, so it needs no glue.
+ *
+ * Run: `deno task bundle` (or `deno run -A examples/browser/bundle.ts [--minify] [--outfile path]`).
+ * Other scripts (the browser test) call {@link bundle} directly.
+ *
+ * @module
+ */
+
+import * as esbuild from "esbuild";
+// TODO(H9): bare "esbuild-plugin-wasm" once deno.json maps it (REQUESTS.md).
+// deno-lint-ignore no-import-prefix
+import { wasmLoader } from "npm:esbuild-plugin-wasm@1.1.0";
+
+/** Options of {@link bundle}. */
+export interface BundleOptions {
+  /** Entry module (default the repository's `mod.ts`). */
+  entry?: string | URL;
+  /** Output file (default `dist/c3a.js` in the repository). */
+  outfile?: string | URL;
+  /** Minify identifiers, whitespace and syntax (default false: readable output with a source map). */
+  minify?: boolean;
+  /** Write `<outfile>.map` and link it from the bundle (default true). */
+  sourcemap?: boolean;
+}
+
+/** What {@link bundle} wrote. */
+export interface BundleResult {
+  /** Absolute path of the bundle. */
+  outfile: string;
+  /** Size of the bundle in bytes. */
+  bytes: number;
+  /** Wall time of the build in milliseconds. */
+  ms: number;
+  /** esbuild warnings, formatted (empty when none). */
+  warnings: string[];
+}
+
+const ROOT = new URL("../../", import.meta.url);
+
+function toPath(p: string | URL): string {
+  return p instanceof URL ? decodeURIComponent(p.pathname) : p;
+}
+
+/**
+ * Bundles `entry` for browsers into one ES module (ES2022: top-level await, no Node built-ins) with
+ * the wasm kernels embedded. esbuild's service process is stopped before returning, so callers (and
+ * the test sanitizers) see no leftover child process.
+ *
+ * @throws {Error} esbuild's build errors (unresolvable import, syntax error), formatted.
+ */
+export async function bundle(opts: BundleOptions = {}): Promise<BundleResult> {
+  const entry = toPath(opts.entry ?? new URL("mod.ts", ROOT));
+  const outfile = toPath(opts.outfile ?? new URL("dist/c3a.js", ROOT));
+  const sourcemap = opts.sourcemap ?? true;
+  const t0 = performance.now();
+  try {
+    const result = await esbuild.build({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      // ES2022 has top-level await (used by the wasm loader); newer syntax (`using`) is lowered.
+      target: "es2022",
+      minify: opts.minify ?? false,
+      sourcemap: sourcemap ? "linked" : false,
+      legalComments: "none",
+      logLevel: "silent",
+      plugins: [wasmLoader({ mode: "embedded" })],
+      metafile: true,
+    });
+    const warnings = await esbuild.formatMessages(result.warnings, { kind: "warning" });
+    const bytes = result.metafile.outputs[
+      Object.keys(result.metafile.outputs).find((k) => k.endsWith(".js"))!
+    ]
+      .bytes;
+    return { outfile, bytes, ms: performance.now() - t0, warnings };
+  } catch (e) {
+    const errors = (e as { errors?: esbuild.Message[] }).errors;
+    if (errors?.length) {
+      const text = await esbuild.formatMessages(errors, { kind: "error" });
+      throw new Error(`bundling ${entry} failed:\n${text.join("\n")}`, { cause: e });
+    }
+    throw e;
+  } finally {
+    await esbuild.stop();
+  }
+}
+
+if (import.meta.main) {
+  const args = [...Deno.args];
+  const flag = (name: string): boolean => {
+    const i = args.indexOf(name);
+    if (i >= 0) args.splice(i, 1);
+    return i >= 0;
+  };
+  const value = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    if (i < 0) return undefined;
+    const v = args[i + 1];
+    if (v === undefined) throw new RangeError(`${name} needs a value`);
+    args.splice(i, 2);
+    return v;
+  };
+  const minify = flag("--minify");
+  const outfile = value("--outfile");
+  const entry = value("--entry");
+  if (args.length > 0) {
+    console.error(
+      `unknown arguments: ${args.join(" ")}\nusage: bundle.ts [--minify] [--outfile path] [--entry path]`,
+    );
+    Deno.exit(2);
+  }
+  const r = await bundle({ minify, outfile, entry });
+  for (const w of r.warnings) console.warn(w);
+  console.log(`${r.outfile}: ${(r.bytes / 1024).toFixed(1)} KiB in ${r.ms.toFixed(0)} ms`);
+}

@@ -1,0 +1,105 @@
+/**
+ * A small static file server for the browser example: serves the repository's `examples/browser/`
+ * (the page) and `dist/` (the bundle `deno task bundle` writes) and nothing else, so the page's
+ * `import "../../dist/c3a.js"` resolves as it does from any static host.
+ *
+ * Run: `deno task bundle && deno run --allow-net=127.0.0.1 --allow-read examples/browser/serve.ts
+ * [--port 8000]`, then open http://127.0.0.1:8000/. The browser test uses {@link handler} with an
+ * ephemeral port.
+ *
+ * @module
+ */
+
+/** Directories (relative to the repository root, with trailing slash) that are served. */
+export const SERVED_DIRS: readonly string[] = ["examples/browser/", "dist/"];
+
+const ROOT = new URL("../../", import.meta.url);
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".safetensors": "application/octet-stream",
+  ".svg": "image/svg+xml",
+};
+
+function contentType(path: string): string {
+  const dot = path.lastIndexOf(".");
+  return CONTENT_TYPES[dot >= 0 ? path.slice(dot) : ""] ?? "application/octet-stream";
+}
+
+/** Options of {@link createHandler}. */
+export interface HandlerOptions {
+  /** Directory served as `/dist/` (default the repository's `dist/`), e.g. a test's temporary build. */
+  distDir?: string | URL;
+}
+
+/**
+ * A request handler for `Deno.serve` that answers GET/HEAD for files under {@link SERVED_DIRS} (`/`
+ * redirects to the page). Anything else is 404 (unknown or hidden path, `..`), 405 (other methods).
+ * Responses are `no-store` so a rebuilt bundle is always picked up.
+ *
+ * @param opts where `/dist/` comes from
+ * @returns the handler (it never throws for a missing file)
+ */
+export function createHandler(opts: HandlerOptions = {}): (req: Request) => Promise<Response> {
+  const dist = opts.distDir === undefined
+    ? new URL("dist/", ROOT)
+    : new URL(String(opts.distDir).endsWith("/") ? String(opts.distDir) : `${opts.distDir}/`, "file:///");
+  return (req) => serveFile(req, dist);
+}
+
+/** {@link createHandler} with the default options. */
+export const handler: (req: Request) => Promise<Response> = createHandler();
+
+async function serveFile(req: Request, dist: URL): Promise<Response> {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    return new Response("method not allowed", { status: 405, headers: { allow: "GET, HEAD" } });
+  }
+  const url = new URL(req.url);
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname).replace(/^\/+/, "");
+  } catch {
+    return new Response("bad path", { status: 400 });
+  }
+  if (path === "") return Response.redirect(new URL("/examples/browser/", url), 302);
+  if (path.endsWith("/")) path += "index.html";
+  const parts = path.split("/");
+  if (
+    parts.some((p) => p === ".." || p === "." || p.startsWith(".")) ||
+    !SERVED_DIRS.some((d) => path.startsWith(d))
+  ) {
+    return new Response("not found", { status: 404 });
+  }
+  let body: Uint8Array<ArrayBuffer>;
+  try {
+    body = await Deno.readFile(path.startsWith("dist/") ? new URL(path.slice(5), dist) : new URL(path, ROOT));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.IsADirectory) {
+      const hint = path.startsWith("dist/") ? " (run `deno task bundle` first)" : "";
+      return new Response(`not found: /${path}${hint}`, { status: 404 });
+    }
+    throw e;
+  }
+  const headers = { "content-type": contentType(path), "cache-control": "no-store" };
+  return new Response(req.method === "HEAD" ? null : body, { headers });
+}
+
+if (import.meta.main) {
+  const i = Deno.args.indexOf("--port");
+  const port = i >= 0 ? Number(Deno.args[i + 1]) : 8000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`--port must be an integer in [0, 65535], got ${Deno.args[i + 1]}`);
+  }
+  Deno.serve({
+    hostname: "127.0.0.1",
+    port,
+    onListen: ({ hostname, port }) =>
+      console.log(`browser example: http://${hostname}:${port}/examples/browser/`),
+  }, handler);
+}
