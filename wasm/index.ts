@@ -6,6 +6,7 @@
 export * from "./fft";
 export * from "./circulant";
 export * from "./gemm";
+export * from "./elementwise";
 
 /** First byte after the module's static data: TypeScript allocates from here on. */
 export function heapBase(): usize {
