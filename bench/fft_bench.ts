@@ -1,7 +1,11 @@
 // Batched real FFT benchmarks.
 //
 //   deno bench -A bench/fft_bench.ts      deno bench groups (each with a baseline)
-//   deno run -A bench/fft_bench.ts        median table in ns per transform (README format)
+//   deno run -A bench/fft_bench.ts [rounds] [--cold]
+//                                         median table in ns per transform (README format); each
+//                                         timed batch follows an untimed one on the same data
+//                                         (warm caches), or with --cold a 64 MiB sweep that evicts
+//                                         the data from the caches
 //
 // Every iteration transforms B = 4096 real signals; times per transform are the time per iteration
 // divided by 4096. Peers run in the same process on the same data:
@@ -134,7 +138,9 @@ if (!import.meta.main) {
 } else {
   // Table mode: rounds interleave all cases of a group (so load changes hit them alike); median
   // over rounds of the time of one batch, per transform.
-  const rounds = Number(Deno.args[0] ?? 31);
+  const cold = Deno.args.includes("--cold");
+  const rounds = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 21);
+  const junk = new Float64Array(cold ? 8 << 20 : 0);
   const median: Record<string, number> = {};
   for (const group of new Set(cases.map((c) => c.group))) {
     const gc = cases.filter((c) => c.group === group);
@@ -142,6 +148,8 @@ if (!import.meta.main) {
     for (const c of gc) for (let w = 0; w < 3; w++) c.fn();
     for (let r = 0; r < rounds; r++) {
       gc.forEach((c, i) => {
+        if (cold) { for (let j = 0; j < junk.length; j += 8) junk[j] += 1; }
+        else c.fn();
         const t0 = performance.now();
         c.fn();
         times[i].push(performance.now() - t0);
@@ -155,7 +163,11 @@ if (!import.meta.main) {
   const get = (group: string, name: string) => median[`${group}|${name}`];
   const f0 = (v: number) => v.toFixed(0);
   const f2 = (v: number) => v.toFixed(2);
-  console.log(`median ns per transform, batch of ${B}, ${rounds} rounds; ${navigator.userAgent}`);
+  console.log(
+    `median ns per transform, batch of ${B}, ${rounds} rounds, ${
+      cold ? "cold" : "warm"
+    } caches; ${navigator.userAgent}`,
+  );
   console.log(
     "\n| n | fft.js realTransform | PFFFT SIMD | c3a rfft | c3a vs PFFFT | c3a vs fft.js | PFFFT fwd+inv | c3a rfft+irfft | c3a rfft(Float32Array) new out / reused out |",
   );

@@ -2,32 +2,30 @@
 //
 // Design: "batch lanes". Four transforms of the batch are processed together, one per f32x4 lane,
 // so every butterfly is plain vertical SIMD with no shuffles, and twiddles are splat loads. The
-// working buffers hold complex vectors in a split lane layout: element e of a length-L complex
-// signal occupies 32 bytes at buf + 32*e, the real parts of the 4 lanes first, then the 4 imaginary
-// parts. Rows of the caller's row-major arrays move in and out of that layout with 4x4 transposes,
-// fused into the real-input pre/post passes.
+// working buffers hold complex vectors in a split lane layout: element e of a complex signal
+// occupies 32 bytes at buf + 32*e, the real parts of the 4 lanes first, then the 4 imaginary parts.
+// Rows of the caller's row-major arrays move in and out of that layout with 4x4 transposes, fused
+// into the real-input split/merge steps. Lane i of group g works on row i*Q + g (Q = groups), so
+// each lane reads and writes one sequential stream (friendly to hardware prefetchers).
 //
 // The complex transform is a mixed radix 2/3/4/5 Stockham autosort FFT (decimation in frequency, no
 // bit reversal); lengths with other prime factors go through Bluestein's chirp-z algorithm on a
-// 2/3/5-smooth length. Real input of even length n uses the half-length complex trick; odd n uses
-// a full complex transform of length n. Inverses are computed with forward kernels through
+// 2/3/5-smooth length. Real input of even length n uses the half-length complex trick (the final
+// radix-2 pass, when there is one, is fused into the split step); odd n packs two real rows into
+// one complex signal of length n (8 rows per group). Inverses run the forward kernels through
 // conjugation: ifft(X) = conj(fft(conj(X))).
 //
-// The plan (factorisation, twiddles, chirps) is built in TypeScript (src/fft/plan.ts) and stored in
-// wasm memory; its layout is documented there (`PlanLayout`) and mirrored by the offsets below.
-
-// ---------------------------------------------------------------------------------------------
-// Plan descriptor offsets (i32 words, byte offsets here). Keep in sync with src/fft/plan.ts.
-// Real plan:
-//   0 n, 4 m (complex length: n/2 for even n, n for odd n), 8 even (1/0), 12 postTw ptr
-//   (even n: (cos, -sin)(2*pi*k/n) for k = 0..m as f32 pairs), 16 complex plan ptr,
-//   20 scale (f32, 1/n)
-// Complex plan:
-//   0 kind (0 = Stockham, 1 = Bluestein), 4 length
-//   Stockham: 8 number of passes, then per pass 16 bytes at 12 + 16*i: radix, L, s, twiddle ptr
+// The plan (factorisation, twiddles, chirps) is built in TypeScript (src/fft/plan.ts) and uploaded
+// to wasm memory by src/fft/wasm_plan.ts, which documents the descriptor layout mirrored here:
+// Real plan (byte offsets): 0 n, 4 m (complex length: n/2 for even n, n for odd n), 8 even (1/0),
+//   12 split twiddles ptr (even n: w^k/2, w = e^(-2 pi i/n), k = 0..m, f32 pairs), 16 complex plan
+//   ptr, 20 scale (f32, 1/n).
+// Complex plan: 0 kind (0 = Stockham, 1 = Bluestein), 4 length L;
+//   Stockham: 8 number of passes, then per pass 16 bytes at 12 + 16*i: radix, l, s, twiddle ptr;
 //   Bluestein: 8 M, 12 chirp ptr (L f32 pairs), 16 filter spectrum ptr (M f32 pairs, scaled by
-//   1/M), 20 Stockham plan ptr for length M
-// ---------------------------------------------------------------------------------------------
+//   1/M), 20 Stockham plan ptr for length M.
+// Workspace: two lane buffers of bufElems elements (>= max(m+2, M)), then a dummy row that the
+// missing rows of the last group are written to.
 
 const ELEM: usize = 32;
 
@@ -331,8 +329,8 @@ function complexFft(cplan: usize, a: usize, b: usize): usize {
 
 // ----- row <-> lane transposes --------------------------------------------------------------------
 // The caller's rows are addressed by 4 row pointers per group (r0..r3 input, o0..o3 output); rows
-// missing from the last group of a batch read row 0 of the group and write to a dummy row. Four
-// floats of each of the 4 rows become 4 lane vectors through a 4x4 transpose (and back).
+// missing from the last group of a batch read lane 0's row and write to the dummy row. Four floats
+// of each of the 4 rows become 4 lane vectors through a 4x4 transpose (and back).
 
 // @ts-ignore: decorator
 @inline
@@ -591,7 +589,7 @@ function postBinR2(src: usize, m: i32, tw: usize, k: i32, o0: usize, o1: usize, 
   postBin(slot, slot + 32, tw + (<usize>k << 3), <usize>k << 3, o0, o1, o2, o3);
 }
 
-// Batch driver: group g of 4 rows.
+// Row pointer of row r, or fallback for rows past the batch.
 // @ts-ignore: decorator
 @inline
 function rowPtr(base: usize, r: i32, batch: i32, stride: usize, fallback: usize): usize {
@@ -632,8 +630,8 @@ export function rfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work:
   }
 }
 
-// Odd n: two real rows per lane, packed as x_a + i x_b (rows r..r+3 in the real parts, rows
-// r+4..r+7 in the imaginary parts of the 4 lanes), one complex transform of length n for 8 rows;
+// Odd n: two real rows per lane, packed as x_a + i x_b (rows r + i*Q, i < 4, in the real parts and
+// i = 4..7 in the imaginary parts of the 4 lanes), one complex transform of length n for 8 rows;
 // then X_a[k] = (Z_k + conj Z_(n-k))/2 and X_b[k] = -i (Z_k - conj Z_(n-k))/2.
 function rfftOdd(cplan: usize, inp: usize, outp: usize, batch: i32, n: i32, a: usize, b: usize, dummy: usize): void {
   const h = (n >> 1) + 1;

@@ -224,9 +224,11 @@ export class RealFft implements Disposable {
   #alive = true;
 
   /**
+   * Allocates the signal and spectrum buffers in wasm memory (uninitialised) and uploads the plan.
+   *
    * @param n signal length, integer in [1, 2^27]
    * @param batch number of signals, integer >= 1
-   * @throws {RangeError} for bad n or batch
+   * @throws {RangeError} for bad n or batch, or if wasm memory cannot grow
    */
   constructor(n: number, batch: number) {
     checkN("RealFft", n);
