@@ -188,6 +188,8 @@ Deno.test("default targets by model type (llama -> q_proj, v_proj) and an unknow
   const p2 = getPeftModel(lm2, new C3AConfig({ blockSize: 8, targetModules: "all-linear" }));
   assertEquals(p2.c3aLayers().length, 7);
   assert(!p2.c3aLayers().some(([n]) => n === "lm_head"));
+  // as in PEFT, the config keeps the expanded list (so it is what savePretrained writes)
+  assertEquals(p2.peftConfig.default.targetModules, p2.c3aLayers().map(([n]) => n));
 });
 
 Deno.test("injection errors: non-Linear target, bad block size (lists divisors), nothing matched, bias", () => {

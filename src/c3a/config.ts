@@ -80,20 +80,35 @@ export interface C3AConfigOptions {
 
 /** The snake_case dictionary PEFT writes to `adapter_config.json` (sorted keys). */
 export interface C3AConfigDict {
+  /** Class information (`base_model_class`, `parent_library`) or null. */
   auto_mapping: Record<string, unknown> | null;
+  /** Hub id or path of the base model, or null. */
   base_model_name_or_path: string | null;
+  /** `"none"`, `"all"` or `"c3a_only"`. */
   bias: string;
+  /** Default block size b. */
   block_size: number;
+  /** Regex key → block size. */
   block_size_pattern: Record<string, number>;
+  /** Adapter frozen when loaded (PEFT writes true on save). */
   inference_mode: boolean;
+  /** Kernel initialisation (spec §2). */
   init_weights: C3AInitWeights | string;
+  /** Layer-container regex(es) or null. */
   layers_pattern: string | string[] | null;
+  /** Layer index / indices or null. */
   layers_to_transform: number | number[] | null;
+  /** Fully trained extra modules or null. */
   modules_to_save: string[] | null;
+  /** Always `"C3A"`. */
   peft_type: string;
+  /** `"<version>@<hash>"` of the writer. */
   peft_version: string | null;
+  /** Base model revision or null. */
   revision: string | null;
+  /** Full-match regex, list of names, or null. */
   target_modules: string | string[] | null;
+  /** PEFT task type or null. */
   task_type: string | null;
 }
 
@@ -206,7 +221,11 @@ export class C3AConfig {
   /** PEFT `inference_mode`: freeze the adapter's kernels at injection. */
   inferenceMode: boolean;
 
-  /** @param options any subset of the fields; missing ones take PEFT's defaults */
+  /**
+   * Build and validate a config.
+   *
+   * @param options any subset of the fields; missing ones take PEFT's defaults
+   */
   constructor(options: C3AConfigOptions = {}) {
     const o = options ?? {};
     const blockSize = o.blockSize ?? 256;

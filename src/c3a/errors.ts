@@ -14,7 +14,11 @@
  * The message names the offending value and what is allowed.
  */
 export class ValueError extends Error {
-  /** @param message what was wrong and how to fix it */
+  /**
+   * Create the error.
+   *
+   * @param message what was wrong and how to fix it
+   */
   constructor(message: string) {
     super(message);
     this.name = "ValueError";
@@ -26,7 +30,11 @@ export class ValueError extends Error {
  * e.g. `bias="lora_only"`-style values other than `"none"`, `"all"`, `"c3a_only"`).
  */
 export class NotImplementedError extends Error {
-  /** @param message what was requested and what is supported */
+  /**
+   * Create the error.
+   *
+   * @param message what was requested and what is supported
+   */
   constructor(message: string) {
     super(message);
     this.name = "NotImplementedError";
@@ -39,7 +47,11 @@ export class NotImplementedError extends Error {
  * and lists candidate module names.
  */
 export class NoMatchingPeftModuleError extends ValueError {
-  /** @param message the PEFT message plus the names that could have matched */
+  /**
+   * Create the error.
+   *
+   * @param message the PEFT message plus the names that could have matched
+   */
   constructor(message: string) {
     super(message);
     this.name = "NoMatchingPeftModuleError";
@@ -52,7 +64,11 @@ export class NoMatchingPeftModuleError extends ValueError {
  * per house style for bad sizes). The message lists the valid block sizes of that layer.
  */
 export class BlockSizeError extends RangeError {
-  /** @param message PEFT's message plus the valid divisors */
+  /**
+   * Create the error.
+   *
+   * @param message PEFT's message plus the valid divisors
+   */
   constructor(message: string) {
     super(message);
     this.name = "BlockSizeError";

@@ -329,9 +329,11 @@ export class C3AModel extends Module {
     }
 
     // ---- mutate
-    const resolvedConfig = Array.isArray(targetModules) && config.targetModules === null
-      ? config.with({ targetModules })
-      : config;
+    // PEFT stores the resolved targets in the config (so they are saved): the model-type default for
+    // null, the list of Linear module names for "all-linear".
+    const expanded = config.targetModules === null ||
+      (typeof config.targetModules === "string" && config.targetModules.toLowerCase() === "all-linear");
+    const resolvedConfig = expanded ? config.with({ targetModules }) : config;
     this.peftConfig[name] = resolvedConfig;
     try {
       const isActive = this.#active.includes(name);
@@ -676,7 +678,7 @@ export class C3AModel extends Module {
    * // out/adapter/adapter_config.json, out/adapter/adapter_model.safetensors
    * ```
    */
-  async savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+  async savePretrained(dir: string | URL, options: SavePretrainedOptions = {}): Promise<void> {
     this.#checkUsable();
     await savePretrainedImpl(this, dir, options);
   }

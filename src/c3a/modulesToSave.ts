@@ -87,6 +87,8 @@ export class ModulesToSaveWrapper extends Module {
   #disabled = false;
 
   /**
+   * Wrap `module` and give `adapterName` its copy.
+   *
    * @param module the module to wrap
    * @param adapterName the first adapter (gets a copy and becomes active)
    */
