@@ -5,7 +5,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows
 import { C3AConfig } from "../src/c3a/config.ts";
 import { getPeftModel } from "../src/c3a/model.ts";
 import { C3ALinear } from "../src/c3a/layer.ts";
-import { ModulesToSaveWrapper } from "../src/c3a/modulesToSave.ts";
+import { cloneModule, ModulesToSaveWrapper } from "../src/c3a/modulesToSave.ts";
 import {
   BlockSizeError,
   captureWarnings,
@@ -484,4 +484,39 @@ Deno.test("inferenceMode freezes the new adapter's kernels; eval/train delegate 
   peft.train();
   assert(peft.training && peft.model.getSubmodule("lin0.base_layer").training);
   assertEquals(tensor([1]).size, 1);
+});
+
+Deno.test("cloneModule: deep copy with buffers, nested modules, arrays and tied parameters", () => {
+  class Inner extends Module {
+    lin = new Linear(3, 3);
+    constructor() {
+      super();
+      this.registerBuffer("stats", tensor([1, 2, 3]));
+      this.registerBuffer("scratch", tensor([0]), false);
+    }
+  }
+  class Outer extends Module {
+    blocks = [new Inner(), new Inner()];
+    tied: Linear;
+    constructor() {
+      super();
+      this.tied = new Linear(3, 3);
+      this.tied.weight = this.blocks[0].lin.weight; // tie
+      this.tied.weight.requiresGrad = false;
+    }
+  }
+  const o = new Outer().eval();
+  const c = cloneModule(o);
+  assert(c instanceof Outer && c !== o);
+  assertEquals(Object.keys(c.stateDict()), Object.keys(o.stateDict()));
+  assertEquals(c.namedBuffers().map(([n]) => n), o.namedBuffers().map(([n]) => n));
+  for (const [k, t] of Object.entries(o.stateDict())) {
+    assertEquals([...c.stateDict()[k].dataSync()], [...t.dataSync()], k);
+  }
+  assert(c.tied.weight === c.blocks[0].lin.weight, "tie preserved in the copy");
+  assert(c.tied.weight !== o.tied.weight);
+  assertEquals(c.tied.weight.requiresGrad, false);
+  assert(!c.training && !c.blocks[1].training);
+  setData(c.blocks[1].lin.bias!, [9, 9, 9]);
+  assert(o.blocks[1].lin.bias!.dataSync()[0] !== 9, "independent storage");
 });

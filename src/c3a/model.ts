@@ -324,6 +324,7 @@ export class C3AModel extends Module {
     if (config.modulesToSave) {
       for (const [n, m] of modules) {
         if (n === "" || inside(n) || m instanceof C3ALinear) continue;
+        if (mtsTargets.some((t) => n.startsWith(t + "."))) continue; // inside a module already selected
         if (modulesToSaveEntry(n, config.modulesToSave) !== null) mtsTargets.push(n);
       }
     }
@@ -372,8 +373,8 @@ export class C3AModel extends Module {
   /**
    * Trainability as PEFT sets it (`_mark_only_adapters_as_trainable` + `set_adapter`): every parameter
    * frozen except active kernels (unless that adapter's config is in inference mode), the active
-   * adapter's modules_to_save copy, and biases per the active adapters' `bias` ("all": every bias;
-   * "c3a_only": biases of C3A-wrapped layers).
+   * adapter's modules_to_save copy, and biases per the active adapters' `bias` ("all": every bias
+   * outside modules_to_save wrappers; "c3a_only": biases of C3A-wrapped layers).
    */
   #markTrainable(): void {
     const layers = this.c3aLayers();
@@ -391,8 +392,12 @@ export class C3AModel extends Module {
       const bias = this.peftConfig[active]?.bias ?? "none";
       if (bias === "none") continue;
       if (bias === "all") {
+        const wrapperPrefixes = wrappers.map(([w]) => w + ".");
         for (const [n, p] of this.model.namedParameters()) {
-          if ((n === "bias" || n.endsWith(".bias")) && !copyParams.has(p)) p.requiresGrad = true;
+          if (!(n === "bias" || n.endsWith(".bias")) || wrapperPrefixes.some((w) => n.startsWith(w))) {
+            continue;
+          }
+          p.requiresGrad = true;
         }
       } else {
         for (const [, l] of layers) if (l.base_layer.bias) l.base_layer.bias.requiresGrad = true;
