@@ -180,8 +180,9 @@ function checkNullableString(name: string, v: unknown): string | null {
  *   blockSizePattern: { down_proj: 128 },
  *   taskType: "CAUSAL_LM",
  * });
- * await Deno.writeTextFile("adapter_config.json", config.toJSONString());
- * const again = C3AConfig.fromJSON(await Deno.readTextFile("adapter_config.json"));
+ * const text = config.toJSONString(); // what PEFT writes to adapter_config.json
+ * const again = C3AConfig.fromJSON(text);
+ * again.blockSizePattern; // { down_proj: 128 }
  * ```
  *
  * @throws {ValueError} `` `layers_to_transform` cannot be used when `target_modules` is a str. ``,

@@ -95,14 +95,19 @@ export interface SetAdapterOptions {
  *
  * @example
  * ```ts
- * const base = new LlamaForCausalLM(cfg);
- * const model = getPeftModel(base, new C3AConfig({ blockSize: 64, targetModules: ["q_proj", "v_proj"] }));
- * model.printTrainableParameters();
- * // trainable params: 5,505,024 || all params: ... || trainable%: ...
+ * import { MLP } from "../models/mlp.ts";
+ * import { C3AConfig } from "./config.ts";
+ * import { AdamW } from "../optim/mod.ts";
+ * import { randn } from "../tensor/index.ts";
+ *
+ * // lin0: 10 -> 20, lin1: 20 -> 2; C3A with b = 2 trains 10·20/2 + 20·2/2 = 120 kernel values
+ * const model = getPeftModel(new MLP(), new C3AConfig({ blockSize: 2, targetModules: ["lin0", "lin1"] }));
+ * model.printTrainableParameters(); // trainable params: 120 || all params: 382 || trainable%: 31.4136
  * const opt = new AdamW(model.parameters().filter((p) => p.requiresGrad), { lr: 0.1, weightDecay: 1e-5 });
- * const loss = crossEntropy(model.forward(inputIds), labels);
- * loss.backward(); opt.step(); opt.zeroGrad();
- * await model.savePretrained("out/adapter");
+ * const loss = model.forward(randn([4, 10])).mean();
+ * loss.backward();
+ * opt.step();
+ * opt.zeroGrad();
  * ```
  */
 export function getPeftModel(model: Module, config: C3AConfig, options: GetPeftModelOptions = {}): C3AModel {
@@ -679,8 +684,13 @@ export class C3AModel extends Module {
    *
    * @example
    * ```ts
-   * await model.savePretrained("out/adapter");
-   * // out/adapter/adapter_config.json, out/adapter/adapter_model.safetensors
+   * import { MLP } from "../models/mlp.ts";
+   * import { C3AConfig } from "./config.ts";
+   *
+   * const model = getPeftModel(new MLP(), new C3AConfig({ blockSize: 2, targetModules: ["lin0"] }));
+   * const dir = await Deno.makeTempDir();
+   * await model.savePretrained(dir);
+   * // dir/adapter_config.json, dir/adapter_model.safetensors
    * ```
    */
   async savePretrained(dir: string | URL, options: SavePretrainedOptions = {}): Promise<void> {
@@ -704,15 +714,20 @@ export class C3AModel extends Module {
    *
    * @example
    * ```ts
-   * const base = new LlamaForCausalLM(cfg);
-   * base.loadStateDict((await loadSafetensors("model.safetensors")).tensors);
-   * const model = await C3AModel.fromPretrained(base, "out/adapter");
-   * const logits = model.forward(inputIds);
+   * import { MLP } from "../models/mlp.ts";
+   * import { C3AConfig } from "./config.ts";
+   * import { randn } from "../tensor/index.ts";
+   *
+   * const dir = await Deno.makeTempDir();
+   * await getPeftModel(new MLP(), new C3AConfig({ blockSize: 2, targetModules: ["lin0"] })).savePretrained(dir);
+   * // Later: the same base model (e.g. `base.loadStateDict((await loadSafetensors(path)).tensors)`), then
+   * const model = await C3AModel.fromPretrained(new MLP(), dir);
+   * const y = model.forward(randn([3, 10])); // [3, 2]
    * ```
    */
   static async fromPretrained(
     model: Module,
-    dir: string,
+    dir: string | URL,
     options: FromPretrainedOptions = {},
   ): Promise<C3AModel> {
     const isTrainable = options.isTrainable ?? false;
