@@ -24,6 +24,63 @@ export * from "./src/optim/mod.ts";
 // Reference architectures with Hugging Face module names.
 export * from "./src/models/mlp.ts";
 export * from "./src/models/llama.ts";
+// C3A: the differentiable op (unscaled) and the dense block-circulant matrix.
+export { blockCircularConvolution, getCirculant } from "./src/ops/circulant.ts";
+// Low-level C3A kernels on Float32Arrays (namespace `c3aKernels`: c3aForward, c3aBackward, getCirculant, ...).
+export * as c3aKernels from "./src/backend/wasm/circulant.ts";
+// The C3A tuner with PEFT parity.
+export {
+  type C3ABias,
+  C3AConfig,
+  type C3AConfigDict,
+  type C3AConfigOptions,
+  type C3AInitWeights,
+  DEFAULT_PEFT_VERSION,
+  PEFT_REFERENCE_VERSION,
+  TASK_TYPES,
+  type TaskType,
+} from "./src/c3a/config.ts";
+export {
+  BlockSizeError,
+  captureWarnings,
+  NoMatchingPeftModuleError,
+  NotImplementedError,
+  setWarningHandler,
+  ValueError,
+  type WarningHandler,
+} from "./src/c3a/errors.ts";
+export {
+  C3ALinear,
+  checkBlockSize,
+  type MergeOptions,
+  type UpdateLayerOptions,
+  validBlockSizes,
+} from "./src/c3a/layer.ts";
+export {
+  type AddAdapterOptions,
+  C3AModel,
+  getPeftModel,
+  type GetPeftModelOptions,
+  type MergeAdapterOptions,
+  type MergeAndUnloadOptions,
+  type SetAdapterOptions,
+} from "./src/c3a/model.ts";
+export { ModulesToSaveWrapper } from "./src/c3a/modulesToSave.ts";
+export {
+  type BlockSizeSuggestion,
+  type ModuleTree,
+  suggestBlockSize,
+  type SuggestBlockSizeOptions,
+} from "./src/c3a/blockSize.ts";
+export { C3A_DEFAULT_TARGET_MODULES } from "./src/c3a/matching.ts";
+export {
+  ADAPTER_CONFIG_NAME,
+  ADAPTER_SAFE_WEIGHTS_NAME,
+  type FromPretrainedOptions,
+  getPeftModelStateDict,
+  type SavePretrainedOptions,
+  setPeftModelStateDict,
+} from "./src/io/adapter.ts";
 // Files.
 export * from "./src/io/safetensors.ts";
 // Low-level memory statistics of the wasm kernels.
