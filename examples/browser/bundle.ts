@@ -15,9 +15,7 @@
  */
 
 import * as esbuild from "esbuild";
-// TODO(H9): bare "esbuild-plugin-wasm" once deno.json maps it (REQUESTS.md).
-// deno-lint-ignore no-import-prefix
-import { wasmLoader } from "npm:esbuild-plugin-wasm@1.1.0";
+import { wasmLoader } from "esbuild-plugin-wasm";
 
 /** Options of {@link bundle}. */
 export interface BundleOptions {
