@@ -12,16 +12,20 @@
  * ## How to define a differentiable op (the pattern every op in src/ops/ follows)
  *
  * ```ts
- * import { Tensor } from "../tensor/tensor.ts";
- * import { recordOp } from "../autograd/engine.ts";
+ * import { mul, recordOp, stridesOf, tensor, Tensor } from "@c3a/c3a";
  *
  * export function square(x: Tensor): Tensor {
  *   const b = x.backend;                                   // run kernels on the tensor's backend
+ *   const st = stridesOf(x.shape);                         // both operands read with x's own strides
  *   const out = Tensor.fromStorage(b.binary("mul", x.storage, x.storage, x.shape, st, st), x.shape);
  *   return recordOp("square", out, [x], (g, needs) => [   // g: gradient of `out`, same shape as out
  *     needs[0] ? mul(g, mul(x, 2)) : null,               // one gradient per input (shape = input shape)
  *   ]);
  * }
+ *
+ * const x = tensor([1, -2, 3]).requiresGrad_();
+ * square(x).sum().backward();
+ * console.log(x.grad!.dataSync()); // Float32Array [2, -4, 6]
  * ```
  *
  * - Compute the forward with backend kernels (`x.backend`, `x.storage`) or by composing other ops

@@ -30,7 +30,11 @@ export function setGradEnabled(mode: boolean): boolean {
  *
  * @example
  * ```ts
- * noGrad(() => { for (const p of params) p.sub_(p.grad!.mul(lr)); });
+ * import { randn } from "@c3a/c3a";
+ *
+ * const params = [randn([3]).requiresGrad_()], lr = 0.1;
+ * params[0].square().sum().backward();
+ * noGrad(() => { for (const p of params) p.sub_(p.grad!.mul(lr)); }); // a manual SGD step, not recorded
  * ```
  */
 export function noGrad<T>(fn: () => T): T {

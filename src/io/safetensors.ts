@@ -144,7 +144,9 @@ interface Entry {
  *   shape x dtype size, or a dtype is unknown or not F32/F16/BF16 (the message names it).
  * @example
  * ```ts
- * const { tensors, metadata } = decodeSafetensors(await Deno.readFile("model.safetensors"));
+ * const bytes = encodeSafetensors({ "lin0.weight": { shape: [20, 10], data: new Float32Array(200) } });
+ * // or the bytes of a file: await Deno.readFile("model.safetensors")
+ * const { tensors, metadata } = decodeSafetensors(bytes);
  * tensors["lin0.weight"].shape; // [20, 10]
  * ```
  */
@@ -405,7 +407,9 @@ function isRemote(p: string | URL): boolean {
  * @throws {Error} when the file cannot be read (missing file, HTTP error, no file system).
  * @example
  * ```ts
- * const { tensors } = await loadSafetensors("out/adapter/adapter_model.safetensors");
+ * const path = `${await Deno.makeTempDir()}/adapter_model.safetensors`;
+ * await saveSafetensors(path, { "lin0.c3a_kernel": { shape: [4, 2, 5], data: new Float32Array(40) } });
+ * const { tensors } = await loadSafetensors(path);
  * ```
  */
 export async function loadSafetensors(
@@ -446,7 +450,8 @@ export async function loadSafetensors(
  * @throws {Error} when the file cannot be written or renamed, or no Deno file system is available.
  * @example
  * ```ts
- * await saveSafetensors("out/weights.safetensors", { w: { shape: [2], data: new Float32Array([1, 2]) } });
+ * const dir = await Deno.makeTempDir();
+ * await saveSafetensors(`${dir}/weights.safetensors`, { w: { shape: [2], data: new Float32Array([1, 2]) } });
  * ```
  */
 export async function saveSafetensors(

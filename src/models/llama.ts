@@ -524,7 +524,8 @@ export class LlamaForCausalLM extends Module {
    * @param configOverrides fields merged over `config.json` (e.g. `{use_rotary_embeddings: false}`).
    * @throws {Error} when files are missing or the weights do not match the config.
    * @example
-   * ```ts
+   * ```ts ignore
+   * // needs a downloaded Hugging Face checkpoint directory (config.json + model.safetensors)
    * const lm = await LlamaForCausalLM.fromPretrained("./SmolLM-135M");
    * ```
    */

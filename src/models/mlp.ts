@@ -33,9 +33,11 @@ export interface MLPOptions {
  *
  * @example
  * ```ts
+ * import { randn } from "@c3a/c3a";
+ *
  * const mlp = new MLP().eval();
- * mlp.loadStateDict((await loadSafetensors("model.safetensors")).tensors);
- * const logp = mlp.forward(x); // [3, 2]
+ * // PyTorch/PEFT weights: mlp.loadStateDict((await loadSafetensors("model.safetensors")).tensors);
+ * const logp = mlp.forward(randn([3, 10])); // [3, 2]
  * ```
  */
 export class MLP extends Module {

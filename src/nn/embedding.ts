@@ -27,6 +27,8 @@ export interface EmbeddingModuleOptions {
  *
  * @example
  * ```ts
+ * import { tensor } from "@c3a/c3a";
+ *
  * const emb = new Embedding(16, 32);
  * const h = emb.forward(tensor([[1, 2, 3]])); // [1, 3, 32]
  * ```

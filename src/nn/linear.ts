@@ -34,6 +34,8 @@ function checkFeatures(n: number, what: string): void {
  *
  * @example
  * ```ts
+ * import { randn } from "@c3a/c3a";
+ *
  * const lin = new Linear(10, 20);
  * const y = lin.forward(randn([3, 10])); // [3, 20]
  * ```

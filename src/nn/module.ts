@@ -53,10 +53,12 @@ function isModuleArray(v: unknown): v is unknown[] {
  *
  * @example
  * ```ts
+ * import { Linear, type Tensor } from "@c3a/c3a";
+ *
  * class Net extends Module {
  *   lin0 = new Linear(10, 20);
  *   lin1 = new Linear(20, 2);
- *   forward(x: Tensor): Tensor { return this.lin1.forward(this.lin0.forward(x).relu()); }
+ *   override forward(x: Tensor): Tensor { return this.lin1.forward(this.lin0.forward(x).relu()); }
  * }
  * const net = new Net();
  * net.namedParameters().map(([n]) => n); // ["lin0.weight", "lin0.bias", "lin1.weight", "lin1.bias"]

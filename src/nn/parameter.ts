@@ -16,9 +16,11 @@ import { keep } from "../tensor/scope.ts";
  *
  * @example
  * ```ts
+ * import { Module, ones, type Tensor } from "@c3a/c3a";
+ *
  * class Scale extends Module {
  *   gain = new Parameter(ones([4]));
- *   forward(x: Tensor) { return x.mul(this.gain); }
+ *   override forward(x: Tensor): Tensor { return x.mul(this.gain); }
  * }
  * ```
  */

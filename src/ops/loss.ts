@@ -71,6 +71,9 @@ export function nllLoss(logProbs: Tensor, targets: IndexLike, opts: CrossEntropy
  * @throws {RangeError} as {@link nllLoss}.
  * @example
  * ```ts
+ * import { randn } from "@c3a/c3a";
+ *
+ * const logits = randn([4, 5]).requiresGrad_(); // 4 rows, 5 classes
  * const loss = crossEntropy(logits, [3, 1, -100, 0]); // mean over the 3 non-ignored rows
  * loss.backward();
  * ```

@@ -97,6 +97,8 @@ function batchedMatmul(a: Tensor, b: Tensor, batchShape: number[]): Tensor {
  *   broadcast, or an operand is 0-d.
  * @example
  * ```ts
+ * import { randn } from "@c3a/c3a";
+ *
  * const y = matmul(randn([4, 8, 16]), randn([16, 32])); // [4, 8, 32]
  * ```
  */
@@ -156,6 +158,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
  *   `[out]`.
  * @example
  * ```ts
+ * import { randn, zeros } from "@c3a/c3a";
+ *
  * const y = linear(randn([2, 5, 16]), randn([8, 16]), zeros([8])); // [2, 5, 8]
  * ```
  */

@@ -55,6 +55,8 @@ function checkEps(eps: number, what: string): void {
  * @throws {RangeError} when x is 0-d, weight is not `[D]`, or eps is negative / not finite.
  * @example
  * ```ts
+ * import { ones, randn } from "@c3a/c3a";
+ *
  * const y = rmsNorm(randn([2, 5, 32]), ones([32]), 1e-6);
  * ```
  */
@@ -140,6 +142,8 @@ export interface EmbeddingOptions {
  *   `shape` does not hold the id count.
  * @example
  * ```ts
+ * import { randn, tensor } from "@c3a/c3a";
+ *
  * const h = embedding(tensor([1, 4, 2, 0], [2, 2]), randn([16, 32])); // [2, 2, 32]
  * ```
  */
@@ -280,7 +284,10 @@ function swapHalves(x: Tensor): Tensor {
  *   theta is not a positive finite number.
  * @example
  * ```ts
- * const q2 = applyRotaryEmb(q, { theta: 10000 }); // q: [B, H, T, D]
+ * import { randn } from "@c3a/c3a";
+ *
+ * const q = randn([1, 4, 6, 8]); // [B, H, T, D]
+ * const q2 = applyRotaryEmb(q, { theta: 10000 }); // same shape
  * ```
  */
 export function applyRotaryEmb(x: Tensor, opts: RotaryOptions = {}): Tensor {
@@ -380,7 +387,10 @@ function causalMask(b: Backend, l: number, s: number): Storage {
  *   `attnMask` does not broadcast to `[B, Hq, L, S]`.
  * @example
  * ```ts
- * const o = scaledDotProductAttention(q, k, v, { causal: true }); // q [2, 4, 5, 8], k/v [2, 2, 5, 8]
+ * import { randn } from "@c3a/c3a";
+ *
+ * const q = randn([2, 4, 5, 8]), k = randn([2, 2, 5, 8]), v = randn([2, 2, 5, 8]);
+ * const o = scaledDotProductAttention(q, k, v, { causal: true }); // [2, 4, 5, 8]
  * ```
  */
 export function scaledDotProductAttention(

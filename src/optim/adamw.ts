@@ -115,10 +115,17 @@ export abstract class AdamBase extends Optimizer<AdamOptions> {
  *
  * @example
  * ```ts
+ * import { Linear, randn } from "@c3a/c3a";
+ *
+ * const model = new Linear(4, 2);
+ * const params = model.namedParameters();
+ * const decayed = params.filter(([n]) => !n.endsWith("bias")).map(([, p]) => p);
+ * const noDecay = params.filter(([n]) => n.endsWith("bias")).map(([, p]) => p);
  * const opt = new AdamW([
  *   { params: decayed, weightDecay: 0.01 },
  *   { params: noDecay, weightDecay: 0 },
  * ], { lr: 3e-4 });
+ * const loss = model.forward(randn([8, 4])).square().mean();
  * loss.backward(); opt.step(); opt.zeroGrad();
  * ```
  */

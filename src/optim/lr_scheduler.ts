@@ -105,8 +105,11 @@ export abstract class LRScheduler {
  *
  * @example
  * ```ts
+ * import { Linear, SGD } from "@c3a/c3a";
+ *
+ * const opt = new SGD(new Linear(4, 2).parameters(), { lr: 0.1 });
  * const sched = new LambdaLR(opt, (step) => 0.95 ** step);
- * for (...) { opt.step(); sched.step(); }
+ * for (let step = 0; step < 3; step++) { opt.step(); sched.step(); } // lr: 0.1, 0.095, 0.09025, ...
  * ```
  */
 export class LambdaLR extends LRScheduler {
@@ -163,7 +166,10 @@ function checkSteps(numWarmupSteps: number, numTrainingSteps?: number): void {
  * @throws {RangeError} if a step count is not a non-negative integer.
  * @example
  * ```ts
- * const sched = getLinearScheduleWithWarmup(opt, 10, 100);
+ * import { Linear, SGD } from "@c3a/c3a";
+ *
+ * const opt = new SGD(new Linear(4, 2).parameters(), { lr: 0.1 });
+ * const sched = getLinearScheduleWithWarmup(opt, 10, 100); // 10 warm-up steps of 100
  * ```
  */
 export function getLinearScheduleWithWarmup(
@@ -189,7 +195,10 @@ export function getLinearScheduleWithWarmup(
  * @throws {RangeError} if a step count is not a non-negative integer.
  * @example
  * ```ts
- * const sched = getCosineScheduleWithWarmup(opt, 10, 100);
+ * import { Linear, SGD } from "@c3a/c3a";
+ *
+ * const opt = new SGD(new Linear(4, 2).parameters(), { lr: 0.1 });
+ * const sched = getCosineScheduleWithWarmup(opt, 10, 100); // 10 warm-up steps of 100
  * ```
  */
 export function getCosineScheduleWithWarmup(

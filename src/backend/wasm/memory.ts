@@ -142,7 +142,7 @@ export function readF32(ptr: number, length: number): Float32Array {
 /**
  * A group of allocations released together, for one kernel call:
  *
- * ```ts
+ * ```ts ignore
  * using s = new Scratch();
  * const px = s.copyIn(x);          // operands copied in once
  * const py = s.alloc(rows * out * 4);
