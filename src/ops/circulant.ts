@@ -31,18 +31,36 @@ import {
   kernelSpectrum as wasmKernelSpectrum,
 } from "../backend/wasm/circulant.ts";
 
-/** Opaque precomputed spectrum of a C3A kernel `[m, n, b]`, made and read only by its backend. */
-interface C3ASpectrum {
+/**
+ * Opaque precomputed spectrum of a C3A kernel `[m, n, b]`, made by a backend's
+ * {@link C3ABackendKernels.c3aKernelSpectrum} and read only by that backend.
+ */
+export interface C3ASpectrum {
+  /** The backend that made it. */
   readonly backend: Backend;
+  /** Output blocks (out / b). */
   readonly m: number;
+  /** Input blocks (in / b). */
   readonly n: number;
+  /** Block size. */
   readonly b: number;
 }
 
-/** The C3A kernels a backend executes (raw = unscaled; see the module doc). */
-interface C3AKernels {
+/**
+ * The C3A kernels a backend provides for {@link blockCircularConvolution} and {@link getCirculant}
+ * (raw = unscaled; spec/c3a.md §1.3–§1.4). A backend object that has all four methods is used
+ * directly; the "wasm" backend without them is served by src/backend/wasm/circulant.ts over its
+ * storage arrays. Arguments are validated by the ops before the call.
+ */
+export interface C3ABackendKernels {
+  /** Spectrum of kernel `[m, n, b]`, computed once per forward and reused by backward. */
   c3aKernelSpectrum(kernel: Storage, m: number, n: number, b: number): C3ASpectrum;
+  /** `y [rows, m·b] = x [rows, n·b] · Aᵀ` with `A[i·b+s][j·b+t] = w[i][j][(t − s) mod b]`. */
   c3aForward(x: Storage, spectrum: C3ASpectrum, rows: number): Storage;
+  /**
+   * True gradients of `Σ g·y`: `gradX [rows, n·b] = g·A` and `gradKernel [m, n, b]`; each null when
+   * not requested; `x` may be null when the kernel gradient is not requested.
+   */
   c3aBackward(
     x: Storage | null,
     spectrum: C3ASpectrum,
@@ -51,6 +69,7 @@ interface C3AKernels {
     inputGrad: boolean,
     kernelGrad: boolean,
   ): { gradX: Storage | null; gradKernel: Storage | null };
+  /** Dense `A [m·b, n·b]`. */
   getCirculant(kernel: Storage, m: number, n: number, b: number): Storage;
 }
 
@@ -59,7 +78,7 @@ interface WasmSpectrum extends C3ASpectrum {
 }
 
 /** The wasm kernels over a backend's storage arrays (for a "wasm" backend lacking the methods). */
-function wasmKernels(be: Backend): C3AKernels {
+function wasmKernels(be: Backend): C3ABackendKernels {
   const arr = (s: Storage) => be.readSync(s);
   const wrap = (a: Float32Array) => be.fromArray(a, true);
   return {
@@ -93,16 +112,16 @@ function wasmKernels(be: Backend): C3AKernels {
   };
 }
 
-const fallbacks = new WeakMap<Backend, C3AKernels>();
+const fallbacks = new WeakMap<Backend, C3ABackendKernels>();
 
 /** The backend's C3A kernels (its own methods when it has them). */
-function c3aKernels(be: Backend, what: string): C3AKernels {
-  const own = be as unknown as Partial<C3AKernels>;
+function c3aKernels(be: Backend, what: string): C3ABackendKernels {
+  const own = be as unknown as Partial<C3ABackendKernels>;
   if (
     typeof own.c3aKernelSpectrum === "function" && typeof own.c3aForward === "function" &&
     typeof own.c3aBackward === "function" && typeof own.getCirculant === "function"
   ) {
-    return own as C3AKernels;
+    return own as C3ABackendKernels;
   }
   if (be.name !== "wasm") {
     throw new Error(`${what}: backend "${be.name}" has no C3A kernels (c3aForward/c3aBackward/getCirculant)`);
