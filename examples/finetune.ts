@@ -262,7 +262,6 @@ export async function finetune(
       throw new CliError(`--backend: ${(e as Error).message}`);
     }
   }
-  await ensureWritableDir(outDir);
   let docs: Doc[];
   if (v.text) {
     try {
@@ -293,6 +292,7 @@ export async function finetune(
       `the text is too short for --seq-len ${seqLen}; give more text or a smaller --seq-len`,
     );
   }
+  await ensureWritableDir(outDir); // last check: a failed validation creates no directory
   const heldOut: HeldOut = {
     tokens: heldTokens,
     offsets: evalOffsets(heldTokens, seqLen, v["eval-windows"] as number),

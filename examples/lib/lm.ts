@@ -154,13 +154,14 @@ export function trainLoop(o: TrainLoopOptions): TrainLog {
     log.tokens += tokens;
     log.train.push({ step, value: nats / Math.LN2 });
     log.lr.push({ step, value: lr });
-    bar.tick(1, { loss: nats / Math.LN2, tokens });
+    let extra: Record<string, string> | undefined;
     if ((o.evalEvery > 0 && step % o.evalEvery === 0) || step === o.steps) {
       const bpb = evaluateBpb(o.model, o.heldOut);
       log.eval.push({ step, value: bpb });
       o.memory?.sample();
-      bar.update(step, { extra: { "held-out bpb": bpb.toFixed(4) } });
+      extra = { "held-out bpb": bpb.toFixed(4) };
     }
+    bar.tick(1, { loss: nats / Math.LN2, tokens, extra });
   }
   bar.finish();
   log.seconds = (performance.now() - t0) / 1000;
