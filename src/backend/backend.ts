@@ -97,6 +97,48 @@ export interface MatmulParams {
 }
 
 /**
+ * Hyper-parameters of one fused Adam / AdamW update ({@link Backend.adamStep}), PyTorch's
+ * single-tensor algorithm (`torch.optim.Adam` / `AdamW`).
+ */
+export interface AdamStepParams {
+  /** Learning rate. */
+  lr: number;
+  /** β1, decay of the first moment. */
+  beta1: number;
+  /** β2, decay of the second moment. */
+  beta2: number;
+  /** Added to the denominator. */
+  eps: number;
+  /** Weight decay λ (0 for none). */
+  weightDecay: number;
+  /** Step number t of this update (1 for the first), for the bias corrections `1 − βᵗ`. */
+  step: number;
+  /** true (AdamW): `p ← p·(1 − lr·λ)`; false (Adam): `g ← g + λ·p`. */
+  decoupled: boolean;
+  /** Ascend: use `−g`. */
+  maximize: boolean;
+}
+
+/**
+ * Layout of a rotary-embedding input for {@link Backend.rotaryEmb}: x is `[B, H, T, D]` ("BHTD") or
+ * `[B, T, H, D]` ("BTHD"); the cos / signed-sin tables are `[T, D]`, or `[B, T, D]` when `perBatch`.
+ */
+export interface RotaryParams {
+  /** Batch size B. */
+  batch: number;
+  /** Heads H. */
+  heads: number;
+  /** Sequence length T. */
+  seq: number;
+  /** Head dimension D (even). */
+  dim: number;
+  /** Axis order of x. */
+  layout: "BHTD" | "BTHD";
+  /** One table per batch entry (`[B, T, D]`) instead of one shared `[T, D]` table. */
+  perBatch: boolean;
+}
+
+/**
  * The operations a backend executes. Implementations: `WasmBackend` (src/backend/wasm/backend.ts).
  * A future WebGPU backend implements the same methods with GPU buffers; `readSync` may then throw
  * and `read` is the portable way to get data back.
@@ -226,6 +268,63 @@ export interface Backend {
   indexSelectRows(x: Storage, rowSize: number, index: Int32Array): Storage;
   /** Row scatter-add: `[numRows, rowSize]` zeros, then `out[index[i], :] += g[i, :]`. */
   indexAddRows(g: Storage, numRows: number, rowSize: number, index: Int32Array): Storage;
+
+  // ---- optional fused kernels ----
+  // Ops and optimizers feature-detect these (`if (b.rmsNorm) ...`) and fall back to composing the
+  // kernels above when a backend lacks them; results agree with the composed path to float32
+  // rounding.
+
+  /**
+   * One Adam / AdamW update in place: with `g' = maximize ? −g : g`, decoupled decay
+   * `p ← p·(1 − lr·λ)` (else `g' ← g' + λ·p`), `m ← β1·m + (1−β1)·g'`, `v ← β2·v + (1−β2)·g'²`,
+   * AMSGrad `vmax ← max(vmax, v)` (used in place of v when `vmax` is given),
+   * `p ← p − lr/(1−β1ᵗ) · m / (√v / √(1−β2ᵗ) + eps)`. `p`, `m`, `v`, `vmax` are mutated; all have
+   * the size of `g`.
+   */
+  adamStep?(
+    p: Storage,
+    g: Storage,
+    m: Storage,
+    v: Storage,
+    vmax: Storage | null,
+    params: AdamStepParams,
+  ): void;
+  /**
+   * RMSNorm over the last axis of x viewed as `[rows, d]`: `rstd = 1/√(mean(x², -1) + eps)` `[rows]`
+   * and `y = x·rstd·weight` `[rows, d]` (no scale when `weight` is null).
+   */
+  rmsNorm?(
+    x: Storage,
+    weight: Storage | null,
+    rows: number,
+    d: number,
+    eps: number,
+  ): { y: Storage; rstd: Storage };
+  /**
+   * Gradient of {@link Backend.rmsNorm} given upstream `g` `[rows, d]`, the input `x` and the saved
+   * `rstd`: with `n = x·rstd`, `gn = g·weight`: `gx = rstd·(gn − n·mean(gn·n, -1))`; `gw = Σ_rows g·n`
+   * `[d]` when `weight` is given and `needWeightGrad` (else null).
+   */
+  rmsNormGrad?(
+    g: Storage,
+    x: Storage,
+    weight: Storage | null,
+    rstd: Storage,
+    rows: number,
+    d: number,
+    needWeightGrad: boolean,
+  ): { gx: Storage; gw: Storage | null };
+  /** SwiGLU `y = silu(gate)·up` elementwise (equal sizes). */
+  swiglu?(gate: Storage, up: Storage): Storage;
+  /** Gradient of {@link Backend.swiglu}: `gGate = g·up·silu'(gate)`, `gUp = g·silu(gate)`. */
+  swigluGrad?(gate: Storage, up: Storage, g: Storage): { gGate: Storage; gUp: Storage };
+  /**
+   * Rotary embedding with cos / signed-sin tables (layout in {@link RotaryParams}; the sine table's
+   * first half holds −sin so that `rotate_half(x)·sin == swapHalves(x)·sinSigned`): forward
+   * `y = x·cos + swapHalves(x)·sin`; with `inverse` the transposed rotation
+   * `g·cos + swapHalves(g·sin)` (the gradient).
+   */
+  rotaryEmb?(x: Storage, cos: Storage, sin: Storage, p: RotaryParams, inverse: boolean): Storage;
 }
 
 const registry = new Map<string, () => Backend>();

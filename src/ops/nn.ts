@@ -1,12 +1,14 @@
 /**
  * Neural-network ops with autograd, the pieces a Llama-style decoder needs: {@link rmsNorm},
- * {@link layerNorm}, {@link embedding}, {@link dropout}, rotary position embeddings
+ * {@link layerNorm}, {@link swiglu}, {@link embedding}, {@link dropout}, rotary position embeddings
  * ({@link applyRotaryEmb}, Hugging Face `rotate_half` convention) and causal scaled-dot-product
  * attention with grouped key/value heads ({@link scaledDotProductAttention}).
  *
  * Every op computes its forward through backend kernels (directly or via the core ops in this folder,
  * under no-grad) and records one autograd node with a hand-derived backward, so the graph holds one
- * node per op and the saved tensors are the few the backward needs. All tensors are float32.
+ * node per op and the saved tensors are the few the backward needs. rmsNorm, swiglu and
+ * applyRotaryEmb use the backend's optional fused kernels (`Backend.rmsNorm`, `swiglu`, `rotaryEmb`)
+ * when present and compose core ops otherwise. All tensors are float32.
  *
  * @module
  */
@@ -19,6 +21,7 @@ import { keep } from "../tensor/scope.ts";
 import { broadcastStrides, fmtShape, sizeOf } from "../tensor/shape.ts";
 import { defaultGenerator, type Generator } from "../tensor/random.ts";
 import { add, mul, rsqrt, square, sub } from "./elementwise.ts";
+import { silu } from "./activation.ts";
 import { mean, sumToShape } from "./reduce.ts";
 import { type IndexLike, toIndexArray } from "./indexing.ts";
 
@@ -64,6 +67,21 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
   const d = lastDim(x, "rmsNorm");
   checkVec(weight, d, "rmsNorm", "weight");
   checkEps(eps, "rmsNorm");
+  const b = x.backend;
+  if (b.rmsNorm && b.rmsNormGrad && x.size > 0 && (!weight || weight.backend === b)) {
+    // fused backend kernels (one pass forward, one backward); saves x and rstd [rows]
+    const rows = x.size / d;
+    const w = weight ? weight.storage : null;
+    const { y, rstd } = b.rmsNorm(x.storage, w, rows, d, eps);
+    const out = Tensor.fromStorage(y, x.shape);
+    const rstdT = Tensor.fromStorage(rstd, [rows]); // owned by the scope like any intermediate
+    return recordOp("rmsNorm", out, weight ? [x, weight] : [x], (g, need) => {
+      const needW = !!weight && need[1];
+      const r = b.rmsNormGrad!(g.storage, x.storage, w, rstdT.storage, rows, d, needW);
+      const gx = need[0] ? Tensor.fromStorage(r.gx, x.shape) : (b.dispose(r.gx), null);
+      return [gx, r.gw && needW ? Tensor.fromStorage(r.gw, weight!.shape) : null];
+    });
+  }
   let r!: Tensor, n!: Tensor;
   const out = noGrad(() => {
     r = rsqrt(add(mean(square(x), -1, true), eps));
@@ -116,6 +134,37 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     if (weight) grads.push(need[i++] ? sumToShape(mul(g, n), weight.shape) : null);
     if (bias) grads.push(need[i++] ? sumToShape(g, bias.shape) : null);
     return grads;
+  });
+}
+
+// ------------------------------------------------------------------------------------------ SwiGLU
+
+/**
+ * The gated activation of Llama-style MLPs: `silu(gate) · up` elementwise (SwiGLU, Shazeer 2020
+ * "GLU Variants Improve Transformer"; Hugging Face `LlamaMLP` computes
+ * `act_fn(gate_proj(x)) * up_proj(x)` with `hidden_act="silu"`). Equal shapes use the backend's
+ * fused kernel when it has one (one pass forward, one backward, no saved intermediates); otherwise,
+ * and for broadcasting shapes, it is `mul(silu(gate), up)`.
+ *
+ * @param gate `[..., F]` pre-activation of the gate projection.
+ * @param up same shape as `gate` (or broadcastable with it).
+ * @returns the broadcast shape of the two.
+ * @throws {RangeError} when the shapes do not broadcast.
+ * @example
+ * ```ts
+ * const h = swiglu(randn([2, 5, 64]), randn([2, 5, 64])); // [2, 5, 64]
+ * ```
+ */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  const b = gate.backend;
+  const same = gate.ndim === up.ndim && gate.shape.every((n, i) => n === up.shape[i]);
+  if (!same || !b.swiglu || !b.swigluGrad || up.backend !== b || gate.size === 0) return mul(silu(gate), up);
+  const out = Tensor.fromStorage(b.swiglu(gate.storage, up.storage), gate.shape);
+  return recordOp("swiglu", out, [gate, up], (g, need) => {
+    const r = b.swigluGrad!(gate.storage, up.storage, g.storage);
+    const gg = need[0] ? Tensor.fromStorage(r.gGate, gate.shape) : (b.dispose(r.gGate), null);
+    const gu = need[1] ? Tensor.fromStorage(r.gUp, up.shape) : (b.dispose(r.gUp), null);
+    return [gg, gu];
   });
 }
 
@@ -332,6 +381,18 @@ export function applyRotaryEmb(x: Tensor, opts: RotaryOptions = {}): Tensor {
     tables = ropeTables(b, pos, d, theta, false);
   }
   const pb = perBatch ? bsz : 1;
+  if (b.rotaryEmb && x.size > 0) {
+    // fused backend kernel: one pass forward, one (transposed rotation) backward
+    const p = { batch: bsz, heads: layout === "BHTD" ? a1 : a2, seq: t, dim: d, layout, perBatch: pb > 1 };
+    const cosS = tables.cos.storage, sinS = tables.sin.storage;
+    const out = Tensor.fromStorage(b.rotaryEmb(x.storage, cosS, sinS, p, false), x.shape);
+    return recordOp(
+      "applyRotaryEmb",
+      out,
+      [x],
+      (g) => [Tensor.fromStorage(b.rotaryEmb!(g.storage, cosS, sinS, p, true), x.shape)],
+    );
+  }
   const tshape = layout === "BHTD" ? [pb, 1, t, d] : [pb, t, 1, d];
   const cos = tables.cos.reshape(tshape), sin = tables.sin.reshape(tshape);
   const out = noGrad(() => add(mul(x, cos), mul(swapHalves(x), sin)));

@@ -60,7 +60,8 @@ export abstract class AdamBase extends Optimizer<AdamOptions> {
    * One update of every parameter with a gradient (PyTorch's single-tensor algorithm):
    * `t ← t+1; m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
    * θ ← θ − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + eps)`, with weight decay applied first (decoupled
-   * for AdamW, added to g for Adam).
+   * for AdamW, added to g for Adam). Runs as one fused pass per parameter when the backend has
+   * `adamStep`, else as a sequence of elementwise kernels.
    */
   step(): void {
     for (const g of this.paramGroups) {
@@ -69,6 +70,35 @@ export abstract class AdamBase extends Optimizer<AdamOptions> {
       for (const p of g.params) {
         if (p.grad === null) continue;
         const b = p.backend;
+        if (b.adamStep && p.grad.backend === b) {
+          // fused backend kernel: one pass over param, grad and state
+          let st = this.state.get(p);
+          if (!st) {
+            st = { step: 0, expAvg: this.stateZeros(p), expAvgSq: this.stateZeros(p) };
+            this.state.set(p, st);
+          }
+          const step = (st.step as number) + 1;
+          st.step = step;
+          const vmax = amsgrad ? ((st.maxExpAvgSq ??= this.stateZeros(p)) as Tensor).storage : null;
+          b.adamStep(
+            p.storage,
+            p.grad.storage,
+            (st.expAvg as Tensor).storage,
+            (st.expAvgSq as Tensor).storage,
+            vmax,
+            {
+              lr,
+              beta1,
+              beta2,
+              eps,
+              weightDecay,
+              step,
+              decoupled: this.decoupled,
+              maximize,
+            },
+          );
+          continue;
+        }
         const temps = [];
         let grad = p.grad.storage;
         if (maximize) temps.push(grad = b.binaryScalar("mul", grad, -1));

@@ -1,8 +1,11 @@
 /**
  * The wasm backend: storage is a GC-owned JS `Float32Array` per tensor (see the ownership rule in
- * ./memory.ts); elementwise, layout, reduction and softmax kernels are tight TypeScript loops over
- * those arrays, and matrix products run in the SIMD `sgemm` of the wasm kernel module (operands copied
- * into wasm scratch memory once per call). Registered as backend "wasm" (the default).
+ * ./memory.ts). Matrix products run in the SIMD `sgemm` of the wasm kernel module (operands copied
+ * into wasm scratch memory once per call); elementwise ops, softmax, row sums and the fused
+ * optional kernels (Adam/AdamW step, RMSNorm, SwiGLU, rotary embedding) run in the SIMD kernels of
+ * wasm/elementwise.ts, streamed through wasm memory in cache-sized chunks (./elementwise.ts), with
+ * plain TypeScript loops for small arrays and the remaining ops (layout, gathers, where, pow, sin,
+ * cos). Registered as backend "wasm" (the default).
  *
  * `readSync` returns the storage array itself: writing into it changes the tensor.
  *
@@ -10,20 +13,49 @@
  */
 
 import {
+  type AdamStepParams,
   type Backend,
   type BinaryOp,
   type MatmulParams,
   type ReduceOp,
   registerBackend,
+  type RotaryParams,
   type Storage,
   type UnaryOp,
 } from "../backend.ts";
-import { binaryKernel, scalarKernel, unaryGradKernel, unaryKernel, whereKernel } from "./elementwise.ts";
+import {
+  adamStepKernel,
+  axpbyKernel,
+  binaryKernel,
+  rmsNormGradKernel,
+  rmsNormKernel,
+  rotaryKernel,
+  scalarKernel,
+  swigluGradKernel,
+  swigluKernel,
+  unaryGradKernel,
+  unaryKernel,
+  whereKernel,
+} from "./elementwise.ts";
 import { copyStridedKernel } from "./layout.ts";
 import { reduceKernel } from "./reduce.ts";
 import { softmaxGradKernel, softmaxKernel } from "./softmax.ts";
 import { sgemm } from "./gemm.ts";
 import { wasm } from "./memory.ts";
+
+/**
+ * Limits of the wasm backend's array pool. Arrays of disposed storages that the backend allocated
+ * itself and never handed out (no `readSync`/`read`, not adopted from the caller) are kept and reused
+ * for new storages of the same length: a fresh large `Float32Array` costs page faults on first
+ * touch (about 2 ns per element measured here, more than most kernels), a reused one a `fill(0)` at
+ * most. Set `maxBytes` to 0 to disable.
+ */
+export const wasmStoragePool: {
+  /** Most bytes kept in the pool (default 256 MiB). */
+  maxBytes: number;
+  /** Arrays shorter than this are not pooled (default 4096 elements). */
+  minElements: number;
+} = { maxBytes: 256 * 1024 * 1024, minElements: 4096 };
 
 /** Storage of the wasm backend: a Float32Array (null once disposed). */
 export class WasmStorage implements Storage {
@@ -33,6 +65,11 @@ export class WasmStorage implements Storage {
   readonly backend: Backend;
   /** Element count. */
   readonly size: number;
+  /**
+   * True while no reference to `data` exists outside the backend (allocated by it, never returned by
+   * `readSync`/`read`): only then may `dispose` recycle the array.
+   */
+  recyclable = false;
   /** Wraps `data` (taken over, not copied) as storage of `backend`. */
   constructor(data: Float32Array, backend: Backend) {
     this.data = data;
@@ -82,26 +119,74 @@ export class WasmBackend implements Backend {
   /** "wasm". */
   readonly name = "wasm";
 
+  #pool = new Map<number, Float32Array[]>();
+  #pooledBytes = 0;
+
+  /** A backend-private array of n elements (recycled when possible); zeroed when `zero`. */
+  #alloc(n: number, zero: boolean): Float32Array {
+    if (n >= wasmStoragePool.minElements) {
+      const list = this.#pool.get(n);
+      if (list !== undefined && list.length > 0) {
+        const a = list.pop()!;
+        this.#pooledBytes -= a.byteLength;
+        if (zero) a.fill(0);
+        return a;
+      }
+    }
+    return new Float32Array(n);
+  }
+
+  /** Storage over a backend-private array (from {@link WasmBackend.#alloc}). */
   #wrap(d: Float32Array): WasmStorage {
-    return new WasmStorage(d, this);
+    const s = new WasmStorage(d, this);
+    s.recyclable = true;
+    return s;
   }
 
   full(size: number, value = 0): Storage {
-    const d = new Float32Array(size);
+    const d = this.#alloc(size, value === 0);
     if (value !== 0) d.fill(value);
     return this.#wrap(d);
   }
   fromArray(data: Float32Array, adopt = false): Storage {
-    return this.#wrap(adopt ? data : data.slice());
+    if (adopt) return new WasmStorage(data, this); // the caller may still hold `data`: never recycled
+    const d = this.#alloc(data.length, false);
+    d.set(data);
+    return this.#wrap(d);
   }
   readSync(s: Storage): Float32Array {
-    return arr(s);
+    const d = arr(s);
+    (s as WasmStorage).recyclable = false;
+    return d;
   }
   read(s: Storage): Promise<Float32Array> {
-    return Promise.resolve(arr(s));
+    const d = arr(s);
+    (s as WasmStorage).recyclable = false;
+    return Promise.resolve(d);
   }
   dispose(s: Storage): void {
-    (s as WasmStorage).data = null;
+    const ws = s as WasmStorage;
+    const d = ws.data;
+    ws.data = null;
+    if (!d || !ws.recyclable) return;
+    ws.recyclable = false;
+    const n = d.length;
+    if (n < wasmStoragePool.minElements || this.#pooledBytes + d.byteLength > wasmStoragePool.maxBytes) {
+      return;
+    }
+    let list = this.#pool.get(n);
+    if (list === undefined) this.#pool.set(n, list = []);
+    list.push(d);
+    this.#pooledBytes += d.byteLength;
+  }
+  /** Drops every pooled array (they become garbage). */
+  clearPool(): void {
+    this.#pool.clear();
+    this.#pooledBytes = 0;
+  }
+  /** Bytes currently held by the array pool (see {@link wasmStoragePool}). */
+  get pooledBytes(): number {
+    return this.#pooledBytes;
   }
   isDisposed(s: Storage): boolean {
     return (s as WasmStorage).data === null;
@@ -115,13 +200,13 @@ export class WasmBackend implements Backend {
 
   unary(op: UnaryOp, x: Storage, out?: Storage): Storage {
     const xd = arr(x);
-    const o = out ?? this.full(xd.length);
+    const o = out ?? this.#wrap(this.#alloc(xd.length, false));
     unaryKernel(op, xd, arr(o));
     return o;
   }
   unaryGrad(op: UnaryOp, x: Storage, y: Storage, g: Storage): Storage {
     const gd = arr(g);
-    const o = this.full(gd.length);
+    const o = this.#wrap(this.#alloc(gd.length, false));
     unaryGradKernel(op, arr(x), arr(y), gd, arr(o));
     return o;
   }
@@ -136,7 +221,7 @@ export class WasmBackend implements Backend {
   ): Storage {
     let size = 1;
     for (const d of outShape) size *= d;
-    const o = out ?? this.full(size);
+    const o = out ?? this.#wrap(this.#alloc(size, false));
     binaryKernel(op, arr(a), arr(b), arr(o), outShape, aStrides, bStrides);
     return o;
   }
@@ -151,24 +236,20 @@ export class WasmBackend implements Backend {
   ): Storage {
     let size = 1;
     for (const d of outShape) size *= d;
-    const o = new Float32Array(size);
+    const o = this.#alloc(size, false);
     whereKernel(arr(cond), arr(a), arr(b), o, outShape, condStrides, aStrides, bStrides);
     return this.#wrap(o);
   }
   binaryScalar(op: BinaryOp, x: Storage, s: number, reverse = false, out?: Storage): Storage {
     const xd = arr(x);
-    const o = out ?? this.full(xd.length);
+    const o = out ?? this.#wrap(this.#alloc(xd.length, false));
     scalarKernel(op, xd, s, reverse, arr(o));
     return o;
   }
   axpby(x: Storage, alpha: number, y: Storage, beta: number, out?: Storage): Storage {
     const xd = arr(x), yd = arr(y);
-    const o = out ?? this.full(xd.length);
-    const od = arr(o);
-    const n = xd.length;
-    if (alpha === 1 && beta === 1) { for (let i = 0; i < n; i++) od[i] = xd[i] + yd[i]; }
-    else if (alpha === 1) { for (let i = 0; i < n; i++) od[i] = xd[i] + beta * yd[i]; }
-    else for (let i = 0; i < n; i++) od[i] = alpha * xd[i] + beta * yd[i];
+    const o = out ?? this.#wrap(this.#alloc(xd.length, false));
+    axpbyKernel(xd, alpha, yd, beta, arr(o));
     return o;
   }
 
@@ -188,7 +269,7 @@ export class WasmBackend implements Backend {
     let size = 1;
     const ax = new Set(axes);
     for (let d = 0; d < shape.length; d++) if (!ax.has(d)) size *= shape[d];
-    const o = this.full(size);
+    const o = this.#wrap(this.#alloc(size, false));
     reduceKernel(op, arr(x), shape, axes, arr(o));
     return o;
   }
@@ -206,7 +287,7 @@ export class WasmBackend implements Backend {
       strideA: p.strideA ?? m * k,
       strideB: p.strideB ?? k * n,
     };
-    const c = new Float32Array(batch * m * n);
+    const c = this.#alloc(batch * m * n, k === 0);
     const hasBias = p.bias !== undefined;
     if (hasBias) {
       const bias = arr(p.bias!);
@@ -224,20 +305,20 @@ export class WasmBackend implements Backend {
 
   softmax(x: Storage, outer: number, dim: number, inner: number, log: boolean): Storage {
     const xd = arr(x);
-    const o = new Float32Array(xd.length);
+    const o = this.#alloc(xd.length, false);
     softmaxKernel(xd, o, outer, dim, inner, log);
     return this.#wrap(o);
   }
   softmaxGrad(y: Storage, g: Storage, outer: number, dim: number, inner: number, log: boolean): Storage {
     const yd = arr(y);
-    const o = new Float32Array(yd.length);
+    const o = this.#alloc(yd.length, false);
     softmaxGradKernel(yd, arr(g), o, outer, dim, inner, log);
     return this.#wrap(o);
   }
 
   gatherLast(x: Storage, rows: number, cols: number, index: Int32Array): Storage {
     const xd = arr(x);
-    const o = new Float32Array(rows);
+    const o = this.#alloc(rows, true);
     for (let r = 0; r < rows; r++) {
       const t = index[r];
       if (t >= 0) o[r] = xd[r * cols + t];
@@ -246,7 +327,7 @@ export class WasmBackend implements Backend {
   }
   scatterLast(g: Storage, rows: number, cols: number, index: Int32Array): Storage {
     const gd = arr(g);
-    const o = new Float32Array(rows * cols);
+    const o = this.#alloc(rows * cols, true);
     for (let r = 0; r < rows; r++) {
       const t = index[r];
       if (t >= 0) o[r * cols + t] = gd[r];
@@ -255,7 +336,7 @@ export class WasmBackend implements Backend {
   }
   indexSelectRows(x: Storage, rowSize: number, index: Int32Array): Storage {
     const xd = arr(x);
-    const o = new Float32Array(index.length * rowSize);
+    const o = this.#alloc(index.length * rowSize, false);
     for (let i = 0; i < index.length; i++) {
       const s = index[i] * rowSize;
       o.set(xd.subarray(s, s + rowSize), i * rowSize);
@@ -264,11 +345,64 @@ export class WasmBackend implements Backend {
   }
   indexAddRows(g: Storage, numRows: number, rowSize: number, index: Int32Array): Storage {
     const gd = arr(g);
-    const o = new Float32Array(numRows * rowSize);
+    const o = this.#alloc(numRows * rowSize, true);
     for (let i = 0; i < index.length; i++) {
       const d = index[i] * rowSize, s = i * rowSize;
       for (let j = 0; j < rowSize; j++) o[d + j] += gd[s + j];
     }
+    return this.#wrap(o);
+  }
+
+  // ---- optional fused kernels (see Backend) ----
+
+  adamStep(
+    p: Storage,
+    g: Storage,
+    m: Storage,
+    v: Storage,
+    vmax: Storage | null,
+    params: AdamStepParams,
+  ): void {
+    adamStepKernel(arr(p), arr(g), arr(m), arr(v), vmax ? arr(vmax) : null, params);
+  }
+  rmsNorm(
+    x: Storage,
+    weight: Storage | null,
+    rows: number,
+    d: number,
+    eps: number,
+  ): { y: Storage; rstd: Storage } {
+    const y = this.#alloc(rows * d, false), rstd = this.#alloc(rows, false);
+    rmsNormKernel(arr(x), weight ? arr(weight) : null, y, rstd, rows, d, eps);
+    return { y: this.#wrap(y), rstd: this.#wrap(rstd) };
+  }
+  rmsNormGrad(
+    g: Storage,
+    x: Storage,
+    weight: Storage | null,
+    rstd: Storage,
+    rows: number,
+    d: number,
+    needWeightGrad: boolean,
+  ): { gx: Storage; gw: Storage | null } {
+    const gx = this.#alloc(rows * d, false);
+    const gw = weight && needWeightGrad ? this.#alloc(d, false) : null;
+    rmsNormGradKernel(arr(g), arr(x), weight ? arr(weight) : null, arr(rstd), gx, gw, rows, d);
+    return { gx: this.#wrap(gx), gw: gw ? this.#wrap(gw) : null };
+  }
+  swiglu(gate: Storage, up: Storage): Storage {
+    const y = this.#alloc(gate.size, false);
+    swigluKernel(arr(gate), arr(up), y);
+    return this.#wrap(y);
+  }
+  swigluGrad(gate: Storage, up: Storage, g: Storage): { gGate: Storage; gUp: Storage } {
+    const ga = this.#alloc(gate.size, false), gb = this.#alloc(gate.size, false);
+    swigluGradKernel(arr(gate), arr(up), arr(g), ga, gb);
+    return { gGate: this.#wrap(ga), gUp: this.#wrap(gb) };
+  }
+  rotaryEmb(x: Storage, cos: Storage, sin: Storage, p: RotaryParams, inverse: boolean): Storage {
+    const o = this.#alloc(x.size, false);
+    rotaryKernel(arr(x), arr(cos), arr(sin), o, p, inverse);
     return this.#wrap(o);
   }
 }

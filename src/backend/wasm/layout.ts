@@ -1,8 +1,14 @@
 /**
- * Strided copy kernel of the wasm backend (transpose, permute, slice, expand, concat).
+ * Strided copy kernel of the wasm backend (transpose, permute, slice, expand, concat). Pure data
+ * movement stays in JS (a wasm kernel would add two copies): long contiguous runs use
+ * `TypedArray.set`, short runs (head-dimension slices, rotary half swaps) a plain loop, which avoids
+ * creating a subarray object per run.
  *
  * @module
  */
+
+/** Contiguous runs shorter than this are copied element by element. */
+const SET_MIN_RUN = 128;
 
 import { collapseDims } from "./elementwise.ts";
 
@@ -32,7 +38,8 @@ export function copyStridedKernel(
   let ps = sOff, pd = dOff;
   for (let done = 0; done < total; done += inner) {
     if (is === 1 && id === 1) {
-      dst.set(src.subarray(ps, ps + inner), pd);
+      if (inner >= SET_MIN_RUN) dst.set(src.subarray(ps, ps + inner), pd);
+      else for (let j = 0; j < inner; j++) dst[pd + j] = src[ps + j];
     } else if (is === 0) {
       const v = src[ps];
       for (let j = 0, q = pd; j < inner; j++, q += id) dst[q] = v;

@@ -1,12 +1,50 @@
 /**
  * Reduction kernel of the wasm backend: sum / max / min over any set of axes, output in kept-dims
- * layout. Sums accumulate in float64.
+ * layout. Sums accumulate in float64. Sums over trailing axes (rows of a contiguous `[rows, cols]`
+ * view, e.g. `sum(x, -1)`, or everything) run in the SIMD kernel `ewSumRows` of the wasm module;
+ * other reductions use plain-JS loops.
  *
  * @module
  */
 
 import type { ReduceOp } from "../backend.ts";
-import { collapseDims } from "./elementwise.ts";
+import { collapseDims, heapF32, put, STAGE_CHUNK, stageSlots, wasmElementwise } from "./elementwise.ts";
+import { memory, wasm } from "./memory.ts";
+
+/**
+ * SIMD row sums: `out[r] = Σ_j x[r·cols + j]` for r < rows (float64 accumulation, rounded once).
+ */
+export function sumRowsWasm(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
+  if (rows === 0) return;
+  if (cols === 0) {
+    out.fill(0, 0, rows);
+    return;
+  }
+  const [px, pacc] = stageSlots(3); // pacc spans two slots: up to STAGE_CHUNK float64 sums
+  const h = heapF32();
+  const h64 = new Float64Array(memory.buffer);
+  const a64 = pacc >>> 3;
+  if (cols <= STAGE_CHUNK) {
+    const k = Math.floor(STAGE_CHUNK / cols);
+    for (let r0 = 0; r0 < rows; r0 += k) {
+      const kk = Math.min(k, rows - r0);
+      put(h, x, r0 * cols, kk * cols, px);
+      wasm.ewSumRows(px, pacc, kk, cols);
+      for (let i = 0; i < kk; i++) out[r0 + i] = h64[a64 + i];
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let c0 = 0; c0 < cols; c0 += STAGE_CHUNK) {
+      const len = Math.min(STAGE_CHUNK, cols - c0);
+      put(h, x, r * cols + c0, len, px);
+      wasm.ewSumRows(px, pacc, 1, len);
+      s += h64[a64];
+    }
+    out[r] = s;
+  }
+}
 
 /**
  * Reduces `x` (shape `shape`) over the sorted axis list `axes` into `out` (kept-dims shape,
@@ -44,6 +82,14 @@ export function reduceKernel(
   }
   const c = collapseDims(shape, [xStr, oStr]);
   const cnd = c.shape.length;
+  if (
+    op === "sum" && wasmElementwise.enabled && x.length >= wasmElementwise.minElements &&
+    cnd >= 1 && cnd <= 2 && c.strides[1][cnd - 1] === 0 && (cnd === 1 || c.strides[1][0] === 1)
+  ) {
+    // trailing-axes sum: [rows, cols] -> [rows]
+    sumRowsWasm(x, out, cnd === 1 ? 1 : c.shape[0], c.shape[cnd - 1]);
+    return;
+  }
   const so = c.strides[1];
   const inner = cnd === 0 ? 1 : c.shape[cnd - 1];
   const io = cnd === 0 ? 0 : so[cnd - 1];

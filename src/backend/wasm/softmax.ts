@@ -1,13 +1,58 @@
 /**
  * Softmax / log-softmax kernels of the wasm backend over the middle axis of `[outer, dim, inner]`.
+ * Rows over the last axis (`inner` = 1, the attention and loss case) run in the SIMD kernels of the
+ * wasm module (wasm/elementwise.ts `ewSoftmaxRows`, normaliser summed in float64), streamed through
+ * wasm memory in whole rows; other layouts use the plain-JS loops.
  *
  * @module
  */
 
+import { rowsWasm, wasmElementwise } from "./elementwise.ts";
+import { wasm } from "./memory.ts";
+
 let row = new Float64Array(256);
+
+function useRows(inner: number, n: number): boolean {
+  return inner === 1 && wasmElementwise.enabled && n >= wasmElementwise.minElements;
+}
 
 /** Numerically stable softmax (or log-softmax) of `x` into `out` (distinct arrays). */
 export function softmaxKernel(
+  x: Float32Array,
+  out: Float32Array,
+  outer: number,
+  dim: number,
+  inner: number,
+  log: boolean,
+): void {
+  if (useRows(inner, x.length)) {
+    rowsWasm([x], [out], outer, dim, (p, q, rows) => wasm.ewSoftmaxRows(p[0], q[0], rows, dim, log ? 1 : 0));
+  } else softmaxJs(x, out, outer, dim, inner, log);
+}
+
+/** Gradient of {@link softmaxKernel} from its output `y` and upstream gradient `g`. */
+export function softmaxGradKernel(
+  y: Float32Array,
+  g: Float32Array,
+  out: Float32Array,
+  outer: number,
+  dim: number,
+  inner: number,
+  log: boolean,
+): void {
+  if (useRows(inner, y.length)) {
+    rowsWasm(
+      [y, g],
+      [out],
+      outer,
+      dim,
+      (p, q, rows) => wasm.ewSoftmaxGradRows(p[0], p[1], q[0], rows, dim, log ? 1 : 0),
+    );
+  } else softmaxGradJs(y, g, out, outer, dim, inner, log);
+}
+
+/** Plain-JS softmax (or log-softmax) over the middle axis (float64 normaliser). */
+export function softmaxJs(
   x: Float32Array,
   out: Float32Array,
   outer: number,
@@ -41,8 +86,8 @@ export function softmaxKernel(
   }
 }
 
-/** Gradient of {@link softmaxKernel} from its output `y` and upstream gradient `g`. */
-export function softmaxGradKernel(
+/** Plain-JS gradient of {@link softmaxJs} from its output `y` and upstream gradient `g`. */
+export function softmaxGradJs(
   y: Float32Array,
   g: Float32Array,
   out: Float32Array,
