@@ -8,7 +8,10 @@
  * - the per-step training losses against the same computation (`examples/browser/demo.js`) run here
  *   in Deno on `mod.ts`, within float32 tolerance, and that training lowers the loss;
  * - the user path: an `adapter_model.safetensors` chosen through the page's file input (config
- *   inferred from the kernel shapes) gives the same numbers as the shipped adapter with its config.
+ *   inferred from the kernel shapes) gives the same numbers as the shipped adapter with its config;
+ * - the WebGPU path: with `--enable-unsafe-webgpu` Chromium offers a software (SwiftShader) adapter;
+ *   the page selected with `?webgpu=1` must run on the "webgpu" backend and give the same numbers
+ *   (skipped, saying why, while mod.ts exports no `selectBackend`).
  *
  * Without /usr/bin/chromium the test fails when `CI` is set (CI installs Debian's chromium) and is
  * ignored with a printed reason otherwise.
@@ -31,6 +34,8 @@ const CHROMIUM_ARGS = [
   "--disable-background-networking",
   "--disable-component-update",
   "--disable-sync",
+  // WebGPU on SwiftShader (software) even with --disable-gpu, so the WebGPU path runs headless.
+  "--enable-unsafe-webgpu",
 ];
 const ASSETS = new URL("../examples/browser/assets/", import.meta.url);
 const EXPECTED = new URL("../../shared/fixtures/peft/mlp/expected.json", import.meta.url);
@@ -75,7 +80,7 @@ function assertClose(
 }
 
 /** What the page put in #result-json. */
-type PageResult = DemoResult & { adapterSource: string; ms: number };
+type PageResult = DemoResult & { backendDescription: string; adapterSource: string; ms: number };
 
 Deno.test({
   name: "browser: bundle + example page in headless Chromium match Deno and PEFT",
@@ -136,11 +141,11 @@ Deno.test({
         lr,
       };
       t0 = performance.now();
-      const denoWithConfig = runDemo(c3a, {
+      const denoWithConfig = await runDemo(c3a, {
         ...inputs,
         adapterConfig: await Deno.readTextFile(new URL("adapter/adapter_config.json", ASSETS)),
       });
-      const denoInferred = runDemo(c3a, inputs);
+      const denoInferred = await runDemo(c3a, inputs);
       timings.deno = performance.now() - t0;
 
       // Independent reference: PEFT's output for this base model + adapter on the probe input.
@@ -152,7 +157,7 @@ Deno.test({
 
       await t.step("shipped adapter + config", async () => {
         t0 = performance.now();
-        await page.goto(`${base}?seed=${seed}&steps=${steps}&lr=${lr}`);
+        await page.goto(`${base}?seed=${seed}&steps=${steps}&lr=${lr}&webgpu=0`);
         const r = await waitDone();
         timings.page = performance.now() - t0;
         timings.pageCompute = r.ms;
@@ -188,6 +193,25 @@ Deno.test({
         assertClose(r.losses, denoInferred.losses, 1e-5, "page losses (inferred config) vs Deno");
         assertClose(denoInferred.losses, denoWithConfig.losses, 1e-6, "inferred vs file config in Deno");
       });
+
+      const hasSelect = "selectBackend" in c3a;
+      await t.step({
+        name: "WebGPU backend (SwiftShader adapter) gives the same numbers",
+        ignore: !hasSelect,
+        async fn() {
+          t0 = performance.now();
+          await page.goto(`${base}?seed=${seed}&steps=${steps}&lr=${lr}&webgpu=1`);
+          const r = await waitDone();
+          timings.pageWebGPU = performance.now() - t0;
+          assertEquals(r.backend, "webgpu", `page did not run on WebGPU: ${r.backendDescription}`);
+          // Different kernels (WGSL FFT/matmul vs wasm): float32 rounding differs, so a looser bound.
+          assertClose(r.probeOutput, ref, refTol, "page probe output on WebGPU vs PEFT");
+          assertClose(r.losses, denoWithConfig.losses, 1e-4, "page losses on WebGPU vs Deno (wasm)");
+        },
+      });
+      if (!hasSelect) {
+        console.log("browser_test: WebGPU step ignored — mod.ts does not export selectBackend yet");
+      }
 
       assertEquals(problems, [], "the page logged errors");
       console.log(

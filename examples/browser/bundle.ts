@@ -7,6 +7,7 @@
  * (`import * as kernels from "../../../wasm/kernels.wasm"`): the plugin inlines the bytes and
  * instantiates them with a top-level `await WebAssembly.instantiate(...)`, so importing the bundle
  * resolves once the kernels are ready. The kernel module has no imports, so it needs no glue.
+ * Node built-ins used only on Deno code paths are replaced by throwing stubs (see `BROWSER_STUBS`).
  *
  * Run: `deno task bundle` (or `deno run -A examples/browser/bundle.ts [--minify] [--outfile path]`).
  * Other scripts (the browser test) call {@link bundle} directly.
@@ -43,6 +44,45 @@ export interface BundleResult {
 
 const ROOT = new URL("../../", import.meta.url);
 
+/**
+ * Node built-ins the library imports for Deno-only code paths, with the names it imports. In the
+ * browser bundle each becomes a stub whose exports throw when used: the WebGPU backend's worker
+ * transport (`node:worker_threads`) is only taken where the thread may block (Deno); in a browser the
+ * backend runs inline on the page's thread.
+ */
+const BROWSER_STUBS: Readonly<Record<string, readonly string[]>> = {
+  "node:worker_threads": ["Worker"],
+};
+
+/** esbuild plugin: resolves {@link BROWSER_STUBS}; any other `node:` import fails the build, named. */
+function nodeBuiltinStubs(): esbuild.Plugin {
+  return {
+    name: "c3a-node-builtin-stubs",
+    setup(build) {
+      build.onResolve({ filter: /^node:/ }, (args) => {
+        if (!(args.path in BROWSER_STUBS)) {
+          return {
+            errors: [{
+              text:
+                `${args.path} (imported by ${args.importer}) has no browser stub: add it to BROWSER_STUBS ` +
+                "in examples/browser/bundle.ts if the importing code path never runs in browsers",
+            }],
+          };
+        }
+        return { path: args.path, namespace: "c3a-browser-stub" };
+      });
+      build.onLoad({ filter: /.*/, namespace: "c3a-browser-stub" }, (args) => ({
+        loader: "js",
+        contents: BROWSER_STUBS[args.path].map((name) =>
+          `export function ${name}() { throw new Error(${
+            JSON.stringify(`${args.path}: ${name} is not available in browsers (c3a browser bundle stub)`)
+          }); }`
+        ).join("\n"),
+      }));
+    },
+  };
+}
+
 function toPath(p: string | URL): string {
   return p instanceof URL ? decodeURIComponent(p.pathname) : p;
 }
@@ -72,7 +112,7 @@ export async function bundle(opts: BundleOptions = {}): Promise<BundleResult> {
       sourcemap: sourcemap ? "linked" : false,
       legalComments: "none",
       logLevel: "silent",
-      plugins: [wasmLoader({ mode: "embedded" })],
+      plugins: [nodeBuiltinStubs(), wasmLoader({ mode: "embedded" })],
       metafile: true,
     });
     const warnings = await esbuild.formatMessages(result.warnings, { kind: "warning" });

@@ -79,13 +79,15 @@ export function inferAdapterConfig(tensors) {
 }
 
 /**
- * Runs the example: see the module description.
+ * Runs the example: see the module description. Asynchronous because values are read back with
+ * `await tensor.data()`, which every backend supports (WebGPU on a browser's main thread has no
+ * synchronous reads); on the wasm backend it resolves at once.
  *
  * @param {C3A} c3a the library (browser bundle or `mod.ts`)
  * @param {DemoInput} input files and settings
- * @returns {DemoResult} what the page shows
+ * @returns {Promise<DemoResult>} what the page shows
  */
-export function runDemo(c3a, input) {
+export async function runDemo(c3a, input) {
   const seed = input.seed ?? 0;
   const steps = input.steps ?? 20;
   const lr = input.lr ?? 0.1;
@@ -113,13 +115,13 @@ export function runDemo(c3a, input) {
   if (input.probe) {
     model.eval();
     const x = c3a.tensor(input.probe.data, input.probe.shape);
-    probeOutput = Array.from(c3a.noGrad(() => model.forward(x)).dataSync());
+    probeOutput = Array.from(await c3a.noGrad(() => model.forward(x)).data());
   }
 
   // Synthetic task: label 1 when x0 + x1 - x2 > 0 (a linear rule the MLP can fit).
   model.train();
   const x = c3a.randn([rows, 10]);
-  const xs = x.dataSync();
+  const xs = await x.data();
   const labels = Array.from(
     { length: rows },
     (_, i) => (xs[i * 10] + xs[i * 10 + 1] - xs[i * 10 + 2] > 0 ? 1 : 0),
@@ -129,11 +131,11 @@ export function runDemo(c3a, input) {
   const losses = [];
   for (let step = 0; step < steps; step++) {
     const loss = c3a.nllLoss(model.forward(x), labels);
-    losses.push(loss.item());
     loss.backward();
     opt.step();
     opt.zeroGrad();
+    losses.push((await loss.data())[0]);
   }
-  const finalLoss = c3a.noGrad(() => c3a.nllLoss(model.forward(x), labels).item());
+  const finalLoss = (await c3a.noGrad(() => c3a.nllLoss(model.forward(x), labels)).data())[0];
   return { backend: c3a.getBackend().name, blockSizes, trainableParams, probeOutput, losses, finalLoss };
 }

@@ -127,18 +127,21 @@ function drawCurve(values) {
 }
 
 /**
- * Picks the backend: WebGPU when the box is ticked and the library and browser support it, else wasm.
+ * Picks the backend with the library's `selectBackend`: WebGPU when the box is ticked and the browser
+ * has a WebGPU adapter, else wasm. Returns a one-line description of the backend in use.
  *
- * @returns {Promise<void>}
+ * @returns {Promise<string>}
  */
-async function selectBackend() {
-  const lib = /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (c3a));
-  const useWebGPU = lib["useWebGPU"];
-  if (input("webgpu").checked && typeof useWebGPU === "function") {
-    await useWebGPU();
-  } else {
-    c3a.setBackend("wasm");
+async function chooseBackend() {
+  const lib = /** @type {Record<string, any>} */ (/** @type {unknown} */ (c3a));
+  if (typeof lib.selectBackend === "function") {
+    await lib.selectBackend({ backend: input("webgpu").checked ? "auto" : "wasm" });
+    const why = lib.webgpuUnavailableReason?.();
+    const desc = typeof lib.describeBackend === "function" ? lib.describeBackend() : c3a.getBackend().name;
+    return input("webgpu").checked && why ? `${desc}; WebGPU not used: ${why}` : desc;
   }
+  c3a.setBackend("wasm");
+  return "wasm";
 }
 
 async function run() {
@@ -147,12 +150,12 @@ async function run() {
   status.textContent = "running…";
   $("result-json").textContent = "";
   try {
-    await selectBackend();
+    const backendDescription = await chooseBackend();
     const adapter = await readAdapter();
     const probe = JSON.parse(await fetchText("./assets/probe.json"));
     const t0 = performance.now();
     /** @type {DemoResult} */
-    const r = runDemo(c3a, {
+    const r = await runDemo(c3a, {
       baseWeights: await fetchBytes("./assets/model.safetensors"),
       adapterWeights: adapter.weights,
       adapterConfig: adapter.config,
@@ -163,7 +166,7 @@ async function run() {
     });
     const ms = performance.now() - t0;
 
-    $("backend").textContent = r.backend;
+    $("backend").textContent = backendDescription;
     $("adapter-source").textContent = adapter.source;
     $("block-sizes").textContent = Object.entries(r.blockSizes).map(([k, b]) => `${k}: ${b}`).join(", ");
     $("trainable").textContent = String(r.trainableParams);
@@ -183,7 +186,12 @@ async function run() {
     $("final-loss").textContent = r.finalLoss.toFixed(6);
     $("time").textContent = `${ms.toFixed(0)} ms`;
     $("output").hidden = false;
-    $("result-json").textContent = JSON.stringify({ ...r, adapterSource: adapter.source, ms });
+    $("result-json").textContent = JSON.stringify({
+      ...r,
+      backendDescription,
+      adapterSource: adapter.source,
+      ms,
+    });
     status.textContent = "done";
   } catch (e) {
     status.className = "error";
@@ -199,7 +207,8 @@ for (const k of ["seed", "steps", "lr"]) {
 }
 if (
   "gpu" in navigator &&
-  typeof (/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (c3a)))["useWebGPU"] === "function"
+  typeof (/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (c3a)))["selectBackend"] ===
+    "function"
 ) {
   $("webgpu-label").hidden = false;
   input("webgpu").checked = params.get("webgpu") !== "0";
