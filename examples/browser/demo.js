@@ -86,12 +86,20 @@ export function inferAdapterConfig(tensors) {
  * @param {C3A} c3a the library (browser bundle or `mod.ts`)
  * @param {DemoInput} input files and settings
  * @returns {Promise<DemoResult>} what the page shows
+ * @throws {RangeError} for a bad seed, step count, row count or learning rate, or an adapter file
+ *   without C3A kernels; the library's errors for files that do not fit the model
  */
 export async function runDemo(c3a, input) {
   const seed = input.seed ?? 0;
   const steps = input.steps ?? 20;
   const lr = input.lr ?? 0.1;
   const rows = input.rows ?? 64;
+  if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+  if (!Number.isInteger(steps) || steps < 1) {
+    throw new RangeError(`steps must be an integer >= 1, got ${steps}`);
+  }
+  if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`rows must be an integer >= 1, got ${rows}`);
+  if (!(lr >= 0) || !Number.isFinite(lr)) throw new RangeError(`lr must be a finite number >= 0, got ${lr}`);
 
   c3a.manualSeed(seed);
   const base = new c3a.MLP({ dropout: 0 });
