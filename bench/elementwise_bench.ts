@@ -53,7 +53,7 @@ function rand(n: number, scale = 3, offset = 0): Float32Array {
   return a;
 }
 
-const SIZES = [64, 1024, 16384, 262144];
+const SIZES = [64, 256, 1024, 16384, 262144];
 
 function pair(group: string, elems: number, js: () => void, wa: () => void): void {
   cases.push({ group, name: "js", elems, fn: js }, { group, name: "wasm", elems, fn: wa });

@@ -97,48 +97,6 @@ export interface MatmulParams {
 }
 
 /**
- * Hyper-parameters of one fused Adam / AdamW update ({@link Backend.adamStep}), PyTorch's
- * single-tensor algorithm (`torch.optim.Adam` / `AdamW`).
- */
-export interface AdamStepParams {
-  /** Learning rate. */
-  lr: number;
-  /** β1, decay of the first moment. */
-  beta1: number;
-  /** β2, decay of the second moment. */
-  beta2: number;
-  /** Added to the denominator. */
-  eps: number;
-  /** Weight decay λ (0 for none). */
-  weightDecay: number;
-  /** Step number t of this update (1 for the first), for the bias corrections `1 − βᵗ`. */
-  step: number;
-  /** true (AdamW): `p ← p·(1 − lr·λ)`; false (Adam): `g ← g + λ·p`. */
-  decoupled: boolean;
-  /** Ascend: use `−g`. */
-  maximize: boolean;
-}
-
-/**
- * Layout of a rotary-embedding input for {@link Backend.rotaryEmb}: x is `[B, H, T, D]` ("BHTD") or
- * `[B, T, H, D]` ("BTHD"); the cos / signed-sin tables are `[T, D]`, or `[B, T, D]` when `perBatch`.
- */
-export interface RotaryParams {
-  /** Batch size B. */
-  batch: number;
-  /** Heads H. */
-  heads: number;
-  /** Sequence length T. */
-  seq: number;
-  /** Head dimension D (even). */
-  dim: number;
-  /** Axis order of x. */
-  layout: "BHTD" | "BTHD";
-  /** One table per batch entry (`[B, T, D]`) instead of one shared `[T, D]` table. */
-  perBatch: boolean;
-}
-
-/**
  * The operations a backend executes. Implementations: `WasmBackend` (src/backend/wasm/backend.ts).
  * A future WebGPU backend implements the same methods with GPU buffers; `readSync` may then throw
  * and `read` is the portable way to get data back.
@@ -279,7 +237,9 @@ export interface Backend {
    * `p ← p·(1 − lr·λ)` (else `g' ← g' + λ·p`), `m ← β1·m + (1−β1)·g'`, `v ← β2·v + (1−β2)·g'²`,
    * AMSGrad `vmax ← max(vmax, v)` (used in place of v when `vmax` is given),
    * `p ← p − lr/(1−β1ᵗ) · m / (√v / √(1−β2ᵗ) + eps)`. `p`, `m`, `v`, `vmax` are mutated; all have
-   * the size of `g`.
+   * the size of `g`. `params`: learning rate `lr`, `beta1`, `beta2`, `eps`, `weightDecay` λ (0 for
+   * none), `step` t of this update (1 for the first), `decoupled` (AdamW; false = Adam's L2 term),
+   * `maximize` (PyTorch's single-tensor `torch.optim.Adam` / `AdamW` algorithm).
    */
   adamStep?(
     p: Storage,
@@ -287,7 +247,16 @@ export interface Backend {
     m: Storage,
     v: Storage,
     vmax: Storage | null,
-    params: AdamStepParams,
+    params: {
+      lr: number;
+      beta1: number;
+      beta2: number;
+      eps: number;
+      weightDecay: number;
+      step: number;
+      decoupled: boolean;
+      maximize: boolean;
+    },
   ): void;
   /**
    * RMSNorm over the last axis of x viewed as `[rows, d]`: `rstd = 1/√(mean(x², -1) + eps)` `[rows]`
@@ -319,12 +288,19 @@ export interface Backend {
   /** Gradient of {@link Backend.swiglu}: `gGate = g·up·silu'(gate)`, `gUp = g·silu(gate)`. */
   swigluGrad?(gate: Storage, up: Storage, g: Storage): { gGate: Storage; gUp: Storage };
   /**
-   * Rotary embedding with cos / signed-sin tables (layout in {@link RotaryParams}; the sine table's
-   * first half holds −sin so that `rotate_half(x)·sin == swapHalves(x)·sinSigned`): forward
-   * `y = x·cos + swapHalves(x)·sin`; with `inverse` the transposed rotation
-   * `g·cos + swapHalves(g·sin)` (the gradient).
+   * Rotary embedding with cos / signed-sin tables (the sine table's first half holds −sin so that
+   * `rotate_half(x)·sin == swapHalves(x)·sinSigned`): forward `y = x·cos + swapHalves(x)·sin`; with
+   * `inverse` the transposed rotation `g·cos + swapHalves(g·sin)` (the gradient). Layout `p`: x is
+   * `[batch, heads, seq, dim]` ("BHTD") or `[batch, seq, heads, dim]` ("BTHD"), dim even; the tables
+   * are `[seq, dim]`, or `[batch, seq, dim]` when `perBatch`.
    */
-  rotaryEmb?(x: Storage, cos: Storage, sin: Storage, p: RotaryParams, inverse: boolean): Storage;
+  rotaryEmb?(
+    x: Storage,
+    cos: Storage,
+    sin: Storage,
+    p: { batch: number; heads: number; seq: number; dim: number; layout: "BHTD" | "BTHD"; perBatch: boolean },
+    inverse: boolean,
+  ): Storage;
 }
 
 const registry = new Map<string, () => Backend>();

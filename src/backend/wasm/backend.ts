@@ -13,23 +13,23 @@
  */
 
 import {
-  type AdamStepParams,
   type Backend,
   type BinaryOp,
   type MatmulParams,
   type ReduceOp,
   registerBackend,
-  type RotaryParams,
   type Storage,
   type UnaryOp,
 } from "../backend.ts";
 import {
   adamStepKernel,
+  type AdamStepParams,
   axpbyKernel,
   binaryKernel,
   rmsNormGradKernel,
   rmsNormKernel,
   rotaryKernel,
+  type RotaryParams,
   scalarKernel,
   swigluGradKernel,
   swigluKernel,

@@ -19,7 +19,12 @@
  * @module
  */
 
-import type { AdamStepParams, BinaryOp, RotaryParams, UnaryOp } from "../backend.ts";
+import type { Backend, BinaryOp, UnaryOp } from "../backend.ts";
+
+/** Hyper-parameters of {@link adamStepKernel} (those of `Backend.adamStep`). */
+export type AdamStepParams = Parameters<NonNullable<Backend["adamStep"]>>[5];
+/** Layout of {@link rotaryKernel}'s input (that of `Backend.rotaryEmb`). */
+export type RotaryParams = Parameters<NonNullable<Backend["rotaryEmb"]>>[3];
 import { free, malloc, memory, wasm } from "./memory.ts";
 
 const INV_SQRT_2PI = 0.3989422804014327;
@@ -35,9 +40,14 @@ const GELU_C = 0.044715;
 export const wasmElementwise: {
   /** Use the SIMD kernels at all (false: plain JS everywhere). */
   enabled: boolean;
-  /** Arrays with fewer elements use the JS loops. */
+  /** Arrays with fewer elements use the JS loops for cheap ops (arithmetic, comparisons, copies). */
   minElements: number;
-} = { enabled: true, minElements: 64 };
+  /**
+   * Same for ops that evaluate exp/log/tanh/erf (unary transcendental ops and their gradients,
+   * softmax), where the SIMD kernel wins already on short arrays.
+   */
+  minElementsTranscendental: number;
+} = { enabled: true, minElements: 256, minElementsTranscendental: 16 };
 
 /** Elements per operand and chunk streamed through wasm memory. */
 export const STAGE_CHUNK = 8192;
@@ -222,8 +232,16 @@ const GRAD_READS: Partial<Record<UnaryOp, number>> = {
   silu: 1,
 };
 
-function useWasm(n: number): boolean {
-  return wasmElementwise.enabled && n >= wasmElementwise.minElements;
+/** Unary ops whose kernels evaluate exp/log/tanh/erf. */
+const TRANSCENDENTAL = new Set<UnaryOp>(["exp", "log", "tanh", "sigmoid", "gelu", "geluTanh", "silu"]);
+
+/** Unary ops whose gradient evaluates transcendental functions (the others reuse the output y). */
+const GRAD_TRANSCENDENTAL = new Set<UnaryOp>(["gelu", "geluTanh", "silu"]);
+
+/** Whether an n-element call runs in wasm (`heavy`: the op evaluates transcendental functions). */
+export function useWasm(n: number, heavy = false): boolean {
+  return wasmElementwise.enabled &&
+    n >= (heavy ? wasmElementwise.minElementsTranscendental : wasmElementwise.minElements);
 }
 
 // ------------------------------------------------------------------------------------------ wasm kernels
@@ -448,7 +466,7 @@ export function axpbyJs(
 
 /** `out[i] = op(x[i])`; `out` may alias `x`. SIMD when available and large enough, else JS. */
 export function unaryKernel(op: UnaryOp, x: Float32Array, out: Float32Array): void {
-  if (UNARY_CODE[op] !== undefined && useWasm(x.length)) unaryWasm(op, x, out);
+  if (UNARY_CODE[op] !== undefined && useWasm(x.length, TRANSCENDENTAL.has(op))) unaryWasm(op, x, out);
   else unaryJs(op, x, out);
 }
 
@@ -460,8 +478,9 @@ export function unaryGradKernel(
   g: Float32Array,
   gx: Float32Array,
 ): void {
-  if (UNARY_CODE[op] !== undefined && useWasm(g.length)) unaryGradWasm(op, x, y, g, gx);
-  else unaryGradJs(op, x, y, g, gx);
+  if (UNARY_CODE[op] !== undefined && useWasm(g.length, GRAD_TRANSCENDENTAL.has(op))) {
+    unaryGradWasm(op, x, y, g, gx);
+  } else unaryGradJs(op, x, y, g, gx);
 }
 
 /** Broadcasting binary kernel (SIMD for the common patterns, else JS); see {@link binaryJs}. */

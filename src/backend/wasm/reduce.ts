@@ -8,7 +8,7 @@
  */
 
 import type { ReduceOp } from "../backend.ts";
-import { collapseDims, heapF32, put, STAGE_CHUNK, stageSlots, wasmElementwise } from "./elementwise.ts";
+import { collapseDims, heapF32, put, STAGE_CHUNK, stageSlots, useWasm } from "./elementwise.ts";
 import { memory, wasm } from "./memory.ts";
 
 /**
@@ -83,7 +83,7 @@ export function reduceKernel(
   const c = collapseDims(shape, [xStr, oStr]);
   const cnd = c.shape.length;
   if (
-    op === "sum" && wasmElementwise.enabled && x.length >= wasmElementwise.minElements &&
+    op === "sum" && useWasm(x.length, true) &&
     cnd >= 1 && cnd <= 2 && c.strides[1][cnd - 1] === 0 && (cnd === 1 || c.strides[1][0] === 1)
   ) {
     // trailing-axes sum: [rows, cols] -> [rows]

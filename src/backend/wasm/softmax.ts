@@ -7,13 +7,13 @@
  * @module
  */
 
-import { rowsWasm, wasmElementwise } from "./elementwise.ts";
+import { rowsWasm, useWasm } from "./elementwise.ts";
 import { wasm } from "./memory.ts";
 
 let row = new Float64Array(256);
 
-function useRows(inner: number, n: number): boolean {
-  return inner === 1 && wasmElementwise.enabled && n >= wasmElementwise.minElements;
+function useRows(inner: number, n: number, heavy: boolean): boolean {
+  return inner === 1 && useWasm(n, heavy);
 }
 
 /** Numerically stable softmax (or log-softmax) of `x` into `out` (distinct arrays). */
@@ -25,7 +25,7 @@ export function softmaxKernel(
   inner: number,
   log: boolean,
 ): void {
-  if (useRows(inner, x.length)) {
+  if (useRows(inner, x.length, true)) {
     rowsWasm([x], [out], outer, dim, (p, q, rows) => wasm.ewSoftmaxRows(p[0], q[0], rows, dim, log ? 1 : 0));
   } else softmaxJs(x, out, outer, dim, inner, log);
 }
@@ -40,7 +40,7 @@ export function softmaxGradKernel(
   inner: number,
   log: boolean,
 ): void {
-  if (useRows(inner, y.length)) {
+  if (useRows(inner, y.length, log)) {
     rowsWasm(
       [y, g],
       [out],
