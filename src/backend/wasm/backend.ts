@@ -372,7 +372,7 @@ export class WasmBackend implements Backend {
     d: number,
     eps: number,
   ): { y: Storage; rstd: Storage } {
-    const y = this.#alloc(rows * d, false), rstd = this.#alloc(rows, false);
+    const y = this.#alloc(rows * d, false), rstd = this.#alloc(rows, d === 0);
     rmsNormKernel(arr(x), weight ? arr(weight) : null, y, rstd, rows, d, eps);
     return { y: this.#wrap(y), rstd: this.#wrap(rstd) };
   }
