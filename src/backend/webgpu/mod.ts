@@ -1,0 +1,28 @@
+/**
+ * The WebGPU backend: GPU-resident tensors with WGSL kernels for every {@link Backend} operation,
+ * the FFT (same plans as the wasm FFT) and the C3A circulant products. Importing this module
+ * registers the backend as "webgpu".
+ *
+ * @example
+ * ```ts
+ * import { describeBackend, selectBackend } from "./mod.ts";
+ * await selectBackend(); // WebGPU when an adapter exists, wasm otherwise (C3A_BACKEND forces one)
+ * console.log(describeBackend());
+ * ```
+ *
+ * @module
+ */
+
+export {
+  describeBackend,
+  destroyWebGPU,
+  initWebGPU,
+  type InitWebGPUOptions,
+  selectBackend,
+  type SelectBackendOptions,
+  webgpuBackend,
+  webgpuUnavailableReason,
+} from "./select.ts";
+export { WebGPUBackend, type WebGPUSpectrum, WebGPUStorage } from "./backend.ts";
+export { WebGPUError } from "./transport.ts";
+export type { AdapterDescription, ExecutorOptions, ExecutorStats } from "./executor.ts";
