@@ -151,7 +151,9 @@ interface GoldenCase {
 }
 
 const goldenDir = new URL("../../shared/golden/", import.meta.url);
-const index = JSON.parse(Deno.readTextFileSync(new URL("index.json", goldenDir))) as { cases: Array<{ file: string }> };
+const index = JSON.parse(Deno.readTextFileSync(new URL("index.json", goldenDir))) as {
+  cases: Array<{ file: string }>;
+};
 const f32 = (t: GoldenTensor) => Float32Array.from(t.data, (v) => Math.fround(v));
 
 Deno.test({

@@ -23,6 +23,7 @@ import type { Backend, BinaryOp, MatmulParams, ReduceOp, Storage, UnaryOp } from
 import type { Command } from "./commands.ts";
 import type { AdapterDescription, ExecutorOptions, ExecutorStats } from "./executor.ts";
 import { type Transport, WebGPUError, WorkerTransport } from "./transport.ts";
+import { trackTensor } from "../../tensor/scope.ts";
 
 /** Storage of the WebGPU backend: an id of a GPU buffer on one device generation. */
 export class WebGPUStorage implements Storage {
@@ -57,6 +58,10 @@ export interface WebGPUSpectrum {
   readonly b: number;
   /** `[m, n, floor(b/2)+1, 2]` float32 spectrum storage. */
   readonly storage: WebGPUStorage;
+  /** `[m, n, floor(b/2)+1, 2]` (lets `tidy` treat the spectrum like a tensor). */
+  readonly shape: readonly number[];
+  /** Releases the spectrum's GPU buffer (done by the enclosing `tidy`, or by GC). */
+  dispose(): void;
 }
 
 function sizeOf(shape: readonly number[]): number {
@@ -435,7 +440,18 @@ export class WebGPUBackend implements Backend {
     const ki = this.#id(kernel);
     const spec = this.#out(m * n * ((b >> 1) + 1) * 2);
     this.#send(["c3aSpectrum", ki, spec.id, m, n, b]);
-    return { backend: this, m, n, b, storage: spec };
+    const shape = [m, n, (b >> 1) + 1, 2];
+    const sp: WebGPUSpectrum = {
+      backend: this,
+      m,
+      n,
+      b,
+      storage: spec,
+      shape,
+      dispose: () => this.dispose(spec),
+    };
+    trackTensor(sp); // a tidy() around forward + backward releases it with the step's tensors
+    return sp;
   }
   /** y_raw `[rows, m·b]` = x `[rows, n·b]` · Aᵀ (spec §1.3), unscaled. */
   c3aForward(x: Storage, spectrum: WebGPUSpectrum, rows: number): Storage {
