@@ -2,11 +2,21 @@
  * c3a — fine-tune neural networks with C3A (Circular Convolution Adaptation, arXiv 2407.19342) in Deno:
  * a WebAssembly SIMD FFT, a TypeScript autograd core, PEFT-compatible adapter files.
  *
- * @example Wrap a model, train the adapter, save it in PEFT's format
- * ```ts ignore
- * import { AdamW, C3AConfig, getPeftModel } from "jsr:@c3a/c3a";
- * const model = getPeftModel(base, new C3AConfig({ blockSize: 64, targetModules: ["q_proj", "v_proj"] }));
- * model.printTrainableParameters();
+ * @example Wrap a model with C3A, train the adapter, save it in PEFT's format
+ * ```ts
+ * import { AdamW, C3AConfig, getPeftModel, MLP, nllLoss, randn } from "jsr:@c3a/c3a";
+ *
+ * // PEFT's test MLP (lin0: 10 -> 20, lin1: 20 -> 2); C3A with block size 2 on both layers.
+ * const model = getPeftModel(new MLP({ dropout: 0 }), new C3AConfig({ blockSize: 2, targetModules: ["lin0", "lin1"] }));
+ * model.printTrainableParameters(); // trainable params: 120 || all params: 382 || trainable%: 31.4136
+ * const opt = new AdamW(model.parameters().filter((p) => p.requiresGrad), { lr: 0.1 });
+ * for (let step = 0; step < 3; step++) {
+ *   const loss = nllLoss(model.forward(randn([8, 10])), [0, 1, 0, 1, 1, 0, 1, 0]);
+ *   loss.backward();
+ *   opt.step();
+ *   opt.zeroGrad();
+ * }
+ * await model.savePretrained(await Deno.makeTempDir()); // adapter_config.json + adapter_model.safetensors
  * ```
  *
  * @module
