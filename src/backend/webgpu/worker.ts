@@ -82,7 +82,15 @@ async function handleCall(c: Call): Promise<void> {
         throw new Error(`unknown call "${name}"`);
     }
   } catch (e) {
-    writeReply(reply, 0, ReplyKind.Error, e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+    let msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    if (ex !== null && !ex.destroyed) {
+      // a failed map is often the first sign of a lost device: give device.lost a moment to settle
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([ex.device.lost, new Promise((r) => timer = setTimeout(r, 200))]);
+      clearTimeout(timer);
+      if (ex.lostReason !== null) msg = `device lost (${ex.lostReason}); ${msg}`;
+    }
+    writeReply(reply, 0, ReplyKind.Error, msg);
   }
 }
 
