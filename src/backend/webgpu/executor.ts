@@ -130,11 +130,19 @@ export function f32bits(x: number): number {
 /** WGSL declaration of the parameter binding, shared by every kernel. */
 export const PARAMS_DECL = "@group(0) @binding(0) var<storage, read> P: array<u32>;";
 
-/** WGSL helpers shared by kernels: NaN test by bits, infinities, float params, global index. */
+/**
+ * WGSL helpers shared by kernels: NaN test by bits, infinities, float params, global index. The
+ * infinities and NaN come from private variables: WGSL forbids const-expressions that evaluate to
+ * inf/NaN (Chromium's Tint rejects `bitcast<f32>(0x7f800000u)`; Naga accepts it).
+ */
 export const WGSL_COMMON = `
 fn isnan_(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
-fn pinf() -> f32 { return bitcast<f32>(0x7f800000u); }
-fn ninf() -> f32 { return bitcast<f32>(0xff800000u); }
+var<private> PINF_BITS: u32 = 0x7f800000u;
+var<private> NINF_BITS: u32 = 0xff800000u;
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+fn pinf() -> f32 { return bitcast<f32>(PINF_BITS); }
+fn ninf() -> f32 { return bitcast<f32>(NINF_BITS); }
+fn nan_() -> f32 { return bitcast<f32>(NAN_BITS); }
 fn pf(i: u32) -> f32 { return bitcast<f32>(P[i]); }
 fn gidx(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, wg: u32) -> u32 {
   return (wid.z * nwg.y * nwg.x + wid.y * nwg.x + wid.x) * wg + lid.x;

@@ -20,6 +20,7 @@ export {
   type InitWebGPUOptions,
   selectBackend,
   type SelectBackendOptions,
+  useWebGPU,
   webgpuBackend,
   webgpuUnavailableReason,
 } from "./select.ts";

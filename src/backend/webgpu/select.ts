@@ -188,6 +188,21 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
 }
 
 /**
+ * Selects the WebGPU backend when an adapter and device are available, else stays on / switches to
+ * wasm (ignores `C3A_BACKEND`). For pages with a "use WebGPU" switch.
+ *
+ * @returns true when WebGPU is now the current backend
+ * @example
+ * ```ts
+ * if (!(await useWebGPU())) console.log("no WebGPU here:", webgpuUnavailableReason());
+ * ```
+ */
+export async function useWebGPU(opts: InitWebGPUOptions = {}): Promise<boolean> {
+  const b = await selectBackend({ ...opts, backend: "auto" });
+  return b === webgpuBackend;
+}
+
+/**
  * One line naming the backend (default: the current one) for logs and training-script headers, e.g.
  * "webgpu (llvmpipe (LLVM 15.0.6, 256 bits), fallback adapter)" or "wasm (WebAssembly SIMD, CPU)".
  */

@@ -261,7 +261,7 @@ fn pow_(a: f32, b: f32) -> f32 {
   var r = pow(ab, b);
   if (b == 0.5) { r = sqrt(ab); }
   if (a < 0.0) {
-    if (floor(b) != b) { return bitcast<f32>(0x7fc00000u); }
+    if (floor(b) != b) { return nan_(); }
     if (abs(b) < 16777216.0 && (i32(b) & 1) == 1) { r = -r; }
   }
   return r;
