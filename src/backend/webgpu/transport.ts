@@ -28,7 +28,7 @@ import { CTRL_BYTES, CTRL_INIT, readReply, REPLY_HEADER, ReplyKind } from "./pro
  * kernel. The wasm backend is unaffected (`setBackend("wasm")`).
  */
 export class WebGPUError extends Error {
-  /** @param message what failed */
+  /** An error with `message` (what failed), named "WebGPUError". */
   constructor(message: string) {
     super(message);
     this.name = "WebGPUError";
