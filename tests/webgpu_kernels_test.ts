@@ -406,6 +406,98 @@ Deno.test({
 });
 
 Deno.test({
+  name: "webgpu: fused kernels (adamStep, rmsNorm(+grad), swiglu(+grad), rotaryEmb) match wasm",
+  ...opts,
+  fn() {
+    assert(cpu.adamStep && cpu.rmsNorm && cpu.rmsNormGrad && cpu.swiglu && cpu.swigluGrad && cpu.rotaryEmb);
+    const n = 300;
+    for (
+      const [decoupled, amsgrad, maximize, wd] of [[true, false, false, 0.01], [
+        false,
+        true,
+        true,
+        0.1,
+      ]] as const
+    ) {
+      const run = (b: Backend) => {
+        const p = b.fromArray(rand(n, 60)), m = b.full(n), v = b.full(n), vmax = amsgrad ? b.full(n) : null;
+        for (let step = 1; step <= 3; step++) {
+          const g = b.fromArray(rand(n, 60 + step));
+          b.adamStep!(p, g, m, v, vmax, {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weightDecay: wd,
+            step,
+            decoupled,
+            maximize,
+          });
+        }
+        return [p, m, v].map((s) => b.readSync(s).slice());
+      };
+      const [gp, gm, gv] = run(gpu), [cp, cm, cv] = run(cpu);
+      close(gp, cp, `adamStep p (decoupled=${decoupled})`, 1e-5, 1e-6);
+      close(gm, cm, "adamStep m", 1e-5, 1e-7);
+      close(gv, cv, "adamStep v", 1e-5, 1e-9);
+    }
+    const rows = 7, d = 100;
+    const x = rand(rows * d, 61, -3, 3), w = rand(d, 62), g = rand(rows * d, 63);
+    for (const withW of [true, false]) {
+      both(
+        `rmsNorm y weight=${withW}`,
+        [x, w],
+        (b, [xs, ws]) => b.rmsNorm!(xs, withW ? ws : null, rows, d, 1e-6).y,
+        {
+          rtol: 1e-5,
+          atol: 1e-6,
+        },
+      );
+      both(
+        `rmsNorm rstd weight=${withW}`,
+        [x, w],
+        (b, [xs, ws]) => b.rmsNorm!(xs, withW ? ws : null, rows, d, 1e-6).rstd,
+        {
+          rtol: 1e-5,
+        },
+      );
+      const grads = (which: "gx" | "gw") => (b: Backend, [xs, ws, gs]: Storage[]) => {
+        const { rstd } = b.rmsNorm!(xs, withW ? ws : null, rows, d, 1e-6);
+        const r = b.rmsNormGrad!(gs, xs, withW ? ws : null, rstd, rows, d, true);
+        return which === "gx" ? r.gx : r.gw!;
+      };
+      both(`rmsNormGrad gx weight=${withW}`, [x, w, g], grads("gx"), { rtol: 1e-4, atol: 1e-5 });
+      if (withW) both("rmsNormGrad gw", [x, w, g], grads("gw"), { rtol: 1e-4, atol: 1e-5 });
+    }
+    const gate = rand(500, 64, -6, 6), up = rand(500, 65);
+    both("swiglu", [gate, up], (b, [a, c]) => b.swiglu!(a, c), { rtol: 1e-5, atol: 1e-6 });
+    both("swigluGrad gate", [gate, up, rand(500, 66)], (b, [a, c, e]) => b.swigluGrad!(a, c, e).gGate, {
+      rtol: 1e-4,
+      atol: 1e-6,
+    });
+    both("swigluGrad up", [gate, up, rand(500, 66)], (b, [a, c, e]) => b.swigluGrad!(a, c, e).gUp, {
+      rtol: 1e-5,
+      atol: 1e-6,
+    });
+    const [B, H, T, D] = [2, 3, 5, 8];
+    for (const layout of ["BHTD", "BTHD"] as const) {
+      for (const perBatch of [false, true]) {
+        for (const inverse of [false, true]) {
+          const tab = (perBatch ? B : 1) * T * D;
+          both(
+            `rotaryEmb ${layout} perBatch=${perBatch} inverse=${inverse}`,
+            [rand(B * H * T * D, 67), rand(tab, 68), rand(tab, 69)],
+            (b, [xs, cs, ss]) =>
+              b.rotaryEmb!(xs, cs, ss, { batch: B, heads: H, seq: T, dim: D, layout, perBatch }, inverse),
+            { rtol: 1e-5, atol: 1e-6 },
+          );
+        }
+      }
+    }
+  },
+});
+
+Deno.test({
   name: "webgpu: results are bit-identical across repeated runs",
   ...opts,
   fn() {

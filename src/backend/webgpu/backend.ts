@@ -395,6 +395,86 @@ export class WebGPUBackend implements Backend {
     return o;
   }
 
+  // ---- optional fused kernels (see Backend) ----
+  /** Fused Adam / AdamW update of p, m, v (and vmax) in place (Backend.adamStep). */
+  adamStep(
+    p: Storage,
+    g: Storage,
+    m: Storage,
+    v: Storage,
+    vmax: Storage | null,
+    params: {
+      lr: number;
+      beta1: number;
+      beta2: number;
+      eps: number;
+      weightDecay: number;
+      step: number;
+      decoupled: boolean;
+      maximize: boolean;
+    },
+  ): void {
+    const pi = this.#id(p), gi = this.#id(g), mi = this.#id(m), vi = this.#id(v);
+    const xi = vmax ? this.#id(vmax) : -1;
+    this.#send(["adamStep", pi, gi, mi, vi, xi, g.size, { ...params }]);
+  }
+  /** RMSNorm over rows of `[rows, d]`: y and the saved rstd `[rows]` (Backend.rmsNorm). */
+  rmsNorm(
+    x: Storage,
+    weight: Storage | null,
+    rows: number,
+    d: number,
+    eps: number,
+  ): { y: Storage; rstd: Storage } {
+    const xi = this.#id(x), wi = weight ? this.#id(weight) : -1;
+    const y = this.#out(rows * d), rstd = this.#out(rows);
+    this.#send(["rmsNorm", xi, wi, y.id, rstd.id, rows, d, eps]);
+    return { y, rstd };
+  }
+  /** Gradient of {@link WebGPUBackend.rmsNorm} (Backend.rmsNormGrad). */
+  rmsNormGrad(
+    g: Storage,
+    x: Storage,
+    weight: Storage | null,
+    rstd: Storage,
+    rows: number,
+    d: number,
+    needWeightGrad: boolean,
+  ): { gx: Storage; gw: Storage | null } {
+    const gi = this.#id(g), xi = this.#id(x), wi = weight ? this.#id(weight) : -1, ri = this.#id(rstd);
+    const gx = this.#out(rows * d);
+    const gw = weight && needWeightGrad ? this.#out(d) : null;
+    this.#send(["rmsNormGrad", gi, xi, wi, ri, gx.id, gw ? gw.id : -1, rows, d]);
+    return { gx, gw };
+  }
+  /** y = silu(gate)·up (Backend.swiglu). */
+  swiglu(gate: Storage, up: Storage): Storage {
+    const a = this.#id(gate), b = this.#id(up);
+    const o = this.#out(gate.size);
+    this.#send(["swiglu", a, b, o.id, gate.size]);
+    return o;
+  }
+  /** Gradient of {@link WebGPUBackend.swiglu} (Backend.swigluGrad). */
+  swigluGrad(gate: Storage, up: Storage, g: Storage): { gGate: Storage; gUp: Storage } {
+    const a = this.#id(gate), b = this.#id(up), gi = this.#id(g);
+    const gGate = this.#out(gate.size), gUp = this.#out(gate.size);
+    this.#send(["swigluGrad", a, b, gi, gGate.id, gUp.id, gate.size]);
+    return { gGate, gUp };
+  }
+  /** Rotary embedding with signed-sine tables, or its transpose (Backend.rotaryEmb). */
+  rotaryEmb(
+    x: Storage,
+    cos: Storage,
+    sin: Storage,
+    p: { batch: number; heads: number; seq: number; dim: number; layout: "BHTD" | "BTHD"; perBatch: boolean },
+    inverse: boolean,
+  ): Storage {
+    const xi = this.#id(x), ci = this.#id(cos), si = this.#id(sin);
+    const o = this.#out(x.size);
+    this.#send(["rotaryEmb", xi, ci, si, o.id, { ...p }, inverse]);
+    return o;
+  }
+
   // ---- FFT ----
   /**
    * Batched real FFT on the GPU (same plans as the wasm FFT, src/fft/plan.ts).

@@ -16,6 +16,7 @@ import { softmax } from "./softmax.ts";
 import * as ix from "./indexing.ts";
 import { irfft, rfft } from "./fft.ts";
 import * as c3a from "./circulant.ts";
+import * as fused from "./fused.ts";
 
 /** A fire-and-forget command (no reply). */
 export type Command =
@@ -83,6 +84,22 @@ export type Command =
     b: number,
   ]
   | ["getCirculant", kernel: number, out: number, m: number, n: number, b: number]
+  | ["adamStep", p: number, g: number, m: number, v: number, vmax: number, n: number, c: fused.AdamParams]
+  | ["rmsNorm", x: number, w: number, y: number, rstd: number, rows: number, d: number, eps: number]
+  | [
+    "rmsNormGrad",
+    g: number,
+    x: number,
+    w: number,
+    rstd: number,
+    gx: number,
+    gw: number,
+    rows: number,
+    d: number,
+  ]
+  | ["swiglu", gate: number, up: number, out: number, n: number]
+  | ["swigluGrad", gate: number, up: number, g: number, gGate: number, gUp: number, n: number]
+  | ["rotaryEmb", x: number, cos: number, sin: number, out: number, p: fused.RotaryLayout, inverse: boolean]
   | ["loseDevice"];
 
 /** Applies one command to the executor. Throws on unknown commands or kernel errors. */
@@ -138,6 +155,18 @@ export function runCommand(ex: GpuExecutor, c: Command): void {
       return c3a.c3aBackward(ex, c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]);
     case "getCirculant":
       return c3a.getCirculant(ex, c[1], c[2], c[3], c[4], c[5]);
+    case "adamStep":
+      return fused.adamStep(ex, c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
+    case "rmsNorm":
+      return fused.rmsNorm(ex, c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
+    case "rmsNormGrad":
+      return fused.rmsNormGrad(ex, c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]);
+    case "swiglu":
+      return fused.swiglu(ex, c[1], c[2], c[3], c[4]);
+    case "swigluGrad":
+      return fused.swigluGrad(ex, c[1], c[2], c[3], c[4], c[5], c[6]);
+    case "rotaryEmb":
+      return fused.rotaryEmb(ex, c[1], c[2], c[3], c[4], c[5], c[6]);
     case "loseDevice":
       ex.flush();
       ex.device.destroy();
