@@ -28,6 +28,7 @@ export { WebGPUBackend, type WebGPUSpectrum, WebGPUStorage } from "./backend.ts"
 export { type Transport, WebGPUError } from "./transport.ts";
 export type { Command } from "./commands.ts";
 export type { ResolvedMatmul } from "./matmul.ts";
+export type { AdamParams, RotaryLayout } from "./fused.ts";
 export type { AdapterDescription, ExecutorLimits, ExecutorOptions, ExecutorStats } from "./executor.ts";
 export type { PoolStats } from "./pool.ts";
 export type { Backend, BinaryOp, MatmulParams, ReduceOp, Storage, UnaryOp } from "../backend.ts";
