@@ -42,6 +42,12 @@ export interface ExecutorOptions {
   maxBindingBytes?: number;
   /** Lower cap on workgroups per dispatch dimension (default: the adapter's limit); for tests. */
   maxWorkgroupsPerDim?: number;
+  /**
+   * Alignment (bytes) used for binding offsets, at least the device's minStorageBufferOffsetAlignment
+   * and a multiple of it (default: the device's). Tests use 256, the common value on discrete GPUs,
+   * on adapters that allow less.
+   */
+  bindingAlign?: number;
   /** Free buffer capacity the pool keeps for reuse (default 256 MiB). */
   maxPooledBytes?: number;
   /** `powerPreference` for `requestAdapter`. */
@@ -255,12 +261,17 @@ export class GpuExecutor {
     const limits: ExecutorLimits = {
       maxBindingBytes: Math.min(dl.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity),
       maxBufferBytes: dl.maxBufferSize,
-      bindingAlign: dl.minStorageBufferOffsetAlignment,
+      bindingAlign: Math.max(dl.minStorageBufferOffsetAlignment, opts.bindingAlign ?? 0),
       maxWorkgroupsPerDim: Math.min(
         dl.maxComputeWorkgroupsPerDimension,
         opts.maxWorkgroupsPerDim ?? Infinity,
       ),
     };
+    if (limits.bindingAlign % dl.minStorageBufferOffsetAlignment !== 0) {
+      throw new RangeError(
+        `bindingAlign must be a multiple of the device's ${dl.minStorageBufferOffsetAlignment}, got ${limits.bindingAlign}`,
+      );
+    }
     if (limits.maxBindingBytes < 4 * limits.bindingAlign) {
       throw new RangeError(
         `maxBindingBytes must be at least 4 binding alignments (${
