@@ -55,8 +55,10 @@ export interface InitWebGPUOptions extends ExecutorOptions {
  *
  * @example
  * ```ts
+ * import { setBackend } from "../backend.ts";
  * const gpu = await initWebGPU();
  * if (gpu) setBackend("webgpu");
+ * destroyWebGPU(); // tests and short scripts: release the device now (it is also released at exit)
  * ```
  */
 export async function initWebGPU(opts: InitWebGPUOptions = {}): Promise<WebGPUBackend | null> {
