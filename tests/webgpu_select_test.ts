@@ -156,6 +156,29 @@ Deno.test({
 });
 
 Deno.test({
+  name: "errors: a GPU validation error (captured by the error scopes) surfaces as WebGPUError",
+  ...opts,
+  ignore: !hasGpu,
+  async fn() {
+    const g = await initWebGPU();
+    assert(g !== null);
+    const s = g.fromArray(new Float32Array([1, 2]));
+    g._injectValidationError();
+    g.unary("neg", s); // queued in the same submission
+    assertThrows(
+      () => {
+        g.readSync(s);
+        g.sync();
+      },
+      WebGPUError,
+      "validation error",
+    );
+    assertThrows(() => g.full(3), WebGPUError, "wasm backend is still usable");
+    destroyWebGPU();
+  },
+});
+
+Deno.test({
   name: "errors: a kernel that cannot run (binding limit) reports which op failed",
   ...opts,
   ignore: !hasGpu,

@@ -154,6 +154,11 @@ export class WebGPUBackend implements Backend {
     this.transport.send(["loseDevice"]);
   }
 
+  /** @internal test hook: makes the executor record a GPU validation error (error-scope path). */
+  _injectValidationError(): void {
+    this.transport.send(["injectValidationError"]);
+  }
+
   #send(c: Command): void {
     this.transport.send(c);
   }

@@ -100,7 +100,8 @@ export type Command =
   | ["swiglu", gate: number, up: number, out: number, n: number]
   | ["swigluGrad", gate: number, up: number, g: number, gGate: number, gUp: number, n: number]
   | ["rotaryEmb", x: number, cos: number, sin: number, out: number, p: fused.RotaryLayout, inverse: boolean]
-  | ["loseDevice"];
+  | ["loseDevice"]
+  | ["injectValidationError"];
 
 /** Applies one command to the executor. Throws on unknown commands or kernel errors. */
 export function runCommand(ex: GpuExecutor, c: Command): void {
@@ -167,6 +168,8 @@ export function runCommand(ex: GpuExecutor, c: Command): void {
       return fused.swigluGrad(ex, c[1], c[2], c[3], c[4], c[5], c[6]);
     case "rotaryEmb":
       return fused.rotaryEmb(ex, c[1], c[2], c[3], c[4], c[5], c[6]);
+    case "injectValidationError":
+      return ex.injectValidationError();
     case "loseDevice":
       ex.flush();
       ex.device.destroy();

@@ -663,6 +663,15 @@ ${WGSL_COMMON}
     }
   }
 
+  /**
+   * Test hook: records a GPU validation error in the current submission (a buffer over maxBufferSize),
+   * to exercise the error-scope path end to end.
+   */
+  injectValidationError(): void {
+    this.#enc();
+    this.device.createBuffer({ size: this.limits.maxBufferBytes + 256, usage: STORAGE_USAGE });
+  }
+
   /** Counters (pool + executor). */
   stats(): ExecutorStats {
     return {
