@@ -3,8 +3,9 @@
  * transposes, batch strides (0 broadcasts) and an optional bias row — the semantics of
  * `Backend.matmul` (src/backend/backend.ts) and of H3's wasm `sgemm`.
  *
- * Each 16×16 workgroup computes a 64×64 tile of C (4×4 per invocation), staging 64×16 panels of A
- * and 16×64 panels of B in workgroup memory. Batches go on the z grid dimension. Work is split over
+ * Each 16×16 workgroup computes a 64×64 tile of C (4×4 per invocation), staging 64×8 panels of A
+ * and 8×64 panels of B in workgroup memory (K tile 8: on llvmpipe a K tile of 16 takes 3.5× longer to
+ * compile, ~5 s, for no gain). Batches go on the z grid dimension. Work is split over
  * batch, row and column ranges so that every operand's touched range fits one storage binding and
  * the grid fits the dispatch limits.
  *
@@ -13,7 +14,7 @@
 
 import { type GpuExecutor, type Kernel, PARAMS_DECL } from "./executor.ts";
 
-const TM = 64, TN = 64, TK = 16;
+const TM = 64, TN = 64, TK = 8;
 
 // Params: 0 k, 1 m (full), 2 n (full), 3 rows, 4 cols, 5 strideA, 6 strideB, 7 aBase, 8 bBase,
 // 9 cBase, 10 biasBase, 11 strideC (m·n), 12 A row stride, 13 A k stride, 14 B k stride,
@@ -51,7 +52,7 @@ fn store(cOff: u32, r: u32, c: u32, rows: u32, cols: u32, N: u32, v: vec4<f32>) 
   let t = lid.y * 16u + lid.x;
   var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
   for (var k0 = 0u; k0 < K; k0 += ${TK}u) {
-    for (var q = 0u; q < 4u; q++) {
+    for (var q = 0u; q < ${(TM * TK) / 256}u; q++) {
       let idx = t + q * 256u;
       let r = idx / ${TK}u; let kk = idx % ${TK}u;
       let gr = r0 + r; let gk = k0 + kk;
@@ -59,7 +60,7 @@ fn store(cOff: u32, r: u32, c: u32, rows: u32, cols: u32, N: u32, v: vec4<f32>) 
       if (gr < rows && gk < K) { v = A[aOff + gr * ars + gk * aks]; }
       As[kk * ${TM / 4}u + r / 4u][r % 4u] = v;
     }
-    for (var q = 0u; q < 4u; q++) {
+    for (var q = 0u; q < ${(TM * TK) / 256}u; q++) {
       let idx = t + q * 256u;
       let c = idx / ${TK}u; let kk = idx % ${TK}u;
       let gc = c0 + c; let gk = k0 + kk;
