@@ -52,7 +52,7 @@ export const OPTIONS: OptionSpec[] = [
     help: "C3A adapters or full fine-tuning",
   },
   { name: "steps", type: "int", min: 1, default: 200, help: "optimizer steps" },
-  { name: "lr", type: "number", min: 0, help: "peak learning rate (default 0.1 for c3a, 5e-4 for full)" },
+  { name: "lr", type: "number", min: 0, help: "peak learning rate (default 0.3 for c3a, 5e-4 for full)" },
   {
     name: "weight-decay",
     type: "number",
@@ -246,7 +246,7 @@ export async function finetune(
   const seed = v.seed as number;
   const outDir = v.out as string;
   const checkpoint = v.checkpoint as string;
-  const lr = (v.lr as number | undefined) ?? (method === "c3a" ? 0.1 : 5e-4);
+  const lr = (v.lr as number | undefined) ?? (method === "c3a" ? 0.3 : 5e-4);
   const weightDecay = (v["weight-decay"] as number | undefined) ?? (method === "c3a" ? 1e-5 : 0.01);
   const targets = String(v.targets).split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   if (method === "c3a" && targets.length === 0) {

@@ -1,6 +1,14 @@
 // Tests for the fine-tuning example: its data helpers (examples/lib/data.ts) and, on real data, the
 // example's promises (held-out loss drops, the saved adapter reloads, merged == unmerged, bad input fails).
-import { assert, assertAlmostEquals, assertEquals, assertNotEquals, assertThrows } from "./deps.ts";
+import {
+  assert,
+  assertAlmostEquals,
+  assertEquals,
+  assertNotEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "./deps.ts";
 import {
   type Batch,
   bitsPerByte,
@@ -13,6 +21,12 @@ import {
   textToDocs,
   tokenize,
 } from "../examples/lib/data.ts";
+import { CliError, type OptionValues, parseOptions } from "../examples/lib/cli.ts";
+import { evaluateBpb, type HeldOut } from "../examples/lib/lm.ts";
+import { DEFAULT_CHECKPOINT, finetune, OPTIONS } from "../examples/finetune.ts";
+import { LlamaForCausalLM } from "../src/models/llama.ts";
+import type { Linear } from "../src/nn/mod.ts";
+import { C3AModel } from "../src/c3a/model.ts";
 
 Deno.test("data: byte tokenizer maps text to its UTF-8 bytes and back", () => {
   const tok = new ByteTokenizer();
@@ -113,3 +127,160 @@ function findOffset(tokens: Uint8Array, input: Int32Array, row: number, seqLen: 
   }
   return -1;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The fine-tuning job on real data (the shipped checkpoint and Moby-Dick), with a tiny budget.
+
+const CHECKPOINT = DEFAULT_CHECKPOINT;
+const quiet = () => {};
+
+function opts(extra: string[]): OptionValues {
+  return parseOptions(
+    [
+      "--checkpoint",
+      CHECKPOINT,
+      "--seq-len",
+      "64",
+      "--batch-size",
+      "4",
+      "--eval-windows",
+      "8",
+      "--eval-every",
+      "0",
+      "--sample-length",
+      "0",
+      ...extra,
+    ],
+    OPTIONS,
+  ).values;
+}
+
+/** The held-out windows finetune() uses for these options (same split, same deterministic windows). */
+function heldOutFor(seqLen: number, windows: number): HeldOut {
+  const tokens = tokenize(splitDocs(loadCorpus("moby-dick")).heldOut);
+  return { tokens, offsets: evalOffsets(tokens, seqLen, windows), seqLen };
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) out.push(e.name);
+  return out.sort();
+}
+
+Deno.test("finetune: C3A lowers held-out loss; the adapter reloads and the merged model match it", async () => {
+  const out = await Deno.makeTempDir({ prefix: "c3a-finetune-" });
+  try {
+    const r = await finetune(opts(["--steps", "30", "--lr", "0.2", "--merge", "--out", out]), quiet);
+    assert(r.bpbAfter < r.bpbBefore - 0.01, `held-out bpb ${r.bpbBefore} -> ${r.bpbAfter} should drop`);
+    assertEquals(await listFiles(out), ["adapter", "finetune_log.json", "loss.svg", "merged"]);
+    assertEquals(await listFiles(`${out}/adapter`), ["adapter_config.json", "adapter_model.safetensors"]);
+    const cfg = JSON.parse(await Deno.readTextFile(`${out}/adapter/adapter_config.json`));
+    assertEquals(cfg.peft_type, "C3A");
+    assertEquals(cfg.block_size, r.blockSize);
+    // trainable parameters = Σ in·out/b over the adapted layers (spec §1.1), counted from the model here
+    const base = await LlamaForCausalLM.fromPretrained(CHECKPOINT);
+    let expected = 0;
+    for (const name of r.targets!) {
+      const m = base.getSubmodule(name) as Linear;
+      expected += (m.inFeatures * m.outFeatures) / r.blockSize!;
+    }
+    assertEquals(r.trainableParams, expected);
+
+    const held = heldOutFor(64, 8);
+    assertAlmostEquals(evaluateBpb(base, held), r.bpbBefore, 1e-6, "same windows as the run");
+    // the saved adapter, loaded onto a fresh copy of the base model, gives the same held-out loss
+    const reloaded = await C3AModel.fromPretrained(base, `${out}/adapter`);
+    assertAlmostEquals(evaluateBpb(reloaded as unknown as LlamaForCausalLM, held), r.bpbAfter, 1e-5);
+    // merging inside the run and the merged checkpoint on disk both match the unmerged model
+    assertAlmostEquals(r.bpbMerged!, r.bpbAfter, 1e-5);
+    const merged = await LlamaForCausalLM.fromPretrained(`${out}/merged`);
+    assertAlmostEquals(evaluateBpb(merged, held), r.bpbAfter, 1e-5);
+    assertEquals(merged.parameters().filter((p) => p.ndim === 3).length, 0, "no adapter kernels left");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("finetune: full fine-tuning baseline trains every parameter and writes an HF checkpoint", async () => {
+  const out = await Deno.makeTempDir({ prefix: "c3a-finetune-full-" });
+  try {
+    const r = await finetune(opts(["--method", "full", "--steps", "8", "--out", out]), quiet);
+    assertEquals(r.trainableParams, r.totalParams);
+    assert(r.bpbAfter < r.bpbBefore, `held-out bpb ${r.bpbBefore} -> ${r.bpbAfter} should drop`);
+    assertEquals(await listFiles(`${out}/model`), ["config.json", "model.safetensors"]);
+    const m = await LlamaForCausalLM.fromPretrained(`${out}/model`);
+    assertAlmostEquals(evaluateBpb(m, heldOutFor(64, 8)), r.bpbAfter, 1e-5);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("finetune: bad input fails before training with a one-line error and writes nothing", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "c3a-finetune-bad-" });
+  try {
+    const out = `${tmp}/out`;
+    const bad = async (args: string[], includes: string) => {
+      const err = await assertRejects(
+        () => finetune(opts([...args, "--steps", "1"]), quiet),
+        CliError,
+        includes,
+      );
+      assert(!err.message.includes("\n"), `one line: ${err.message}`);
+      const leftovers = await listFiles(out).catch(() => []);
+      assertEquals(leftovers, [], `nothing written for ${args.join(" ")}`);
+    };
+    await bad(["--checkpoint", `${tmp}/nope`, "--out", out], "does not exist");
+    // a corrupt checkpoint: valid config, truncated weights
+    await Deno.mkdir(`${tmp}/corrupt`);
+    await Deno.copyFile(`${CHECKPOINT}/config.json`, `${tmp}/corrupt/config.json`);
+    const bytes = await Deno.readFile(`${CHECKPOINT}/model.safetensors`);
+    await Deno.writeFile(`${tmp}/corrupt/model.safetensors`, bytes.subarray(0, 1000));
+    await bad(["--checkpoint", `${tmp}/corrupt`, "--out", out], "could not be loaded");
+    await Deno.writeTextFile(`${tmp}/corrupt/config.json`, "{ not json");
+    await bad(["--checkpoint", `${tmp}/corrupt`, "--out", out], "config.json is not valid JSON");
+    await bad(["--block-size", "7", "--out", out], "--block-size 7 does not divide");
+    await bad(["--targets", "q_proj,foo_proj", "--out", out], '"foo_proj" matches no Linear module');
+    await bad(["--text", `${tmp}/missing.txt`, "--out", out], "cannot read --text file");
+    await bad(["--seq-len", "100000", "--out", out], "max_position_embeddings");
+    // an output path below a regular file cannot be created (even as root)
+    await Deno.writeTextFile(`${tmp}/file`, "x");
+    await assertRejects(
+      () => finetune(opts(["--out", `${tmp}/file/sub`, "--steps", "1"]), quiet),
+      CliError,
+      "is not writable",
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("finetune: the script exits with code 2 and one 'error:' line on bad input", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../examples/finetune.ts", import.meta.url).pathname,
+      "--block-size",
+      "7",
+      "--out",
+      "out/never",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(stderr).trim();
+  assertEquals(code, 2);
+  assertEquals(err.split("\n").length, 1, err);
+  assert(err.startsWith("error: --block-size 7 does not divide"), err);
+  assertEquals(new TextDecoder().decode(stdout), "");
+  const help = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../examples/finetune.ts", import.meta.url).pathname, "--help"],
+    stdout: "piped",
+  }).output();
+  assertEquals(help.code, 0);
+  for (
+    const flag of ["--checkpoint", "--text", "--method", "--merge", "--block-size", "--targets", "--backend"]
+  ) {
+    assertStringIncludes(new TextDecoder().decode(help.stdout), flag);
+  }
+});
