@@ -91,6 +91,35 @@ export {
   type SavePretrainedOptions,
   setPeftModelStateDict,
 } from "./src/io/adapter.ts";
+// WebGPU backend and backend selection (importing registers backend "webgpu"; nothing touches
+// navigator.gpu until selectBackend/initWebGPU/useWebGPU/setBackend("webgpu") is called).
+export {
+  describeBackend,
+  destroyWebGPU,
+  type ExecutorStats,
+  initWebGPU,
+  type InitWebGPUOptions,
+  selectBackend,
+  type SelectBackendOptions,
+  useWebGPU,
+  WebGPUBackend,
+  webgpuBackend,
+  WebGPUError,
+  webgpuUnavailableReason,
+} from "./src/backend/webgpu/mod.ts";
+export type {
+  AdamParams,
+  AdapterDescription,
+  Command,
+  ExecutorLimits,
+  ExecutorOptions,
+  PoolStats,
+  ResolvedMatmul,
+  RotaryLayout,
+  Transport,
+  WebGPUSpectrum,
+  WebGPUStorage,
+} from "./src/backend/webgpu/mod.ts";
 // Files.
 export * from "./src/io/safetensors.ts";
 // Low-level memory statistics of the wasm kernels.
