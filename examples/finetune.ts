@@ -17,7 +17,8 @@
 import { LlamaForCausalLM } from "../src/models/llama.ts";
 import { Linear, type Module } from "../src/nn/mod.ts";
 import { AdamW, LambdaLR } from "../src/optim/mod.ts";
-import { manualSeed, setBackend, type Tensor } from "../src/tensor/index.ts";
+import { manualSeed, type Tensor } from "../src/tensor/index.ts";
+import { describeBackend, selectBackend } from "../src/backend/webgpu/select.ts";
 import { saveSafetensors } from "../src/io/safetensors.ts";
 import { C3AConfig } from "../src/c3a/config.ts";
 import { type C3AModel, getPeftModel } from "../src/c3a/model.ts";
@@ -254,13 +255,11 @@ export async function finetune(
   }
 
   // --- validate everything before training --------------------------------------------------------
-  const backendName = (v.backend as string | undefined) ?? Deno.env.get("C3A_BACKEND");
-  if (backendName) {
-    try {
-      setBackend(backendName);
-    } catch (e) {
-      throw new CliError(`--backend: ${(e as Error).message}`);
-    }
+  const backendName = (v.backend as string | undefined) ?? (Deno.env.get("C3A_BACKEND") || "wasm");
+  try {
+    await selectBackend({ backend: backendName as "wasm" | "webgpu" | "auto" });
+  } catch (e) {
+    throw new CliError(`--backend ${backendName}: ${(e as Error).message}; use --backend wasm`);
   }
   let docs: Doc[];
   if (v.text) {
@@ -303,7 +302,11 @@ export async function finetune(
       `${split.heldOut.length} held-out docs (${formatMB(heldTokens.length)}), ${heldOut.offsets.length} ` +
       `held-out windows of ${seqLen} bytes`,
   );
-  log(`model: ${checkpoint} (${model.numParameters().toLocaleString("en-US")} parameters)`);
+  log(
+    `model: ${checkpoint} (${
+      model.numParameters().toLocaleString("en-US")
+    } parameters); backend ${describeBackend()}`,
+  );
 
   const memory = new PeakMemory();
   const tok = new ByteTokenizer();
