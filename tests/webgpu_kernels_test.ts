@@ -554,7 +554,12 @@ Deno.test({
   async fn() {
     // a device whose bindings hold 1024 floats and whose grid has 4 groups per dimension,
     // and 256-byte binding alignment (discrete GPUs; llvmpipe allows 32)
-    const small = await initWebGPU({ mode: "worker", maxBindingBytes: 4096, maxWorkgroupsPerDim: 4, bindingAlign: 256 });
+    const small = await initWebGPU({
+      mode: "worker",
+      maxBindingBytes: 4096,
+      maxWorkgroupsPerDim: 4,
+      bindingAlign: 256,
+    });
     assert(small !== null);
     gpu = small;
     const n = 5000;
