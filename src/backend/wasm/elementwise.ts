@@ -26,6 +26,7 @@ export type AdamStepParams = Parameters<NonNullable<Backend["adamStep"]>>[5];
 /** Layout of {@link rotaryKernel}'s input (that of `Backend.rotaryEmb`). */
 export type RotaryParams = Parameters<NonNullable<Backend["rotaryEmb"]>>[3];
 import { free, malloc, memory, wasm } from "./memory.ts";
+import { collapseDims } from "../strides.ts";
 
 const INV_SQRT_2PI = 0.3989422804014327;
 const GELU_K = 0.7978845608028654; // sqrt(2/pi)
@@ -964,40 +965,6 @@ export function binaryRun(
     default:
       throw new RangeError(`unknown binary op "${op as string}"`);
   }
-}
-
-/**
- * Merges adjacent dimensions that are contiguous for every stride list (and drops size-1
- * dimensions), so strided loops run over as few, as long, dimensions as possible.
- */
-export function collapseDims(
-  shape: readonly number[],
-  strideLists: readonly (readonly number[])[],
-): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strideLists.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const n = shape[d];
-    if (n === 1) continue;
-    const last = outShape.length - 1;
-    let merge = last >= 0;
-    if (merge) {
-      for (let s = 0; s < strideLists.length; s++) {
-        if (outStrides[s][last] !== strideLists[s][d] * n) {
-          merge = false;
-          break;
-        }
-      }
-    }
-    if (merge) {
-      outShape[last] *= n;
-      for (let s = 0; s < strideLists.length; s++) outStrides[s][last] = strideLists[s][d];
-    } else {
-      outShape.push(n);
-      for (let s = 0; s < strideLists.length; s++) outStrides[s].push(strideLists[s][d]);
-    }
-  }
-  return { shape: outShape, strides: outStrides };
 }
 
 /** Plain-JS broadcasting binary kernel: `out` (contiguous, shape `shape`) from strided reads of `a` and `b`. */

@@ -10,7 +10,7 @@
 /** Contiguous runs shorter than this are copied element by element. */
 const SET_MIN_RUN = 128;
 
-import { collapseDims } from "./elementwise.ts";
+import { collapseDims } from "../strides.ts";
 
 /** `dst[dOff + i·dStr] = src[sOff + i·sStr]` for every index `i` of `shape`. */
 export function copyStridedKernel(

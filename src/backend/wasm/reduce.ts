@@ -8,7 +8,8 @@
  */
 
 import type { ReduceOp } from "../backend.ts";
-import { collapseDims, heapF32, put, STAGE_CHUNK, stageSlots, useWasm } from "./elementwise.ts";
+import { collapseDims } from "../strides.ts";
+import { heapF32, put, STAGE_CHUNK, stageSlots, useWasm } from "./elementwise.ts";
 import { memory, wasm } from "./memory.ts";
 
 /**

@@ -14,7 +14,8 @@
 
 import type { ReduceOp } from "../backend.ts";
 import { type GpuExecutor, type Kernel, PARAMS_DECL, WGSL_COMMON } from "./executor.ts";
-import { boxes, collapse } from "./strided.ts";
+import { collapseDims } from "../strides.ts";
+import { boxes } from "./strided.ts";
 
 const RED_WG = 256;
 
@@ -160,8 +161,8 @@ export function reduce(
     ex.fill(out, op === "sum" ? 0 : op === "max" ? -Infinity : Infinity);
     return;
   }
-  const kc = collapse(keptShape, [keptStr, contiguousOut(keptShape)]);
-  const rc = collapse(redShape, [redStr]);
+  const kc = collapseDims(keptShape, [keptStr, contiguousOut(keptShape)]);
+  const rc = collapseDims(redShape, [redStr]);
   const redShapeC = rc.shape.length ? rc.shape : [1];
   const redStrC = rc.strides[0].length ? rc.strides[0] : [0];
   let redSpan = 0;

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { collapseDims } from "../strides.ts";
 import {
   type Binding,
   f32bits,
@@ -31,39 +32,6 @@ export interface Operand {
   base: number;
   /** Element strides (>= 0), one per dimension of the shape. */
   strides: readonly number[];
-}
-
-/**
- * Merges adjacent dimensions contiguous for every stride list, drops size-1 dimensions.
- */
-export function collapse(
-  shape: readonly number[],
-  strideLists: readonly (readonly number[])[],
-): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strideLists.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const n = shape[d];
-    if (n === 1) continue;
-    const last = outShape.length - 1;
-    let merge = last >= 0;
-    if (merge) {
-      for (let s = 0; s < strideLists.length; s++) {
-        if (outStrides[s][last] !== strideLists[s][d] * n) {
-          merge = false;
-          break;
-        }
-      }
-    }
-    if (merge) {
-      outShape[last] *= n;
-      for (let s = 0; s < strideLists.length; s++) outStrides[s][last] = strideLists[s][d];
-    } else {
-      outShape.push(n);
-      for (let s = 0; s < strideLists.length; s++) outStrides[s].push(strideLists[s][d]);
-    }
-  }
-  return { shape: outShape, strides: outStrides };
 }
 
 /** Row-major contiguous strides of `shape`. */
@@ -184,7 +152,7 @@ export function runStrided(
   for (const d of shape) total *= d;
   if (total === 0) return;
   const ops = [out, ...inputs];
-  const c = collapse(shape, ops.map((o) => o.strides));
+  const c = collapseDims(shape, ops.map((o) => o.strides));
   // binding slots: unique storages, the output's first
   const ids: number[] = [out.id];
   const slots = ops.map((o) => {
