@@ -96,6 +96,26 @@ export interface MatmulParams {
   bias?: Storage;
 }
 
+/** Hyper-parameters of a fused Adam / AdamW update ({@link Backend.adamStep}), PyTorch's algorithm. */
+export interface AdamStepParams {
+  /** Learning rate. */
+  lr: number;
+  /** β1. */
+  beta1: number;
+  /** β2. */
+  beta2: number;
+  /** Denominator epsilon. */
+  eps: number;
+  /** Weight decay λ (0 for none). */
+  weightDecay: number;
+  /** Step number t of this update (1 for the first). */
+  step: number;
+  /** AdamW (decay applied to the weights) vs Adam (decay added to the gradient). */
+  decoupled: boolean;
+  /** Ascend instead of descend. */
+  maximize: boolean;
+}
+
 /**
  * The operations a backend executes. Implementations: `WasmBackend` (src/backend/wasm/backend.ts).
  * A future WebGPU backend implements the same methods with GPU buffers; `readSync` may then throw
@@ -247,16 +267,7 @@ export interface Backend {
     m: Storage,
     v: Storage,
     vmax: Storage | null,
-    params: {
-      lr: number;
-      beta1: number;
-      beta2: number;
-      eps: number;
-      weightDecay: number;
-      step: number;
-      decoupled: boolean;
-      maximize: boolean;
-    },
+    params: AdamStepParams,
   ): void;
   /**
    * RMSNorm over the last axis of x viewed as `[rows, d]`: `rstd = 1/√(mean(x², -1) + eps)` `[rows]`

@@ -14,6 +14,7 @@ export { broadcastShapes, fmtShape, type Shape, sizeOf, stridesOf } from "./shap
 export { enableGrad, isGradEnabled, noGrad, setGradEnabled } from "../autograd/grad_mode.ts";
 export { type BackwardFn, type BackwardOptions, Node, recordOp } from "../autograd/engine.ts";
 export {
+  type AdamStepParams,
   type Backend,
   type BinaryOp,
   getBackend,

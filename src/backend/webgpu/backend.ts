@@ -20,6 +20,7 @@
  */
 
 import type { Backend, BinaryOp, MatmulParams, ReduceOp, Storage, UnaryOp } from "../backend.ts";
+import type { AdamStepParams } from "../backend.ts";
 import type { Command } from "./commands.ts";
 import type { AdapterDescription, ExecutorOptions, ExecutorStats } from "./executor.ts";
 import { type Transport, WebGPUError, WorkerTransport } from "./transport.ts";
@@ -408,16 +409,7 @@ export class WebGPUBackend implements Backend {
     m: Storage,
     v: Storage,
     vmax: Storage | null,
-    params: {
-      lr: number;
-      beta1: number;
-      beta2: number;
-      eps: number;
-      weightDecay: number;
-      step: number;
-      decoupled: boolean;
-      maximize: boolean;
-    },
+    params: AdamStepParams,
   ): void {
     const pi = this.#id(p), gi = this.#id(g), mi = this.#id(m), vi = this.#id(v);
     const xi = vmax ? this.#id(vmax) : -1;

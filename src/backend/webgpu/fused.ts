@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { AdamStepParams } from "../backend.ts";
 import { f32bits, type GpuExecutor, type Kernel, PARAMS_DECL, WG, WGSL_COMMON } from "./executor.ts";
 import { runStrided, WGSL_MATH } from "./strided.ts";
 
@@ -26,25 +27,8 @@ function kern(key: string, layout: string, decls: string, body: string): Kernel 
   };
 }
 
-/** Hyper-parameters of {@link adamStep} (Backend.adamStep). */
-export interface AdamParams {
-  /** Learning rate. */
-  lr: number;
-  /** β1. */
-  beta1: number;
-  /** β2. */
-  beta2: number;
-  /** Denominator epsilon. */
-  eps: number;
-  /** Weight decay λ. */
-  weightDecay: number;
-  /** Step number t (1 for the first update). */
-  step: number;
-  /** AdamW (decay on the weights) vs Adam (decay added to the gradient). */
-  decoupled: boolean;
-  /** Ascend instead of descend. */
-  maximize: boolean;
-}
+/** Hyper-parameters of {@link adamStep}: the shared {@link AdamStepParams}. */
+export type AdamParams = AdamStepParams;
 
 // Params: 0 count, 1..5 bases (p, m, v, vmax, g), 6 beta1, 7 beta2, 8 eps, 9 wd, 10 1 - lr·wd,
 // 11 lr / bc1, 12 1/√bc2, 13 flags (1 decoupled, 2 maximize, 4 amsgrad), 14 1 - beta1, 15 1 - beta2
