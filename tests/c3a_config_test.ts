@@ -2,7 +2,12 @@
 // config-time validation errors (spec §3.1).
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "./deps.ts";
 import { C3AConfig, DEFAULT_PEFT_VERSION, pythonJsonDumps } from "../src/c3a/config.ts";
-import { captureWarnings, ValueError } from "../src/c3a/errors.ts";
+import { BlockSizeError, captureWarnings, formatValue, ValueError } from "../src/c3a/errors.ts";
+import { checkBlockSize } from "../src/c3a/layer.ts";
+import { getPeftModel } from "../src/c3a/model.ts";
+import { findTargets } from "../src/c3a/matching.ts";
+import { Module } from "../src/nn/module.ts";
+import { Linear } from "../src/nn/linear.ts";
 
 const FIXTURES = new URL("../../shared/fixtures/peft/", import.meta.url);
 const FIXTURE_CONFIGS = [
@@ -221,4 +226,73 @@ Deno.test("with() derives a validated copy without touching the original", () =>
   assertEquals(a.blockSizePattern, { k: 2 });
   assertEquals(b.blockSize, 16);
   assertThrows(() => a.with({ targetModules: "q", layersToTransform: 0 }), ValueError);
+});
+
+Deno.test("error messages show NaN, Infinity, -Infinity and -0 as they are (not JSON's null / 0)", () => {
+  // deno-lint-ignore no-explicit-any
+  const bad = (o: any) => () => new C3AConfig(o);
+  let e = assertThrows(bad({ blockSize: NaN }), TypeError, "blockSize must be a number, got NaN");
+  assert(!e.message.includes("null"), e.message);
+  e = assertThrows(bad({ blockSizePattern: { lin0: NaN } }), TypeError, 'blockSizePattern["lin0"]');
+  assertStringIncludes(e.message, "got NaN");
+  assertThrows(bad({ layersToTransform: [1, NaN] }), TypeError, "got [1, NaN]");
+  assertThrows(bad({ layersToTransform: Infinity }), TypeError, "got Infinity");
+  assertThrows(bad({ layersToTransform: [-Infinity] }), TypeError, "got [-Infinity]");
+  assertThrows(bad({ targetModules: [NaN] }), TypeError, "got [NaN]");
+  assertThrows(bad({ inferenceMode: -0 }), TypeError, "got -0");
+  assertThrows(bad({ autoMapping: NaN }), TypeError, "got NaN");
+  assertThrows(bad({ bias: undefined, initWeights: 0 / 0 }), TypeError, "got NaN");
+  assertThrows(() => C3AConfig.fromJSON("NaN" as string), SyntaxError); // not JSON at all
+  assertThrows(() => C3AConfig.fromJSON([NaN] as unknown as Record<string, unknown>), TypeError, "got [NaN]");
+
+  // block sizes reach the layer check unchanged: -0, NaN, ±Infinity are named as such
+  assertThrows(() => checkBlockSize(-0, 8, 12), BlockSizeError, "the value passed is -0");
+  assertThrows(() => checkBlockSize(NaN, 8, 12), BlockSizeError, "the value passed is NaN");
+  assertThrows(() => checkBlockSize(Infinity, 8, 12), BlockSizeError, "the value passed is Infinity");
+  class Net extends Module {
+    lin0 = new Linear(8, 12);
+  }
+  for (const [b, shown] of [[-0, "-0"], [Infinity, "Infinity"], [-Infinity, "-Infinity"]] as const) {
+    assertThrows(
+      () => getPeftModel(new Net(), new C3AConfig({ blockSize: b, targetModules: ["lin0"] })),
+      BlockSizeError,
+      `the value passed is ${shown} (layer "lin0"`,
+    );
+  }
+  // matching messages
+  assertThrows(
+    () =>
+      findTargets(new C3AConfig({ targetModules: ["q"], layersToTransform: [0] }), [
+        { name: "", isLinear: false },
+        { name: "a.b.1.q", isLinear: true },
+      ]),
+    ValueError,
+    "'layers_to_transform': [0]",
+  );
+});
+
+Deno.test("formatValue: numbers as JavaScript writes them (incl. -0), quoted strings, nested, cycles, cut", () => {
+  assertEquals(formatValue(NaN), "NaN");
+  assertEquals(formatValue(Infinity), "Infinity");
+  assertEquals(formatValue(-Infinity), "-Infinity");
+  assertEquals(formatValue(-0), "-0");
+  assertEquals(formatValue(0), "0");
+  assertEquals(formatValue(1.5e-7), "1.5e-7");
+  assertEquals(formatValue("64"), '"64"');
+  assertEquals(formatValue(undefined), "undefined");
+  assertEquals(formatValue(null), "null");
+  assertEquals(formatValue(5n), "5n");
+  assertEquals(formatValue([1, [NaN, -0], "a"]), '[1, [NaN, -0], "a"]');
+  assertEquals(formatValue({ a: NaN, "b c": [Infinity] }), '{"a": NaN, "b c": [Infinity]}');
+  assertEquals(formatValue(new Set(["x"])), 'Set(["x"])');
+  assertEquals(formatValue(new Linear(2, 2)), "[Linear]");
+  assertEquals(formatValue(function foo() {}), "[Function foo]");
+  const cyc: Record<string, unknown> = { a: 1 };
+  cyc.self = cyc;
+  assertEquals(formatValue(cyc), '{"a": 1, "self": [Circular]}');
+  const shared = [1];
+  assertEquals(formatValue([shared, shared]), "[[1], [1]]"); // repeated, not circular
+  const long = formatValue("x".repeat(500), 50);
+  assertEquals(long.length, 50);
+  assert(long.endsWith("…"));
 });

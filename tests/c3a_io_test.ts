@@ -1,7 +1,7 @@
 // Adapter files (spec §4): savePretrained → fromPretrained round trip (exact), PEFT's JSON keys and
 // safetensors keys/dtypes/shapes/metadata (read back with the project's reader), re-saving a PEFT fixture
 // reproduces PEFT's files, sub-folders for non-default adapters, biases and modules_to_save, errors.
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "./deps.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./deps.ts";
 import { C3AConfig } from "../src/c3a/config.ts";
 import { C3AModel, getPeftModel } from "../src/c3a/model.ts";
 import type { C3ALinear } from "../src/c3a/layer.ts";
@@ -290,6 +290,45 @@ Deno.test("load errors: missing files, non-C3A peft_type, shape mismatch names k
         v === 0.5
       ),
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("adapter names must be plain folder names: rejected at getPeftModel/addAdapter/save/load", async () => {
+  const bad = ["a/b", "..", "", ".", "../evil", "a\\b", "/abs", "x y", "a:b", "a.b", "ü", "x".repeat(129)];
+  const dir = await tmp();
+  try {
+    const cfg = () => new C3AConfig({ blockSize: 4, targetModules: ["lin0"] });
+    const peft = getPeftModel(new Net(), cfg());
+    for (const n of bad) {
+      const e = assertThrows(() => getPeftModel(new Net(), cfg(), { adapterName: n }), ValueError);
+      assertStringIncludes(e.message, 'A-Z, a-z, 0-9, "_" and "-"');
+      assertThrows(() => peft.addAdapter(n, cfg()), ValueError, "invalid adapter name");
+      // checked before any file is read: the directory does not even exist
+      await assertRejects(
+        () => C3AModel.fromPretrained(new Net(), `${dir}/nowhere`, { adapterName: n }),
+        ValueError,
+        "invalid adapter name",
+      );
+      await assertRejects(() => peft.loadAdapter(`${dir}/nowhere`, n), ValueError, "invalid adapter name");
+      await assertRejects(
+        () => peft.savePretrained(`${dir}/out`, { selectedAdapters: [n] }),
+        ValueError,
+        "invalid adapter name",
+      );
+    }
+    assertEquals(Object.keys(peft.peftConfig), ["default"]);
+    // a name smuggled into peftConfig directly is refused when saving, and nothing is written
+    peft.peftConfig["../evil"] = cfg();
+    await assertRejects(() => peft.savePretrained(`${dir}/out`), ValueError, '"../evil"');
+    delete peft.peftConfig["../evil"];
+    assertEquals(await ls(dir), []);
+    // allowed characters work and give one folder directly under dir
+    peft.addAdapter("My-adapter_2", cfg());
+    await peft.savePretrained(`${dir}/out`);
+    assertEquals(await ls(`${dir}/out`), ["My-adapter_2/", ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME]);
+    assertEquals(await ls(dir), ["out/"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

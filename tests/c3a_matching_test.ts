@@ -385,10 +385,46 @@ Deno.test("suggestBlockSize accepts a model + targets", () => {
 Deno.test("suggestBlockSize errors", () => {
   assertThrows(() => suggestBlockSize([]), RangeError, "at least one");
   assertThrows(() => suggestBlockSize([[0, 4]]), RangeError, "positive integers");
-  assertThrows(() => suggestBlockSize([[4.5, 4]]), RangeError, "[4.5,4]");
+  assertThrows(() => suggestBlockSize([[4.5, 4]]), RangeError, "[4.5, 4]");
   assertThrows(() => suggestBlockSize([[4, 4]], { rank: 0 }), RangeError, "rank");
   // deno-lint-ignore no-explicit-any
   assertThrows(() => suggestBlockSize([[4]] as any), RangeError, "pair");
   // deno-lint-ignore no-explicit-any
   assertThrows(() => suggestBlockSize({} as any), TypeError, "namedModules");
+});
+
+Deno.test("a root Linear is called out and never listed as an empty name; empty target lists explained", () => {
+  // the model itself is a Linear: nothing inside to adapt
+  const root = [{ name: "", isLinear: true }];
+  const e = assertThrows(
+    () => findTargets(new C3AConfig({ targetModules: ".*" }), root),
+    NoMatchingPeftModuleError,
+    "The model itself is a Linear",
+  );
+  assertStringIncludes(e.message, "root module cannot be adapted");
+  assertStringIncludes(e.message, "Wrap it in a Module");
+  assert(!e.message.includes('""'), e.message);
+  assert(!/component: +\(/.test(e.message), e.message);
+  // all-linear never resolves to the root
+  assertEquals(resolveTargetModules("all-linear", [...root, { name: "proj", isLinear: true }]), ["proj"]);
+  const e2 = assertThrows(
+    () => findTargets(new C3AConfig({ targetModules: "all-linear" }), root),
+    NoMatchingPeftModuleError,
+    "selected no module",
+  );
+  assertStringIncludes(e2.message, "The model itself is a Linear");
+  // a root Linear with Linear children: the hint lists the children and mentions the root
+  const e3 = assertThrows(
+    () => findTargets(new C3AConfig({ targetModules: ["zzz"] }), [...root, { name: "proj", isLinear: true }]),
+    NoMatchingPeftModuleError,
+    'by last name component: proj (e.g. "proj")',
+  );
+  assertStringIncludes(e3.message, "the root module cannot be adapted");
+  // an empty list is named as such
+  const e4 = assertThrows(
+    () => findTargets(new C3AConfig({ targetModules: [] }), cand(["", "lin0"], () => true)),
+    NoMatchingPeftModuleError,
+    "targetModules is an empty list",
+  );
+  assertStringIncludes(e4.message, "by last name component: lin0");
 });

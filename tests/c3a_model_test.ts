@@ -520,3 +520,26 @@ Deno.test("cloneModule: deep copy with buffers, nested modules, arrays and tied 
   setData(c.blocks[1].lin.bias!, [9, 9, 9]);
   assert(o.blocks[1].lin.bias!.dataSync()[0] !== 9, "independent storage");
 });
+
+Deno.test("getPeftModel on a bare Linear says the root cannot be adapted and how to wrap it", () => {
+  for (const tm of [".*", "all-linear", ["weight"], null]) {
+    const e = assertThrows(
+      () => getPeftModel(new Linear(4, 6), new C3AConfig({ targetModules: tm, blockSize: 2 })),
+      NoMatchingPeftModuleError,
+      "the model itself is a Linear (4 -> 6)",
+    );
+    assertStringIncludes(e.message, "Wrap it in a Module");
+    assertStringIncludes(e.message, "new Linear(4, 6)");
+    assert(!e.message.includes('(e.g. "")'), e.message);
+    assert(!/component: +\(/.test(e.message), e.message);
+  }
+  // the suggested wrapping works
+  class Net extends Module {
+    proj = new Linear(4, 6);
+    override forward(x: Tensor): Tensor {
+      return this.proj.forward(x);
+    }
+  }
+  const peft = getPeftModel(new Net(), new C3AConfig({ targetModules: ["proj"], blockSize: 2 }));
+  assertEquals(peft.c3aLayers().map(([n]) => n), ["proj"]);
+});

@@ -6,6 +6,7 @@
  */
 
 import { C3AConfig } from "./config.ts";
+import { formatValue } from "./errors.ts";
 import { allLinearExclusions, findTargets, type TargetCandidate } from "./matching.ts";
 
 /** One candidate block size. */
@@ -77,7 +78,7 @@ export function suggestBlockSize(
 ): BlockSizeSuggestion[] {
   const rank = options.rank ?? 8;
   if (typeof rank !== "number" || !(rank > 0) || !Number.isFinite(rank)) {
-    throw new RangeError(`rank must be a positive number, got ${rank}`);
+    throw new RangeError(`rank must be a positive number, got ${formatValue(rank)}`);
   }
   const sizes = Array.isArray(modelOrSizes)
     ? (modelOrSizes as readonly (readonly [number, number])[])
@@ -90,12 +91,12 @@ export function suggestBlockSize(
   for (const pair of sizes) {
     if (!Array.isArray(pair) || pair.length !== 2) {
       throw new RangeError(
-        `each layer must be an [inFeatures, outFeatures] pair, got ${JSON.stringify(pair)}`,
+        `each layer must be an [inFeatures, outFeatures] pair, got ${formatValue(pair)}`,
       );
     }
     for (const d of pair) {
       if (!Number.isInteger(d) || d <= 0) {
-        throw new RangeError(`layer widths must be positive integers, got ${JSON.stringify(pair)}`);
+        throw new RangeError(`layer widths must be positive integers, got ${formatValue(pair)}`);
       }
     }
     g = gcd(gcd(g, pair[0]), pair[1]);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { NotImplementedError, ValueError, warn } from "./errors.ts";
+import { formatValue, NotImplementedError, ValueError, warn } from "./errors.ts";
 
 /**
  * Kernel initialisation (spec §2): `true` = zeros (adapter is a no-op at start), `false` or
@@ -158,7 +158,7 @@ function isStringList(v: unknown): v is readonly string[] {
 function checkNullableString(name: string, v: unknown): string | null {
   if (v === null || v === undefined) return null;
   if (typeof v !== "string") {
-    throw new TypeError(`${name} must be a string or null, got ${JSON.stringify(v)}`);
+    throw new TypeError(`${name} must be a string or null, got ${formatValue(v)}`);
   }
   return v;
 }
@@ -231,7 +231,7 @@ export class C3AConfig {
     const o = options ?? {};
     const blockSize = o.blockSize ?? 256;
     if (typeof blockSize !== "number" || Number.isNaN(blockSize)) {
-      throw new TypeError(`blockSize must be a number, got ${JSON.stringify(blockSize)}`);
+      throw new TypeError(`blockSize must be a number, got ${formatValue(blockSize)}`);
     }
     this.blockSize = blockSize;
 
@@ -240,17 +240,17 @@ export class C3AConfig {
     else if (tm instanceof Set || isStringList(tm)) this.targetModules = [...new Set(tm as Iterable<string>)];
     else {
       throw new TypeError(
-        `targetModules must be a string (regex), a list of strings or null, got ${JSON.stringify(tm)}`,
+        `targetModules must be a string (regex), a list of strings or null, got ${formatValue(tm)}`,
       );
     }
 
     const bias = o.bias ?? "none";
-    if (typeof bias !== "string") throw new TypeError(`bias must be a string, got ${JSON.stringify(bias)}`);
+    if (typeof bias !== "string") throw new TypeError(`bias must be a string, got ${formatValue(bias)}`);
     this.bias = bias;
 
     const mts = o.modulesToSave ?? null;
     if (mts !== null && !isStringList(mts)) {
-      throw new TypeError(`modulesToSave must be a list of strings or null, got ${JSON.stringify(mts)}`);
+      throw new TypeError(`modulesToSave must be a list of strings or null, got ${formatValue(mts)}`);
     }
     this.modulesToSave = mts === null ? null : [...mts];
 
@@ -260,7 +260,7 @@ export class C3AConfig {
     else if (Array.isArray(ltt) && ltt.every((v) => Number.isInteger(v))) this.layersToTransform = [...ltt];
     else {
       throw new TypeError(
-        `layersToTransform must be an integer, a list of integers or null, got ${JSON.stringify(ltt)}`,
+        `layersToTransform must be an integer, a list of integers or null, got ${formatValue(ltt)}`,
       );
     }
 
@@ -268,18 +268,18 @@ export class C3AConfig {
     if (lp === null || typeof lp === "string") this.layersPattern = lp;
     else if (isStringList(lp)) this.layersPattern = [...lp];
     else {throw new TypeError(
-        `layersPattern must be a string, a list of strings or null, got ${JSON.stringify(lp)}`,
+        `layersPattern must be a string, a list of strings or null, got ${formatValue(lp)}`,
       );}
 
     const bsp = o.blockSizePattern ?? {};
     if (typeof bsp !== "object" || bsp === null || Array.isArray(bsp)) {
       throw new TypeError(
-        `blockSizePattern must be an object {pattern: blockSize}, got ${JSON.stringify(bsp)}`,
+        `blockSizePattern must be an object {pattern: blockSize}, got ${formatValue(bsp)}`,
       );
     }
     for (const [k, v] of Object.entries(bsp)) {
       if (typeof v !== "number" || Number.isNaN(v)) {
-        throw new TypeError(`blockSizePattern["${k}"] must be a number, got ${JSON.stringify(v)}`);
+        throw new TypeError(`blockSizePattern["${k}"] must be a number, got ${formatValue(v)}`);
       }
     }
     this.blockSizePattern = { ...bsp };
@@ -288,7 +288,7 @@ export class C3AConfig {
     if (typeof iw !== "boolean" && typeof iw !== "string") {
       throw new TypeError(
         `initWeights must be true, false, "gaussian", "kaiming_uniform" or "xavier_uniform", got ${
-          JSON.stringify(iw)
+          formatValue(iw)
         }`,
       );
     }
@@ -306,16 +306,14 @@ export class C3AConfig {
 
     if (o.peftType !== undefined && o.peftType !== null && o.peftType !== "C3A") {
       throw new ValueError(
-        `peft_type ${
-          JSON.stringify(o.peftType)
-        } is not supported by C3AConfig: this library loads and writes ` +
+        `peft_type ${formatValue(o.peftType)} is not supported by C3AConfig: this library loads and writes ` +
           `C3A adapters only (peft_type "C3A").`,
       );
     }
 
     const am = o.autoMapping ?? null;
     if (am !== null && (typeof am !== "object" || Array.isArray(am))) {
-      throw new TypeError(`autoMapping must be an object or null, got ${JSON.stringify(am)}`);
+      throw new TypeError(`autoMapping must be an object or null, got ${formatValue(am)}`);
     }
     this.autoMapping = am === null ? null : { ...am };
     this.peftVersion = checkNullableString("peftVersion", o.peftVersion) ?? DEFAULT_PEFT_VERSION;
@@ -323,7 +321,7 @@ export class C3AConfig {
     this.revision = checkNullableString("revision", o.revision);
     const im = o.inferenceMode ?? false;
     if (typeof im !== "boolean") {
-      throw new TypeError(`inferenceMode must be a boolean, got ${JSON.stringify(im)}`);
+      throw new TypeError(`inferenceMode must be a boolean, got ${formatValue(im)}`);
     }
     this.inferenceMode = im;
 
@@ -415,7 +413,7 @@ export class C3AConfig {
   static fromJSON(json: string | Record<string, unknown>): C3AConfig {
     const dict = typeof json === "string" ? JSON.parse(json) : json;
     if (typeof dict !== "object" || dict === null || Array.isArray(dict)) {
-      throw new TypeError(`adapter config must be a JSON object, got ${JSON.stringify(dict)?.slice(0, 80)}`);
+      throw new TypeError(`adapter config must be a JSON object, got ${formatValue(dict, 80)}`);
     }
     if (!("peft_type" in dict)) {
       throw new ValueError(
@@ -424,7 +422,7 @@ export class C3AConfig {
     }
     if (dict.peft_type !== "C3A") {
       throw new ValueError(
-        `adapter config has peft_type ${JSON.stringify(dict.peft_type)}, but this library only loads ` +
+        `adapter config has peft_type ${formatValue(dict.peft_type)}, but this library only loads ` +
           `C3A adapters (peft_type "C3A"). Load it with Hugging Face PEFT, or pass a C3A adapter.`,
       );
     }

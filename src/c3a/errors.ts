@@ -119,3 +119,61 @@ export function captureWarnings<T>(fn: () => T): { value: T; warnings: string[] 
     setWarningHandler(previous);
   }
 }
+
+/**
+ * Show a value in an error message: numbers as JavaScript writes them but with `-0` kept (so
+ * `NaN`, `Infinity`, `-Infinity`, `-0` are visible, unlike `JSON.stringify`, which writes `null` or
+ * `0`), strings quoted, arrays and plain objects in JSON-like form with the same number rules,
+ * `undefined`, bigints (`5n`), functions and class instances by name. Cycles are shown as
+ * `[Circular]`; the result is cut to `maxLength` characters (with `…`).
+ *
+ * @param v any value
+ * @param maxLength longest result (default 200)
+ * @returns a one-line description
+ *
+ * @example
+ * ```ts
+ * formatValue(NaN); // "NaN"
+ * formatValue({ blockSize: -0 }); // '{"blockSize": -0}'
+ * formatValue("64"); // '"64"'
+ * ```
+ */
+export function formatValue(v: unknown, maxLength = 200): string {
+  const s = fmtValue(v, new Set());
+  return s.length > maxLength ? s.slice(0, Math.max(0, maxLength - 1)) + "…" : s;
+}
+
+function fmtValue(v: unknown, seen: Set<unknown>): string {
+  if (v === null) return "null";
+  switch (typeof v) {
+    case "undefined":
+      return "undefined";
+    case "number":
+      return Object.is(v, -0) ? "-0" : String(v);
+    case "bigint":
+      return `${v}n`;
+    case "string":
+      return JSON.stringify(v);
+    case "boolean":
+      return String(v);
+    case "symbol":
+      return v.toString();
+    case "function":
+      return `[Function ${(v as { name?: string }).name || "(anonymous)"}]`;
+  }
+  if (seen.has(v)) return "[Circular]";
+  seen.add(v);
+  try {
+    if (Array.isArray(v)) return `[${v.map((e) => fmtValue(e, seen)).join(", ")}]`;
+    if (v instanceof Set) return `Set(${fmtValue([...v], seen)})`;
+    if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as ArrayLike<unknown>).length})`;
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) {
+      return `[${(v as { constructor?: { name?: string } }).constructor?.name || "object"}]`;
+    }
+    const entries = Object.entries(v as Record<string, unknown>);
+    return `{${entries.map(([k, e]) => `${JSON.stringify(k)}: ${fmtValue(e, seen)}`).join(", ")}}`;
+  } finally {
+    seen.delete(v);
+  }
+}

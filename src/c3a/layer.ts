@@ -20,7 +20,7 @@ import { zeros } from "../tensor/creation.ts";
 import { type Generator, normal_, uniform_ } from "../tensor/random.ts";
 import { noGrad } from "../autograd/grad_mode.ts";
 import { blockCircularConvolution, getCirculant } from "../ops/circulant.ts";
-import { BlockSizeError, ValueError, warn } from "./errors.ts";
+import { BlockSizeError, formatValue, ValueError, warn } from "./errors.ts";
 import type { C3AInitWeights } from "./config.ts";
 
 /** Kernel-initialisation values PEFT accepts (spec §2). */
@@ -71,40 +71,67 @@ export function checkBlockSize(
     }. Set blockSize, or a blockSizePattern entry for this module, to one of them.`;
   if (!Number.isInteger(blockSize) || blockSize <= 0) {
     throw new BlockSizeError(
-      `\`block_size\` should be a positive integer value but the value passed is ${blockSize}${where}.` +
+      `\`block_size\` should be a positive integer value but the value passed is ${
+        formatValue(blockSize)
+      }${where}.` +
         valid(),
     );
   }
   if (inFeatures % blockSize !== 0) {
     throw new BlockSizeError(
       `The block size should be a factor of the input size. However, the input size is ${inFeatures} and the ` +
-        `block size is ${blockSize}${where}.` + valid(),
+        `block size is ${formatValue(blockSize)}${where}.` + valid(),
     );
   }
   if (outFeatures % blockSize !== 0) {
     throw new BlockSizeError(
       `The block size should be a factor of the output size. However, the output size is ${outFeatures} and ` +
-        `the block size is ${blockSize}${where}.` + valid(),
+        `the block size is ${formatValue(blockSize)}${where}.` + valid(),
     );
   }
 }
 
+/** Longest adapter name accepted by {@link checkAdapterName}. */
+export const MAX_ADAPTER_NAME_LENGTH = 128;
+
+const ADAPTER_NAME_RE = /^[A-Za-z0-9_-]+$/;
+
 /**
- * Check an adapter name: a non-empty string without "." that is not the name of a method or property
- * of the module containers (e.g. `"forward"`, `"train"`, `"get"`), because adapters are stored as
- * properties (PEFT's names must be valid `nn.ModuleDict` keys for the same reason).
+ * Check an adapter name: 1 to {@link MAX_ADAPTER_NAME_LENGTH} characters from `A-Z a-z 0-9 _ -`,
+ * and not the name of a method or property of the module containers (e.g. `"forward"`, `"train"`,
+ * `"get"`). Reasons: adapters are stored as properties and appear in state-dict keys, so no `"."`
+ * (PEFT's names must be valid `nn.ModuleDict` keys for the same reason); and `savePretrained` writes
+ * every adapter but `"default"` to the folder `<dir>/<name>`, so a name must be a single plain folder
+ * name: no `/`, `\`, `..`, `:`, spaces or other characters that could leave `<dir>` or differ
+ * between file systems.
  *
- * @throws {ValueError} naming the adapter and the rule it breaks
+ * @param name the adapter name
+ * @throws {ValueError} naming the adapter, the rule it breaks and the characters allowed
  */
 export function checkAdapterName(name: string): void {
-  if (typeof name !== "string" || name === "" || name.includes(".")) {
-    throw new ValueError(`invalid adapter name ${JSON.stringify(name)}: use a non-empty string without "."`);
+  const allowed =
+    `Adapter names are 1-${MAX_ADAPTER_NAME_LENGTH} characters from A-Z, a-z, 0-9, "_" and "-" ` +
+    "(they become state-dict keys and folder names in savePretrained).";
+  if (typeof name !== "string") {
+    throw new ValueError(`invalid adapter name ${formatValue(name)}: it must be a string. ${allowed}`);
+  }
+  if (name === "") throw new ValueError(`invalid adapter name "": it is empty. ${allowed}`);
+  if (name.length > MAX_ADAPTER_NAME_LENGTH) {
+    throw new ValueError(
+      `invalid adapter name ${formatValue(name, 60)}: it has ${name.length} characters. ${allowed}`,
+    );
+  }
+  if (!ADAPTER_NAME_RE.test(name)) {
+    const bad = [...new Set([...name].filter((c) => !ADAPTER_NAME_RE.test(c)))];
+    throw new ValueError(
+      `invalid adapter name ${formatValue(name)}: it contains ${
+        bad.map((c) => formatValue(c)).join(", ")
+      }. ${allowed}`,
+    );
   }
   if (name in ParameterDict.prototype || name in ModuleDict.prototype) {
     throw new ValueError(
-      `invalid adapter name ${
-        JSON.stringify(name)
-      }: it is reserved (a method or property of Module); choose ` +
+      `invalid adapter name ${formatValue(name)}: it is reserved (a method or property of Module); choose ` +
         `another name, e.g. "${name}_adapter"`,
     );
   }
@@ -240,9 +267,7 @@ export class C3ALinear extends Module {
     checkBlockSize(blockSize, this.inFeatures, this.outFeatures, options.layerName);
     if (!INIT_WEIGHTS_VALUES.includes(initWeights as C3AInitWeights)) {
       throw new ValueError(
-        `Unknown init_weights: ${
-          JSON.stringify(initWeights)
-        }. Use true (zeros), false or "xavier_uniform", ` +
+        `Unknown init_weights: ${formatValue(initWeights)}. Use true (zeros), false or "xavier_uniform", ` +
           `"kaiming_uniform" or "gaussian".`,
       );
     }
@@ -275,16 +300,14 @@ export class C3ALinear extends Module {
       const a = 1 / Math.sqrt(inF);
       uniform_(k, -a, a, { generator });
     } else if (initWeights === "gaussian") normal_(k, 0, 1, { generator });
-    else throw new ValueError(`Unknown init_weights: ${JSON.stringify(initWeights)}`);
+    else throw new ValueError(`Unknown init_weights: ${formatValue(initWeights)}`);
   }
 
   #kernel(name: string): Parameter {
     const k = this.c3a_kernel.get(name);
     if (!k) {
       throw new ValueError(
-        `Adapter ${JSON.stringify(name)} not found in this layer; it has ${
-          JSON.stringify(this.adapterNames)
-        }.`,
+        `Adapter ${formatValue(name)} not found in this layer; it has ${formatValue(this.adapterNames)}.`,
       );
     }
     return k;
@@ -392,7 +415,7 @@ export class C3ALinear extends Module {
 
   #adaptersToMerge(adapterNames: readonly string[] | null): string[] {
     if (typeof adapterNames === "string") {
-      throw new TypeError(`adapterNames should be a list of strings, got ${JSON.stringify(adapterNames)}.`);
+      throw new TypeError(`adapterNames should be a list of strings, got ${formatValue(adapterNames)}.`);
     }
     let names = adapterNames === null ? this.activeAdapters : [...adapterNames];
     if (this.merged) {

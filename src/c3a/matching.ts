@@ -10,7 +10,7 @@
  */
 
 import type { C3AConfig } from "./config.ts";
-import { NoMatchingPeftModuleError, ValueError } from "./errors.ts";
+import { formatValue, NoMatchingPeftModuleError, ValueError } from "./errors.ts";
 
 /**
  * Compile a Python regex (as written in a PEFT config) to a JavaScript RegExp with Python's
@@ -31,7 +31,7 @@ export function pyRegex(pattern: string, mode: "fullmatch" | "match" | "search")
   try {
     return new RegExp(src);
   } catch (e) {
-    throw new ValueError(`invalid regular expression ${JSON.stringify(pattern)}: ${(e as Error).message}`);
+    throw new ValueError(`invalid regular expression ${formatValue(pattern)}: ${(e as Error).message}`);
   }
 }
 
@@ -254,7 +254,7 @@ export function resolveTargetModules(
         "Please specify `target_modules` in `peft_config`: " +
           (mt === null
             ? "the model has no model type to look up a default for."
-            : `model type ${JSON.stringify(mt)} has no default C3A targets.`) +
+            : `model type ${formatValue(mt)} has no default C3A targets.`) +
           ` Defaults exist for: ${Object.keys(C3A_DEFAULT_TARGET_MODULES).join(", ")}.` +
           linearHint(candidates),
       );
@@ -264,9 +264,11 @@ export function resolveTargetModules(
   if (typeof targetModules === "string") {
     if (targetModules.toLowerCase() !== "all-linear") return targetModules;
     const exclude = new Set(options.excludeFromAllLinear ?? []);
-    return candidates.filter((c) => c.isLinear && !c.insideTunerLayer && !exclude.has(c.name)).map((c) =>
-      c.name
-    );
+    // the root module ("") is never adapted (PEFT skips it), so it is not a target either
+    return candidates.filter((c) =>
+      c.name !== "" && c.isLinear && !c.insideTunerLayer && !exclude.has(c.name)
+    )
+      .map((c) => c.name);
   }
   return [...targetModules];
 }
@@ -336,6 +338,13 @@ export function findTargets(
     if (excluded.length > 0 && unmatched === 0) {
       msg = "All modules were excluded. This is likely unintended. Check your `target_modules` and " +
         "`modules_to_save` configuration.";
+    } else if (excluded.length === 0 && Array.isArray(targetModules) && targetModules.length === 0) {
+      msg = typeof config.targetModules === "string"
+        ? `targetModules ${
+          formatTargets(config.targetModules)
+        } selected no module: the model has no Linear ` +
+          "module besides the root (and any excluded output head)."
+        : "targetModules is an empty list, so no module can match. Name the Linear modules to adapt.";
     } else if (excluded.length === 0) {
       msg = `Target modules ${formatTargets(targetModules)} not found in the base model. ` +
         "Please check the target modules and try again.";
@@ -347,10 +356,10 @@ export function findTargets(
         }).`;
     }
     if (config.layersToTransform !== null) {
-      msg += ` Note: You specified 'layers_to_transform': ${JSON.stringify(config.layersToTransform)}.`;
+      msg += ` Note: You specified 'layers_to_transform': ${formatValue(config.layersToTransform)}.`;
     }
     if (config.layersPattern !== null) {
-      msg += ` You also specified 'layers_pattern': ${JSON.stringify(config.layersPattern)}.`;
+      msg += ` You also specified 'layers_pattern': ${formatValue(config.layersPattern)}.`;
     }
     throw new NoMatchingPeftModuleError(msg + linearHint(candidates));
   }
@@ -358,14 +367,29 @@ export function findTargets(
 }
 
 function formatTargets(t: string | readonly string[]): string {
-  return typeof t === "string" ? JSON.stringify(t) : `[${t.map((s) => JSON.stringify(s)).join(", ")}]`;
+  return typeof t === "string" ? formatValue(t) : `[${t.map((s) => formatValue(s)).join(", ")}]`;
 }
 
+/**
+ * The hint appended to "nothing matched" errors: the Linear modules that could be targeted (by last
+ * name component, plus one full name), or why there are none. The root module is never a candidate
+ * (it cannot be adapted); a root Linear is called out explicitly. Never prints an empty list.
+ */
 function linearHint(candidates: readonly TargetCandidate[]): string {
-  const linear = candidates.filter((c) => c.isLinear && !c.insideTunerLayer);
-  if (linear.length === 0) return " The model has no Linear modules (C3A adapts Linear layers only).";
+  const rootIsLinear = candidates.some((c) => c.name === "" && c.isLinear);
+  const linear = candidates.filter((c) => c.name !== "" && c.isLinear && !c.insideTunerLayer);
+  if (linear.length === 0) {
+    if (rootIsLinear) {
+      return " The model itself is a Linear (the root module), and the root module cannot be adapted " +
+        "(only modules inside the model can be replaced). Wrap it in a Module, e.g. `class Net extends " +
+        "Module { proj = new Linear(inFeatures, outFeatures); forward(x) { return this.proj.forward(x); } }`, " +
+        'and target it by name (targetModules: ["proj"]).';
+    }
+    return " The model has no Linear modules (C3A adapts Linear layers only).";
+  }
   const short = [...new Set(linear.map((c) => c.name.slice(c.name.lastIndexOf(".") + 1)))];
   return ` Linear modules of this model, by last name component: ${short.join(", ")} (e.g. ${
-    JSON.stringify(linear[0].name)
-  }); pass some of these as targetModules.`;
+    formatValue(linear[0].name)
+  }); pass some of these as targetModules.` +
+    (rootIsLinear ? " (The model itself is a Linear too; the root module cannot be adapted.)" : "");
 }

@@ -17,7 +17,7 @@ import type { Parameter } from "../nn/parameter.ts";
 import type { Generator } from "../tensor/random.ts";
 import { Progress } from "../util/progress.ts";
 import { C3AConfig, checkBias } from "./config.ts";
-import { captureWarnings, ValueError, warn } from "./errors.ts";
+import { captureWarnings, formatValue, NoMatchingPeftModuleError, ValueError, warn } from "./errors.ts";
 import { C3ALinear, checkAdapterName, checkBlockSize, INIT_WEIGHTS_VALUES } from "./layer.ts";
 import {
   allLinearExclusions,
@@ -29,10 +29,11 @@ import {
 import { ModulesToSaveWrapper } from "./modulesToSave.ts";
 import {
   type FromPretrainedOptions,
-  loadAdapterInto,
   readAdapterConfig,
+  readAdapterWeights,
   savePretrainedImpl,
   type SavePretrainedOptions,
+  setPeftModelStateDict,
 } from "../io/adapter.ts";
 
 /** Options of {@link getPeftModel} and the {@link C3AModel} constructor. */
@@ -87,10 +88,20 @@ export interface SetAdapterOptions {
  * @param config the adapter configuration
  * @param options adapter name (default `"default"`), RNG for the initialisation
  * @returns the wrapped model
- * @throws {NoMatchingPeftModuleError} nothing matched
+ * Every check runs before the model is touched, and a failure during the injection undoes what was
+ * already done, so on any error `model` is exactly as before. Adapting a model that already carries
+ * C3A layers (e.g. a second `getPeftModel` on the same base) emits PEFT's "modify a model with PEFT
+ * for a second time" warning through the warning channel (see `setWarningHandler`); if those layers
+ * already hold an adapter of the same name, it is an error rather than a silent overwrite of the
+ * other C3AModel's kernels (use `addAdapter` on that model instead).
+ *
+ * @throws {NoMatchingPeftModuleError} nothing matched, or the model itself is a Linear (the root
+ *   module cannot be adapted; the message shows how to wrap it)
  * @throws {BlockSizeError} a block size that does not divide a targeted layer (lists valid sizes)
  * @throws {TypeError} a targeted module that is not a Linear (PEFT: "Target module ... is not supported")
- * @throws {ValueError} unknown `initWeights`, no default targets for the model type, bad adapter name
+ * @throws {ValueError} unknown `initWeights`, no default targets for the model type, an adapter name
+ *   that is not 1-128 characters from `A-Z a-z 0-9 _ -`, or a targeted layer that already holds an
+ *   adapter of that name (the base was adapted before)
  * @throws {NotImplementedError} unknown `bias`
  *
  * @example
@@ -117,6 +128,32 @@ export function getPeftModel(model: Module, config: C3AConfig, options: GetPeftM
 function describeModule(m: unknown): string {
   return (m as { constructor?: { name?: string } })?.constructor?.name ?? typeof m;
 }
+
+/**
+ * The error for a module that already holds adapter `name` although this C3AModel does not know it:
+ * the base model was adapted by another C3AModel (a second getPeftModel / fromPretrained on the same
+ * base). Re-creating the adapter would overwrite the other model's kernel behind its back.
+ */
+function adapterExistsOnModel(name: string, path: string): ValueError {
+  return new ValueError(
+    `Module "${path}" already has a C3A adapter named '${name}': this base model was already adapted ` +
+      "(e.g. by an earlier getPeftModel or C3AModel.fromPretrained call on the same model object), and " +
+      "re-creating the adapter would overwrite that adapter's kernel, silently corrupting the C3AModel " +
+      "that owns it. Use addAdapter(name, config) / loadAdapter(dir, name) on the existing C3AModel, " +
+      "pass another adapterName, or call unload() on the existing C3AModel first.",
+  );
+}
+
+/** PEFT's warning when a model that already carries tuner layers is adapted again. */
+export const SECOND_MODIFICATION_WARNING =
+  "You are trying to modify a model with PEFT for a second time. If you want to reload the model with a " +
+  "different config, make sure to call `.unload()` before.";
+
+/**
+ * Receives the undo function of the first injection while {@link C3AModel.fromPretrained} constructs
+ * its model (set and cleared synchronously around `new C3AModel`, so no other code sees it).
+ */
+let undoSink: ((undo: () => void) => void) | null = null;
 
 /**
  * A model with C3A adapters (PEFT's `PeftModel` around `C3AModel`). Create it with
@@ -155,10 +192,24 @@ export class C3AModel extends Module {
         "getPeftModel: the model is already a C3AModel; use addAdapter() for another adapter",
       );
     }
+    if (model instanceof Linear || model instanceof C3ALinear) {
+      throw new NoMatchingPeftModuleError(
+        `getPeftModel: the model itself is a ${model.constructor.name} (${model.inFeatures} -> ` +
+          `${model.outFeatures}); C3A adapts Linear layers inside a model, never the root module (as in ` +
+          "PEFT). Wrap it in a Module and target it by name, e.g. `class Net extends Module { proj = new " +
+          `Linear(${model.inFeatures}, ${model.outFeatures}); forward(x) { return this.proj.forward(x); } }` +
+          '` with targetModules: ["proj"].',
+      );
+    }
     const name = options.adapterName ?? "default";
+    checkAdapterName(name);
+    if (
+      model.namedModules().some(([, m]) => m instanceof C3ALinear || m instanceof ModulesToSaveWrapper)
+    ) warn(SECOND_MODIFICATION_WARNING);
     this.model = model;
     this.#active = [name];
-    this.#addAdapter(name, config, options.generator);
+    const undo = this.#addAdapter(name, config, options.generator);
+    undoSink?.(undo);
   }
 
   // ------------------------------------------------------------------ delegation to the base model
@@ -264,7 +315,16 @@ export class C3AModel extends Module {
     this.#addAdapter(adapterName, config, options.generator);
   }
 
-  #addAdapter(name: string, config: C3AConfig, generator?: Generator): void {
+  /**
+   * Validate, then inject adapter `name` (the work of the constructor, addAdapter, fromPretrained and
+   * loadAdapter). Everything that can be checked is checked before the model is touched; if the
+   * injection itself fails, it is undone before the error propagates.
+   *
+   * @returns a function that undoes this injection exactly (wrapped layers unwrapped, added kernels
+   *   and modules_to_save copies removed, active sets, `requiresGrad` flags, the config's
+   *   `modulesToSave` and `peftConfig` restored); valid until the model is changed otherwise
+   */
+  #addAdapter(name: string, config: C3AConfig, generator?: Generator): () => void {
     checkAdapterName(name);
     if (Object.hasOwn(this.peftConfig, name)) {
       throw new ValueError(`Adapter with name '${name}' already exists.`);
@@ -279,17 +339,32 @@ export class C3AModel extends Module {
     }
     if (!INIT_WEIGHTS_VALUES.includes(config.initWeights as never)) {
       throw new ValueError(
-        `Unknown init_weights: ${JSON.stringify(config.initWeights)}. Use true (zeros), false or ` +
+        `Unknown init_weights: ${formatValue(config.initWeights)}. Use true (zeros), false or ` +
           `"xavier_uniform", "kaiming_uniform" or "gaussian".`,
       );
     }
-    // PEFT's PeftModelForSequenceClassification adds the usual head names to modules_to_save.
+    // PEFT's PeftModelForSequenceClassification adds the usual head names to modules_to_save (in the
+    // user's config, as PEFT does; restored if the injection fails).
+    const savedModulesToSave = config.modulesToSave;
     if (config.taskType === "SEQ_CLS") {
-      const mts = config.modulesToSave ?? [];
+      const mts = [...(config.modulesToSave ?? [])];
       for (const head of ["classifier", "score"]) if (!mts.includes(head)) mts.push(head);
       config.modulesToSave = mts;
     }
+    try {
+      return this.#inject(name, config, generator, savedModulesToSave);
+    } catch (e) {
+      config.modulesToSave = savedModulesToSave;
+      throw e;
+    }
+  }
 
+  #inject(
+    name: string,
+    config: C3AConfig,
+    generator: Generator | undefined,
+    savedModulesToSave: string[] | null,
+  ): () => void {
     // ---- plan (no mutation until everything is validated)
     const modules = this.model.namedModules();
     const tunerPrefixes = modules
@@ -324,6 +399,7 @@ export class C3AModel extends Module {
         );
       }
       checkBlockSize(t.blockSize, m.inFeatures, m.outFeatures, t.name);
+      if (m instanceof C3ALinear && m.c3a_kernel.has(name)) throw adapterExistsOnModel(name, t.name);
     }
     const mtsTargets: string[] = [];
     if (config.modulesToSave) {
@@ -333,8 +409,23 @@ export class C3AModel extends Module {
         if (modulesToSaveEntry(n, config.modulesToSave) !== null) mtsTargets.push(n);
       }
     }
+    for (const n of mtsTargets) {
+      const m = byName.get(n);
+      if (m instanceof ModulesToSaveWrapper && m.modules_to_save.has(name)) {
+        throw adapterExistsOnModel(name, n);
+      }
+    }
 
-    // ---- mutate
+    // ---- mutate, logging how to undo each step
+    const flags = this.model.parameters().map((p): [Parameter, boolean] => [p, p.requiresGrad]);
+    const steps: Array<() => void> = [];
+    const undo = () => {
+      for (let i = steps.length - 1; i >= 0; i--) steps[i]();
+      steps.length = 0;
+      delete this.peftConfig[name];
+      config.modulesToSave = savedModulesToSave;
+      for (const [p, rg] of flags) p.requiresGrad = rg;
+    };
     // PEFT stores the resolved targets in the config (so they are saved): the model-type default for
     // null, the list of Linear module names for "all-linear".
     const expanded = config.targetModules === null ||
@@ -347,7 +438,12 @@ export class C3AModel extends Module {
         const m = this.model.getSubmodule(t.name);
         const opts = { inferenceMode: config.inferenceMode, generator, layerName: t.name };
         if (m instanceof C3ALinear) {
+          const active = m.activeAdapters;
           m.updateLayer(name, t.blockSize, config.initWeights, opts);
+          steps.push(() => {
+            captureWarnings(() => m.deleteAdapter(name));
+            m.setAdapter(active);
+          });
         } else {
           const layer = new C3ALinear(m as Linear, name, t.blockSize, config.initWeights, opts);
           // A new layer follows the model's active adapters (PEFT leaves the new adapter active on
@@ -355,24 +451,32 @@ export class C3AModel extends Module {
           layer.setAdapter(this.#active, config.inferenceMode);
           layer.train(m.training);
           this.model.setSubmodule(t.name, layer);
+          steps.push(() => this.model.setSubmodule(t.name, m));
         }
       }
       for (const n of mtsTargets) {
         const m = this.model.getSubmodule(n);
         if (m instanceof ModulesToSaveWrapper) {
+          const active = m.activeAdapter;
           m.update(name);
+          steps.push(() => {
+            m.deleteAdapter(name);
+            m.setAdapter(active === null ? [] : [active]);
+          });
           if (isActive) m.setAdapter([name], config.inferenceMode);
         } else {
           const w = new ModulesToSaveWrapper(m, name);
           w.setAdapter(isActive ? [name] : this.#active.slice(0, 1), config.inferenceMode);
           this.model.setSubmodule(n, w);
+          steps.push(() => this.model.setSubmodule(n, m));
         }
       }
+      this.#markTrainable();
     } catch (e) {
-      delete this.peftConfig[name];
+      undo();
       throw e;
     }
-    this.#markTrainable();
+    return undo;
   }
 
   /**
@@ -680,7 +784,8 @@ export class C3AModel extends Module {
    *
    * @param dir target directory (created if missing)
    * @param options `selectedAdapters` (default: all)
-   * @throws {ValueError} an unknown adapter in `selectedAdapters`
+   * @throws {ValueError} an unknown adapter in `selectedAdapters`, or an adapter name that is not a
+   *   plain folder name (`A-Z a-z 0-9 _ -` only); nothing is written then
    *
    * @example
    * ```ts
@@ -707,9 +812,16 @@ export class C3AModel extends Module {
    * @param model the base model (modified in place)
    * @param dir the adapter directory (for a non-default adapter saved by savePretrained, its sub-folder)
    * @param options `adapterName` (default `"default"`), `isTrainable` (default false)
+   * Transactional: both files are read and decoded and the config validated before `model` is
+   * touched; if anything fails after the adapter was injected (e.g. kernels whose block size does not
+   * match the config), the injection is undone, so on any error `model` is exactly as before and can
+   * be passed to `fromPretrained` again.
+   *
    * @returns the wrapped model
    * @throws {Error} a missing file (names the path)
-   * @throws {ValueError} a non-C3A `peft_type`
+   * @throws {SafetensorsError} a truncated or corrupt `adapter_model.safetensors`
+   * @throws {ValueError} a non-C3A `peft_type`, an invalid adapter name (checked before any file is
+   *   read), and every error of {@link getPeftModel}
    * @throws {RangeError} a tensor whose shape does not fit (names the key and both shapes)
    *
    * @example
@@ -731,19 +843,37 @@ export class C3AModel extends Module {
     options: FromPretrainedOptions = {},
   ): Promise<C3AModel> {
     const isTrainable = options.isTrainable ?? false;
-    const config = (await readAdapterConfig(dir)).with({ inferenceMode: !isTrainable });
     const adapterName = options.adapterName ?? "default";
-    const peft = new C3AModel(model, config, { adapterName });
-    await loadAdapterInto(peft, dir, adapterName);
+    checkAdapterName(adapterName);
+    // read and decode both files before touching the model
+    const config = (await readAdapterConfig(dir)).with({ inferenceMode: !isTrainable });
+    const tensors = await readAdapterWeights(dir);
+    let undo: (() => void) | null = null;
+    undoSink = (u) => (undo = u);
+    let peft: C3AModel;
+    try {
+      peft = new C3AModel(model, config, { adapterName });
+    } finally {
+      undoSink = null;
+    }
+    try {
+      setPeftModelStateDict(peft, tensors, adapterName);
+    } catch (e) {
+      (undo as (() => void) | null)?.();
+      throw e;
+    }
     if (!isTrainable) peft.eval();
     return peft;
   }
 
   /**
    * Load another adapter from `dir` under `adapterName` (PEFT `load_adapter`). It is added but not
-   * activated (call {@link C3AModel.setAdapter}); frozen unless `isTrainable`.
+   * activated (call {@link C3AModel.setAdapter}); frozen unless `isTrainable`. Both files are read
+   * and decoded before the model is touched; if loading fails after the adapter was injected, the
+   * injection is undone, so a failed load leaves the model exactly as it was.
    *
-   * @throws see {@link C3AModel.fromPretrained}; also `Adapter with name '...' already exists.`
+   * @throws see {@link C3AModel.fromPretrained}; also `Adapter with name '...' already exists.` and an
+   *   invalid adapter name (checked before any file is read)
    */
   async loadAdapter(
     dir: string,
@@ -751,13 +881,19 @@ export class C3AModel extends Module {
     options: { isTrainable?: boolean } = {},
   ): Promise<void> {
     this.#checkUsable();
+    checkAdapterName(adapterName);
+    if (Object.hasOwn(this.peftConfig, adapterName)) {
+      throw new ValueError(`Adapter with name '${adapterName}' already exists.`);
+    }
     const isTrainable = options.isTrainable ?? false;
     const config = (await readAdapterConfig(dir)).with({ inferenceMode: !isTrainable });
-    this.addAdapter(adapterName, config);
+    const tensors = await readAdapterWeights(dir);
+    this.#checkUsable(); // the model may have been unloaded while the files were read
+    const undo = this.#addAdapter(adapterName, config);
     try {
-      await loadAdapterInto(this, dir, adapterName);
+      setPeftModelStateDict(this, tensors, adapterName);
     } catch (e) {
-      this.deleteAdapter(adapterName);
+      undo();
       throw e;
     }
     if (!isTrainable) this.eval();
@@ -768,9 +904,7 @@ function checkAdapterNamesList(names: readonly string[] | null): string[] | null
   if (names === null) return null;
   if (typeof names === "string") {
     throw new TypeError(
-      `adapterNames should be a list of strings, got ${JSON.stringify(names)}; use [${
-        JSON.stringify(names)
-      }].`,
+      `adapterNames should be a list of strings, got ${formatValue(names)}; use [${formatValue(names)}].`,
     );
   }
   return [...names];

@@ -13,8 +13,9 @@
 import type { Tensor } from "../tensor/tensor.ts";
 import { loadSafetensors, saveSafetensors, type TensorLike } from "./safetensors.ts";
 import { C3AConfig } from "../c3a/config.ts";
-import { ValueError, warn } from "../c3a/errors.ts";
+import { formatValue, ValueError, warn } from "../c3a/errors.ts";
 import type { C3AModel } from "../c3a/model.ts";
+import { checkAdapterName } from "../c3a/layer.ts";
 
 /** File name of the adapter configuration (PEFT `CONFIG_NAME`). */
 export const ADAPTER_CONFIG_NAME = "adapter_config.json";
@@ -135,7 +136,7 @@ function fmt(shape: readonly number[]): string {
  *
  * @returns the missing (file-key form) and unexpected keys
  * @throws {RangeError} a shape mismatch, naming the key and both shapes (for kernels: the block size
- *   in adapter_config.json does not match the file)
+ *   in adapter_config.json does not match the file); nothing is copied then
  */
 export function setPeftModelStateDict(
   model: C3AModel,
@@ -239,7 +240,8 @@ export function adapterConfigText(model: C3AModel, config: C3AConfig): string {
  * adapter, `adapter_model.safetensors` (F32, metadata `{"format": "pt"}`) and `adapter_config.json`,
  * in `dir` for `"default"` and in `dir/<name>` otherwise; each file written atomically.
  *
- * @throws {ValueError} an unknown adapter name (nothing is written)
+ * @throws {ValueError} an unknown adapter name, or a name that is not a plain folder name (see
+ *   `checkAdapterName`: `A-Z a-z 0-9 _ -` only); nothing is written
  * @throws {Error} the directory cannot be created or a file cannot be written
  */
 export async function savePretrainedImpl(
@@ -250,9 +252,11 @@ export async function savePretrainedImpl(
   const root = toPath(dir);
   const names = options.selectedAdapters ? [...options.selectedAdapters] : Object.keys(model.peftConfig);
   for (const n of names) {
-    if (!model.peftConfig[n]) {
+    // every name but "default" becomes a folder under dir: refuse "a/b", "..", "" and the like
+    checkAdapterName(n);
+    if (!Object.hasOwn(model.peftConfig, n)) {
       throw new ValueError(
-        `selectedAdapters contains ${JSON.stringify(n)}, which is not an adapter of this model (adapters: ${
+        `selectedAdapters contains ${formatValue(n)}, which is not an adapter of this model (adapters: ${
           Object.keys(model.peftConfig).join(", ")
         }).`,
       );
@@ -304,18 +308,18 @@ export async function readAdapterConfig(dir: string | URL): Promise<C3AConfig> {
 }
 
 /**
- * Read `dir/adapter_model.safetensors` and copy it into adapter `adapterName` of `model` (the weight
- * half of `fromPretrained`/`loadAdapter`).
+ * Read and decode `dir/adapter_model.safetensors` (the weight half of `fromPretrained`/`loadAdapter`,
+ * done before anything is injected so a bad file leaves the model untouched).
  *
+ * @param dir the adapter directory
+ * @returns the tensors by file key (F32/F16/BF16 read as float32)
  * @throws {Error} no weight file (names the path; a PEFT pickle `adapter_model.bin` is reported as
  *   unsupported)
- * @throws {RangeError} shape mismatches (see {@link setPeftModelStateDict})
+ * @throws {SafetensorsError} a truncated or corrupt file, or an unsupported dtype (names the file)
  */
-export async function loadAdapterInto(
-  model: C3AModel,
+export async function readAdapterWeights(
   dir: string | URL,
-  adapterName: string,
-): Promise<void> {
+): Promise<Record<string, { dtype: string; shape: number[]; data: Float32Array }>> {
   const root = toPath(dir);
   const path = pathJoin(root, ADAPTER_SAFE_WEIGHTS_NAME);
   if (!(await exists(path))) {
@@ -327,6 +331,21 @@ export async function loadAdapterInto(
     }
     throw new Error(`Can't find weights at '${root}': ${path} does not exist.`);
   }
-  const { tensors } = await loadSafetensors(path);
-  setPeftModelStateDict(model, tensors, adapterName);
+  return (await loadSafetensors(path)).tensors;
+}
+
+/**
+ * Read `dir/adapter_model.safetensors` and copy it into adapter `adapterName` of `model`. The file is
+ * read and decoded completely, and every shape checked, before anything is copied.
+ *
+ * @throws {Error} no weight file, see {@link readAdapterWeights}
+ * @throws {SafetensorsError} a corrupt file
+ * @throws {RangeError} shape mismatches (see {@link setPeftModelStateDict}); nothing is copied
+ */
+export async function loadAdapterInto(
+  model: C3AModel,
+  dir: string | URL,
+  adapterName: string,
+): Promise<void> {
+  setPeftModelStateDict(model, await readAdapterWeights(dir), adapterName);
 }
