@@ -36,7 +36,7 @@ import {
 } from "./lib/data.ts";
 import { evaluateBpb, generate, type HeldOut, type TrainLog, trainLoop } from "./lib/lm.ts";
 import { ensureWritableDir, formatMB, PeakMemory, Staging } from "./lib/output.ts";
-import { lossCurveSvg } from "./lib/plot.ts";
+import { lossCurveSvg, movingAverage } from "./lib/plot.ts";
 
 /** The checkpoint shipped with the examples (made by `examples/pretrain.ts`). */
 export const DEFAULT_CHECKPOINT: string = new URL("./checkpoints/sotu-byte-llama", import.meta.url).pathname;
@@ -82,7 +82,7 @@ export const OPTIONS: OptionSpec[] = [
   },
   { name: "batch-size", type: "int", min: 1, default: 8, help: "sequences per step" },
   { name: "seq-len", type: "int", min: 2, default: 128, help: "bytes per sequence" },
-  { name: "eval-every", type: "int", min: 0, default: 50, help: "held-out evaluation interval in steps" },
+  { name: "eval-every", type: "int", min: 0, default: 25, help: "held-out evaluation interval in steps" },
   { name: "eval-windows", type: "int", min: 1, default: 32, help: "held-out windows of seq-len bytes" },
   {
     name: "sample-length",
@@ -273,6 +273,9 @@ export async function finetune(
   const maxPos = model.config.max_position_embeddings;
   if (seqLen > maxPos) {
     throw new CliError(`--seq-len ${seqLen} exceeds the checkpoint's max_position_embeddings ${maxPos}`);
+  }
+  if (method === "full" && v.merge) {
+    log("note: --merge has no effect with --method full (OUT/model is the whole model)");
   }
   const resolved = method === "c3a"
     ? resolveTargets(model, targets, v["block-size"] as number | undefined)
@@ -468,8 +471,8 @@ export async function finetune(
     await staging.writeText(
       "loss.svg",
       await lossCurveSvg([
-        { name: `train batch (${name})`, points: trainLog.train },
-        { name: `held-out (${name})`, points: trainLog.eval },
+        { name: "train (mean of last 10 batches)", points: movingAverage(trainLog.train, 10) },
+        { name: "held-out", points: trainLog.eval },
       ], {
         title: `fine-tuning on ${v.text ? "your text" : "Moby-Dick"}: ${name}, ${
           trainable.toLocaleString("en-US")

@@ -27,7 +27,7 @@ import {
 } from "./lib/data.ts";
 import { evaluateBpb, generate, type HeldOut, trainLoop } from "./lib/lm.ts";
 import { ensureWritableDir, formatMB, PeakMemory, Staging } from "./lib/output.ts";
-import { lossCurveSvg } from "./lib/plot.ts";
+import { lossCurveSvg, movingAverage } from "./lib/plot.ts";
 import { formatDuration } from "../src/util/progress.ts";
 
 const DEFAULT_OUT = new URL("./checkpoints/sotu-byte-llama", import.meta.url).pathname;
@@ -47,6 +47,7 @@ const OPTIONS: OptionSpec[] = [
   { name: "eval-every", type: "int", min: 0, default: 100, help: "held-out evaluation interval in steps" },
   { name: "eval-windows", type: "int", min: 1, default: 48, help: "held-out windows of seq-len bytes" },
   { name: "seed", type: "int", default: 1, help: "seed for weights and batches" },
+  { name: "sample-length", type: "int", min: 0, default: 160, help: "bytes generated at the end (0 = none)" },
   {
     name: "text",
     type: "string",
@@ -75,11 +76,17 @@ async function main(): Promise<void> {
   }
   const seqLen = v["seq-len"] as number;
   const outDir = v.out as string;
-  await ensureWritableDir(outDir);
 
   // Data: speeches (or the user's text), every 10th document held out.
-  const docs: Doc[] = v.text ? await loadTextFile(v.text as string) : loadCorpus("sotu");
-  const split = splitDocs(docs);
+  let docs: Doc[];
+  let split;
+  try {
+    docs = v.text ? await loadTextFile(v.text as string) : loadCorpus("sotu");
+    split = splitDocs(docs);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  await ensureWritableDir(outDir); // after the input checks, so a bad --text creates no directory
   const trainTokens = tokenize(split.train);
   const heldTokens = tokenize(split.heldOut);
   const heldOut: HeldOut = {
@@ -163,8 +170,11 @@ async function main(): Promise<void> {
   const finalBpb = log.eval[log.eval.length - 1].value;
   const tok = new ByteTokenizer();
   const prompt = "Fellow-Citizens of the Senate and House of Representatives: ";
-  const sample = tok.decode(generate(model, tok.encode(prompt), { length: 160, context: seqLen }));
-  console.log(`sample (greedy): ${JSON.stringify(prompt + sample)}`);
+  const sampleLength = v["sample-length"] as number;
+  const sample = sampleLength > 0
+    ? tok.decode(generate(model, tok.encode(prompt), { length: sampleLength, context: seqLen }))
+    : "";
+  if (sampleLength > 0) console.log(`sample (greedy): ${JSON.stringify(prompt + sample)}`);
   console.log(
     `held-out bits per byte: ${initialBpb.toFixed(4)} -> ${finalBpb.toFixed(4)}; ` +
       `${log.tokens.toLocaleString("en-US")} tokens in ${formatDuration(log.seconds)} ` +
@@ -207,7 +217,7 @@ async function main(): Promise<void> {
     await staging.writeText(
       "loss.svg",
       await lossCurveSvg([
-        { name: "train (batch)", points: log.train },
+        { name: "train (mean of last 20 batches)", points: movingAverage(log.train, 20) },
         { name: "held-out", points: log.eval },
       ], { title: "byte-level Llama pretraining on State of the Union addresses", yLabel: "bits per byte" }),
     );

@@ -27,6 +27,7 @@ import { DEFAULT_CHECKPOINT, finetune, OPTIONS } from "../examples/finetune.ts";
 import { LlamaForCausalLM } from "../src/models/llama.ts";
 import type { Linear } from "../src/nn/mod.ts";
 import { C3AModel } from "../src/c3a/model.ts";
+import { suggestBlockSize } from "../src/c3a/blockSize.ts";
 
 Deno.test("data: byte tokenizer maps text to its UTF-8 bytes and back", () => {
   const tok = new ByteTokenizer();
@@ -282,5 +283,76 @@ Deno.test("finetune: the script exits with code 2 and one 'error:' line on bad i
     const flag of ["--checkpoint", "--text", "--method", "--merge", "--block-size", "--targets", "--backend"]
   ) {
     assertStringIncludes(new TextDecoder().decode(help.stdout), flag);
+  }
+});
+
+Deno.test("pretrain: a smoke run writes an HF checkpoint that finetune accepts as --checkpoint", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "c3a-pretrain-" });
+  try {
+    const ckpt = `${tmp}/ckpt`;
+    const text = `${tmp}/corpus.txt`;
+    // a user's own text file (four chapters of Moby-Dick), cut into chunks by the script
+    await Deno.writeTextFile(text, loadCorpus("moby-dick").slice(5, 9).map((d) => d.text).join("\n\n"));
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../examples/pretrain.ts", import.meta.url).pathname,
+        ...["--steps", "2", "--batch-size", "2", "--seq-len", "32", "--hidden-size", "32"],
+        ...["--intermediate-size", "64", "--layers", "1", "--eval-windows", "2", "--sample-length", "0"],
+        ...["--text", text, "--out", ckpt],
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(run.code, 0, new TextDecoder().decode(run.stderr));
+    assertEquals(await listFiles(ckpt), [
+      "config.json",
+      "loss.svg",
+      "model.safetensors",
+      "training_log.json",
+    ]);
+    const cfg = JSON.parse(await Deno.readTextFile(`${ckpt}/config.json`));
+    assertEquals(cfg.architectures, ["LlamaForCausalLM"]);
+    assertEquals(cfg.model_type, "llama");
+    assertEquals([cfg.vocab_size, cfg.hidden_size, cfg.num_hidden_layers], [256, 32, 1]);
+    const lm = await LlamaForCausalLM.fromPretrained(ckpt);
+    assertEquals(
+      lm.numParameters(),
+      JSON.parse(await Deno.readTextFile(`${ckpt}/training_log.json`)).parameters,
+    );
+    assertStringIncludes(await Deno.readTextFile(`${ckpt}/loss.svg`), "<svg");
+    const out = `${tmp}/ft`;
+    const r = await finetune(
+      parseOptions(
+        [
+          "--checkpoint",
+          ckpt,
+          "--text",
+          text,
+          "--seq-len",
+          "32",
+          "--steps",
+          "2",
+          "--sample-length",
+          "0",
+          "--out",
+          out,
+        ],
+        OPTIONS,
+      ).values,
+      quiet,
+    );
+    assert(Number.isFinite(r.bpbAfter));
+    assertEquals(
+      r.blockSize,
+      suggestBlockSize(r.targets!.map((n) => {
+        const m = lm.getSubmodule(n) as Linear;
+        return [m.inFeatures, m.outFeatures] as [number, number];
+      }))[0].blockSize,
+    );
+    assertEquals(await listFiles(out), ["adapter", "finetune_log.json", "loss.svg"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
 });

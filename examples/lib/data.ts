@@ -81,10 +81,12 @@ export function textToDocs(text: string, chunkBytes = 16_384, idPrefix = "chunk"
 }
 
 /**
- * Reads a user's UTF-8 text file and splits it with {@linkcode textToDocs}.
+ * Reads a user's UTF-8 text file and splits it with {@linkcode textToDocs} into chunks of
+ * `chunkBytes` (default: 16 KB, or smaller for short files so that there are at least about 20 chunks and the
+ * every-10th held-out split has material on both sides).
  * @throws {Error} with a one-line message if the file is missing, unreadable or has fewer than 2 KB.
  */
-export async function loadTextFile(path: string, chunkBytes = 16_384): Promise<Doc[]> {
+export async function loadTextFile(path: string, chunkBytes?: number): Promise<Doc[]> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -92,10 +94,11 @@ export async function loadTextFile(path: string, chunkBytes = 16_384): Promise<D
     const why = e instanceof Deno.errors.NotFound ? "not found" : (e as Error).message;
     throw new Error(`cannot read --text file "${path}": ${why}; pass a readable UTF-8 text file`);
   }
-  if (new TextEncoder().encode(text).length < 2048) {
+  if (text.length < 2048 && new TextEncoder().encode(text).length < 2048) {
     throw new Error(`--text file "${path}" has fewer than 2048 bytes; give it more text to train on`);
   }
-  return textToDocs(text, chunkBytes, path);
+  const bytes = new TextEncoder().encode(text).length;
+  return textToDocs(text, chunkBytes ?? Math.min(16_384, Math.max(256, Math.floor(bytes / 20))), path);
 }
 
 /**

@@ -31,6 +31,26 @@ export interface PlotOptions {
 }
 
 /**
+ * Trailing moving average over the last `window` points (fewer at the start), for readable curves of noisy
+ * per-batch losses. Returns new points with the same steps.
+ * @throws {RangeError} if `window` is not a positive integer.
+ */
+export function movingAverage(
+  points: readonly { step: number; value: number }[],
+  window: number,
+): { step: number; value: number }[] {
+  if (!Number.isInteger(window) || window < 1) {
+    throw new RangeError(`window must be an integer >= 1, got ${window}`);
+  }
+  let sum = 0;
+  return points.map((p, i) => {
+    sum += p.value;
+    if (i >= window) sum -= points[i - window].value;
+    return { step: p.step, value: sum / Math.min(i + 1, window) };
+  });
+}
+
+/**
  * Renders line charts of one or more series to an SVG document string.
  * @throws {RangeError} if there are no finite points at all.
  */
@@ -50,7 +70,13 @@ export async function lossCurveSvg(series: readonly Series[], options: PlotOptio
     encoding: {
       x: { field: "step", type: "quantitative", title: options.xLabel ?? "step" },
       y: { field: "value", type: "quantitative", title: options.yLabel ?? "loss", scale: { zero: false } },
-      color: { field: "series", type: "nominal", title: null, sort: series.map((s) => s.name) },
+      color: {
+        field: "series",
+        type: "nominal",
+        title: null,
+        sort: series.map((s) => s.name),
+        legend: { orient: "top-right", labelLimit: 0 },
+      },
     },
   };
   const view = new VegaView(vegaParse(vegaLiteCompile(spec).spec), { renderer: "none" });
