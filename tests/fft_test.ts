@@ -5,6 +5,7 @@ import FFT from "fft.js";
 import { irfft, irfftPtr, RealFft, rfft, rfftPtr } from "../src/fft/mod.ts";
 import { getComplexPlan, getFftPlan } from "../src/fft/plan.ts";
 import { free, malloc, memory, memoryStats } from "../src/backend/wasm/memory.ts";
+import { c3aBackward, c3aForward } from "../src/backend/wasm/circulant.ts";
 
 /** Seeded uniform PRNG in [0, 1) (mulberry32). */
 function rng(seed: number): () => number {
@@ -286,4 +287,233 @@ Deno.test("planner: radix passes multiply to the length; Bluestein for other pri
   }
   const p = getFftPlan(1000);
   assertEquals([p.even, p.complexLength, p.bins], [true, 500, 501]);
+});
+
+// ---------------------------------------------------------------- non-finite values stay in their row
+
+/** Indices of the rows of `a` ([rows, width]) holding a NaN or infinity. */
+function nonFiniteRows(a: Float32Array, width: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r * width < a.length; r++) {
+    if (a.subarray(r * width, (r + 1) * width).some((v) => !Number.isFinite(v))) out.push(r);
+  }
+  return out;
+}
+
+/** Rows of got and ref except `skip` ([rows, width] each), compared with assertClose. */
+function assertOtherRowsClose(
+  got: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  width: number,
+  skip: number,
+  what: string,
+): void {
+  const keep = (a: ArrayLike<number>) => Array.from(a).filter((_, i) => Math.floor(i / width) !== skip);
+  assertClose(keep(got), keep(ref), TOL, what);
+}
+
+// Odd n packs two rows into one complex transform, even n runs 4 rows per SIMD vector; batches 1..9
+// leave partial groups (padding lanes) of both. Smooth and Bluestein lengths.
+const NONFINITE_SIZES = [1, 2, 3, 5, 7, 16, 17, 45, 97, 98, 100];
+const BAD_VALUES = [NaN, Infinity, -Infinity];
+
+Deno.test("rfft: a NaN/Inf in one row (or its overflow) leaves every other row correct", () => {
+  const rand = rng(77);
+  for (const n of NONFINITE_SIZES) {
+    const bins = Math.floor(n / 2) + 1;
+    for (let batch = 1; batch <= 9; batch++) {
+      const x = randomArray(batch * n, rand);
+      const ref = naiveRfft(x, n, batch);
+      for (const bad of [0, batch - 1, batch >> 1]) {
+        // "overflow": a finite row whose sum (bin 0) overflows float32 (n >= 2)
+        for (const v of n > 1 ? [...BAD_VALUES, "overflow"] as const : BAD_VALUES) {
+          const xb = x.slice();
+          if (v === "overflow") xb.fill(3e38, bad * n, (bad + 1) * n);
+          else xb[bad * n + Math.floor(rand() * n)] = v;
+          const what = `n=${n} batch=${batch} row ${bad} = ${v}`;
+          const got = rfft(xb, n, batch);
+          assertEquals(nonFiniteRows(got, 2 * bins), [bad], what);
+          assertOtherRowsClose(got, ref, 2 * bins, bad, what);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("irfft: a NaN/Inf in one row's spectrum leaves every other row correct", () => {
+  const rand = rng(78);
+  for (const n of NONFINITE_SIZES) {
+    const bins = Math.floor(n / 2) + 1;
+    for (let batch = 1; batch <= 9; batch++) {
+      const X = randomArray(batch * bins * 2, rand);
+      const ref = naiveIrfft(X, n, batch);
+      for (const bad of [0, batch - 1, batch >> 1]) {
+        for (const v of BAD_VALUES) {
+          const Xb = X.slice();
+          Xb[2 * (bad * bins + Math.floor(rand() * bins))] = v; // a real part
+          const what = `n=${n} batch=${batch} row ${bad} = ${v}`;
+          const got = irfft(Xb, n, batch);
+          assertEquals(nonFiniteRows(got, n), [bad], what);
+          assertOtherRowsClose(got, ref, n, bad, what);
+        }
+        // the imaginary part of bin 0 is ignored (numpy), so a NaN there changes nothing
+        const Xb = X.slice();
+        Xb[2 * bad * bins + 1] = NaN;
+        assertClose(irfft(Xb, n, batch), ref, TOL, `n=${n} batch=${batch} NaN in Im X_0 of row ${bad}`);
+      }
+    }
+  }
+});
+
+/** float64 dense C3A reference: y[r, i b + s] = sum_j sum_t w[i, j, (t - s) mod b] x[r, j b + t]. */
+function denseC3a(
+  x: Float32Array,
+  w: Float32Array,
+  rows: number,
+  m: number,
+  n: number,
+  b: number,
+): Float64Array {
+  const y = new Float64Array(rows * m * b);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < m; i++) {
+      for (let s = 0; s < b; s++) {
+        let acc = 0;
+        for (let j = 0; j < n; j++) {
+          for (let t = 0; t < b; t++) {
+            acc += w[(i * n + j) * b + ((t - s + b) % b)] * x[r * n * b + j * b + t];
+          }
+        }
+        y[r * m * b + i * b + s] = acc;
+      }
+    }
+  }
+  return y;
+}
+
+/** float64 dense gradX reference: gx[r, j b + t] = sum_i sum_s w[i, j, (t - s) mod b] g[r, i b + s]. */
+function denseC3aGradX(
+  g: Float32Array,
+  w: Float32Array,
+  rows: number,
+  m: number,
+  n: number,
+  b: number,
+): Float64Array {
+  const gx = new Float64Array(rows * n * b);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < n; j++) {
+      for (let t = 0; t < b; t++) {
+        let acc = 0;
+        for (let i = 0; i < m; i++) {
+          for (let s = 0; s < b; s++) {
+            acc += w[(i * n + j) * b + ((t - s + b) % b)] * g[r * m * b + i * b + s];
+          }
+        }
+        gx[r * n * b + j * b + t] = acc;
+      }
+    }
+  }
+  return gx;
+}
+
+Deno.test("C3A kernels (rfftPtr/irfftPtr inside): a NaN in one row of x or gradY stays in that row", () => {
+  const rand = rng(79);
+  const rows = 6, m = 2, n = 2;
+  for (const b of [2, 3, 4, 5, 6, 7, 9]) {
+    const shape = { rows, m, n, b };
+    const x = randomArray(rows * n * b, rand), w = randomArray(m * n * b, rand);
+    const g = randomArray(rows * m * b, rand);
+    for (const bad of [0, 3, rows - 1]) {
+      const xb = x.slice();
+      xb[bad * n * b] = NaN;
+      const y = c3aForward(xb, w, shape);
+      assertEquals(nonFiniteRows(y, m * b), [bad], `forward b=${b} NaN in x row ${bad}`);
+      assertOtherRowsClose(y, denseC3a(x, w, rows, m, n, b), m * b, bad, `forward b=${b}`);
+      const gb = g.slice();
+      gb[bad * m * b + b - 1] = NaN;
+      const { gradX } = c3aBackward(x, w, gb, shape, { kernelGrad: false });
+      assertEquals(nonFiniteRows(gradX!, n * b), [bad], `backward b=${b} NaN in gradY row ${bad}`);
+      assertOtherRowsClose(gradX!, denseC3aGradX(g, w, rows, m, n, b), n * b, bad, `backward b=${b}`);
+    }
+    // a NaN in kernel block (0, 0) reaches output block 0 only (its spectrum row must not leak)
+    const wb = w.slice();
+    wb[0] = NaN;
+    const y = c3aForward(x, wb, shape);
+    const ref = denseC3a(x, w, rows, m, n, b);
+    for (let i = 0; i < y.length; i++) {
+      const block0 = i % (m * b) < b;
+      assert(
+        block0 ? Number.isNaN(y[i]) : Math.abs(y[i] - ref[i]) <= 1e-5,
+        `kernel NaN b=${b} at ${i}: ${y[i]}`,
+      );
+    }
+  }
+});
+
+// ---------------------------------------------------------------- large prime lengths
+
+/** Bin k of the float64 DFT of x (O(n)), angles reduced exactly (jk mod n). */
+function dftBin(x: Float32Array, k: number): [number, number] {
+  const n = x.length;
+  let re = 0, im = 0, idx = 0;
+  for (let j = 0; j < n; j++) {
+    const a = (2 * Math.PI * idx) / n;
+    re += x[j] * Math.cos(a);
+    im -= x[j] * Math.sin(a);
+    idx += k;
+    if (idx >= n) idx -= n;
+  }
+  return [re, im];
+}
+
+Deno.test("Bluestein filter spectrum = float64 DFT of the chirp filter (planner FFT, radices 2/3/4/5)", () => {
+  for (const L of [7, 11, 97, 1031]) {
+    const p = getComplexPlan(L);
+    assert(p.kind === "bluestein");
+    const M = p.m;
+    // h_t = conj c_|t| for |t| < L, c_j = e^(-pi i j^2/L) (float64, independent of the plan's chirp)
+    const hr = new Float64Array(M), hi = new Float64Array(M);
+    for (let t = 0; t < L; t++) {
+      const a = (Math.PI * ((t * t) % (2 * L))) / L;
+      hr[t] = hr[(M - t) % M] = Math.cos(a);
+      hi[t] = hi[(M - t) % M] = Math.sin(a);
+    }
+    const [cs, sn] = cosSinTable(M);
+    const ref = new Float64Array(2 * M);
+    for (let k = 0; k < M; k++) {
+      let re = 0, im = 0;
+      for (let t = 0, idx = 0; t < M; t++, idx = (idx + k) % M) {
+        const c = cs[idx], s = sn[idx];
+        re += hr[t] * c + hi[t] * s;
+        im += hi[t] * c - hr[t] * s;
+      }
+      ref[2 * k] = re / M;
+      ref[2 * k + 1] = im / M;
+    }
+    assertClose(p.filter, ref, 1e-6, `filter L=${L} M=${M}`);
+    const chirpRef = new Float64Array(2 * L);
+    for (let j = 0; j < L; j++) {
+      chirpRef[2 * j] = hr[j];
+      chirpRef[2 * j + 1] = -hi[j];
+    }
+    assertClose(p.chirp, chirpRef, 1e-7, `chirp L=${L}`);
+  }
+});
+
+Deno.test("large prime n = 65537: planning (O(n log n)), bins vs float64 DFT, round trip", () => {
+  const n = 65537;
+  const p = getFftPlan(n);
+  assert(p.complex.kind === "bluestein" && p.complex.m >= 2 * n - 1);
+  const rand = rng(65537);
+  const x = randomArray(n, rand);
+  const X = rfft(x, n, 1);
+  let scale = 0;
+  for (let i = 0; i < X.length; i++) scale = Math.max(scale, Math.abs(X[i]));
+  for (const k of [0, 1, 2, 777, 12345, 32767, 32768]) {
+    const [re, im] = dftBin(x, k);
+    const err = Math.max(Math.abs(X[2 * k] - re), Math.abs(X[2 * k + 1] - im));
+    assert(err <= TOL * scale, `bin ${k}: got (${X[2 * k]}, ${X[2 * k + 1]}), want (${re}, ${im})`);
+  }
+  assertClose(irfft(X, n, 1), x, TOL, "round trip n=65537");
 });

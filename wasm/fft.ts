@@ -12,7 +12,8 @@
 // bit reversal); lengths with other prime factors go through Bluestein's chirp-z algorithm on a
 // 2/3/5-smooth length. Real input of even length n uses the half-length complex trick (the final
 // radix-2 pass, when there is one, is fused into the split step); odd n packs two real rows into
-// one complex signal of length n (8 rows per group). Inverses run the forward kernels through
+// one complex signal of length n (8 rows per group; rows whose results are not finite are redone
+// unpaired, so rows stay independent). Inverses run the forward kernels through
 // conjugation: ifft(X) = conj(fft(conj(X))).
 //
 // The plan (factorisation, twiddles, chirps) is built in TypeScript (src/fft/plan.ts) and uploaded
@@ -25,7 +26,8 @@
 //   Bluestein: 8 M, 12 chirp ptr (L f32 pairs), 16 filter spectrum ptr (M f32 pairs, scaled by
 //   1/M), 20 Stockham plan ptr for length M.
 // Workspace: two lane buffers of bufElems elements (>= max(m+2, M)), then a dummy row that the
-// missing rows of the last group are written to.
+// missing rows of the last group are written to, then a zero row (odd n: the partner of rows that
+// are transformed unpaired, and the input of missing rows), ((n+7) & ~3) floats each.
 
 const ELEM: usize = 32;
 
@@ -596,10 +598,26 @@ function rowPtr(base: usize, r: i32, batch: i32, stride: usize, fallback: usize)
   return r < batch ? base + <usize>r * stride : fallback;
 }
 
+// Row pointer of row r, or fallback for r < 0 (no row).
+// @ts-ignore: decorator
+@inline
+function optPtr(base: usize, r: i32, stride: usize, fallback: usize): usize {
+  return r >= 0 ? base + <usize>r * stride : fallback;
+}
+
+// Work layout: lane buffers a, b (bufElems elements each), then a dummy row (outputs of the missing
+// rows of a last group) and a zero row (odd n: partner of unpaired rows), rowFloats(n) floats each.
+// @ts-ignore: decorator
+@inline
+function rowFloats(n: i32): i32 {
+  return (n + 7) & ~3; // >= n + 4: holds a signal (n) or a spectrum (n + 2) row
+}
+
 /**
  * Batched forward real FFT. `plan`: real plan descriptor (src/fft/wasm_plan.ts); `inp`:
  * `[batch, n]` f32; `outp`: `[batch, floor(n/2)+1, 2]` f32; `work`: 2*bufElems*32 bytes of lane
- * buffers followed by a dummy row of at least (n+2)*4 bytes.
+ * buffers followed by a dummy row and a zero row of ((n+7) & ~3) floats each. Rows are
+ * independent: a NaN or infinity in one row never reaches another row's output.
  */
 export function rfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work: usize, bufElems: i32): void {
   const n = load<i32>(plan), m = load<i32>(plan, 4), even = load<i32>(plan, 8);
@@ -608,12 +626,14 @@ export function rfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work:
   const h = (n >> 1) + 1;
   const is = <usize>n << 2, os = <usize>h << 3;
   if (!even) {
-    rfftOdd(cplan, inp, outp, batch, n, a, b, dummy);
+    rfftOdd(cplan, inp, outp, batch, n, a, b, dummy, dummy + (<usize>rowFloats(n) << 2));
     return;
   }
   // a final radix-2 pass of a Stockham plan is fused into the split step
   const np = load<i32>(cplan) == 0 ? load<i32>(cplan, 8) : 0;
   const fuseR2 = np > 0 && load<i32>(cplan + 12 + (<usize>(np - 1) << 4)) == 2;
+  // Lanes never mix (vertical SIMD; transposes only move data), so the missing rows of the last
+  // group may read row r0: their lanes only reach the dummy row.
   const Q = (batch + 3) >> 2; // lane i handles rows i*Q .. i*Q+Q-1: 4 sequential streams
   for (let r = 0; r < Q; r++) {
     const r0 = inp + <usize>r * is, o0 = outp + <usize>r * os;
@@ -633,80 +653,130 @@ export function rfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work:
 // Odd n: two real rows per lane, packed as x_a + i x_b (rows r + i*Q, i < 4, in the real parts and
 // i = 4..7 in the imaginary parts of the 4 lanes), one complex transform of length n for 8 rows;
 // then X_a[k] = (Z_k + conj Z_(n-k))/2 and X_b[k] = -i (Z_k - conj Z_(n-k))/2.
-function rfftOdd(cplan: usize, inp: usize, outp: usize, batch: i32, n: i32, a: usize, b: usize, dummy: usize): void {
-  const h = (n >> 1) + 1;
-  const is = <usize>n << 2, os = <usize>h << 3;
-  const half = f32x4.splat(0.5);
-  const zero = f32x4.splat(0);
+// Pairing mixes the two rows of a lane: a NaN or infinity in one (or an overflow) spreads to both.
+// The split step therefore sums each lane's outputs; a lane whose sum is not finite had a
+// non-finite value somewhere (+, -, * never turn one finite), and its rows are redone unpaired, with
+// the zero row as partner. Finite data thus takes the paired path only. Rows past the batch read the
+// zero row.
+function rfftOdd(cplan: usize, inp: usize, outp: usize, batch: i32, n: i32, a: usize, b: usize, dummy: usize, zrow: usize): void {
+  const is = <usize>n << 2, os = <usize>((n >> 1) + 1) << 3;
+  memory.fill(zrow, 0, <usize>rowFloats(n) << 2);
   const Q = (batch + 7) >> 3; // row i*Q + r in lane (i mod 4), real part for i < 4
   for (let r = 0; r < Q; r++) {
-    const r0 = inp + <usize>r * is;
-    const r1 = rowPtr(inp, r + Q, batch, is, r0), r2 = rowPtr(inp, r + 2 * Q, batch, is, r0);
-    const r3 = rowPtr(inp, r + 3 * Q, batch, is, r0), r4 = rowPtr(inp, r + 4 * Q, batch, is, r0);
-    const r5 = rowPtr(inp, r + 5 * Q, batch, is, r0), r6 = rowPtr(inp, r + 6 * Q, batch, is, r0);
-    const r7 = rowPtr(inp, r + 7 * Q, batch, is, r0);
-    // gather: element j = (x_a[j], x_b[j]) for the 4 lanes
-    const end = <usize>(n & ~3) << 2;
-    let e = a;
-    for (let off: usize = 0; off < end; off += 16) {
-      let x0 = v128.load(r0 + off), x1 = v128.load(r1 + off), x2 = v128.load(r2 + off), x3 = v128.load(r3 + off);
-      let t0 = lo2(x0, x1), t1 = hi2(x0, x1), t2 = lo2(x2, x3), t3 = hi2(x2, x3);
-      v128.store(e, lo4(t0, t2));
-      v128.store(e, hi4(t0, t2), 32);
-      v128.store(e, lo4(t1, t3), 64);
-      v128.store(e, hi4(t1, t3), 96);
-      x0 = v128.load(r4 + off);
-      x1 = v128.load(r5 + off);
-      x2 = v128.load(r6 + off);
-      x3 = v128.load(r7 + off);
-      t0 = lo2(x0, x1);
-      t1 = hi2(x0, x1);
-      t2 = lo2(x2, x3);
-      t3 = hi2(x2, x3);
-      v128.store(e, lo4(t0, t2), 16);
-      v128.store(e, hi4(t0, t2), 48);
-      v128.store(e, lo4(t1, t3), 80);
-      v128.store(e, hi4(t1, t3), 112);
-      e += 128;
-    }
-    for (let j = n & ~3; j < n; j++) {
-      const off = <usize>j << 2, p = a + (<usize>j << 5);
-      v128.store(p, loadS(r0, r1, r2, r3, off));
-      v128.store(p, loadS(r4, r5, r6, r7, off), 16);
-    }
-    const z = complexFft(cplan, a, b);
-    const o0 = outp + <usize>r * os;
-    const o1 = rowPtr(outp, r + Q, batch, os, dummy), o2 = rowPtr(outp, r + 2 * Q, batch, os, dummy);
-    const o3 = rowPtr(outp, r + 3 * Q, batch, os, dummy), o4 = rowPtr(outp, r + 4 * Q, batch, os, dummy);
-    const o5 = rowPtr(outp, r + 5 * Q, batch, os, dummy), o6 = rowPtr(outp, r + 6 * Q, batch, os, dummy);
-    const o7 = rowPtr(outp, r + 7 * Q, batch, os, dummy);
-    // split: bins k, k+1 at a time
-    const nb = <usize>n << 5;
-    let ar0 = zero, ai0 = zero, br0 = zero, bi0 = zero;
-    for (let k = 0; k < h; k++) {
-      const p = z + (<usize>k << 5), q = k == 0 ? z : z + nb - (<usize>k << 5);
-      const zr = v128.load(p), zi = v128.load(p, 16), cr = v128.load(q), ci = v128.load(q, 16);
-      const ar = f32x4.mul(half, f32x4.add(zr, cr)), ai = f32x4.mul(half, f32x4.sub(zi, ci));
-      const br = f32x4.mul(half, f32x4.add(zi, ci)), bi = f32x4.mul(half, f32x4.sub(cr, zr));
-      if (k & 1) {
-        const off = <usize>(k - 1) << 3;
-        storeT(o0, o1, o2, o3, off, ar0, ai0, ar, ai);
-        storeT(o4, o5, o6, o7, off, br0, bi0, br, bi);
-      } else {
-        ar0 = ar;
-        ai0 = ai;
-        br0 = br;
-        bi0 = bi;
+    const bad = rfftOddGroup(cplan, n, a, b,
+      inp + <usize>r * is, rowPtr(inp, r + Q, batch, is, zrow), rowPtr(inp, r + 2 * Q, batch, is, zrow),
+      rowPtr(inp, r + 3 * Q, batch, is, zrow), rowPtr(inp, r + 4 * Q, batch, is, zrow),
+      rowPtr(inp, r + 5 * Q, batch, is, zrow), rowPtr(inp, r + 6 * Q, batch, is, zrow),
+      rowPtr(inp, r + 7 * Q, batch, is, zrow),
+      outp + <usize>r * os, rowPtr(outp, r + Q, batch, os, dummy), rowPtr(outp, r + 2 * Q, batch, os, dummy),
+      rowPtr(outp, r + 3 * Q, batch, os, dummy), rowPtr(outp, r + 4 * Q, batch, os, dummy),
+      rowPtr(outp, r + 5 * Q, batch, os, dummy), rowPtr(outp, r + 6 * Q, batch, os, dummy),
+      rowPtr(outp, r + 7 * Q, batch, os, dummy));
+    if (bad == 0) continue;
+    // redo the rows of the flagged lanes, 4 at a time, each alone in its lane
+    let cnt = 0, q0 = -1, q1 = -1, q2 = -1, q3 = -1;
+    for (let i = 0; i < 8; i++) {
+      const row = r + i * Q;
+      if (((bad >> (i & 3)) & 1) == 0 || row >= batch) continue;
+      if (cnt == 0) q0 = row;
+      else if (cnt == 1) q1 = row;
+      else if (cnt == 2) q2 = row;
+      else q3 = row;
+      if (++cnt == 4) {
+        rfftOddSingles(cplan, n, a, b, inp, outp, is, os, zrow, dummy, q0, q1, q2, q3);
+        cnt = 0;
+        q0 = q1 = q2 = q3 = -1;
       }
     }
-    if (h & 1) {
-      const off = <usize>(h - 1) << 3;
-      storeS(o0, o1, o2, o3, off, ar0);
-      storeS(o0, o1, o2, o3, off + 4, ai0);
-      storeS(o4, o5, o6, o7, off, br0);
-      storeS(o4, o5, o6, o7, off + 4, bi0);
+    if (cnt > 0) {
+      rfftOddSingles(cplan, n, a, b, inp, outp, is, os, zrow, dummy, q0, q1, q2, q3);
     }
   }
+}
+
+// Rows q0..q3 (-1: none) alone in lanes 0..3, with the zero row as partner.
+function rfftOddSingles(cplan: usize, n: i32, a: usize, b: usize, inp: usize, outp: usize, is: usize, os: usize,
+  zrow: usize, dummy: usize, q0: i32, q1: i32, q2: i32, q3: i32): void {
+  rfftOddGroup(cplan, n, a, b,
+    optPtr(inp, q0, is, zrow), optPtr(inp, q1, is, zrow), optPtr(inp, q2, is, zrow), optPtr(inp, q3, is, zrow),
+    zrow, zrow, zrow, zrow,
+    optPtr(outp, q0, os, dummy), optPtr(outp, q1, os, dummy), optPtr(outp, q2, os, dummy), optPtr(outp, q3, os, dummy),
+    dummy, dummy, dummy, dummy);
+}
+
+// Lanes (bits 0..3) of v whose value is NaN or infinite.
+// @ts-ignore: decorator
+@inline
+function nonFiniteLanes(v: v128): i32 {
+  return i32x4.bitmask(f32x4.ne(f32x4.sub(v, v), f32x4.splat(0)));
+}
+
+// One group of 8 odd-length rows (r0..r7 -> o0..o7, rows r_i and r_(i+4) paired in lane i).
+// Returns the lanes (bits 0..3) whose outputs are not all finite.
+function rfftOddGroup(cplan: usize, n: i32, a: usize, b: usize,
+  r0: usize, r1: usize, r2: usize, r3: usize, r4: usize, r5: usize, r6: usize, r7: usize,
+  o0: usize, o1: usize, o2: usize, o3: usize, o4: usize, o5: usize, o6: usize, o7: usize): i32 {
+  const h = (n >> 1) + 1;
+  const half = f32x4.splat(0.5);
+  const zero = f32x4.splat(0);
+  // gather: element j = (x_a[j], x_b[j]) for the 4 lanes
+  const end = <usize>(n & ~3) << 2;
+  let e = a;
+  for (let off: usize = 0; off < end; off += 16) {
+    let x0 = v128.load(r0 + off), x1 = v128.load(r1 + off), x2 = v128.load(r2 + off), x3 = v128.load(r3 + off);
+    let t0 = lo2(x0, x1), t1 = hi2(x0, x1), t2 = lo2(x2, x3), t3 = hi2(x2, x3);
+    v128.store(e, lo4(t0, t2));
+    v128.store(e, hi4(t0, t2), 32);
+    v128.store(e, lo4(t1, t3), 64);
+    v128.store(e, hi4(t1, t3), 96);
+    x0 = v128.load(r4 + off);
+    x1 = v128.load(r5 + off);
+    x2 = v128.load(r6 + off);
+    x3 = v128.load(r7 + off);
+    t0 = lo2(x0, x1);
+    t1 = hi2(x0, x1);
+    t2 = lo2(x2, x3);
+    t3 = hi2(x2, x3);
+    v128.store(e, lo4(t0, t2), 16);
+    v128.store(e, hi4(t0, t2), 48);
+    v128.store(e, lo4(t1, t3), 80);
+    v128.store(e, hi4(t1, t3), 112);
+    e += 128;
+  }
+  for (let j = n & ~3; j < n; j++) {
+    const off = <usize>j << 2, p = a + (<usize>j << 5);
+    v128.store(p, loadS(r0, r1, r2, r3, off));
+    v128.store(p, loadS(r4, r5, r6, r7, off), 16);
+  }
+  const z = complexFft(cplan, a, b);
+  // split: bins k, k+1 at a time; acc sums every output of each lane
+  const nb = <usize>n << 5;
+  let ar0 = zero, ai0 = zero, br0 = zero, bi0 = zero, acc = zero;
+  for (let k = 0; k < h; k++) {
+    const p = z + (<usize>k << 5), q = k == 0 ? z : z + nb - (<usize>k << 5);
+    const zr = v128.load(p), zi = v128.load(p, 16), cr = v128.load(q), ci = v128.load(q, 16);
+    const ar = f32x4.mul(half, f32x4.add(zr, cr)), ai = f32x4.mul(half, f32x4.sub(zi, ci));
+    const br = f32x4.mul(half, f32x4.add(zi, ci)), bi = f32x4.mul(half, f32x4.sub(cr, zr));
+    acc = f32x4.add(acc, f32x4.add(f32x4.add(ar, ai), f32x4.add(br, bi)));
+    if (k & 1) {
+      const off = <usize>(k - 1) << 3;
+      storeT(o0, o1, o2, o3, off, ar0, ai0, ar, ai);
+      storeT(o4, o5, o6, o7, off, br0, bi0, br, bi);
+    } else {
+      ar0 = ar;
+      ai0 = ai;
+      br0 = br;
+      bi0 = bi;
+    }
+  }
+  if (h & 1) {
+    const off = <usize>(h - 1) << 3;
+    storeS(o0, o1, o2, o3, off, ar0);
+    storeS(o0, o1, o2, o3, off + 4, ai0);
+    storeS(o4, o5, o6, o7, off, br0);
+    storeS(o4, o5, o6, o7, off + 4, bi0);
+  }
+  return nonFiniteLanes(acc);
 }
 
 // ----- inverse real FFT ---------------------------------------------------------------------------
@@ -777,7 +847,8 @@ function scatterEven(r: usize, m: i32, o0: usize, o1: usize, o2: usize, o3: usiz
 
 /**
  * Batched inverse real FFT (numpy `irfft` semantics, divides by n). `inp`: `[batch, floor(n/2)+1,
- * 2]` f32; `outp`: `[batch, n]` f32; `work`: as for rfftExec. The input is not modified.
+ * 2]` f32; `outp`: `[batch, n]` f32; `work`: as for rfftExec. The input is not modified. Rows are
+ * independent, as for rfftExec.
  */
 export function irfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work: usize, bufElems: i32): void {
   const n = load<i32>(plan), m = load<i32>(plan, 4), even = load<i32>(plan, 8);
@@ -787,7 +858,7 @@ export function irfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work
   const h = (n >> 1) + 1;
   const is = <usize>h << 3, os = <usize>n << 2;
   if (!even) {
-    irfftOdd(cplan, inp, outp, batch, n, scale, a, b, dummy);
+    irfftOdd(cplan, inp, outp, batch, n, scale, a, b, dummy, dummy + (<usize>rowFloats(n) << 2));
     return;
   }
   const Q = (batch + 3) >> 2; // lane i handles rows i*Q .. i*Q+Q-1: 4 sequential streams
@@ -806,55 +877,98 @@ export function irfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work
 
 // Odd n, two rows per lane: Z = X_a + i X_b over the Hermitian extension (Im of bin 0 ignored);
 // conj(Z_k)/n = (ar - bi, -ai - br)/n, conj(Z_(n-k))/n = (ar + bi, ai - br)/n; with r = FFT_n of
-// that, x_a = Re r and x_b = -Im r.
-function irfftOdd(cplan: usize, inp: usize, outp: usize, batch: i32, n: i32, scale: f32, a: usize, b: usize, dummy: usize): void {
-  const h = (n >> 1) + 1;
-  const is = <usize>h << 3, os = <usize>n << 2;
-  const sc = f32x4.splat(scale), nsc = f32x4.splat(-scale);
-  const nb = <usize>n << 5, hb = <usize>h << 5;
+// that, x_a = Re r and x_b = -Im r. Non-finite lanes are redone unpaired, as in rfftOdd.
+function irfftOdd(cplan: usize, inp: usize, outp: usize, batch: i32, n: i32, scale: f32, a: usize, b: usize, dummy: usize, zrow: usize): void {
+  const is = <usize>((n >> 1) + 1) << 3, os = <usize>n << 2;
+  memory.fill(zrow, 0, <usize>rowFloats(n) << 2);
   const Q = (batch + 7) >> 3; // row i*Q + r in lane (i mod 4), real part for i < 4
   for (let r = 0; r < Q; r++) {
-    const r0 = inp + <usize>r * is;
-    const r1 = rowPtr(inp, r + Q, batch, is, r0), r2 = rowPtr(inp, r + 2 * Q, batch, is, r0);
-    const r3 = rowPtr(inp, r + 3 * Q, batch, is, r0), r4 = rowPtr(inp, r + 4 * Q, batch, is, r0);
-    const r5 = rowPtr(inp, r + 5 * Q, batch, is, r0), r6 = rowPtr(inp, r + 6 * Q, batch, is, r0);
-    const r7 = rowPtr(inp, r + 7 * Q, batch, is, r0);
-    // spectra of rows a at b[0..h), of rows b at b[h..2h)
-    gatherPairs(b, 2 * h, r0, r1, r2, r3);
-    gatherPairs(b + hb, 2 * h, r4, r5, r6, r7);
-    v128.store(a, f32x4.mul(sc, v128.load(b)));
-    v128.store(a, f32x4.mul(nsc, v128.load(b + hb)), 16);
-    for (let k = 1; k < h; k++) {
-      const pa = b + (<usize>k << 5), pb = pa + hb;
-      const ar = f32x4.mul(sc, v128.load(pa)), ai = f32x4.mul(sc, v128.load(pa, 16));
-      const br = f32x4.mul(sc, v128.load(pb)), bi = f32x4.mul(sc, v128.load(pb, 16));
-      const p = a + (<usize>k << 5), q = a + nb - (<usize>k << 5);
-      v128.store(p, f32x4.sub(ar, bi));
-      v128.store(p, f32x4.neg(f32x4.add(ai, br)), 16);
-      v128.store(q, f32x4.add(ar, bi));
-      v128.store(q, f32x4.sub(ai, br), 16);
+    const bad = irfftOddGroup(cplan, n, scale, a, b,
+      inp + <usize>r * is, rowPtr(inp, r + Q, batch, is, zrow), rowPtr(inp, r + 2 * Q, batch, is, zrow),
+      rowPtr(inp, r + 3 * Q, batch, is, zrow), rowPtr(inp, r + 4 * Q, batch, is, zrow),
+      rowPtr(inp, r + 5 * Q, batch, is, zrow), rowPtr(inp, r + 6 * Q, batch, is, zrow),
+      rowPtr(inp, r + 7 * Q, batch, is, zrow),
+      outp + <usize>r * os, rowPtr(outp, r + Q, batch, os, dummy), rowPtr(outp, r + 2 * Q, batch, os, dummy),
+      rowPtr(outp, r + 3 * Q, batch, os, dummy), rowPtr(outp, r + 4 * Q, batch, os, dummy),
+      rowPtr(outp, r + 5 * Q, batch, os, dummy), rowPtr(outp, r + 6 * Q, batch, os, dummy),
+      rowPtr(outp, r + 7 * Q, batch, os, dummy));
+    if (bad == 0) continue;
+    let cnt = 0, q0 = -1, q1 = -1, q2 = -1, q3 = -1;
+    for (let i = 0; i < 8; i++) {
+      const row = r + i * Q;
+      if (((bad >> (i & 3)) & 1) == 0 || row >= batch) continue;
+      if (cnt == 0) q0 = row;
+      else if (cnt == 1) q1 = row;
+      else if (cnt == 2) q2 = row;
+      else q3 = row;
+      if (++cnt == 4) {
+        irfftOddSingles(cplan, n, scale, a, b, inp, outp, is, os, zrow, dummy, q0, q1, q2, q3);
+        cnt = 0;
+        q0 = q1 = q2 = q3 = -1;
+      }
     }
-    const z = complexFft(cplan, a, b);
-    const o0 = outp + <usize>r * os;
-    const o1 = rowPtr(outp, r + Q, batch, os, dummy), o2 = rowPtr(outp, r + 2 * Q, batch, os, dummy);
-    const o3 = rowPtr(outp, r + 3 * Q, batch, os, dummy), o4 = rowPtr(outp, r + 4 * Q, batch, os, dummy);
-    const o5 = rowPtr(outp, r + 5 * Q, batch, os, dummy), o6 = rowPtr(outp, r + 6 * Q, batch, os, dummy);
-    const o7 = rowPtr(outp, r + 7 * Q, batch, os, dummy);
-    let j = 0;
-    for (; j + 4 <= n; j += 4) {
-      const e = z + (<usize>j << 5), off = <usize>j << 2;
-      storeT(o0, o1, o2, o3, off, v128.load(e), v128.load(e, 32), v128.load(e, 64), v128.load(e, 96));
-      storeT(o4, o5, o6, o7, off, f32x4.neg(v128.load(e, 16)), f32x4.neg(v128.load(e, 48)), f32x4.neg(v128.load(e, 80)), f32x4.neg(v128.load(e, 112)));
-    }
-    for (; j < n; j++) {
-      const e = z + (<usize>j << 5), off = <usize>j << 2;
-      storeS(o0, o1, o2, o3, off, v128.load(e));
-      storeS(o4, o5, o6, o7, off, f32x4.neg(v128.load(e, 16)));
+    if (cnt > 0) {
+      irfftOddSingles(cplan, n, scale, a, b, inp, outp, is, os, zrow, dummy, q0, q1, q2, q3);
     }
   }
 }
 
+// Rows q0..q3 (-1: none) alone in lanes 0..3, with the zero row as partner.
+function irfftOddSingles(cplan: usize, n: i32, scale: f32, a: usize, b: usize, inp: usize, outp: usize, is: usize, os: usize,
+  zrow: usize, dummy: usize, q0: i32, q1: i32, q2: i32, q3: i32): void {
+  irfftOddGroup(cplan, n, scale, a, b,
+    optPtr(inp, q0, is, zrow), optPtr(inp, q1, is, zrow), optPtr(inp, q2, is, zrow), optPtr(inp, q3, is, zrow),
+    zrow, zrow, zrow, zrow,
+    optPtr(outp, q0, os, dummy), optPtr(outp, q1, os, dummy), optPtr(outp, q2, os, dummy), optPtr(outp, q3, os, dummy),
+    dummy, dummy, dummy, dummy);
+}
+
+// One group of 8 odd-length rows of irfftOdd (spectra r0..r7 -> signals o0..o7, rows r_i and
+// r_(i+4) paired in lane i). Returns the lanes (bits 0..3) whose outputs are not all finite.
+function irfftOddGroup(cplan: usize, n: i32, scale: f32, a: usize, b: usize,
+  r0: usize, r1: usize, r2: usize, r3: usize, r4: usize, r5: usize, r6: usize, r7: usize,
+  o0: usize, o1: usize, o2: usize, o3: usize, o4: usize, o5: usize, o6: usize, o7: usize): i32 {
+  const h = (n >> 1) + 1;
+  const sc = f32x4.splat(scale), nsc = f32x4.splat(-scale);
+  const nb = <usize>n << 5, hb = <usize>h << 5;
+  // spectra of rows a at b[0..h), of rows b at b[h..2h)
+  gatherPairs(b, 2 * h, r0, r1, r2, r3);
+  gatherPairs(b + hb, 2 * h, r4, r5, r6, r7);
+  v128.store(a, f32x4.mul(sc, v128.load(b)));
+  v128.store(a, f32x4.mul(nsc, v128.load(b + hb)), 16);
+  for (let k = 1; k < h; k++) {
+    const pa = b + (<usize>k << 5), pb = pa + hb;
+    const ar = f32x4.mul(sc, v128.load(pa)), ai = f32x4.mul(sc, v128.load(pa, 16));
+    const br = f32x4.mul(sc, v128.load(pb)), bi = f32x4.mul(sc, v128.load(pb, 16));
+    const p = a + (<usize>k << 5), q = a + nb - (<usize>k << 5);
+    v128.store(p, f32x4.sub(ar, bi));
+    v128.store(p, f32x4.neg(f32x4.add(ai, br)), 16);
+    v128.store(q, f32x4.add(ar, bi));
+    v128.store(q, f32x4.sub(ai, br), 16);
+  }
+  const z = complexFft(cplan, a, b);
+  // acc sums every output of each lane (x_b negated: same finiteness)
+  let acc = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const e = z + (<usize>j << 5), off = <usize>j << 2;
+    const x0 = v128.load(e), x1 = v128.load(e, 32), x2 = v128.load(e, 64), x3 = v128.load(e, 96);
+    const y0 = v128.load(e, 16), y1 = v128.load(e, 48), y2 = v128.load(e, 80), y3 = v128.load(e, 112);
+    acc = f32x4.add(acc, f32x4.add(f32x4.add(f32x4.add(x0, x1), f32x4.add(x2, x3)), f32x4.add(f32x4.add(y0, y1), f32x4.add(y2, y3))));
+    storeT(o0, o1, o2, o3, off, x0, x1, x2, x3);
+    storeT(o4, o5, o6, o7, off, f32x4.neg(y0), f32x4.neg(y1), f32x4.neg(y2), f32x4.neg(y3));
+  }
+  for (; j < n; j++) {
+    const e = z + (<usize>j << 5), off = <usize>j << 2;
+    const x = v128.load(e), y = v128.load(e, 16);
+    acc = f32x4.add(acc, f32x4.add(x, y));
+    storeS(o0, o1, o2, o3, off, x);
+    storeS(o4, o5, o6, o7, off, f32x4.neg(y));
+  }
+  return nonFiniteLanes(acc);
+}
+
 /** Version of the FFT kernels (bumped when the plan layout changes). */
 export function fftVersion(): i32 {
-  return 3;
+  return 4;
 }

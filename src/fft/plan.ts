@@ -13,6 +13,10 @@
  *   (decimation in frequency, no bit-reversal pass);
  * - other lengths L: Bluestein's chirp-z algorithm on a smooth length M >= 2L-1.
  *
+ * Planning costs O(n log n): twiddles and chirps come from exact rational angles (chirp index
+ * j^2 mod 2L), and the Bluestein filter spectrum from a float64 Stockham FFT of length M that
+ * shares one root table with the float32 sub plan (n = 999983 plans in well under a second).
+ *
  * @module
  */
 
@@ -139,34 +143,9 @@ export function getComplexPlan(length: number): ComplexPlan {
   let p = complexCache.get(length);
   if (p) return p;
   if (isSmooth(length)) {
-    p = stockhamPlan(length);
+    p = stockhamPlan(length, rootTable(length));
   } else {
-    const m = nextSmooth(2 * length - 1);
-    const chirp = new Float32Array(2 * length);
-    const c64 = new Float64Array(2 * length);
-    for (let j = 0; j < length; j++) {
-      // angle pi j^2 / L, reduced exactly: j^2 mod 2L (j^2 < 2^53 for L <= 2^26)
-      const [c, s] = unitRoot((j * j) % (2 * length), 2 * length);
-      c64[2 * j] = c;
-      c64[2 * j + 1] = -s;
-    }
-    chirp.set(c64);
-    const hr = new Float64Array(m), hi = new Float64Array(m);
-    for (let t = 0; t < length; t++) {
-      hr[t] = c64[2 * t];
-      hi[t] = -c64[2 * t + 1];
-      if (t > 0) {
-        hr[m - t] = hr[t];
-        hi[m - t] = hi[t];
-      }
-    }
-    fft64(hr, hi);
-    const filter = new Float32Array(2 * m);
-    for (let k = 0; k < m; k++) {
-      filter[2 * k] = hr[k] / m;
-      filter[2 * k + 1] = hi[k] / m;
-    }
-    p = { kind: "bluestein", length, m, chirp, filter, sub: stockhamPlan(m) };
+    p = bluesteinPlan(length);
   }
   complexCache.set(length, p);
   return p;
@@ -206,7 +185,40 @@ export function factorize(n: number): number[] {
   return out;
 }
 
-function stockhamPlan(length: number): StockhamPlan {
+// Bluestein plan in O(L + M log M): the chirp from exact angles pi (j^2 mod 2L)/L, the filter
+// spectrum with a float64 FFT of length M driven by one root table shared with the sub plan.
+function bluesteinPlan(length: number): BluesteinPlan {
+  const m = nextSmooth(2 * length - 1);
+  const chirp = new Float32Array(2 * length);
+  const hr = new Float64Array(m), hi = new Float64Array(m);
+  const twoL = 2 * length;
+  let sq = 0; // j^2 mod 2L, updated incrementally: (j+1)^2 = j^2 + 2j + 1
+  for (let j = 0; j < length; j++) {
+    const [c, s] = unitRoot(sq, twoL); // c_j = e^(-pi i j^2/L) = c - i s
+    chirp[2 * j] = c;
+    chirp[2 * j + 1] = -s;
+    // filter h_t = conj c_|t| for |t| < L (float64, before rounding the chirp)
+    hr[j] = c;
+    hi[j] = s;
+    if (j > 0) {
+      hr[m - j] = c;
+      hi[m - j] = s;
+    }
+    sq += 2 * j + 1;
+    if (sq >= twoL) sq %= twoL;
+  }
+  const table = rootTable(m);
+  const [fr, fi] = fft64(hr, hi, table);
+  const filter = new Float32Array(2 * m);
+  for (let k = 0; k < m; k++) {
+    filter[2 * k] = fr[k] / m;
+    filter[2 * k + 1] = fi[k] / m;
+  }
+  return { kind: "bluestein", length, m, chirp, filter, sub: stockhamPlan(m, table) };
+}
+
+// table: rootTable(length).
+function stockhamPlan(length: number, table: Float64Array): StockhamPlan {
   const passes: FftPass[] = [];
   let s = 1;
   let cur = length;
@@ -215,10 +227,11 @@ function stockhamPlan(length: number): StockhamPlan {
     const twiddles = new Float32Array(2 * l * (radix - 1));
     for (let j = 0; j < l; j++) {
       for (let t = 1; t < radix; t++) {
-        const [c, sn] = unitRoot((j * t) % cur, cur);
+        // w^(j t), w = e^(-2 pi i/cur) = e^(-2 pi i s/length); j t s < length
+        const e = 2 * j * t * s;
         const o = 2 * (j * (radix - 1) + t - 1);
-        twiddles[o] = c;
-        twiddles[o + 1] = -sn;
+        twiddles[o] = table[e];
+        twiddles[o + 1] = table[e + 1];
       }
     }
     passes.push({ radix, l, s, twiddles });
@@ -226,6 +239,25 @@ function stockhamPlan(length: number): StockhamPlan {
     cur = l;
   }
   return { kind: "stockham", length, passes };
+}
+
+/**
+ * Roots of unity e^(-2 pi i k/n) for k < n, float64 interleaved `[n, 2]` (re, im), each from an
+ * exact rational angle (see unitRoot); the second half mirrors the first (conjugates).
+ */
+function rootTable(n: number): Float64Array {
+  const t = new Float64Array(2 * n);
+  const half = Math.floor(n / 2);
+  for (let k = 0; k <= half; k++) {
+    const [c, s] = unitRoot(k, n);
+    t[2 * k] = c;
+    t[2 * k + 1] = -s;
+    if (k > 0 && k < n - k) {
+      t[2 * (n - k)] = c;
+      t[2 * (n - k) + 1] = s;
+    }
+  }
+  return t;
 }
 
 /** [cos, sin] of 2 pi k / n in float64, using symmetry so that exact values come out exact. */
@@ -265,35 +297,118 @@ function unitRoot(k: number, n: number): [number, number] {
   }
 }
 
-/** In-place float64 forward complex DFT of a 2/3/5-smooth length (planning only). */
-function fft64(re: Float64Array, im: Float64Array): void {
+/**
+ * Float64 forward complex DFT of a 2/3/5-smooth length n (planning only): Stockham autosort
+ * passes in the order of {@link factorize} (the same DIF passes as the float32 kernels), twiddles
+ * read from `table` = rootTable(n). Consumes re/im as scratch; returns the arrays holding the
+ * result. O(n log n).
+ */
+function fft64(re: Float64Array, im: Float64Array, table: Float64Array): [Float64Array, Float64Array] {
   const n = re.length;
-  if (n <= 1) return;
-  const p = n % 2 === 0 ? 2 : n % 3 === 0 ? 3 : 5;
-  const m = n / p;
-  const subR: Float64Array[] = [], subI: Float64Array[] = [];
-  for (let r = 0; r < p; r++) {
-    const sr = new Float64Array(m), si = new Float64Array(m);
-    for (let j = 0; j < m; j++) {
-      sr[j] = re[p * j + r];
-      si[j] = im[p * j + r];
-    }
-    fft64(sr, si);
-    subR.push(sr);
-    subI.push(si);
+  let xr: Float64Array = re, xi: Float64Array = im;
+  let yr: Float64Array = new Float64Array(n), yi: Float64Array = new Float64Array(n);
+  let s = 1, cur = n;
+  for (const p of factorize(n)) {
+    const l = cur / p;
+    for (let j = 0; j < l; j++) pass64(p, j, l, s, xr, xi, yr, yi, table);
+    [xr, yr] = [yr, xr];
+    [xi, yi] = [yi, xi];
+    s *= p;
+    cur = l;
   }
-  for (let k = 0; k < n; k++) {
-    const kk = k % m;
-    let ar = 0, ai = 0;
-    for (let r = 0; r < p; r++) {
-      const [c, s] = unitRoot((r * k) % n, n);
-      const xr = subR[r][kk], xi = subI[r][kk];
-      // times e^(-2 pi i r k/n) = c - i s
-      ar += xr * c + xi * s;
-      ai += xi * c - xr * s;
+  return [xr, xi];
+}
+
+const S3 = 0.8660254037844386; // sin(pi/3)
+const C51 = 0.30901699437494745, C52 = -0.8090169943749475; // cos(2 pi/5), cos(4 pi/5)
+const S51 = 0.9510565162951535, S52 = 0.5877852522924731; // sin(2 pi/5), sin(4 pi/5)
+
+// Butterflies of group j of a radix-p pass (see FftPass): for q < s, a_k = x[q + s(j + k l)],
+// y[q + s(p j + t)] = w^(j t) b_t with b the length-p DFT of a and w^(j t) = table[j t s].
+function pass64(
+  p: number,
+  j: number,
+  l: number,
+  s: number,
+  xr: Float64Array,
+  xi: Float64Array,
+  yr: Float64Array,
+  yi: Float64Array,
+  table: Float64Array,
+): void {
+  const kb = s * l, e1 = 2 * j * s;
+  const w1r = table[e1], w1i = table[e1 + 1];
+  const w2r = table[2 * e1], w2i = table[2 * e1 + 1];
+  const w3r = p > 3 ? table[3 * e1] : 0, w3i = p > 3 ? table[3 * e1 + 1] : 0;
+  const w4r = p > 4 ? table[4 * e1] : 0, w4i = p > 4 ? table[4 * e1 + 1] : 0;
+  for (let q = 0; q < s; q++) {
+    const i = q + s * j, o = q + s * p * j;
+    const a0r = xr[i], a0i = xi[i], a1r = xr[i + kb], a1i = xi[i + kb];
+    let b0r: number, b0i: number, b1r: number, b1i: number, b2r = 0, b2i = 0, b3r = 0, b3i = 0;
+    let b4r = 0, b4i = 0;
+    if (p === 2) {
+      b0r = a0r + a1r;
+      b0i = a0i + a1i;
+      b1r = a0r - a1r;
+      b1i = a0i - a1i;
+    } else if (p === 3) {
+      const a2r = xr[i + 2 * kb], a2i = xi[i + 2 * kb];
+      const t1r = a1r + a2r, t1i = a1i + a2i, t2r = S3 * (a1r - a2r), t2i = S3 * (a1i - a2i);
+      const mr = a0r - 0.5 * t1r, mi = a0i - 0.5 * t1i;
+      b0r = a0r + t1r;
+      b0i = a0i + t1i;
+      b1r = mr + t2i;
+      b1i = mi - t2r;
+      b2r = mr - t2i;
+      b2i = mi + t2r;
+    } else if (p === 4) {
+      const a2r = xr[i + 2 * kb], a2i = xi[i + 2 * kb], a3r = xr[i + 3 * kb], a3i = xi[i + 3 * kb];
+      const t0r = a0r + a2r, t0i = a0i + a2i, t1r = a0r - a2r, t1i = a0i - a2i;
+      const t2r = a1r + a3r, t2i = a1i + a3i, t3r = a1r - a3r, t3i = a1i - a3i;
+      b0r = t0r + t2r;
+      b0i = t0i + t2i;
+      b1r = t1r + t3i;
+      b1i = t1i - t3r;
+      b2r = t0r - t2r;
+      b2i = t0i - t2i;
+      b3r = t1r - t3i;
+      b3i = t1i + t3r;
+    } else {
+      const a2r = xr[i + 2 * kb], a2i = xi[i + 2 * kb], a3r = xr[i + 3 * kb], a3i = xi[i + 3 * kb];
+      const a4r = xr[i + 4 * kb], a4i = xi[i + 4 * kb];
+      const t1r = a1r + a4r, t1i = a1i + a4i, t2r = a2r + a3r, t2i = a2i + a3i;
+      const t3r = a1r - a4r, t3i = a1i - a4i, t4r = a2r - a3r, t4i = a2i - a3i;
+      const m1r = a0r + C51 * t1r + C52 * t2r, m1i = a0i + C51 * t1i + C52 * t2i;
+      const m2r = a0r + C52 * t1r + C51 * t2r, m2i = a0i + C52 * t1i + C51 * t2i;
+      const n1r = S51 * t3r + S52 * t4r, n1i = S51 * t3i + S52 * t4i;
+      const n2r = S52 * t3r - S51 * t4r, n2i = S52 * t3i - S51 * t4i;
+      b0r = a0r + t1r + t2r;
+      b0i = a0i + t1i + t2i;
+      b1r = m1r + n1i;
+      b1i = m1i - n1r;
+      b2r = m2r + n2i;
+      b2i = m2i - n2r;
+      b3r = m2r - n2i;
+      b3i = m2i + n2r;
+      b4r = m1r - n1i;
+      b4i = m1i + n1r;
     }
-    re[k] = ar;
-    im[k] = ai;
+    yr[o] = b0r;
+    yi[o] = b0i;
+    yr[o + s] = b1r * w1r - b1i * w1i;
+    yi[o + s] = b1r * w1i + b1i * w1r;
+    if (p > 2) {
+      yr[o + 2 * s] = b2r * w2r - b2i * w2i;
+      yi[o + 2 * s] = b2r * w2i + b2i * w2r;
+    }
+    if (p > 3) {
+      yr[o + 3 * s] = b3r * w3r - b3i * w3i;
+      yi[o + 3 * s] = b3r * w3i + b3i * w3r;
+    }
+    if (p > 4) {
+      yr[o + 4 * s] = b4r * w4r - b4i * w4i;
+      yi[o + 4 * s] = b4r * w4i + b4i * w4r;
+    }
   }
 }
 

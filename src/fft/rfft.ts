@@ -58,7 +58,8 @@ export function rfftBins(n: number): number {
  * row-major) at byte offset `inPtr` and writes their spectra `[batch, floor(n/2)+1, 2]` (float32,
  * interleaved re/im, bins 0..floor(n/2), unnormalised as `numpy.fft.rfft`) at `outPtr`. The input
  * is not modified; the regions must not overlap. A workspace is allocated internally (it may grow
- * wasm memory, which detaches existing views but keeps pointers valid).
+ * wasm memory, which detaches existing views but keeps pointers valid). Rows are independent as in
+ * numpy / torch: a NaN or infinity in one signal only affects that signal's spectrum.
  *
  * @param n signal length, integer in [1, 2^27]
  * @param inPtr byte offset of the input (4-byte aligned; 16 recommended)
@@ -83,7 +84,8 @@ export function rfftPtr(n: number, inPtr: number, outPtr: number, batch: number)
  * (float32, interleaved complex) at `inPtr` and writes the real signals `[batch, n]` at `outPtr`,
  * divided by n as `numpy.fft.irfft(X, n)`: the spectrum is taken as Hermitian, and the imaginary
  * parts of bin 0 (and of bin n/2 for even n) are ignored. The input is not modified (the contract
- * allows overwriting it; this implementation does not). Regions must not overlap.
+ * allows overwriting it; this implementation does not). Regions must not overlap. Rows are
+ * independent: a NaN or infinity in one spectrum only affects that row's signal.
  *
  * @param n signal length, integer in [1, 2^27]
  * @param inPtr byte offset of the spectra

@@ -83,7 +83,8 @@ export function getWasmFftPlan(n: number): WasmFftPlan {
   new Float32Array(memory.buffer, ptr + 20, 1)[0] = 1 / n;
   const m = plan.complex.kind === "bluestein" ? plan.complex.m : 0;
   const bufElems = Math.max(plan.complexLength + 2, m);
-  const workBytes = 2 * bufElems * 32 + 4 * (n + 4);
+  // two lane buffers, then a dummy row and a zero row of (n+7) & ~3 floats each (wasm/fft.ts)
+  const workBytes = 2 * bufElems * 32 + 8 * ((n + 7) & ~3);
   w = { plan, ptr, bufElems, workBytes };
   cache.set(n, w);
   return w;
