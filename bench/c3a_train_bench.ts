@@ -5,6 +5,12 @@
 // At load time it prints, per setup, the memory held for parameters, gradients and AdamW state,
 // computed from tensor sizes (float32: 4 bytes per element; AdamW keeps 2 moments per trainable
 // element), and the trainable parameter counts.
+// (3) The DESIGN target on the examples' model (examples/checkpoints/sotu-byte-llama, batch 8 x 128,
+// C3A b = 32 on q/v/o/gate/up/down as examples/finetune.ts uses): (a) base forward+backward (every
+// weight requires grad, no optimizer), (b) C3A step (forward+backward+AdamW on the adapters), (c) full
+// fine-tuning step (forward+backward+AdamW). Target: (b) <= 1.1x (a).
+// `deno run -A bench/c3a_train_bench.ts [rounds]` prints the memory table and the medians of (a), (b),
+// (c) over interleaved rounds (order rotated each round; default 15) with (b)/(a); it steps no 4096 stack.
 
 import { manualSeed, randint, randn, type Tensor, tidy } from "../src/tensor/index.ts";
 import { causalLmLoss, type LlamaConfig, LlamaForCausalLM } from "../src/models/llama.ts";
@@ -82,6 +88,29 @@ const stackC3A = getPeftModel(
   new C3AConfig({ blockSize: STACK_B, targetModules: "all-linear" }),
 );
 
+// the examples' model, loaded three times: (a) base, (b) C3A, (c) full fine-tuning
+const SOTU_DIR = new URL("../examples/checkpoints/sotu-byte-llama", import.meta.url).pathname;
+const SOTU_B = 8, SOTU_T = 128, SOTU_BLOCK = 32;
+const SOTU_TARGETS = ["q_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+const sotuIds = randint(0, 256, SOTU_B * SOTU_T);
+const sotuLoss = (m: Module) => () =>
+  causalLmLoss(m.forward(sotuIds, { shape: [SOTU_B, SOTU_T] }) as Tensor, sotuIds);
+const loadSotu = async () => (await LlamaForCausalLM.fromPretrained(SOTU_DIR)).train();
+const sotuBase = (await loadSotu()).requiresGrad_(true);
+const sotuFull = (await loadSotu()).requiresGrad_(true);
+const sotuC3A = getPeftModel(
+  await loadSotu(),
+  new C3AConfig({ blockSize: SOTU_BLOCK, targetModules: SOTU_TARGETS }),
+);
+/** (a): forward + backward of the base model with every weight trainable, no optimizer. */
+const sotuBaseLoss = sotuLoss(sotuBase);
+function baseFwdBwd(): void {
+  tidy(() => {
+    sotuBaseLoss().backward();
+    sotuBase.zeroGrad();
+  });
+}
+
 const setups: Setup[] = [
   {
     name: "mini_llama full fine-tuning",
@@ -106,6 +135,18 @@ const setups: Setup[] = [
     model: stackC3A,
     opt: new AdamW(trainable(stackC3A), { lr: 1e-1, weightDecay: 1e-5 }),
     loss: stackLoss(stackC3A),
+  },
+  {
+    name: `sotu-byte-llama C3A (b=${SOTU_BLOCK}, q/v/o/gate/up/down)`,
+    model: sotuC3A,
+    opt: new AdamW(trainable(sotuC3A), { lr: 0.3, weightDecay: 1e-5 }),
+    loss: sotuLoss(sotuC3A),
+  },
+  {
+    name: "sotu-byte-llama full fine-tuning",
+    model: sotuFull,
+    opt: new AdamW(trainable(sotuFull), { lr: 5e-4, weightDecay: 0.01 }),
+    loss: sotuLoss(sotuFull),
   },
 ];
 
@@ -142,7 +183,7 @@ for (const r of rows) {
 console.log("");
 
 // warm up once (allocations, wasm compilation, kernel plans)
-for (const s of setups) step(s);
+if (!import.meta.main) { for (const s of setups) step(s); }
 
 // ------------------------------------------------------------------ benches
 
@@ -168,3 +209,47 @@ Deno.bench({
   warmup: 1,
   fn: () => step(setups[3]),
 });
+const SOTU_GROUP = `sotu-byte-llama step, batch ${SOTU_B} x ${SOTU_T}`;
+Deno.bench({ name: "(a) base forward+backward", group: SOTU_GROUP, baseline: true, fn: baseFwdBwd });
+Deno.bench({ name: `(b) ${setups[4].name} step`, group: SOTU_GROUP, fn: () => step(setups[4]) });
+Deno.bench({ name: `(c) ${setups[5].name} step`, group: SOTU_GROUP, fn: () => step(setups[5]) });
+
+// ------------------------------------------------------------------ DESIGN target table (deno run)
+
+if (import.meta.main) {
+  const rounds = Number(Deno.args[0] ?? 15);
+  const runs: Array<[string, () => void]> = [
+    ["(a) base forward+backward (all weights trainable, no optimizer)", baseFwdBwd],
+    [`(b) C3A step, fwd+bwd+AdamW (b=${SOTU_BLOCK}, q/v/o/gate/up/down)`, () => step(setups[4])],
+    ["(c) full fine-tuning step, fwd+bwd+AdamW", () => step(setups[5])],
+  ];
+  for (const [, fn] of runs) for (let i = 0; i < 3; i++) fn(); // warm-up
+  const times = runs.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < runs.length; k++) {
+      const i = (r + k) % runs.length; // rotate the order each round
+      const t0 = performance.now();
+      runs[i][1]();
+      times[i].push(performance.now() - t0);
+    }
+  }
+  const median = (a: number[]) => {
+    const s = a.slice().sort((p, q) => p - q), h = s.length >> 1;
+    return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+  };
+  const med = times.map(median);
+  console.log(`${SOTU_GROUP}, ${rounds} interleaved rounds (median / min ms per step)\n`);
+  console.log("| step | median ms | min ms | x (a) |");
+  console.log("|---|---|---|---|");
+  runs.forEach(([name], i) => {
+    console.log(
+      `| ${name} | ${med[i].toFixed(1)} | ${Math.min(...times[i]).toFixed(1)} | ` +
+        `${(med[i] / med[0]).toFixed(2)}x |`,
+    );
+  });
+  const perRound = times[1].map((t, r) => t / times[0][r]);
+  console.log(
+    `\n(b)/(a) = ${(med[1] / med[0]).toFixed(3)} (ratio of medians; median of per-round ratios ` +
+      `${median(perRound).toFixed(3)}); DESIGN target <= 1.1`,
+  );
+}
