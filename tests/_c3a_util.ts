@@ -4,6 +4,7 @@ import { noGrad } from "../src/autograd/grad_mode.ts";
 import { fromFloat32Array } from "../src/tensor/creation.ts";
 import type { Tensor } from "../src/tensor/tensor.ts";
 import { Linear } from "../src/nn/linear.ts";
+import { loadGoldenCase } from "./_golden.ts";
 
 export const SHARED = new URL("../../shared/", import.meta.url);
 export const FIXTURES = new URL("fixtures/peft/", SHARED);
@@ -27,16 +28,11 @@ export async function readJson(url: URL): Promise<Record<string, unknown>> {
 }
 
 /** A golden case from shared/golden: meta + tensors as float32 records. */
-export async function golden(
-  file: string,
-): Promise<{ meta: Record<string, number>; t: Record<string, Rec> }> {
-  const j = await readJson(new URL(`golden/${file}`, SHARED)) as {
-    meta: Record<string, number>;
-    tensors: Record<string, { shape: number[]; data: number[] }>;
-  };
+export function golden(file: string): { meta: Record<string, number>; t: Record<string, Rec> } {
+  const j = loadGoldenCase(file);
   const t: Record<string, Rec> = {};
   for (const [k, v] of Object.entries(j.tensors)) t[k] = rec(v);
-  return { meta: j.meta, t };
+  return { meta: j.meta as unknown as Record<string, number>, t };
 }
 
 /** max |a - b|. */

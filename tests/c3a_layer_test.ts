@@ -18,25 +18,13 @@ import {
   linearRef,
   linearWith,
   maxAbsDiff,
-  readJson,
   setData,
-  SHARED,
 } from "./_c3a_util.ts";
+import { goldenIndex } from "./_golden.ts";
 
-const index = await readJson(new URL("golden/index.json", SHARED)) as {
-  cases: {
-    file: string;
-    name: string;
-    b: number;
-    in_features: number;
-    out_features: number;
-    has_base_layer: boolean;
-  }[];
-};
-
-for (const c of index.cases.filter((c) => c.has_base_layer)) {
-  Deno.test(`C3ALinear vs golden ${c.name}: forward, delta weight, merge, true gradients`, async () => {
-    const { meta, t } = await golden(c.file);
+for (const c of goldenIndex().filter((c) => c.has_base_layer)) {
+  Deno.test(`C3ALinear vs golden ${c.name}: forward, delta weight, merge, true gradients`, () => {
+    const { meta, t } = golden(c.file);
     const { b, in_features: inF, out_features: outF } = meta;
     const layer = new C3ALinear(linearWith(inF, outF, t.base_weight.data, t.base_bias.data), "default", b);
     setData(layer.c3a_kernel.get("default")!, t.kernel.data);

@@ -6,38 +6,7 @@ import { assert, assertEquals, assertThrows } from "./deps.ts";
 import { gradcheck } from "./gradcheck.ts";
 import { blockCircularConvolution, getCirculant } from "../src/ops/circulant.ts";
 import { fromFloat32Array, manualSeed, noGrad, randn, tensor } from "../src/tensor/index.ts";
-
-interface GoldenTensor {
-  shape: number[];
-  data: number[];
-}
-interface GoldenCase {
-  name: string;
-  meta: { b: number; in_features: number; out_features: number; m: number; n: number; x_shape: number[] };
-  tensors: Record<string, GoldenTensor>;
-}
-
-const goldenDir = new URL("../../shared/golden/", import.meta.url);
-const loadJson = <T>(name: string): T => JSON.parse(Deno.readTextFileSync(new URL(name, goldenDir))) as T;
-const f32 = (t: GoldenTensor) => Float32Array.from(t.data, (v) => Math.fround(v));
-
-function assertClose(actual: ArrayLike<number>, ref: ArrayLike<number>, tol: number, what: string): void {
-  assertEquals(actual.length, ref.length, `${what}: length`);
-  let maxRef = 0, maxErr = 0, at = -1;
-  for (let i = 0; i < ref.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref[i]));
-    const e = Math.abs(actual[i] - ref[i]);
-    if (!(e <= maxErr)) {
-      maxErr = e;
-      at = i;
-    }
-  }
-  const bound = tol * Math.max(maxRef, 1e-30);
-  assert(
-    maxErr <= bound,
-    `${what}: max error ${maxErr} at ${at} (got ${actual[at]}, want ${ref[at]}) > ${bound}`,
-  );
-}
+import { assertClose, f32, goldenIndex, loadGoldenCase } from "./_golden.ts";
 
 /** float64 forward of the unscaled op from the index formula: y[r][i·b+s] = Σ_j Σ_t w[i][j][(t−s) mod b]·x[r][j·b+t]. */
 function refForward(
@@ -67,11 +36,9 @@ function refForward(
 
 // ---------------------------------------------------------------- golden vectors (scaled, as PEFT)
 
-const index = loadJson<{ cases: Array<{ file: string; name: string }> }>("index.json");
-
-for (const entry of index.cases) {
+for (const entry of goldenIndex()) {
   Deno.test(`golden ${entry.name}: y_scaled, grad_x_scaled, grad_kernel_scaled, delta_weight`, () => {
-    const c = loadJson<GoldenCase>(entry.file);
+    const c = loadGoldenCase(entry.file);
     const { b, in_features: inF, out_features: outF, m, n, x_shape: xShape } = c.meta;
     const t = c.tensors;
     const x = fromFloat32Array(f32(t.x), t.x.shape).requiresGrad_();

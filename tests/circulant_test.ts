@@ -12,81 +12,11 @@ import {
   kernelSpectrum,
 } from "../src/backend/wasm/circulant.ts";
 import { memoryStats, readF32, Scratch, wasm } from "../src/backend/wasm/memory.ts";
+import { assertClose, f32, goldenIndex, loadGoldenCase } from "./_golden.ts";
+import { uniformData } from "./_random.ts";
+import { circulantRef as denseA } from "./_c3a_util.ts";
 
 // ---------------------------------------------------------------- helpers
-
-interface GoldenTensor {
-  shape: number[];
-  data: number[];
-}
-interface GoldenCase {
-  name: string;
-  meta: { b: number; in_features: number; out_features: number; m: number; n: number; x_shape: number[] };
-  tensors: Record<string, GoldenTensor>;
-}
-interface GoldenIndex {
-  cases: Array<{ file: string; name: string }>;
-}
-
-const goldenDir = new URL("../../shared/golden/", import.meta.url);
-
-function loadJson<T>(name: string): T {
-  return JSON.parse(Deno.readTextFileSync(new URL(name, goldenDir))) as T;
-}
-
-function f32(t: GoldenTensor): Float32Array {
-  return Float32Array.from(t.data, (v) => Math.fround(v));
-}
-
-/** max|a − ref| <= tol · max|ref| (tol relative to the tensor's largest magnitude). */
-function assertClose(actual: ArrayLike<number>, ref: ArrayLike<number>, tol: number, what: string): void {
-  assertEquals(actual.length, ref.length, `${what}: length`);
-  let maxRef = 0, maxErr = 0, at = -1;
-  for (let i = 0; i < ref.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref[i]));
-    const e = Math.abs(actual[i] - ref[i]);
-    if (!(e <= maxErr)) {
-      maxErr = e;
-      at = i;
-    }
-  }
-  const bound = tol * Math.max(maxRef, 1e-30);
-  assert(
-    maxErr <= bound,
-    `${what}: max error ${maxErr} at ${at} (got ${actual[at]}, want ${
-      ref[at]
-    }) > ${bound} (tol ${tol} · max|ref| ${maxRef})`,
-  );
-}
-
-/** Seeded uniform(-1, 1) float32 data (mulberry32). */
-function randomData(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6D2B79F5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = Math.fround(((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale);
-  }
-  return out;
-}
-
-/** float64 dense block-circulant matrix straight from the index formula. */
-function denseA(w: ArrayLike<number>, m: number, n: number, b: number): Float64Array {
-  const inF = n * b, a = new Float64Array(m * b * inF);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      for (let s = 0; s < b; s++) {
-        for (let t = 0; t < b; t++) {
-          a[(i * b + s) * inF + j * b + t] = w[(i * n + j) * b + (((t - s) % b) + b) % b];
-        }
-      }
-    }
-  }
-  return a;
-}
 
 interface Ref {
   y: Float64Array;
@@ -142,15 +72,15 @@ function reference(
 
 // ---------------------------------------------------------------- golden vectors
 
-const index = loadJson<GoldenIndex>("index.json");
+const cases = goldenIndex();
 
 Deno.test("golden index lists cases", () => {
-  assert(index.cases.length >= 20, `only ${index.cases.length} golden cases`);
+  assert(cases.length >= 20, `only ${cases.length} golden cases`);
 });
 
-for (const entry of index.cases) {
+for (const entry of cases) {
   Deno.test(`golden ${entry.name}: y_raw, grad_x_raw, grad_kernel_raw, delta_weight`, () => {
-    const c = loadJson<GoldenCase>(entry.file);
+    const c = loadGoldenCase(entry.file);
     const { b, in_features: inF, out_features: outF, m, n, x_shape: xShape } = c.meta;
     const t = c.tensors;
     assertEquals(t.kernel.shape, [m, n, b]);
@@ -228,9 +158,9 @@ const randomCases: Array<[string, number, number, number, number]> = [
 for (const [label, rows, m, n, b] of randomCases) {
   Deno.test(`random vs float64 dense: ${label} (rows ${rows}, m ${m}, n ${n}, b ${b})`, () => {
     const seed = rows * 1000003 + m * 1009 + n * 101 + b;
-    const x = randomData(rows * n * b, seed, 2);
-    const w = randomData(m * n * b, seed + 1);
-    const g = randomData(rows * m * b, seed + 2, 0.5);
+    const x = uniformData(rows * n * b, seed, 2);
+    const w = uniformData(m * n * b, seed + 1);
+    const g = uniformData(rows * m * b, seed + 2, 0.5);
     const ref = reference(x, w, g, rows, m, n, b);
     const shape = { rows, m, n, b };
     assertClose(c3aForward(x, w, shape), ref.y, 1e-5, "y");
@@ -243,7 +173,7 @@ for (const [label, rows, m, n, b] of randomCases) {
 
 Deno.test("backward options: only the requested gradients, same values", () => {
   const rows = 4, m = 2, n = 3, b = 6;
-  const x = randomData(rows * n * b, 1), w = randomData(m * n * b, 2), g = randomData(rows * m * b, 3);
+  const x = uniformData(rows * n * b, 1), w = uniformData(m * n * b, 2), g = uniformData(rows * m * b, 3);
   const shape = { rows, m, n, b };
   const both = c3aBackward(x, w, g, shape);
   const onlyX = c3aBackward(null, w, g, shape, { kernelGrad: false });
@@ -257,7 +187,7 @@ Deno.test("backward options: only the requested gradients, same values", () => {
 });
 
 Deno.test("rows = 0: empty output, zero kernel gradient", () => {
-  const w = randomData(2 * 3 * 4, 5);
+  const w = uniformData(2 * 3 * 4, 5);
   const shape = { rows: 0, m: 2, n: 3, b: 4 };
   assertEquals(c3aForward(new Float32Array(0), w, shape).length, 0);
   const r = c3aBackward(new Float32Array(0), w, new Float32Array(0), shape);
@@ -266,15 +196,15 @@ Deno.test("rows = 0: empty output, zero kernel gradient", () => {
 });
 
 Deno.test("kernel spectrum is a snapshot and its shape is checked", () => {
-  const w = randomData(2 * 2 * 8, 7);
+  const w = uniformData(2 * 2 * 8, 7);
   const spec = kernelSpectrum(w, { m: 2, n: 2, b: 8 });
   assert(spec instanceof KernelSpectrum);
-  const x = randomData(3 * 16, 8);
+  const x = uniformData(3 * 16, 8);
   const before = c3aForward(x, spec, { rows: 3, m: 2, n: 2, b: 8 });
   w.fill(0);
   assertEquals(Array.from(c3aForward(x, spec, { rows: 3, m: 2, n: 2, b: 8 })), Array.from(before));
   assertThrows(
-    () => c3aForward(randomData(3 * 8, 1), spec, { rows: 3, m: 2, n: 1, b: 8 }),
+    () => c3aForward(uniformData(3 * 8, 1), spec, { rows: 3, m: 2, n: 1, b: 8 }),
     RangeError,
     "m=2, n=2, b=8",
   );
@@ -282,7 +212,7 @@ Deno.test("kernel spectrum is a snapshot and its shape is checked", () => {
 
 Deno.test("no wasm memory is leaked by the kernels", () => {
   const rows = 5, m = 3, n = 2, b = 10;
-  const x = randomData(rows * n * b, 1), w = randomData(m * n * b, 2), g = randomData(rows * m * b, 3);
+  const x = uniformData(rows * n * b, 1), w = uniformData(m * n * b, 2), g = uniformData(rows * m * b, 3);
   const shape = { rows, m, n, b };
   c3aForward(x, w, shape); // warm up FFT plans (persistent by design)
   c3aBackward(x, w, g, shape);
@@ -309,8 +239,8 @@ Deno.test("wasm frequency-domain products vs float64 complex GEMM per bin", () =
     [6, 7, 1, 3],
   ];
   for (const [rows, m, n, F] of cases) {
-    const X = randomData(rows * n * F * 2, rows + 1), W = randomData(m * n * F * 2, m + 2);
-    const G = randomData(rows * m * F * 2, n + 3);
+    const X = uniformData(rows * n * F * 2, rows + 1), W = uniformData(m * n * F * 2, m + 2);
+    const G = uniformData(rows * m * F * 2, n + 3);
     using s = new Scratch();
     const px = s.copyIn(X), pw = s.copyIn(W), pg = s.copyIn(G);
     const pp = s.alloc(Number(wasm.c3aPackedKernelBytes(m, n, F)));

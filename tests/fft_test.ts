@@ -6,18 +6,7 @@ import { irfft, irfftPtr, RealFft, rfft, rfftPtr } from "../src/fft/mod.ts";
 import { getComplexPlan, getFftPlan } from "../src/fft/plan.ts";
 import { free, malloc, memory, memoryStats } from "../src/backend/wasm/memory.ts";
 import { c3aBackward, c3aForward } from "../src/backend/wasm/circulant.ts";
-
-/** Seeded uniform PRNG in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./_random.ts";
 
 function randomArray(len: number, rand: () => number): Float32Array {
   const a = new Float32Array(len);
@@ -123,7 +112,7 @@ const SIZES = [
 const TOL = 1e-6;
 
 Deno.test("rfft matches a float64 naive DFT for n = 1..64 and selected sizes", () => {
-  const rand = rng(1234);
+  const rand = mulberry32(1234);
   for (const n of SIZES) {
     const batch = n >= 2048 ? 1 : 1 + Math.floor(rand() * 5);
     const x = randomArray(batch * n, rand);
@@ -132,7 +121,7 @@ Deno.test("rfft matches a float64 naive DFT for n = 1..64 and selected sizes", (
 });
 
 Deno.test("irfft matches a float64 naive inverse DFT (numpy semantics) for the same sizes", () => {
-  const rand = rng(99);
+  const rand = mulberry32(99);
   for (const n of SIZES) {
     const batch = n >= 2048 ? 1 : 1 + Math.floor(rand() * 5);
     const bins = Math.floor(n / 2) + 1;
@@ -143,7 +132,7 @@ Deno.test("irfft matches a float64 naive inverse DFT (numpy semantics) for the s
 });
 
 Deno.test("irfft(rfft(x)) reproduces x", () => {
-  const rand = rng(7);
+  const rand = mulberry32(7);
   for (const n of SIZES) {
     const batch = 1 + Math.floor(rand() * 5);
     const x = randomArray(batch * n, rand);
@@ -152,7 +141,7 @@ Deno.test("irfft(rfft(x)) reproduces x", () => {
 });
 
 Deno.test("rfft matches fft.js realTransform for powers of two", () => {
-  const rand = rng(42);
+  const rand = mulberry32(42);
   for (let n = 4; n <= 8192; n *= 2) {
     const batch = 1 + Math.floor(rand() * 5);
     const x = randomArray(batch * n, rand);
@@ -183,7 +172,7 @@ Deno.test("spectrum of a pure cosine has a single bin (and ignores DC/Nyquist im
 });
 
 Deno.test("batch rows are independent (full and partial groups of 4 and 8 rows), out arrays", () => {
-  const rand = rng(5);
+  const rand = mulberry32(5);
   // even n runs 4 rows per group, odd n 8 (two real rows per complex lane): 11 rows leave partial
   // groups in both cases
   for (const n of [100, 45, 97]) {
@@ -210,7 +199,7 @@ Deno.test("batch rows are independent (full and partial groups of 4 and 8 rows),
 });
 
 Deno.test("rfftPtr / irfftPtr work in place in wasm memory; irfftPtr keeps its input", () => {
-  const rand = rng(11);
+  const rand = mulberry32(11);
   for (const n of [64, 97, 768]) {
     const batch = 6;
     const bins = Math.floor(n / 2) + 1;
@@ -235,7 +224,7 @@ Deno.test("rfftPtr / irfftPtr work in place in wasm memory; irfftPtr keeps its i
 Deno.test("RealFft plan object: forward/inverse on resident buffers, dispose frees", () => {
   rfft(new Float32Array(1280 * 5), 1280, 5); // plan and workspace are persistent: create them first
   const before = memoryStats().liveBytes;
-  const rand = rng(3);
+  const rand = mulberry32(3);
   {
     using f = new RealFft(1280, 5);
     const x = randomArray(5 * 1280, rand);
@@ -318,7 +307,7 @@ const NONFINITE_SIZES = [1, 2, 3, 5, 7, 16, 17, 45, 97, 98, 100];
 const BAD_VALUES = [NaN, Infinity, -Infinity];
 
 Deno.test("rfft: a NaN/Inf in one row (or its overflow) leaves every other row correct", () => {
-  const rand = rng(77);
+  const rand = mulberry32(77);
   for (const n of NONFINITE_SIZES) {
     const bins = Math.floor(n / 2) + 1;
     for (let batch = 1; batch <= 9; batch++) {
@@ -341,7 +330,7 @@ Deno.test("rfft: a NaN/Inf in one row (or its overflow) leaves every other row c
 });
 
 Deno.test("irfft: a NaN/Inf in one row's spectrum leaves every other row correct", () => {
-  const rand = rng(78);
+  const rand = mulberry32(78);
   for (const n of NONFINITE_SIZES) {
     const bins = Math.floor(n / 2) + 1;
     for (let batch = 1; batch <= 9; batch++) {
@@ -365,60 +354,40 @@ Deno.test("irfft: a NaN/Inf in one row's spectrum leaves every other row correct
   }
 });
 
-/** float64 dense C3A reference: y[r, i b + s] = sum_j sum_t w[i, j, (t - s) mod b] x[r, j b + t]. */
+/**
+ * float64 dense C3A references through A[i b + s, j b + t] = w[i, j, (t - s) mod b]:
+ * "forward": y[r, i b + s] = sum_j sum_t A[i b + s, j b + t] v[r, j b + t] (v = x);
+ * "gradX": gx[r, j b + t] = sum_i sum_s A[i b + s, j b + t] v[r, i b + s] (v = g).
+ */
 function denseC3a(
-  x: Float32Array,
+  v: Float32Array,
   w: Float32Array,
   rows: number,
   m: number,
   n: number,
   b: number,
+  dir: "forward" | "gradX" = "forward",
 ): Float64Array {
-  const y = new Float64Array(rows * m * b);
+  const inF = n * b, outF = m * b;
+  const out = new Float64Array(rows * (dir === "forward" ? outF : inF));
   for (let r = 0; r < rows; r++) {
     for (let i = 0; i < m; i++) {
       for (let s = 0; s < b; s++) {
-        let acc = 0;
         for (let j = 0; j < n; j++) {
           for (let t = 0; t < b; t++) {
-            acc += w[(i * n + j) * b + ((t - s + b) % b)] * x[r * n * b + j * b + t];
+            const a = w[(i * n + j) * b + ((t - s + b) % b)];
+            if (dir === "forward") out[r * outF + i * b + s] += a * v[r * inF + j * b + t];
+            else out[r * inF + j * b + t] += a * v[r * outF + i * b + s];
           }
         }
-        y[r * m * b + i * b + s] = acc;
       }
     }
   }
-  return y;
-}
-
-/** float64 dense gradX reference: gx[r, j b + t] = sum_i sum_s w[i, j, (t - s) mod b] g[r, i b + s]. */
-function denseC3aGradX(
-  g: Float32Array,
-  w: Float32Array,
-  rows: number,
-  m: number,
-  n: number,
-  b: number,
-): Float64Array {
-  const gx = new Float64Array(rows * n * b);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < n; j++) {
-      for (let t = 0; t < b; t++) {
-        let acc = 0;
-        for (let i = 0; i < m; i++) {
-          for (let s = 0; s < b; s++) {
-            acc += w[(i * n + j) * b + ((t - s + b) % b)] * g[r * m * b + i * b + s];
-          }
-        }
-        gx[r * n * b + j * b + t] = acc;
-      }
-    }
-  }
-  return gx;
+  return out;
 }
 
 Deno.test("C3A kernels (rfftPtr/irfftPtr inside): a NaN in one row of x or gradY stays in that row", () => {
-  const rand = rng(79);
+  const rand = mulberry32(79);
   const rows = 6, m = 2, n = 2;
   for (const b of [2, 3, 4, 5, 6, 7, 9]) {
     const shape = { rows, m, n, b };
@@ -434,7 +403,7 @@ Deno.test("C3A kernels (rfftPtr/irfftPtr inside): a NaN in one row of x or gradY
       gb[bad * m * b + b - 1] = NaN;
       const { gradX } = c3aBackward(x, w, gb, shape, { kernelGrad: false });
       assertEquals(nonFiniteRows(gradX!, n * b), [bad], `backward b=${b} NaN in gradY row ${bad}`);
-      assertOtherRowsClose(gradX!, denseC3aGradX(g, w, rows, m, n, b), n * b, bad, `backward b=${b}`);
+      assertOtherRowsClose(gradX!, denseC3a(g, w, rows, m, n, b, "gradX"), n * b, bad, `backward b=${b}`);
     }
     // a NaN in kernel block (0, 0) reaches output block 0 only (its spectrum row must not leak)
     const wb = w.slice();
@@ -505,7 +474,7 @@ Deno.test("large prime n = 65537: planning (O(n log n)), bins vs float64 DFT, ro
   const n = 65537;
   const p = getFftPlan(n);
   assert(p.complex.kind === "bluestein" && p.complex.m >= 2 * n - 1);
-  const rand = rng(65537);
+  const rand = mulberry32(65537);
   const x = randomArray(n, rand);
   const X = rfft(x, n, 1);
   let scale = 0;

@@ -1,20 +1,7 @@
 import { assert, assertEquals, assertThrows } from "./deps.ts";
 import { sgemm, sgemmPtr } from "../src/backend/wasm/gemm.ts";
 import { f32view, free, malloc, memoryStats, Scratch } from "../src/backend/wasm/memory.ts";
-
-/** Deterministic uniform [-1, 1) float32 data (mulberry32). */
-function rand(len: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(len);
-  for (let i = 0; i < len; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
+import { uniformData } from "./_random.ts";
 
 interface RefOpts {
   transA?: boolean;
@@ -104,7 +91,7 @@ Deno.test("sgemm matches a float64 triple loop: small and odd sizes, all transpo
       for (const k of [1, 3, 7, 17, 32]) {
         for (const transA of [false, true]) {
           for (const transB of [false, true]) {
-            const a = rand(m * k, seed++), b = rand(k * n, seed++);
+            const a = uniformData(m * k, seed++), b = uniformData(k * n, seed++);
             const c = sgemm(a, b, m, n, k, { transA, transB });
             assertEquals(c.length, m * n);
             const ref = refGemm(a, 0, b, 0, m, n, k, { transA, transB });
@@ -132,7 +119,7 @@ Deno.test("sgemm matches the reference on sizes that cross register tiles and ca
   for (const [m, n, k] of shapes) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
-        const a = rand(m * k, seed++, 3), b = rand(k * n, seed++, 0.5);
+        const a = uniformData(m * k, seed++, 3), b = uniformData(k * n, seed++, 0.5);
         const c = sgemm(a, b, m, n, k, { transA, transB });
         const ref = refGemm(a, 0, b, 0, m, n, k, { transA, transB });
         assertClose(c, 0, n, ref, m, n, k, `m=${m} n=${n} k=${k} tA=${transA} tB=${transB}`);
@@ -145,8 +132,8 @@ Deno.test("sgemm accumulates into opts.out and leaves elements past C untouched"
   const m = 9, n = 13, k = 21;
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
-      const a = rand(m * k, 7), b = rand(k * n, 8);
-      const out = rand(m * n + 5, 9);
+      const a = uniformData(m * k, 7), b = uniformData(k * n, 8);
+      const out = uniformData(m * n + 5, 9);
       const before = out.slice();
       const ret = sgemm(a, b, m, n, k, { transA, transB, accumulate: true, out });
       assert(ret === out, "returns opts.out");
@@ -154,7 +141,7 @@ Deno.test("sgemm accumulates into opts.out and leaves elements past C untouched"
       assertClose(out, 0, n, ref, m, n, k, `accumulate tA=${transA} tB=${transB}`, before);
       assertEquals(Array.from(out.subarray(m * n)), Array.from(before.subarray(m * n)));
       // without accumulate, out is overwritten (old contents ignored)
-      const out2 = rand(m * n, 10);
+      const out2 = uniformData(m * n, 10);
       sgemm(a, b, m, n, k, { transA, transB, out: out2 });
       assertClose(out2, 0, n, ref, m, n, k, `overwrite tA=${transA} tB=${transB}`);
     }
@@ -176,7 +163,8 @@ Deno.test("sgemm batch: default strides, gaps, broadcast A or B (stride 0), summ
   let seed = 50;
   for (const cs of cases) {
     const sA = cs.strideA ?? m * k, sB = cs.strideB ?? k * n, sC = cs.strideC ?? m * n;
-    const a = rand((batch - 1) * sA + m * k, seed++), b = rand((batch - 1) * sB + k * n, seed++);
+    const a = uniformData((batch - 1) * sA + m * k, seed++),
+      b = uniformData((batch - 1) * sB + k * n, seed++);
     const c = sgemm(a, b, m, n, k, { ...cs, batch });
     assertEquals(c.length, (batch - 1) * sC + m * n);
     for (let t = 0; t < batch; t++) {
@@ -198,8 +186,8 @@ Deno.test("sgemm batch: default strides, gaps, broadcast A or B (stride 0), summ
       k * n,
     ]] as const
   ) {
-    const a = rand(batch * m * k, 70), b = rand(batch * k * n, 71);
-    const out = rand(m * n, 72);
+    const a = uniformData(batch * m * k, 70), b = uniformData(batch * k * n, 71);
+    const out = uniformData(m * n, 72);
     const base = out.slice();
     sgemm(a, b, m, n, k, { batch, transA, strideB, strideC: 0, out, accumulate });
     const sum = { c: new Float64Array(m * n), abs: new Float64Array(m * n) };
@@ -250,9 +238,9 @@ Deno.test("sgemmPtr on wasm memory with leading dimensions (sub-matrices)", () =
     for (const transB of [false, true]) {
       using s = new Scratch();
       const aRows = transA ? k : m, bRows = transB ? n : k;
-      const aData = rand(aRows * lda, 11), bData = rand(bRows * ldb, 12);
+      const aData = uniformData(aRows * lda, 11), bData = uniformData(bRows * ldb, 12);
       const pa = s.copyIn(aData), pb = s.copyIn(bData);
-      const cInit = rand(m * ldc, 13);
+      const cInit = uniformData(m * ldc, 13);
       const pc = s.copyIn(cInit);
       sgemmPtr(pa, pb, pc, m, n, k, { transA, transB, lda, ldb, ldc, accumulate: true });
       const c = f32view(pc, m * ldc).slice();
@@ -272,7 +260,9 @@ Deno.test("sgemmPtr batch with shared B and padded rows (stacked product) matche
   const m = 7, n = 10, k = 9, lda = 12, ldc = 13, batch = 3;
   for (const transB of [false, true]) {
     using s = new Scratch();
-    const aData = rand(batch * m * lda, 21), bData = rand(k * n, 22), cInit = rand(batch * m * ldc, 23);
+    const aData = uniformData(batch * m * lda, 21),
+      bData = uniformData(k * n, 22),
+      cInit = uniformData(batch * m * ldc, 23);
     const pa = s.copyIn(aData), pb = s.copyIn(bData), pc = s.copyIn(cInit);
     sgemmPtr(pa, pb, pc, m, n, k, {
       transB,
@@ -294,8 +284,11 @@ Deno.test("sgemmPtr batch with shared B and padded rows (stacked product) matche
 
 Deno.test("sgemm releases its wasm scratch memory", () => {
   const before = memoryStats().liveBytes;
-  sgemm(rand(50 * 40, 1), rand(40 * 30, 2), 50, 30, 40, { transB: true });
-  sgemm(rand(50 * 40, 1), rand(40 * 30, 2), 50, 30, 40, { batch: 1, out: new Float32Array(1500) });
+  sgemm(uniformData(50 * 40, 1), uniformData(40 * 30, 2), 50, 30, 40, { transB: true });
+  sgemm(uniformData(50 * 40, 1), uniformData(40 * 30, 2), 50, 30, 40, {
+    batch: 1,
+    out: new Float32Array(1500),
+  });
   assertEquals(memoryStats().liveBytes, before);
 });
 

@@ -11,24 +11,13 @@ import { getFftPlan } from "../src/fft/plan.ts";
 import { fromFloat32Array } from "../src/tensor/creation.ts";
 import { blockCircularConvolution, getCirculant } from "../src/ops/circulant.ts";
 import { initWebGPU, type WebGPUBackend, webgpuBackend } from "../src/backend/webgpu/mod.ts";
+import { assertClose, f32, goldenIndex, loadGoldenCase } from "./_golden.ts";
+import { uniformData } from "./_random.ts";
 
 const adapter = await navigator.gpu?.requestAdapter();
 const skip = !adapter;
 if (skip) console.warn("webgpu_fft_test: navigator.gpu has no adapter here; WebGPU tests skipped");
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: skip };
-
-function rand(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6D2B79F5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
 
 /** float64 naive rfft of `batch` rows: `[batch, floor(n/2)+1, 2]`. */
 function naiveRfft(x: Float32Array, n: number, batch: number): Float64Array {
@@ -47,24 +36,6 @@ function naiveRfft(x: Float32Array, n: number, batch: number): Float64Array {
     }
   }
   return out;
-}
-
-/** max|a − ref| <= tol · max|ref| per tensor. */
-function assertClose(actual: ArrayLike<number>, ref: ArrayLike<number>, tol: number, what: string): void {
-  assertEquals(actual.length, ref.length, `${what}: length`);
-  let maxRef = 0, maxErr = 0, at = -1;
-  for (let i = 0; i < ref.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref[i]));
-    const e = Math.abs(actual[i] - ref[i]);
-    if (!(e <= maxErr)) {
-      maxErr = e;
-      at = i;
-    }
-  }
-  assert(
-    maxErr <= tol * Math.max(maxRef, 1e-30),
-    `${what}: max error ${maxErr} at ${at} (got ${actual[at]}, want ${ref[at]}), allowed ${tol} · ${maxRef}`,
-  );
 }
 
 let gpu: WebGPUBackend;
@@ -108,7 +79,7 @@ Deno.test({
   fn() {
     for (const n of LENGTHS) {
       const batch = n <= 64 ? 3 : 2;
-      const x = rand(n * batch, n);
+      const x = uniformData(n * batch, n);
       const xs = gpu.fromArray(x);
       const ss = gpu.rfft(xs, n, batch);
       const spec = gpu.readSync(ss);
@@ -130,7 +101,7 @@ Deno.test({
   fn() {
     for (const n of [8, 9, 14, 15]) {
       const h = Math.floor(n / 2) + 1;
-      const x = rand(n, 40 + n);
+      const x = uniformData(n, 40 + n);
       const spec = new Float32Array(naiveRfft(x, n, 1));
       spec[1] = 5; // Im X_0
       if (n % 2 === 0) spec[2 * (h - 1) + 1] = -3; // Im X_(n/2)
@@ -140,30 +111,14 @@ Deno.test({
   },
 });
 
-interface GoldenTensor {
-  shape: number[];
-  data: number[];
-}
-interface GoldenCase {
-  name: string;
-  meta: { b: number; in_features: number; out_features: number; m: number; n: number; x_shape: number[] };
-  tensors: Record<string, GoldenTensor>;
-}
-
-const goldenDir = new URL("../../shared/golden/", import.meta.url);
-const index = JSON.parse(Deno.readTextFileSync(new URL("index.json", goldenDir))) as {
-  cases: Array<{ file: string }>;
-};
-const f32 = (t: GoldenTensor) => Float32Array.from(t.data, (v) => Math.fround(v));
-
 Deno.test({
   name: "webgpu c3a: every golden case through blockCircularConvolution / getCirculant on WebGPU tensors",
   ...opts,
   fn() {
     const prev = setBackend("webgpu");
     try {
-      for (const { file } of index.cases) {
-        const c = JSON.parse(Deno.readTextFileSync(new URL(file, goldenDir))) as GoldenCase;
+      for (const { file } of goldenIndex()) {
+        const c = loadGoldenCase(file);
         const { m, n, b } = c.meta;
         const T = c.tensors;
         const x = fromFloat32Array(f32(T.x), T.x.shape).requiresGrad_();
@@ -191,7 +146,9 @@ Deno.test({
   ...opts,
   async fn() {
     const rows = 37, m = 3, n = 2, b = 12;
-    const x = rand(rows * n * b, 50), w = rand(m * n * b, 51), g = rand(rows * m * b, 52);
+    const x = uniformData(rows * n * b, 50),
+      w = uniformData(m * n * b, 51),
+      g = uniformData(rows * m * b, 52);
     const run = (be: WebGPUBackend) => {
       const sp = be.c3aKernelSpectrum(be.fromArray(w), m, n, b);
       const y = be.readSync(be.c3aForward(be.fromArray(x), sp, rows));

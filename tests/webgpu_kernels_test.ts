@@ -8,6 +8,7 @@ import { assert, assertEquals, assertThrows } from "./deps.ts";
 import { type Backend, setBackend, type Storage } from "../src/backend/backend.ts";
 import "../src/backend/wasm/backend.ts";
 import { initWebGPU, type WebGPUBackend, webgpuBackend } from "../src/backend/webgpu/mod.ts";
+import { mulberryData } from "./_random.ts";
 
 const adapter = await navigator.gpu?.requestAdapter();
 const skip = !adapter;
@@ -18,16 +19,7 @@ const opts = { sanitizeOps: false, sanitizeResources: false, ignore: skip };
 
 /** Seeded uniform(lo, hi) float32 data (mulberry32). */
 function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6D2B79F5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
+  return mulberryData(n, seed, (u) => lo + (hi - lo) * u);
 }
 
 /** |a − b| <= atol + rtol·|b| elementwise; NaN must match NaN, ±Inf must match exactly. */
