@@ -4,6 +4,8 @@ import { noGrad } from "../src/autograd/grad_mode.ts";
 import { fromFloat32Array } from "../src/tensor/creation.ts";
 import type { Tensor } from "../src/tensor/tensor.ts";
 import { Linear } from "../src/nn/linear.ts";
+import { Module } from "../src/nn/module.ts";
+import { manualSeed } from "../src/tensor/random.ts";
 import { loadGoldenCase } from "./_golden.ts";
 
 export const SHARED = new URL("../../shared/", import.meta.url);
@@ -159,4 +161,53 @@ export function linearWith(
 /** Overwrite a tensor's values (no grad). */
 export function setData(t: Tensor, data: ArrayLike<number>): void {
   noGrad(() => t.copy_(fromFloat32Array(Float32Array.from(data), t.shape)));
+}
+
+/** The keys of PEFT's C3A adapter_config.json, sorted (what `C3AConfig.toJSON()` must produce). */
+export const PEFT_KEYS: readonly string[] = [
+  "auto_mapping",
+  "base_model_name_or_path",
+  "bias",
+  "block_size",
+  "block_size_pattern",
+  "inference_mode",
+  "init_weights",
+  "layers_pattern",
+  "layers_to_transform",
+  "modules_to_save",
+  "peft_type",
+  "peft_version",
+  "revision",
+  "target_modules",
+  "task_type",
+];
+
+/** Two Linear layers with a ReLU in between, plus a head (8 → 12 → 8 → 4, seed 7): small enough for float64 references. */
+export class Net extends Module {
+  lin0: Linear;
+  lin1: Linear;
+  head: Linear;
+  constructor() {
+    super();
+    manualSeed(7);
+    this.lin0 = new Linear(8, 12);
+    this.lin1 = new Linear(12, 8);
+    this.head = new Linear(8, 4);
+  }
+  override forward(x: Tensor): Tensor {
+    return this.head.forward(this.lin1.forward(this.lin0.forward(x).relu()));
+  }
+}
+
+/** The fixed input of `Net` in the c3a tests: [3, 8] values from `lcgData(24, 99)`. */
+export const NET_X: Float32Array = lcgData(3 * 8, 99);
+
+/** A fresh tensor [3, 8] holding `NET_X`. */
+export function netInput(): Tensor {
+  return fromFloat32Array(NET_X.slice(), [3, 8]);
+}
+
+/** A model's output on `netInput()` (no grad), copied out. */
+export function netOutput(m: { forward(x: Tensor): Tensor }): Float32Array {
+  return noGrad(() => m.forward(netInput())).dataSync().slice();
 }

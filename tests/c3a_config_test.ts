@@ -8,30 +8,12 @@ import { getPeftModel } from "../src/c3a/model.ts";
 import { findTargets } from "../src/c3a/matching.ts";
 import { Module } from "../src/nn/module.ts";
 import { Linear } from "../src/nn/linear.ts";
+import { FIXTURES, PEFT_KEYS } from "./_c3a_util.ts";
 
-const FIXTURES = new URL("../../shared/fixtures/peft/", import.meta.url);
 const FIXTURE_CONFIGS = [
   "mlp/c3a_adapter/adapter_config.json",
   "mini_llama/c3a_qvdown/adapter_config.json",
   "mini_llama/c3a_regex_l1/adapter_config.json",
-];
-
-const PEFT_KEYS = [
-  "auto_mapping",
-  "base_model_name_or_path",
-  "bias",
-  "block_size",
-  "block_size_pattern",
-  "inference_mode",
-  "init_weights",
-  "layers_pattern",
-  "layers_to_transform",
-  "modules_to_save",
-  "peft_type",
-  "peft_version",
-  "revision",
-  "target_modules",
-  "task_type",
 ];
 
 Deno.test("C3AConfig defaults are PEFT's (spec §3.1)", () => {

@@ -8,51 +8,8 @@ import type { C3ALinear } from "../src/c3a/layer.ts";
 import { setWarningHandler, ValueError } from "../src/c3a/errors.ts";
 import { decodeSafetensors, loadSafetensors, saveSafetensors } from "../src/io/safetensors.ts";
 import { ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME } from "../src/io/adapter.ts";
-import { Module } from "../src/nn/module.ts";
-import { Linear } from "../src/nn/linear.ts";
 import { LlamaForCausalLM } from "../src/models/llama.ts";
-import { manualSeed } from "../src/tensor/random.ts";
-import { fromFloat32Array } from "../src/tensor/creation.ts";
-import type { Tensor } from "../src/tensor/tensor.ts";
-import { noGrad } from "../src/autograd/grad_mode.ts";
-import { FIXTURES, lcgData, setData } from "./_c3a_util.ts";
-
-class Net extends Module {
-  lin0: Linear;
-  lin1: Linear;
-  head: Linear;
-  constructor(seed = 7) {
-    super();
-    manualSeed(seed);
-    this.lin0 = new Linear(8, 12);
-    this.lin1 = new Linear(12, 8);
-    this.head = new Linear(8, 4);
-  }
-  override forward(x: Tensor): Tensor {
-    return this.head.forward(this.lin1.forward(this.lin0.forward(x).relu()));
-  }
-}
-const X = lcgData(3 * 8, 99);
-const out = (m: { forward(x: Tensor): Tensor }) =>
-  noGrad(() => m.forward(fromFloat32Array(X.slice(), [3, 8]))).dataSync().slice();
-
-const PEFT_KEYS = [
-  "auto_mapping",
-  "base_model_name_or_path",
-  "bias",
-  "block_size",
-  "block_size_pattern",
-  "inference_mode",
-  "init_weights",
-  "layers_pattern",
-  "layers_to_transform",
-  "modules_to_save",
-  "peft_type",
-  "peft_version",
-  "revision",
-  "target_modules",
-  "task_type",
-];
+import { FIXTURES, lcgData, Net, netOutput as out, PEFT_KEYS, setData } from "./_c3a_util.ts";
 
 async function tmp(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "c3a_io_test_" });

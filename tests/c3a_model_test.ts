@@ -17,34 +17,23 @@ import { Module } from "../src/nn/module.ts";
 import { Linear } from "../src/nn/linear.ts";
 import { LayerNorm } from "../src/nn/normalization.ts";
 import { LlamaForCausalLM } from "../src/models/llama.ts";
-import { Generator, manualSeed } from "../src/tensor/random.ts";
+import { Generator } from "../src/tensor/random.ts";
 import { fromFloat32Array, tensor } from "../src/tensor/creation.ts";
 import type { Tensor } from "../src/tensor/tensor.ts";
-import { noGrad } from "../src/autograd/grad_mode.ts";
 import { mseLoss } from "../src/ops/loss.ts";
 import { SGD } from "../src/optim/sgd.ts";
-import { assertClose, bccRef, lcgData, linearRef, maxAbsDiff, setData } from "./_c3a_util.ts";
-
-/** Two Linear layers with a ReLU in between, plus a head: small enough for float64 references. */
-class Net extends Module {
-  lin0: Linear;
-  lin1: Linear;
-  head: Linear;
-  constructor() {
-    super();
-    manualSeed(7);
-    this.lin0 = new Linear(8, 12);
-    this.lin1 = new Linear(12, 8);
-    this.head = new Linear(8, 4);
-  }
-  override forward(x: Tensor): Tensor {
-    return this.head.forward(this.lin1.forward(this.lin0.forward(x).relu()));
-  }
-}
-
-const X = lcgData(3 * 8, 99);
-const x = () => fromFloat32Array(X.slice(), [3, 8]);
-const out = (m: { forward(x: Tensor): Tensor }) => noGrad(() => m.forward(x())).dataSync().slice();
+import {
+  assertClose,
+  bccRef,
+  lcgData,
+  linearRef,
+  maxAbsDiff,
+  Net,
+  NET_X as X,
+  netInput as x,
+  netOutput as out,
+  setData,
+} from "./_c3a_util.ts";
 
 /** float64 reference of Net with optional C3A kernels per layer: [kernel, m, n, b]. */
 function netRef(

@@ -9,29 +9,10 @@ import { C3ALinear } from "../src/c3a/layer.ts";
 import { BlockSizeError, captureWarnings, setWarningHandler, ValueError } from "../src/c3a/errors.ts";
 import { SafetensorsError, saveSafetensors } from "../src/io/safetensors.ts";
 import { ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME } from "../src/io/adapter.ts";
-import { Module } from "../src/nn/module.ts";
 import { Linear } from "../src/nn/linear.ts";
-import { manualSeed } from "../src/tensor/random.ts";
-import { fromFloat32Array } from "../src/tensor/creation.ts";
-import type { Tensor } from "../src/tensor/tensor.ts";
+import type { Module } from "../src/nn/module.ts";
 import { noGrad } from "../src/autograd/grad_mode.ts";
-import { lcgData, setData } from "./_c3a_util.ts";
-
-class Net extends Module {
-  lin0: Linear;
-  lin1: Linear;
-  head: Linear;
-  constructor() {
-    super();
-    manualSeed(7);
-    this.lin0 = new Linear(8, 12);
-    this.lin1 = new Linear(12, 8);
-    this.head = new Linear(8, 4);
-  }
-  override forward(x: Tensor): Tensor {
-    return this.head.forward(this.lin1.forward(this.lin0.forward(x).relu()));
-  }
-}
+import { lcgData, Net, netInput, netOutput as out, setData } from "./_c3a_util.ts";
 
 /** A module whose deep copy fails: as modules_to_save it makes the injection fail half-way. */
 class Uncopyable extends Linear {
@@ -47,10 +28,6 @@ class NetWithUncopyable extends Net {
     this.extra = new Uncopyable(4, 4);
   }
 }
-
-const X = lcgData(3 * 8, 99);
-const out = (m: { forward(x: Tensor): Tensor }) =>
-  noGrad(() => m.forward(fromFloat32Array(X.slice(), [3, 8]))).dataSync().slice();
 
 interface Snapshot {
   modules: Array<[string, Module, boolean]>;
@@ -256,7 +233,7 @@ Deno.test("loadAdapter / addAdapter: a failed load leaves no half-added adapter"
     await Deno.writeFile(`${dir}/${ADAPTER_SAFE_WEIGHTS_NAME}`, kernels);
     await peft.loadAdapter(dir, "other");
     peft.setAdapter("other");
-    const ref = noGrad(() => peftSrc.model.forward(fromFloat32Array(X.slice(), [3, 8])));
+    const ref = noGrad(() => peftSrc.model.forward(netInput()));
     // lin1 of `peft` has only "default", which is inactive now: same as peftSrc (lin1 unadapted)
     assertEquals([...out(peft)], [...ref.dataSync()]);
 
