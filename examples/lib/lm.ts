@@ -9,7 +9,7 @@ import { crossEntropy, noGrad, type Tensor, tidy } from "../../src/tensor/index.
 import type { Module } from "../../src/nn/mod.ts";
 import { clipGradNorm, type LRScheduler, type Optimizer } from "../../src/optim/mod.ts";
 import { Progress } from "../../src/util/progress.ts";
-import { type Batch, bitsPerByte, Rng, sampleBatch } from "./data.ts";
+import { type Batch, bitsPerByte, Rng, sampleBatch, type Split } from "./data.ts";
 import type { PeakMemory } from "./output.ts";
 
 /** A causal LM as these scripts use it: `forward(ids, {shape: [B, T]})` → logits `[B, T, V]`. */
@@ -228,4 +228,26 @@ function pick(logits: Float32Array, topK: number, temp: number, rng: Rng): numbe
     if (r <= 0) return top[j];
   }
   return top[top.length - 1];
+}
+
+/**
+ * The data description the scripts' JSON logs record: the split rule (`splitDocs` defaults), document
+ * counts, byte counts and the number of held-out windows.
+ */
+export function dataLog(split: Split, trainTokens: Uint8Array, heldOut: HeldOut): {
+  split: string;
+  trainDocs: number;
+  heldOutDocs: number;
+  trainBytes: number;
+  heldOutBytes: number;
+  heldOutWindows: number;
+} {
+  return {
+    split: "document i held out when i % 10 == 3",
+    trainDocs: split.train.length,
+    heldOutDocs: split.heldOut.length,
+    trainBytes: trainTokens.length,
+    heldOutBytes: heldOut.tokens.length,
+    heldOutWindows: heldOut.offsets.length,
+  };
 }

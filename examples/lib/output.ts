@@ -120,3 +120,13 @@ export class PeakMemory {
 export function formatMB(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
+
+/** The machine a run used, as recorded in the scripts' JSON logs. */
+export function machineInfo(): { os: string; arch: string; deno: string; cpus: number } {
+  return {
+    os: Deno.build.os,
+    arch: Deno.build.arch,
+    deno: Deno.version.deno,
+    cpus: navigator.hardwareConcurrency,
+  };
+}

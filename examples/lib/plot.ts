@@ -86,3 +86,21 @@ export async function lossCurveSvg(series: readonly Series[], options: PlotOptio
     view.finalize();
   }
 }
+
+/**
+ * The scripts' loss picture: the training loss as a trailing mean over `window` batches and the held-out
+ * curve, in bits per byte, under `title`.
+ */
+export function trainingCurvesSvg(
+  log: {
+    train: readonly { step: number; value: number }[];
+    eval: readonly { step: number; value: number }[];
+  },
+  window: number,
+  title: string,
+): Promise<string> {
+  return lossCurveSvg([
+    { name: `train (mean of last ${window} batches)`, points: movingAverage(log.train, window) },
+    { name: "held-out", points: log.eval },
+  ], { title, yLabel: "bits per byte" });
+}
