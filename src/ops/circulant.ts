@@ -77,37 +77,54 @@ interface WasmSpectrum extends C3ASpectrum {
   readonly spec: KernelSpectrum;
 }
 
+/**
+ * The array of a wasm storage, read without `readSync`: the wasm backend's storages keep their data in
+ * a `data` field, and `readSync` would mark the array as handed out (never recycled by the backend's
+ * array pool). The kernels below only copy it into wasm memory and keep no reference, so the array
+ * stays recyclable. Falls back to `readSync` for any other storage object.
+ */
+function peek(be: Backend, s: Storage): Float32Array {
+  const d = (s as { data?: unknown }).data;
+  return d instanceof Float32Array ? d : be.readSync(s);
+}
+
+/**
+ * A new storage of `size` elements from the backend (recycled from its array pool when possible) and
+ * its array, for a kernel to write its result into.
+ */
+function output(be: Backend, size: number): { storage: Storage; array: Float32Array } {
+  const storage = be.full(size, 0);
+  return { storage, array: peek(be, storage) };
+}
+
 /** The wasm kernels over a backend's storage arrays (for a "wasm" backend lacking the methods). */
 function wasmKernels(be: Backend): C3ABackendKernels {
-  const arr = (s: Storage) => be.readSync(s);
-  const wrap = (a: Float32Array) => be.fromArray(a, true);
+  const arr = (s: Storage) => peek(be, s);
   return {
     c3aKernelSpectrum(kernel, m, n, b): WasmSpectrum {
       return { backend: be, m, n, b, spec: wasmKernelSpectrum(arr(kernel), { m, n, b }) };
     },
     c3aForward(x, spectrum, rows) {
       const s = spectrum as WasmSpectrum;
-      return wrap(wasmC3AForward(arr(x), s.spec, { rows, m: s.m, n: s.n, b: s.b }));
+      const y = output(be, rows * s.m * s.b);
+      wasmC3AForward(arr(x), s.spec, { rows, m: s.m, n: s.n, b: s.b }, { out: y.array });
+      return y.storage;
     },
     c3aBackward(x, spectrum, g, rows, inputGrad, kernelGrad) {
       const s = spectrum as WasmSpectrum;
-      const r = wasmC3ABackward(
+      const gx = inputGrad ? output(be, rows * s.n * s.b) : null;
+      const gk = kernelGrad ? output(be, s.m * s.n * s.b) : null;
+      wasmC3ABackward(
         x === null ? null : arr(x),
         s.spec,
         arr(g),
         { rows, m: s.m, n: s.n, b: s.b },
-        {
-          inputGrad,
-          kernelGrad,
-        },
+        { inputGrad, kernelGrad, gradXOut: gx?.array, gradKernelOut: gk?.array },
       );
-      return {
-        gradX: r.gradX === null ? null : wrap(r.gradX),
-        gradKernel: r.gradKernel === null ? null : wrap(r.gradKernel),
-      };
+      return { gradX: gx === null ? null : gx.storage, gradKernel: gk === null ? null : gk.storage };
     },
     getCirculant(kernel, m, n, b) {
-      return wrap(wasmGetCirculant(arr(kernel), { m, n, b }));
+      return be.fromArray(wasmGetCirculant(arr(kernel), { m, n, b }), true);
     },
   };
 }
@@ -190,7 +207,38 @@ function kernelShape(kernel: Tensor, what: string): { m: number; n: number; b: n
  * ```
  */
 export function blockCircularConvolution(x: Tensor, kernel: Tensor): Tensor {
-  const what = "blockCircularConvolution";
+  return bcc("blockCircularConvolution", x, kernel, undefined);
+}
+
+/**
+ * `input + blockCircularConvolution(x, kernel)` as one op with one output array (like `torch.addmm`
+ * for a matrix product): the convolution's result is written into a fresh array and `input` is added
+ * to it in place, so the unfused sum's extra activation-sized array (and its memory) is never made.
+ * C3ALinear passes its base layer's output here. Gradients: `input` gets the output gradient itself;
+ * x and kernel as in {@link blockCircularConvolution}.
+ *
+ * @param input `[..., out]` float32, exactly the output's shape (no broadcasting), same backend as x
+ * @param x input `[..., in]` float32 with `in = n·b`
+ * @param kernel C3A kernel `[m, n, b]` float32
+ * @returns `[..., out]` float32 = `input + x·Aᵀ`
+ * @throws {RangeError} the errors of {@link blockCircularConvolution}, and if `input` does not have the
+ *   output's shape
+ * @throws {Error} if the tensors live on different backends, or the backend has no C3A kernels
+ * @example
+ * ```ts
+ * import { tensor } from "../tensor/index.ts";
+ * const w = tensor([1, 2, 3, 4, 5, 6], [1, 2, 3]);
+ * const x = tensor([1, 2, 3, 4, 5, 6], [1, 6]);
+ * addBlockCircularConvolution(tensor([1, 1, 1], [1, 3]), x, w); // [[92, 86, 86]]
+ * ```
+ */
+export function addBlockCircularConvolution(input: Tensor, x: Tensor, kernel: Tensor): Tensor {
+  const what = "addBlockCircularConvolution";
+  if (!(input instanceof Tensor)) throw new TypeError(`${what}: input must be a Tensor, got ${typeof input}`);
+  return bcc(what, x, kernel, input);
+}
+
+function bcc(what: string, x: Tensor, kernel: Tensor, add: Tensor | undefined): Tensor {
   if (!(x instanceof Tensor)) throw new TypeError(`${what}: x must be a Tensor, got ${typeof x}`);
   const { m, n, b } = kernelShape(kernel, what);
   if (x.ndim < 1) {
@@ -213,15 +261,34 @@ export function blockCircularConvolution(x: Tensor, kernel: Tensor): Tensor {
     );
   }
   const lead = x.shape.slice(0, -1);
+  const outShape = [...lead, m * b];
+  if (add !== undefined) {
+    if (add.ndim !== outShape.length || add.shape.some((d, i) => d !== outShape[i])) {
+      throw new RangeError(
+        `${what}: input ${fmtShape(add.shape)} must have the output's shape ${fmtShape(outShape)}`,
+      );
+    }
+    if (add.backend !== x.backend) {
+      throw new Error(`${what}: input is on backend "${add.backend.name}" but x on "${x.backend.name}"`);
+    }
+  }
   const rows = sizeOf(lead);
-  const k = c3aKernels(x.backend, what);
+  const be = x.backend;
+  const k = c3aKernels(be, what);
   const spectrum = k.c3aKernelSpectrum(kernel.storage, m, n, b);
-  const out = Tensor.fromStorage(k.c3aForward(x.storage, spectrum, rows), [...lead, m * b]);
-  return recordOp(what, out, [x, kernel], (g, needs) => {
-    const r = k.c3aBackward(needs[1] ? x.storage : null, spectrum, g.storage, rows, needs[0], needs[1]);
+  const y = k.c3aForward(x.storage, spectrum, rows);
+  // the kernel's result is a fresh storage of this op: add in place (one output array, not two)
+  if (add !== undefined) be.axpby(y, 1, add.storage, 1, y);
+  const out = Tensor.fromStorage(y, outShape);
+  const inputs = add === undefined ? [x, kernel] : [x, kernel, add];
+  return recordOp(what, out, inputs, (g, needs) => {
+    const r = needs[0] || needs[1]
+      ? k.c3aBackward(needs[1] ? x.storage : null, spectrum, g.storage, rows, needs[0], needs[1])
+      : { gradX: null, gradKernel: null };
     return [
       r.gradX === null ? null : Tensor.fromStorage(r.gradX, x.shape),
       r.gradKernel === null ? null : Tensor.fromStorage(r.gradKernel, kernel.shape),
+      needs[2] ? g : null,
     ];
   });
 }

@@ -42,12 +42,43 @@ export interface C3AShape extends C3ABlockShape {
   rows: number;
 }
 
-/** Which gradients {@link c3aBackward} computes (both by default). */
+/** Which gradients {@link c3aBackward} computes (both by default), and optional output arrays. */
 export interface C3ABackwardOptions {
   /** Compute the gradient with respect to x (default true). */
   inputGrad?: boolean;
   /** Compute the gradient with respect to the kernel (default true). */
   kernelGrad?: boolean;
+  /**
+   * Array `[rows, in]` float32 to write gradX into (and return) instead of allocating a new one, e.g. a
+   * recycled array of the caller's backend. Ignored when the input gradient is not requested.
+   */
+  gradXOut?: Float32Array;
+  /** Array `[m, n, b]` float32 to write gradKernel into (and return); ignored when not requested. */
+  gradKernelOut?: Float32Array;
+}
+
+/** Options of {@link c3aForward}. */
+export interface C3AForwardOptions {
+  /**
+   * Array `[rows, out]` float32 to write y into (and return) instead of allocating a new one, e.g. a
+   * recycled array of the caller's backend.
+   */
+  out?: Float32Array;
+}
+
+/** Copies `length` floats at `ptr` into `out` (checked to hold exactly `length`), or into a new array. */
+function readOut(
+  where: string,
+  name: string,
+  ptr: number,
+  length: number,
+  layout: string,
+  out?: Float32Array,
+) {
+  if (out === undefined) return length === 0 ? new Float32Array(0) : readF32(ptr, length);
+  checkLength(where, name, out, length, layout);
+  if (length > 0) out.set(f32view(ptr, length));
+  return out;
 }
 
 /** Result of {@link c3aBackward}; a gradient is null when it was not requested. */
@@ -239,8 +270,10 @@ export function c3aForwardPtr(xPtr: number, packedPtr: number, yPtr: number, sha
  * @param x input `[rows, in]` float32 (in = n·b), row-major
  * @param kernel kernel `[m, n, b]` float32, or its {@link KernelSpectrum}
  * @param shape `{rows, m, n, b}`
- * @returns y `[rows, out]` float32 (out = m·b)
- * @throws {RangeError} if a size is not an integer (rows >= 0, others >= 1) or a length does not match
+ * @param opts `out`: an array `[rows, out]` to write y into instead of a new one
+ * @returns y `[rows, out]` float32 (out = m·b): `opts.out` when given, else a new array
+ * @throws {RangeError} if a size is not an integer (rows >= 0, others >= 1) or a length (of x, the
+ *   kernel or `opts.out`) does not match
  * @example
  * ```ts
  * const w = new Float32Array([1, 2, 3, 4, 5, 6]);          // [1, 2, 3]
@@ -252,18 +285,21 @@ export function c3aForward(
   x: Float32Array,
   kernel: Float32Array | KernelSpectrum,
   shape: C3AShape,
+  opts: C3AForwardOptions = {},
 ): Float32Array {
   const where = "c3aForward";
   checkShape(shape, where);
   const { rows, m, n, b } = shape;
   checkLength(where, "x", x, rows * n * b, `[rows=${rows}, in=${n * b}]`);
+  const yLayout = `[rows=${rows}, out=${m * b}]`;
+  if (opts.out !== undefined) checkLength(where, "out", opts.out, rows * m * b, yLayout);
   using s = new Scratch();
   const pp = packedIn(s, kernel, shape, where);
-  if (rows === 0) return new Float32Array(0);
+  if (rows === 0) return readOut(where, "out", 0, 0, yLayout, opts.out);
   const px = s.copyIn(x);
   const py = s.alloc(rows * m * b * 4);
   c3aForwardPtr(px, pp, py, shape);
-  return readF32(py, rows * m * b);
+  return readOut(where, "out", py, rows * m * b, yLayout, opts.out);
 }
 
 /**
@@ -318,9 +354,12 @@ export function c3aBackwardPtr(
  * @param kernel kernel `[m, n, b]` float32, or its {@link KernelSpectrum}
  * @param gradY upstream gradient `[rows, out]` float32
  * @param shape `{rows, m, n, b}`
- * @param opts which gradients to compute (both by default)
- * @returns `{gradX [rows, in] | null, gradKernel [m, n, b] | null}` float32
- * @throws {RangeError} if a size is not an integer or a length does not match
+ * @param opts which gradients to compute (both by default); `gradXOut` / `gradKernelOut`: arrays to
+ *   write them into instead of new ones
+ * @returns `{gradX [rows, in] | null, gradKernel [m, n, b] | null}` float32 (the given output arrays
+ *   when passed)
+ * @throws {RangeError} if a size is not an integer or a length (including an output array's) does not
+ *   match
  * @throws {TypeError} if x is null while the kernel gradient is requested
  */
 export function c3aBackward(
@@ -340,6 +379,13 @@ export function c3aBackward(
     if (x === null || x === undefined) throw new TypeError(`${where}: x is required for the kernel gradient`);
     checkLength(where, "x", x, rows * n * b, `[rows=${rows}, in=${n * b}]`);
   }
+  const gxLayout = `[rows=${rows}, in=${n * b}]`, gkLayout = `[m=${m}, n=${n}, b=${b}]`;
+  if (wantX && opts.gradXOut !== undefined) {
+    checkLength(where, "gradXOut", opts.gradXOut, rows * n * b, gxLayout);
+  }
+  if (wantK && opts.gradKernelOut !== undefined) {
+    checkLength(where, "gradKernelOut", opts.gradKernelOut, m * n * b, gkLayout);
+  }
   if (!wantX && !wantK) return { gradX: null, gradKernel: null };
   using s = new Scratch();
   const pp = wantX ? packedIn(s, kernel, shape, where) : 0;
@@ -352,8 +398,10 @@ export function c3aBackward(
   const pgk = wantK ? s.alloc(m * n * b * 4) : 0;
   c3aBackwardPtr(px, pp, pg, pgx, pgk, shape);
   return {
-    gradX: wantX ? (rows > 0 ? readF32(pgx, rows * n * b) : new Float32Array(0)) : null,
-    gradKernel: wantK ? readF32(pgk, m * n * b) : null,
+    gradX: wantX
+      ? readOut(where, "gradXOut", pgx, rows > 0 ? rows * n * b : 0, gxLayout, opts.gradXOut)
+      : null,
+    gradKernel: wantK ? readOut(where, "gradKernelOut", pgk, m * n * b, gkLayout, opts.gradKernelOut) : null,
   };
 }
 
