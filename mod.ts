@@ -35,7 +35,7 @@ export * from "./src/optim/mod.ts";
 export * from "./src/models/mlp.ts";
 export * from "./src/models/llama.ts";
 // C3A: the differentiable op (unscaled) and the dense block-circulant matrix.
-export { blockCircularConvolution, getCirculant } from "./src/ops/circulant.ts";
+export { addBlockCircularConvolution, blockCircularConvolution, getCirculant } from "./src/ops/circulant.ts";
 // Low-level C3A kernels on Float32Arrays (namespace `c3aKernels`: c3aForward, c3aBackward, getCirculant, ...).
 export * as c3aKernels from "./src/backend/wasm/circulant.ts";
 // The C3A tuner with PEFT parity.
