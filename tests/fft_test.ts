@@ -3,7 +3,7 @@
 import { assert, assertEquals, assertThrows } from "./deps.ts";
 import FFT from "fft.js";
 import { irfft, irfftPtr, RealFft, rfft, rfftPtr } from "../src/fft/mod.ts";
-import { getComplexPlan, getFftPlan } from "../src/fft/plan.ts";
+import { factorize, factorizeWasm, getComplexPlan, getFftPlan, isSmooth } from "../src/fft/plan.ts";
 import { free, malloc, memory, memoryStats } from "../src/backend/wasm/memory.ts";
 import { c3aBackward, c3aForward } from "../src/backend/wasm/circulant.ts";
 import { mulberry32 } from "./_random.ts";
@@ -98,9 +98,12 @@ const SIZES = [
   96,
   97,
   100,
+  127, // Bluestein on M = 256 (radix-8 wasm passes)
   128,
   243,
   256,
+  511, // Bluestein on M = 1024
+  512,
   625,
   768,
   1000,
@@ -276,6 +279,24 @@ Deno.test("planner: radix passes multiply to the length; Bluestein for other pri
   }
   const p = getFftPlan(1000);
   assertEquals([p.even, p.complexLength, p.bins], [true, 500, 501]);
+});
+
+Deno.test("planner: the wasm radix order uses radix 8 for powers of two >= 64 only", () => {
+  for (let n = 1; n <= 4096; n++) {
+    if (!isSmooth(n)) continue;
+    const f = factorizeWasm(n);
+    assertEquals(f.reduce((a, r) => a * r, 1), n, `product for ${n}`);
+    const pow2 = (n & (n - 1)) === 0;
+    if (pow2 && n >= 64) {
+      assert(f.includes(8), `radix 8 for ${n}: ${f}`);
+      // at most one radix 2, and only last (it is fused into the real split step)
+      assert(f.indexOf(2) === -1 || f.indexOf(2) === f.length - 1, `2 last for ${n}: ${f}`);
+    } else {
+      assertEquals(f, factorize(n), `unchanged for ${n}`);
+    }
+  }
+  assertEquals(factorizeWasm(128), [8, 8, 2]);
+  assertEquals(factorizeWasm(1024), [8, 8, 4, 4]);
 });
 
 // ---------------------------------------------------------------- non-finite values stay in their row

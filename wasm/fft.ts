@@ -8,7 +8,7 @@
 // into the real-input split/merge steps. Lane i of group g works on row i*Q + g (Q = groups), so
 // each lane reads and writes one sequential stream (friendly to hardware prefetchers).
 //
-// The complex transform is a mixed radix 2/3/4/5 Stockham autosort FFT (decimation in frequency, no
+// The complex transform is a mixed radix 2/3/4/5/8 Stockham autosort FFT (decimation in frequency, no
 // bit reversal); lengths with other prime factors go through Bluestein's chirp-z algorithm on a
 // 2/3/5-smooth length. Real input of even length n uses the half-length complex trick (the final
 // radix-2 pass, when there is one, is fused into the split step); odd n packs two real rows into
@@ -181,6 +181,93 @@ function pass5(src: usize, dst: usize, L: i32, s: i32, tw: usize): void {
   }
 }
 
+// Radix-8 pass: a radix-2 step (u_k = a_k + a_(k+4), v_k = (a_k - a_(k+4)) e^(-2 pi i k/8)), then
+// radix-4 DFTs of u (outputs t = 0, 2, 4, 6) and of v (t = 1, 3, 5, 7). Twiddles: 7 per group j
+// (56 bytes); group j = 0 (unit twiddles) skips the multiplications.
+const R8C: f32 = 0.7071067811865476; // sqrt(1/2)
+
+function pass8(src: usize, dst: usize, L: i32, s: i32, tw: usize): void {
+  const sb = <usize> s << 5;
+  const kb = <usize> (L * s) << 5;
+  const c = f32x4.splat(R8C);
+  for (let j = 0; j < L; j++) {
+    const tp = tw + <usize> j * 56;
+    let x = src + ((<usize> (j * s)) << 5);
+    let y = dst + ((<usize> (8 * j * s)) << 5);
+    const xe = x + sb;
+    while (x < xe) {
+      // radix-2 step
+      let p0r = v128.load(x), p0i = v128.load(x, 16);
+      let p4r = v128.load(x + 4 * kb), p4i = v128.load(x + 4 * kb, 16);
+      const u0r = f32x4.add(p0r, p4r), u0i = f32x4.add(p0i, p4i);
+      const v0r = f32x4.sub(p0r, p4r), v0i = f32x4.sub(p0i, p4i);
+      p0r = v128.load(x + 2 * kb); p0i = v128.load(x + 2 * kb, 16);
+      p4r = v128.load(x + 6 * kb); p4i = v128.load(x + 6 * kb, 16);
+      const u2r = f32x4.add(p0r, p4r), u2i = f32x4.add(p0i, p4i);
+      // v2 = (a2 - a6) * (-i)
+      const v2r = f32x4.sub(p0i, p4i), v2i = f32x4.sub(p4r, p0r);
+      p0r = v128.load(x + kb); p0i = v128.load(x + kb, 16);
+      p4r = v128.load(x + 5 * kb); p4i = v128.load(x + 5 * kb, 16);
+      const u1r = f32x4.add(p0r, p4r), u1i = f32x4.add(p0i, p4i);
+      let dr = f32x4.sub(p0r, p4r), di = f32x4.sub(p0i, p4i);
+      // v1 = d * c(1 - i)
+      const v1r = f32x4.mul(c, f32x4.add(dr, di)), v1i = f32x4.mul(c, f32x4.sub(di, dr));
+      p0r = v128.load(x + 3 * kb); p0i = v128.load(x + 3 * kb, 16);
+      p4r = v128.load(x + 7 * kb); p4i = v128.load(x + 7 * kb, 16);
+      const u3r = f32x4.add(p0r, p4r), u3i = f32x4.add(p0i, p4i);
+      dr = f32x4.sub(p0r, p4r);
+      di = f32x4.sub(p0i, p4i);
+      // v3 = d * c(-1 - i)
+      const v3r = f32x4.mul(c, f32x4.sub(di, dr)), v3i = f32x4.neg(f32x4.mul(c, f32x4.add(dr, di)));
+      {
+        const t0r = f32x4.add(u0r, u2r), t0i = f32x4.add(u0i, u2i);
+        const t1r = f32x4.sub(u0r, u2r), t1i = f32x4.sub(u0i, u2i);
+        const t2r = f32x4.add(u1r, u3r), t2i = f32x4.add(u1i, u3i);
+        const t3r = f32x4.sub(u1r, u3r), t3i = f32x4.sub(u1i, u3i);
+        if (j == 0) {
+          v128.store(y, f32x4.add(t0r, t2r));
+          v128.store(y, f32x4.add(t0i, t2i), 16);
+          v128.store(y + 2 * sb, f32x4.add(t1r, t3i));
+          v128.store(y + 2 * sb, f32x4.sub(t1i, t3r), 16);
+          v128.store(y + 4 * sb, f32x4.sub(t0r, t2r));
+          v128.store(y + 4 * sb, f32x4.sub(t0i, t2i), 16);
+          v128.store(y + 6 * sb, f32x4.sub(t1r, t3i));
+          v128.store(y + 6 * sb, f32x4.add(t1i, t3r), 16);
+        } else {
+          v128.store(y, f32x4.add(t0r, t2r));
+          v128.store(y, f32x4.add(t0i, t2i), 16);
+          twStore(y + 2 * sb, f32x4.add(t1r, t3i), f32x4.sub(t1i, t3r), tp + 8);
+          twStore(y + 4 * sb, f32x4.sub(t0r, t2r), f32x4.sub(t0i, t2i), tp + 24);
+          twStore(y + 6 * sb, f32x4.sub(t1r, t3i), f32x4.add(t1i, t3r), tp + 40);
+        }
+      }
+      {
+        const t0r = f32x4.add(v0r, v2r), t0i = f32x4.add(v0i, v2i);
+        const t1r = f32x4.sub(v0r, v2r), t1i = f32x4.sub(v0i, v2i);
+        const t2r = f32x4.add(v1r, v3r), t2i = f32x4.add(v1i, v3i);
+        const t3r = f32x4.sub(v1r, v3r), t3i = f32x4.sub(v1i, v3i);
+        if (j == 0) {
+          v128.store(y + sb, f32x4.add(t0r, t2r));
+          v128.store(y + sb, f32x4.add(t0i, t2i), 16);
+          v128.store(y + 3 * sb, f32x4.add(t1r, t3i));
+          v128.store(y + 3 * sb, f32x4.sub(t1i, t3r), 16);
+          v128.store(y + 5 * sb, f32x4.sub(t0r, t2r));
+          v128.store(y + 5 * sb, f32x4.sub(t0i, t2i), 16);
+          v128.store(y + 7 * sb, f32x4.sub(t1r, t3i));
+          v128.store(y + 7 * sb, f32x4.add(t1i, t3r), 16);
+        } else {
+          twStore(y + sb, f32x4.add(t0r, t2r), f32x4.add(t0i, t2i), tp);
+          twStore(y + 3 * sb, f32x4.add(t1r, t3i), f32x4.sub(t1i, t3r), tp + 16);
+          twStore(y + 5 * sb, f32x4.sub(t0r, t2r), f32x4.sub(t0i, t2i), tp + 32);
+          twStore(y + 7 * sb, f32x4.sub(t1r, t3i), f32x4.add(t1i, t3r), tp + 48);
+        }
+      }
+      x += ELEM;
+      y += ELEM;
+    }
+  }
+}
+
 // Butterflies with unit twiddles (j = 0, all of a pass with l = 1); kb: byte stride of the inputs.
 function pass2n(src: usize, dst: usize, s: i32, kb: usize): void {
   const sb = <usize>s << 5;
@@ -275,11 +362,13 @@ function stockhamPasses(plan: usize, a: usize, b: usize, np: i32): usize {
       if (radix == 4) pass4n(src, dst, s, sb);
       else if (radix == 2) pass2n(src, dst, s, sb);
       else if (radix == 3) pass3n(src, dst, s, sb);
+      else if (radix == 8) pass8(src, dst, L, s, tw);
       else pass5(src, dst, L, s, tw);
     } else {
       if (radix == 4) pass4(src, dst, L, s, tw);
       else if (radix == 2) pass2(src, dst, L, s, tw);
       else if (radix == 3) pass3(src, dst, L, s, tw);
+      else if (radix == 8) pass8(src, dst, L, s, tw);
       else pass5(src, dst, L, s, tw);
     }
     const t = src;

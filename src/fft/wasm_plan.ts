@@ -7,14 +7,21 @@
  * - real plan: 0 n, 4 m (complex length), 8 even (1/0), 12 split twiddles ptr (w^k/2, k = 0..m, f32
  *   pairs), 16 complex plan ptr, 20 scale 1/n (f32);
  * - Stockham plan: 0 kind = 0, 4 length, 8 pass count, then per pass (16 bytes from 12): radix, l,
- *   s, twiddle ptr;
+ *   s, twiddle ptr; passes in the order of `factorizeWasm` (radix 8 for powers of two >= 64);
  * - Bluestein plan: 0 kind = 1, 4 length, 8 M, 12 chirp ptr, 16 filter ptr, 20 Stockham plan ptr.
  *
  * @module
  */
 
 import { allocPersistent, free, malloc, memory } from "../backend/wasm/memory.ts";
-import { type ComplexPlan, type FftPlan, getFftPlan, type StockhamPlan } from "./plan.ts";
+import {
+  type ComplexPlan,
+  factorizeWasm,
+  type FftPlan,
+  getFftPlan,
+  stockhamPassesFor,
+  type StockhamPlan,
+} from "./plan.ts";
 
 /** A real FFT plan resident in wasm memory. */
 export interface WasmFftPlan {
@@ -44,8 +51,12 @@ function writeWords(words: number[]): number {
 }
 
 function uploadStockham(sp: StockhamPlan): number {
-  const words = [0, sp.length, sp.passes.length];
-  for (const pass of sp.passes) words.push(pass.radix, pass.l, pass.s, upload(pass.twiddles));
+  // the wasm kernels' own radix order (radix 8 for powers of two); the twiddles of plan.ts otherwise
+  const radices = factorizeWasm(sp.length);
+  const same = radices.length === sp.passes.length && radices.every((r, i) => r === sp.passes[i].radix);
+  const passes = same ? sp.passes : stockhamPassesFor(sp.length, radices);
+  const words = [0, sp.length, passes.length];
+  for (const pass of passes) words.push(pass.radix, pass.l, pass.s, upload(pass.twiddles));
   return writeWords(words);
 }
 
