@@ -31,7 +31,7 @@
 
 const ELEM: usize = 32;
 // Complex lengths m = n/2 whose fused radix-2 split step writes through a lane buffer (rfftExec).
-const SEQ_MIN_M: i32 = 384;
+const SEQ_MIN_M: i32 = 128;
 const SEQ_MAX_M: i32 = 1024;
 
 // ----- radix passes -----------------------------------------------------------------------------
@@ -770,8 +770,10 @@ export function rfftExec(plan: usize, inp: usize, outp: usize, batch: i32, work:
   // Long rows, fused radix-2 split: postEvenR2 writes the spectrum to the free lane buffer and
   // scatterBins then writes each output row in order, instead of storing 2 bins at 4 places of each
   // of the 4 rows per step (16 concurrent write streams, slow once the outputs miss the caches).
-  // Measured with a batch of 4096: -10..12% at n = 768, 1024, 1280; +8% at n = 64 (direct stores
-  // win); no gain for postEven (2 places per row: n = 1000, 2048) nor at n = 256; m > 1024 untried.
+  // Measured with a batch of 4096: -10..12% at n = 768, 1024, 1280; n = 256: -26% with the data
+  // evicted (bench --cold), -17% right after another large transform, +4% when the same batch was
+  // just transformed (outputs still cached); +8% at n = 64 (direct stores win); no gain for postEven
+  // (2 places per row: n = 1000, 2048); m > 1024 untried.
   const seq = fuseR2 && m >= SEQ_MIN_M && m <= SEQ_MAX_M;
   const Q = (batch + 3) >> 2; // lane i handles rows i*Q .. i*Q+Q-1: 4 sequential streams
   for (let r = 0; r < Q; r++) {
