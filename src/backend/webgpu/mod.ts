@@ -5,9 +5,10 @@
  *
  * @example
  * ```ts
- * import { describeBackend, selectBackend } from "./mod.ts";
+ * import { describeBackend, destroyWebGPU, selectBackend } from "./mod.ts";
  * await selectBackend(); // WebGPU when an adapter exists, wasm otherwise (C3A_BACKEND forces one)
  * console.log(describeBackend());
+ * destroyWebGPU(); // short scripts and tests: release the device now rather than at exit
  * ```
  *
  * @module

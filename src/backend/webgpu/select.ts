@@ -146,6 +146,7 @@ function envBackend(): string | undefined {
  * ```ts
  * await selectBackend();
  * console.log(describeBackend()); // "webgpu (llvmpipe (LLVM 15.0.6, 256 bits), fallback adapter)"
+ * destroyWebGPU(); // short scripts and tests: release the device now rather than at exit
  * ```
  */
 export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Backend> {
@@ -197,6 +198,7 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
  * @example
  * ```ts
  * if (!(await useWebGPU())) console.log("no WebGPU here:", webgpuUnavailableReason());
+ * destroyWebGPU(); // short scripts and tests: release the device now rather than at exit
  * ```
  */
 export async function useWebGPU(opts: InitWebGPUOptions = {}): Promise<boolean> {
