@@ -23,7 +23,15 @@ import { C3AConfig } from "../src/c3a/config.ts";
 import { type C3AModel, getPeftModel } from "../src/c3a/model.ts";
 import { suggestBlockSize } from "../src/c3a/blockSize.ts";
 import { formatDuration } from "../src/util/progress.ts";
-import { CliError, helpText, type OptionSpec, type OptionValues, parseOptions, runMain } from "./lib/cli.ts";
+import {
+  checkTokensPerStep,
+  CliError,
+  helpText,
+  type OptionSpec,
+  type OptionValues,
+  parseOptions,
+  runMain,
+} from "./lib/cli.ts";
 import {
   ByteTokenizer,
   type Doc,
@@ -42,6 +50,18 @@ import { writeHfCheckpoint } from "./lib/checkpoint.ts";
 export const DEFAULT_CHECKPOINT: string = new URL("./checkpoints/sotu-byte-llama", import.meta.url).pathname;
 /** Default C3A targets: every projection of attention and MLP except `k_proj`. */
 export const DEFAULT_TARGETS = "q_proj,v_proj,o_proj,gate_proj,up_proj,down_proj";
+
+/**
+ * Every top-level name the script can write into `--out`; a run deletes the ones it did not write (e.g. an
+ * earlier run's `merged/`), so the directory always describes one run.
+ */
+export const FINETUNE_OUTPUTS: readonly string[] = [
+  "adapter",
+  "merged",
+  "model",
+  "finetune_log.json",
+  "loss.svg",
+];
 
 /** Command-line options of the script (see `--help`). */
 export const OPTIONS: OptionSpec[] = [
@@ -80,7 +100,13 @@ export const OPTIONS: OptionSpec[] = [
     default: "xavier_uniform",
     help: "C3A kernel initialisation (PEFT's default is xavier_uniform; zeros = exact no-op start)",
   },
-  { name: "batch-size", type: "int", min: 1, default: 8, help: "sequences per step" },
+  {
+    name: "batch-size",
+    type: "int",
+    min: 1,
+    default: 8,
+    help: "sequences per step (batch-size × seq-len at most 2^20 tokens)",
+  },
   { name: "seq-len", type: "int", min: 2, default: 128, help: "bytes per sequence" },
   { name: "eval-every", type: "int", min: 0, default: 25, help: "held-out evaluation interval in steps" },
   { name: "eval-windows", type: "int", min: 1, default: 32, help: "held-out windows of seq-len bytes" },
@@ -245,6 +271,7 @@ export async function finetune(
   const checkpoint = v.checkpoint as string;
   const lr = (v.lr as number | undefined) ?? (method === "c3a" ? 0.3 : 5e-4);
   const weightDecay = (v["weight-decay"] as number | undefined) ?? (method === "c3a" ? 1e-5 : 0.01);
+  checkTokensPerStep(v["batch-size"] as number, seqLen);
   const targets = String(v.targets).split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   if (method === "c3a" && targets.length === 0) {
     throw new CliError("--targets is empty; name at least one module");
@@ -464,7 +491,7 @@ export async function finetune(
         } trainable`,
       ),
     );
-    files = await staging.commit();
+    files = await staging.commit(FINETUNE_OUTPUTS);
     log(`wrote ${files.join(", ")}`);
     log(
       `summary: ${method} bpb ${bpbBefore.toFixed(4)} -> ${bpbAfter.toFixed(4)} | trainable ${

@@ -14,7 +14,7 @@ import { LlamaForCausalLM } from "../src/models/llama.ts";
 import type { LlamaConfig } from "../src/models/llama.ts";
 import { AdamW, LambdaLR } from "../src/optim/mod.ts";
 import { manualSeed } from "../src/tensor/index.ts";
-import { CliError, helpText, type OptionSpec, parseOptions, runMain } from "./lib/cli.ts";
+import { checkTokensPerStep, CliError, helpText, type OptionSpec, parseOptions, runMain } from "./lib/cli.ts";
 import {
   ByteTokenizer,
   type Doc,
@@ -37,7 +37,13 @@ const OPTIONS: OptionSpec[] = [
   { name: "lr", type: "number", min: 0, default: 3e-3, help: "peak learning rate (AdamW, cosine to 10%)" },
   { name: "warmup", type: "int", min: 0, default: 60, help: "linear warm-up steps" },
   { name: "weight-decay", type: "number", min: 0, default: 0.1, help: "AdamW weight decay (matrices only)" },
-  { name: "batch-size", type: "int", min: 1, default: 8, help: "sequences per step" },
+  {
+    name: "batch-size",
+    type: "int",
+    min: 1,
+    default: 8,
+    help: "sequences per step (batch-size × seq-len at most 2^20 tokens)",
+  },
   { name: "seq-len", type: "int", min: 2, default: 128, help: "bytes per sequence" },
   { name: "hidden-size", type: "int", min: 8, default: 192, help: "model width" },
   { name: "intermediate-size", type: "int", min: 8, default: 512, help: "SwiGLU width" },
@@ -75,6 +81,7 @@ async function main(): Promise<void> {
     throw new CliError(`--heads ${heads} must be a multiple of --kv-heads ${kvHeads}`);
   }
   const seqLen = v["seq-len"] as number;
+  checkTokensPerStep(v["batch-size"] as number, seqLen);
   const outDir = v.out as string;
 
   // Data: speeches (or the user's text), every 10th document held out.
@@ -206,7 +213,12 @@ async function main(): Promise<void> {
       "loss.svg",
       await trainingCurvesSvg(log, 20, "byte-level Llama pretraining on State of the Union addresses"),
     );
-    const written = await staging.commit();
+    const written = await staging.commit([
+      "config.json",
+      "model.safetensors",
+      "training_log.json",
+      "loss.svg",
+    ]);
     console.log(`wrote ${written.join(", ")}`);
   } catch (e) {
     await staging.abort();

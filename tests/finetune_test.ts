@@ -21,7 +21,8 @@ import {
   textToDocs,
   tokenize,
 } from "../examples/lib/data.ts";
-import { CliError, type OptionValues, parseOptions } from "../examples/lib/cli.ts";
+import { CliError, MAX_TOKENS_PER_STEP, type OptionValues, parseOptions } from "../examples/lib/cli.ts";
+import { Staging } from "../examples/lib/output.ts";
 import { evaluateBpb, type HeldOut } from "../examples/lib/lm.ts";
 import { DEFAULT_CHECKPOINT, finetune, OPTIONS } from "../examples/finetune.ts";
 import { LlamaForCausalLM } from "../src/models/llama.ts";
@@ -197,6 +198,16 @@ Deno.test("finetune: C3A lowers held-out loss; the adapter reloads and the merge
     const merged = await LlamaForCausalLM.fromPretrained(`${out}/merged`);
     assertAlmostEquals(evaluateBpb(merged, held), r.bpbAfter, 1e-5);
     assertEquals(merged.parameters().filter((p) => p.ndim === 3).length, 0, "no adapter kernels left");
+
+    // Reusing the folder: a run without --merge removes the earlier merged/; a full run removes adapter/.
+    // Files the scripts never write stay.
+    await Deno.writeTextFile(`${out}/notes.txt`, "mine");
+    await finetune(opts(["--steps", "1", "--out", out]), quiet);
+    assertEquals(await listFiles(out), ["adapter", "finetune_log.json", "loss.svg", "notes.txt"]);
+    await finetune(opts(["--method", "full", "--steps", "1", "--out", out]), quiet);
+    assertEquals(await listFiles(out), ["finetune_log.json", "loss.svg", "model", "notes.txt"]);
+    const log = JSON.parse(await Deno.readTextFile(`${out}/finetune_log.json`));
+    assertEquals(log.method, "full");
   } finally {
     await Deno.remove(out, { recursive: true });
   }
@@ -255,6 +266,67 @@ Deno.test("finetune: bad input fails before training with a one-line error and w
   }
 });
 
+Deno.test("output: committing a staging directory removes the script's stale outputs and nothing else", async () => {
+  const out = await Deno.makeTempDir({ prefix: "c3a-staging-" });
+  try {
+    await Deno.mkdir(`${out}/merged/sub`, { recursive: true });
+    await Deno.writeTextFile(`${out}/merged/sub/w.bin`, "old");
+    await Deno.mkdir(`${out}/adapter`);
+    await Deno.writeTextFile(`${out}/adapter/old.json`, "old");
+    await Deno.writeTextFile(`${out}/loss.svg`, "old");
+    await Deno.writeTextFile(`${out}/user.txt`, "keep");
+    await Deno.mkdir(`${out}/user-dir`);
+    const st = await Staging.create(out);
+    await Deno.mkdir(st.path("adapter"));
+    await st.writeText("adapter/new.json", "new");
+    await st.writeText("finetune_log.json", "{}");
+    const files = await st.commit(["adapter", "merged", "model", "finetune_log.json", "loss.svg"]);
+    assertEquals(files, [`${out}/adapter`, `${out}/finetune_log.json`]);
+    assertEquals(await listFiles(out), ["adapter", "finetune_log.json", "user-dir", "user.txt"]);
+    assertEquals(await listFiles(`${out}/adapter`), ["new.json"], "replaced, not merged with the old one");
+    assertEquals(await Deno.readTextFile(`${out}/user.txt`), "keep");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("cli: a negative number after a number option is its value, so the range check reports it", () => {
+  for (
+    const [args, msg] of [
+      [["--steps", "-5"], "--steps must be >= 1, got -5"],
+      [["--steps=-5"], "--steps must be >= 1, got -5"],
+      [["--lr", "-1"], "--lr must be >= 0, got -1"],
+      [["--warmup", "-1e3"], "--warmup must be >= 0, got -1000"],
+    ] as const
+  ) {
+    assertThrows(() => parseOptions([...args], OPTIONS), CliError, msg);
+  }
+  const v = parseOptions(["--seed", "-1", "--lr", "-0", "--merge"], OPTIONS).values;
+  assertEquals([v.seed, v.lr, v.merge], [-1, 0, true]);
+  // a flag after a number option is still a flag (so the number option has no value)
+  assertThrows(() => parseOptions(["--steps", "--merge"], OPTIONS), CliError, "--steps");
+  assertThrows(() => parseOptions(["--steps", "-x"], OPTIONS), CliError, "unknown option -x");
+});
+
+Deno.test("finetune: batch-size × seq-len above the documented bound fails up front", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "c3a-finetune-big-" });
+  try {
+    const seqLen = 64;
+    const fits = MAX_TOKENS_PER_STEP / seqLen;
+    for (const bs of [fits + 1, 1e9]) {
+      const err = await assertRejects(
+        () => finetune(opts(["--batch-size", String(bs), "--out", `${tmp}/o`]), quiet),
+        CliError,
+        "tokens per step",
+      );
+      assertStringIncludes(err.message, String(MAX_TOKENS_PER_STEP));
+    }
+    assertEquals(await listFiles(tmp), [], "nothing written");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("finetune: the script exits with code 2 and one 'error:' line on bad input", async () => {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -274,6 +346,28 @@ Deno.test("finetune: the script exits with code 2 and one 'error:' line on bad i
   assertEquals(err.split("\n").length, 1, err);
   assert(err.startsWith("error: --block-size 7 does not divide"), err);
   assertEquals(new TextDecoder().decode(stdout), "");
+  for (
+    const [args, msg] of [
+      [["--steps", "-5"], "error: --steps must be >= 1, got -5"],
+      [["--batch-size", "1e9"], "error: --batch-size 1000000000 × --seq-len 128"],
+    ] as [string[], string][]
+  ) {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../examples/finetune.ts", import.meta.url).pathname,
+        ...args,
+        "--out",
+        "out/never",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const e = new TextDecoder().decode(r.stderr).trim();
+    assertEquals([r.code, e.split("\n").length], [2, 1], e);
+    assert(e.startsWith(msg), e);
+  }
   const help = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../examples/finetune.ts", import.meta.url).pathname, "--help"],
     stdout: "piped",
@@ -284,6 +378,7 @@ Deno.test("finetune: the script exits with code 2 and one 'error:' line on bad i
   ) {
     assertStringIncludes(new TextDecoder().decode(help.stdout), flag);
   }
+  assertStringIncludes(new TextDecoder().decode(help.stdout), "at most 2^20 tokens");
 });
 
 Deno.test("pretrain: a smoke run writes an HF checkpoint that finetune accepts as --checkpoint", async () => {

@@ -64,7 +64,50 @@ export function helpText(usage: string, description: string, specs: readonly Opt
 }
 
 /**
- * Parses `args` against `specs`.
+ * Largest number of tokens (`--batch-size` × `--seq-len`) one training step may hold: 2^20 = 1,048,576.
+ * Above it the logits alone (`[tokens, 256]` float32) pass 1 GiB and typed-array lengths overflow soon after,
+ * so the scripts refuse such sizes up front instead of failing mid-run.
+ */
+export const MAX_TOKENS_PER_STEP: number = 2 ** 20;
+
+/**
+ * Checks `batchSize × seqLen <= MAX_TOKENS_PER_STEP`.
+ * @throws {CliError} naming both flags, their product and the bound.
+ */
+export function checkTokensPerStep(batchSize: number, seqLen: number): void {
+  const tokens = batchSize * seqLen;
+  if (tokens > MAX_TOKENS_PER_STEP) {
+    throw new CliError(
+      `--batch-size ${batchSize} × --seq-len ${seqLen} = ${tokens} tokens per step; at most ` +
+        `${MAX_TOKENS_PER_STEP} (2^20) are allowed; lower --batch-size or --seq-len`,
+    );
+  }
+}
+
+/**
+ * Joins a number/int option written with a space before a negative value (`--steps -5`) into `--steps=-5`,
+ * so the value reaches the range check instead of being read as an unknown flag. Other tokens pass as they are.
+ */
+function joinNegativeValues(args: readonly string[], specs: readonly OptionSpec[]): string[] {
+  const numeric = new Set(specs.filter((s) => s.type === "number" || s.type === "int").map((s) => s.name));
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const next = args[i + 1];
+    if (
+      a.startsWith("--") && numeric.has(a.slice(2)) && next !== undefined && next.startsWith("-") &&
+      next.trim() !== "" && !Number.isNaN(Number(next))
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+/**
+ * Parses `args` against `specs`. A number/int option followed by a negative number (`--seed -1`) takes it
+ * as its value.
  * @returns the values (defaults filled in) and whether `--help` was given.
  * @throws {CliError} for an unknown flag, a missing value, a value of the wrong kind, out of range, or not
  *   among the choices; or any positional argument.
@@ -75,7 +118,7 @@ export function parseOptions(
 ): { values: OptionValues; help: boolean } {
   if (specs.some((s) => s.name === "help")) throw new Error("an option may not be called 'help'");
   const unknown: string[] = [];
-  const parsed = parseArgs([...args], {
+  const parsed = parseArgs(joinNegativeValues(args, specs), {
     boolean: ["help", ...specs.filter((s) => s.type === "boolean").map((s) => s.name)],
     string: specs.filter((s) => s.type !== "boolean").map((s) => s.name),
     alias: { h: "help" },

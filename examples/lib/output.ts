@@ -73,12 +73,23 @@ export class Staging {
   }
 
   /**
-   * Moves every staged entry into the output directory and removes the staging directory.
+   * Moves every staged entry into the output directory and removes the staging directory. Entries of the
+   * output directory named in `owned` (the names the script can write, e.g. `["adapter", "merged"]`) that this
+   * run did not stage are deleted, so the directory holds the outputs of exactly one run; nothing else in it
+   * is touched.
    * @returns the final paths, sorted.
    */
-  async commit(): Promise<string[]> {
+  async commit(owned: readonly string[] = []): Promise<string[]> {
     if (this.#done) throw new Error("Staging: already committed or aborted");
     const moved: string[] = [];
+    const staged = new Set<string>();
+    for await (const e of Deno.readDir(this.dir)) staged.add(e.name);
+    for (const name of owned) {
+      if (staged.has(name) || name.includes("/") || name === "" || name === "." || name === "..") continue;
+      await Deno.remove(`${this.outDir}/${name}`, { recursive: true }).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      });
+    }
     for await (const e of Deno.readDir(this.dir)) {
       const dest = `${this.outDir}/${e.name}`;
       const old = await Deno.lstat(dest).catch(() => null);
