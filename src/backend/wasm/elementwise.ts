@@ -255,15 +255,7 @@ export function useWasm(n: number, heavy = false): boolean {
 export function unaryWasm(op: UnaryOp, x: Float32Array, out: Float32Array): void {
   const code = UNARY_CODE[op];
   if (code === undefined) throw new RangeError(`unary op "${op}" has no wasm kernel`);
-  const n = x.length;
-  const [px, po] = stageSlots(2);
-  const h = heapF32();
-  for (let off = 0; off < n; off += STAGE_CHUNK) {
-    const len = Math.min(STAGE_CHUNK, n - off);
-    put(h, x, off, len, px);
-    wasm.ewUnary(code, px, po, len);
-    get(h, po, out, off, len);
-  }
+  rowsWasm([x], [out], x.length, 1, ([px], [po], len) => wasm.ewUnary(code, px, po, len));
 }
 
 /**
@@ -437,16 +429,7 @@ export function axpbyWasm(
   beta: number,
   out: Float32Array,
 ): void {
-  const n = x.length;
-  const [px, py, po] = stageSlots(3);
-  const h = heapF32();
-  for (let off = 0; off < n; off += STAGE_CHUNK) {
-    const len = Math.min(STAGE_CHUNK, n - off);
-    put(h, x, off, len, px);
-    put(h, y, off, len, py);
-    wasm.ewAxpby(px, alpha, py, beta, po, len);
-    get(h, po, out, off, len);
-  }
+  rowsWasm([x, y], [out], x.length, 1, ([px, py], [po], len) => wasm.ewAxpby(px, alpha, py, beta, po, len));
 }
 
 /** Plain-JS `out[i] = alpha·x[i] + beta·y[i]` (float64 arithmetic, rounded once). */
@@ -593,16 +576,7 @@ export function rmsNormGradKernel(
 
 /** SwiGLU forward `y = silu(a)·b` elementwise (SIMD). */
 export function swigluKernel(a: Float32Array, b: Float32Array, y: Float32Array): void {
-  const n = a.length;
-  const [pa, pb, py] = stageSlots(3);
-  const h = heapF32();
-  for (let off = 0; off < n; off += STAGE_CHUNK) {
-    const len = Math.min(STAGE_CHUNK, n - off);
-    put(h, a, off, len, pa);
-    put(h, b, off, len, pb);
-    wasm.ewSwiglu(pa, pb, py, len);
-    get(h, py, y, off, len);
-  }
+  rowsWasm([a, b], [y], a.length, 1, ([pa, pb], [py], len) => wasm.ewSwiglu(pa, pb, py, len));
 }
 
 /** SwiGLU backward: `ga = g·b·silu'(a)`, `gb = g·silu(a)` (SIMD). */
@@ -613,18 +587,13 @@ export function swigluGradKernel(
   ga: Float32Array,
   gb: Float32Array,
 ): void {
-  const n = a.length;
-  const [pa, pb, pg, pga, pgb] = stageSlots(5);
-  const h = heapF32();
-  for (let off = 0; off < n; off += STAGE_CHUNK) {
-    const len = Math.min(STAGE_CHUNK, n - off);
-    put(h, a, off, len, pa);
-    put(h, b, off, len, pb);
-    put(h, g, off, len, pg);
-    wasm.ewSwigluGrad(pa, pb, pg, pga, pgb, len);
-    get(h, pga, ga, off, len);
-    get(h, pgb, gb, off, len);
-  }
+  rowsWasm(
+    [a, b, g],
+    [ga, gb],
+    a.length,
+    1,
+    ([pa, pb, pg], [pga, pgb], len) => wasm.ewSwigluGrad(pa, pb, pg, pga, pgb, len),
+  );
 }
 
 /**
