@@ -33,3 +33,19 @@ Deno.test("Scratch releases everything at scope exit", () => {
   }
   assertEquals(memoryStats().liveBytes, before);
 });
+
+Deno.test("wasm allocator: a failed grow leaves the free list intact", () => {
+  const before = memoryStats().liveBytes;
+  const a = malloc(1 << 20);
+  const b = malloc(1 << 20); // b ends at the allocator's top
+  free(b); // the free block [b, b + 1 MiB) touches the top
+  const bytesBefore = memoryStats().memoryBytes;
+  // 5 GiB cannot fit in wasm32 memory whatever is free: growing must fail
+  assertThrows(() => malloc(5 * 2 ** 30), RangeError, "cannot grow");
+  assertEquals(memoryStats().memoryBytes, bytesBefore, "memory did not grow");
+  const c = malloc(1 << 20);
+  assertEquals(c, b, "the top free block survived the failed grow and is reused");
+  free(a);
+  free(c);
+  assertEquals(memoryStats().liveBytes, before);
+});

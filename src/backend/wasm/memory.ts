@@ -69,14 +69,14 @@ export function malloc(bytes: number): number {
       return p;
     }
   }
-  // Extend the last free block if it touches the top, otherwise bump.
+  // Extend the last free block if it touches the top, otherwise bump. Grow first: if growing fails,
+  // the free list and `top` are left exactly as they were.
   let p = top;
   const last = freeList[freeList.length - 1];
-  if (last && last[0] + last[1] === top) {
-    p = last[0];
-    freeList.pop();
-  }
+  const extendsLast = last !== undefined && last[0] + last[1] === top;
+  if (extendsLast) p = last[0];
   ensureCapacity(p + size);
+  if (extendsLast) freeList.pop();
   top = p + size;
   live.set(p, size);
   return p;
