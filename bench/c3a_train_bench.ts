@@ -1,5 +1,5 @@
 // One training step (forward + backward + AdamW step) with C3A adapters vs full fine-tuning of the
-// same model, for (1) a Llama decoder of the PEFT fixture's size (shared/fixtures/peft/mini_llama) and
+// same model, for (1) a Llama decoder of the PEFT fixture's size (tests/fixtures/peft/mini_llama) and
 // (2) a stack of two 4096 x 4096 Linear layers. Baseline of each group: full fine-tuning.
 // Run: deno bench -A bench/c3a_train_bench.ts
 // At load time it prints, per setup, the memory held for parameters, gradients and AdamW state,
@@ -22,7 +22,7 @@ import { getPeftModel } from "../src/c3a/model.ts";
 
 // ------------------------------------------------------------------ setups
 
-/** The config of shared/fixtures/peft/mini_llama (rotary on: a real decoder). */
+/** The config of tests/fixtures/peft/mini_llama (rotary on: a real decoder). */
 const MINI: LlamaConfig = {
   vocab_size: 16,
   hidden_size: 32,

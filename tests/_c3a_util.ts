@@ -1,4 +1,4 @@
-// Shared helpers of the c3a_* tests: shared-material loading, float64 naive references, closeness checks.
+// Shared helpers of the c3a_* tests: fixture loading, float64 naive references, closeness checks.
 import { assert } from "./deps.ts";
 import { noGrad } from "../src/autograd/grad_mode.ts";
 import { fromFloat32Array } from "../src/tensor/creation.ts";
@@ -8,10 +8,10 @@ import { Module } from "../src/nn/module.ts";
 import { manualSeed } from "../src/tensor/random.ts";
 import { loadGoldenCase } from "./_golden.ts";
 
-export const SHARED = new URL("../../shared/", import.meta.url);
-export const FIXTURES = new URL("fixtures/peft/", SHARED);
+/** The PEFT fixtures copied into the repository (tests/fixtures/README.md says where they came from). */
+export const FIXTURES = new URL("./fixtures/peft/", import.meta.url);
 
-/** A `{shape, data}` record from the shared JSON files, data rounded to float32. */
+/** A `{shape, data}` record from the fixture JSON files, data rounded to float32. */
 export interface Rec {
   shape: number[];
   data: Float32Array;
@@ -29,7 +29,7 @@ export async function readJson(url: URL): Promise<Record<string, unknown>> {
   return JSON.parse(await Deno.readTextFile(url));
 }
 
-/** A golden case from shared/golden: meta + tensors as float32 records. */
+/** A golden case from tests/fixtures/golden: meta + tensors as float32 records. */
 export function golden(file: string): { meta: Record<string, number>; t: Record<string, Rec> } {
   const j = loadGoldenCase(file);
   const t: Record<string, Rec> = {};

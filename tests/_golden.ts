@@ -1,4 +1,4 @@
-// The golden vectors of /work/shared/golden (float64 references computed with PEFT's math, see
+// The golden vectors of tests/fixtures/golden (float64 references computed with PEFT's math, see
 // golden/index.json "conventions"): loading, float32 rounding and the closeness check the tests use on them.
 import { assert, assertEquals } from "./deps.ts";
 
@@ -26,8 +26,8 @@ export interface GoldenIndexEntry {
   has_base_layer: boolean;
 }
 
-/** The golden directory (CI lays `shared/` beside the checkout). */
-export const GOLDEN_DIR: URL = new URL("../../shared/golden/", import.meta.url);
+/** The golden directory (copied into the repository; tests/fixtures/README.md says where it came from). */
+export const GOLDEN_DIR: URL = new URL("./fixtures/golden/", import.meta.url);
 
 /** The cases listed in golden/index.json. */
 export function goldenIndex(): GoldenIndexEntry[] {

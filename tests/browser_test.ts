@@ -4,7 +4,7 @@
  * (`/usr/bin/chromium`, driven by playwright-core) and checks what the page shows:
  *
  * - the probe log-probabilities of the adapted MLP against Hugging Face PEFT's reference output
- *   (`shared/fixtures/peft/mlp/expected.json`, float64 from the same weights) — independent;
+ *   (`tests/fixtures/peft/mlp/expected.json`, float64 from the same weights) — independent;
  * - the per-step training losses against the same computation (`examples/browser/demo.js`) run here
  *   in Deno on `mod.ts`, within float32 tolerance, and that training lowers the loss;
  * - the user path: an `adapter_model.safetensors` chosen through the page's file input (config
@@ -38,7 +38,7 @@ const CHROMIUM_ARGS = [
   "--enable-unsafe-webgpu",
 ];
 const ASSETS = new URL("../examples/browser/assets/", import.meta.url);
-const EXPECTED = new URL("../../shared/fixtures/peft/mlp/expected.json", import.meta.url);
+const EXPECTED = new URL("./fixtures/peft/mlp/expected.json", import.meta.url);
 
 function haveChromium(): boolean {
   try {

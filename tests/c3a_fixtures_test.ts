@@ -1,4 +1,4 @@
-// PEFT parity on the shared fixtures (written by Python PEFT, outputs from an independent float64
+// PEFT parity on tests/fixtures/peft (adapters written by Python PEFT, outputs from an independent float64
 // reference): base model + adapter loaded with C3AModel.fromPretrained reproduce `output`,
 // `hidden_states`, every `module_probes` entry and `resolved_targets`; mergeAndUnload reproduces
 // `merged_*.safetensors` and the adapted output.

@@ -19,7 +19,7 @@ import {
 } from "../src/c3a/matching.ts";
 import { suggestBlockSize } from "../src/c3a/blockSize.ts";
 
-const FIXTURES = new URL("../../shared/fixtures/peft/", import.meta.url);
+const FIXTURES = new URL("./fixtures/peft/", import.meta.url);
 
 Deno.test("target list: exact or dot-boundary suffix, no regex (spec §3.3 step 4)", () => {
   const cases: [string, string[], "exact" | "suffix" | null][] = [

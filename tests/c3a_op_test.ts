@@ -1,5 +1,5 @@
 // Differentiable C3A ops (src/ops/circulant.ts) against independent references: every golden case of
-// /work/shared/golden (PEFT scaling: the op output divided by in_features; true gradients), central
+// tests/fixtures/golden (PEFT scaling: the op output divided by in_features; true gradients), central
 // finite differences of a float64 dense forward written here (tests/gradcheck.ts), and the spec's
 // worked example.
 import { assert, assertEquals, assertThrows } from "./deps.ts";

@@ -1,5 +1,5 @@
 // C3A low-level kernels (src/backend/wasm/circulant.ts) against independent references: the golden
-// vectors of /work/shared/golden (float64 reference from PEFT's math), the worked example of
+// vectors of tests/fixtures/golden (float64 reference from PEFT's math), the worked example of
 // spec/c3a.md §1.3/§1.4, and a float64 dense reference written here (A[i·b+s][j·b+t] =
 // w[i][j][(t−s) mod b]; y = x·Aᵀ, gradX = g·A, gradKernel by folding gᵀx).
 import { assert, assertEquals, assertThrows } from "./deps.ts";

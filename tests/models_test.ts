@@ -8,7 +8,7 @@ import { loadSafetensors, saveSafetensors } from "../src/io/safetensors.ts";
 import { MLP } from "../src/models/mlp.ts";
 import { causalLmLoss, type LlamaConfig, LlamaForCausalLM, resolveLlamaConfig } from "../src/models/llama.ts";
 
-const FIX = new URL("../../shared/fixtures/peft/", import.meta.url);
+const FIX = new URL("./fixtures/peft/", import.meta.url);
 
 interface Arr {
   shape: number[];

@@ -8,7 +8,7 @@ import {
   saveSafetensors,
 } from "../src/io/safetensors.ts";
 
-const fixtures = new URL("../../shared/fixtures/peft/", import.meta.url);
+const fixtures = new URL("./fixtures/peft/", import.meta.url);
 
 /** The parts of the fixtures' expected.json and model_spec.json these tests read. */
 interface Target {

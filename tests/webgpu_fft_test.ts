@@ -1,7 +1,7 @@
 // WebGPU FFT and C3A circulant path (src/backend/webgpu/fft.ts, circulant.ts), run for real on the
 // adapter navigator.gpu gives (llvmpipe on CI): batched rfft/irfft for every n in 1..64 and many larger
 // lengths (radix 2/3/4/5 mixes and Bluestein primes) against a float64 naive DFT written here and
-// against the wasm FFT (same plans: src/fft/plan.ts); every /work/shared/golden case through the
+// against the wasm FFT (same plans: src/fft/plan.ts); every tests/fixtures/golden case through the
 // differentiable op blockCircularConvolution / getCirculant on WebGPU tensors (forward and true
 // gradients); the backend's C3A kernels with rows split over several binding windows.
 import { assert, assertEquals } from "./deps.ts";
