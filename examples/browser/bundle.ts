@@ -148,14 +148,18 @@ if (import.meta.main) {
     args.splice(i, 2);
     return v;
   };
+  const usage = "usage: bundle.ts [--minify] [--outfile path] [--entry path] [--help]";
+  const help = flag("--help");
   const minify = flag("--minify");
   const outfile = value("--outfile");
   const entry = value("--entry");
   if (args.length > 0) {
-    console.error(
-      `unknown arguments: ${args.join(" ")}\nusage: bundle.ts [--minify] [--outfile path] [--entry path]`,
-    );
+    console.error(`unknown arguments: ${args.join(" ")}\n${usage}`);
     Deno.exit(2);
+  }
+  if (help) {
+    console.log(`${usage}\nBuilds the browser bundle (default dist/c3a.js: mod.ts with the wasm embedded).`);
+    Deno.exit(0);
   }
   const r = await bundle({ minify, outfile, entry });
   for (const w of r.warnings) console.warn(w);

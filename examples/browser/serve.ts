@@ -91,6 +91,12 @@ async function serveFile(req: Request, dist: URL): Promise<Response> {
 }
 
 if (import.meta.main) {
+  if (Deno.args.includes("--help")) {
+    console.log(
+      "usage: serve.ts [--port N] [--help]\nServes the browser example at http://127.0.0.1:N/ (default port 8000).",
+    );
+    Deno.exit(0);
+  }
   const i = Deno.args.indexOf("--port");
   const port = i >= 0 ? Number(Deno.args[i + 1]) : 8000;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
