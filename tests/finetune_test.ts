@@ -14,7 +14,9 @@ import {
   bitsPerByte,
   ByteTokenizer,
   evalOffsets,
+  heldOutWarning,
   loadCorpus,
+  loadTextFile,
   Rng,
   sampleBatch,
   splitDocs,
@@ -199,12 +201,40 @@ Deno.test("finetune: C3A lowers held-out loss; the adapter reloads and the merge
     assertAlmostEquals(evaluateBpb(merged, held), r.bpbAfter, 1e-5);
     assertEquals(merged.parameters().filter((p) => p.ndim === 3).length, 0, "no adapter kernels left");
 
-    // Reusing the folder: a run without --merge removes the earlier merged/; a full run removes adapter/.
-    // Files the scripts never write stay.
+    // Reusing the folder: a run without --merge would delete the earlier merged/: refused before training
+    // without --overwrite (nothing changes), said up front and done with it. A rerun of the same kind says
+    // what it replaces. Files the scripts never write stay.
     await Deno.writeTextFile(`${out}/notes.txt`, "mine");
-    await finetune(opts(["--steps", "1", "--out", out]), quiet);
+    const before = await Deno.readFile(`${out}/merged/model.safetensors`);
+    const err = await assertRejects(
+      () => finetune(opts(["--steps", "1", "--out", out]), quiet),
+      CliError,
+      `--out ${out} holds merged/ of an earlier run, which this run does not write and would delete; ` +
+        "pass --overwrite",
+    );
+    assert(!err.message.includes("\n"), err.message);
+    assertEquals(await listFiles(out), ["adapter", "finetune_log.json", "loss.svg", "merged", "notes.txt"]);
+    assertEquals(await Deno.readFile(`${out}/merged/model.safetensors`), before, "merged/ untouched");
+    const lines: string[] = [];
+    await finetune(opts(["--steps", "1", "--out", out, "--overwrite"]), (l) => lines.push(l));
     assertEquals(await listFiles(out), ["adapter", "finetune_log.json", "loss.svg", "notes.txt"]);
-    await finetune(opts(["--method", "full", "--steps", "1", "--out", out]), quiet);
+    assertEquals(
+      lines.find((l) => l.startsWith("note: --out")),
+      `note: --out ${out} holds an earlier run's outputs; this run replaces adapter/, finetune_log.json, ` +
+        "loss.svg and deletes merged/ (--overwrite) when it finishes",
+    );
+    lines.length = 0;
+    await finetune(opts(["--steps", "1", "--out", out]), (l) => lines.push(l));
+    assert(
+      lines.some((l) => l.includes("this run replaces adapter/, finetune_log.json, loss.svg when")),
+      lines[0],
+    );
+    await assertRejects(
+      () => finetune(opts(["--method", "full", "--steps", "1", "--out", out]), quiet),
+      CliError,
+      "holds adapter/ of an earlier run",
+    );
+    await finetune(opts(["--method", "full", "--steps", "1", "--out", out, "--overwrite"]), quiet);
     assertEquals(await listFiles(out), ["finetune_log.json", "loss.svg", "model", "notes.txt"]);
     const log = JSON.parse(await Deno.readTextFile(`${out}/finetune_log.json`));
     assertEquals(log.method, "full");
@@ -253,6 +283,18 @@ Deno.test("finetune: bad input fails before training with a one-line error and w
     await bad(["--block-size", "7", "--out", out], "--block-size 7 does not divide");
     await bad(["--targets", "q_proj,foo_proj", "--out", out], '"foo_proj" matches no Linear module');
     await bad(["--text", `${tmp}/missing.txt`, "--out", out], "cannot read --text file");
+    // a binary file: invalid UTF-8, or valid UTF-8 with NUL bytes (both 4 KB, past the size check)
+    const binary = new Uint8Array(4096).map((_, i) => (i * 97 + 13) & 0xff);
+    await Deno.writeFile(`${tmp}/a.bin`, binary);
+    await bad(["--text", `${tmp}/a.bin`, "--out", out], `--text file "${tmp}/a.bin" is not UTF-8 text`);
+    await Deno.writeFile(`${tmp}/nul.txt`, new Uint8Array(4096).fill(0x61).fill(0, 100, 101));
+    await bad(["--text", `${tmp}/nul.txt`, "--out", out], "a NUL byte at offset 100");
+    // C3A-only flags with --method full
+    await bad(["--method", "full", "--block-size", "32", "--out", out], "--block-size applies to C3A only");
+    await bad(
+      ["--method", "full", "--targets", "q_proj", "--merge", "--init-weights", "zeros", "--out", out],
+      "--targets, --init-weights, --merge apply to C3A only",
+    );
     await bad(["--seq-len", "100000", "--out", out], "max_position_embeddings");
     // an output path below a regular file cannot be created (even as root)
     await Deno.writeTextFile(`${tmp}/file`, "x");
@@ -264,6 +306,63 @@ Deno.test("finetune: bad input fails before training with a one-line error and w
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("data: a UTF-8 text file loads (BOM or not); held-out windows below --eval-windows get a warning", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "c3a-text-" });
+  try {
+    const text = "Call me Ishmael. Some years ago — never mind how long precisely — I went to sea.\n\n"
+      .repeat(40);
+    await Deno.writeTextFile(`${tmp}/t.txt`, "\ufeff" + text);
+    const docs = await loadTextFile(`${tmp}/t.txt`);
+    assertEquals(docs.map((d) => d.text).join(""), text, "BOM dropped, nothing else changed");
+    await Deno.writeTextFile(`${tmp}/short.txt`, "x".repeat(2047));
+    await assertRejects(() => loadTextFile(`${tmp}/short.txt`), Error, "has 2047 bytes, fewer than 2048");
+    // the script says so for a 2.5 KB text, before training
+    await Deno.writeTextFile(`${tmp}/short.txt`, text.slice(0, 2560));
+    const lines: string[] = [];
+    await finetune(
+      opts(["--text", `${tmp}/short.txt`, "--steps", "1", "--out", `${tmp}/out`]),
+      (l) => lines.push(l),
+    );
+    const warning = lines.findIndex((l) => l.startsWith("warning: held-out bits per byte are scored on"));
+    assert(warning >= 0 && warning < lines.findIndex((l) => l.startsWith("held-out bits per byte before")));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+  // 2.5 KB of text: the held-out tenth (~250 bytes) holds one 128-byte window of the 32 asked for
+  const w = heldOutWarning(250, 1, 32, 128)!;
+  assertStringIncludes(w, "scored on 1 window of 128 bytes (250 held-out bytes; --eval-windows 32");
+  assertStringIncludes(w, "give at least 41 KB of text"); // 10 × 32 × 129 = 41,280 bytes
+  assertEquals(heldOutWarning(5000, 32, 32, 128), null);
+});
+
+Deno.test("pretrain: writes out/pretrain by default and refuses to replace a checkpoint without --overwrite", async () => {
+  const script = new URL("../examples/pretrain.ts", import.meta.url).pathname;
+  const run = async (args: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...args],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const dec = new TextDecoder();
+    return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr).trim() };
+  };
+  const help = await run(["--help"]);
+  assertEquals(help.code, 0);
+  assert(/--out DIR\s+checkpoint directory \(default out\/pretrain\)/.test(help.stdout), help.stdout);
+  assert(!help.stdout.includes("checkpoints/sotu-byte-llama"), "the shipped checkpoint is not the default");
+  const shipped = `${CHECKPOINT}/model.safetensors`;
+  const bytes = await Deno.readFile(shipped);
+  const r = await run(["--steps", "1", "--out", CHECKPOINT]);
+  assertEquals(r.code, 2, r.stderr);
+  assertEquals(
+    r.stderr,
+    `error: --out ${CHECKPOINT} already holds a checkpoint (config.json, model.safetensors, ` +
+      "training_log.json, loss.svg); pass --overwrite to replace it, or another --out",
+  );
+  assertEquals(await Deno.readFile(shipped), bytes, "the shipped checkpoint is untouched");
 });
 
 Deno.test("output: committing a staging directory removes the script's stale outputs and nothing else", async () => {

@@ -84,21 +84,55 @@ export function textToDocs(text: string, chunkBytes = 16_384, idPrefix = "chunk"
  * Reads a user's UTF-8 text file and splits it with {@linkcode textToDocs} into chunks of
  * `chunkBytes` (default: 16 KB, or smaller for short files so that there are at least about 20 chunks and the
  * every-10th held-out split has material on both sides).
- * @throws {Error} with a one-line message if the file is missing, unreadable or has fewer than 2 KB.
+ * @throws {Error} with a one-line message if the file is missing, unreadable, not UTF-8 text (invalid UTF-8
+ *   or a NUL byte: a binary file) or has fewer than 2 KB.
  */
 export async function loadTextFile(path: string, chunkBytes?: number): Promise<Doc[]> {
-  let text: string;
+  let raw: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    raw = await Deno.readFile(path);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound ? "not found" : (e as Error).message;
     throw new Error(`cannot read --text file "${path}": ${why}; pass a readable UTF-8 text file`);
   }
-  if (text.length < 2048 && new TextEncoder().encode(text).length < 2048) {
-    throw new Error(`--text file "${path}" has fewer than 2048 bytes; give it more text to train on`);
+  const nul = raw.indexOf(0);
+  let text: string | null = null;
+  try {
+    if (nul < 0) text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+  } catch {
+    // not UTF-8: reported below
   }
-  const bytes = new TextEncoder().encode(text).length;
-  return textToDocs(text, chunkBytes ?? Math.min(16_384, Math.max(256, Math.floor(bytes / 20))), path);
+  if (text === null) {
+    const why = nul >= 0 ? `a NUL byte at offset ${nul}` : "invalid UTF-8";
+    throw new Error(
+      `--text file "${path}" is not UTF-8 text (${why}: a binary file?); pass a UTF-8 text file`,
+    );
+  }
+  if (raw.length < 2048) {
+    throw new Error(
+      `--text file "${path}" has ${raw.length} bytes, fewer than 2048; give it more text to train on`,
+    );
+  }
+  return textToDocs(text, chunkBytes ?? Math.min(16_384, Math.max(256, Math.floor(raw.length / 20))), path);
+}
+
+/**
+ * A warning when the held-out part holds fewer evaluation windows than asked for (`--eval-windows`), so held-out
+ * bits per byte come from little text; it says how much text would give every window (the held-out part is
+ * about a tenth of the text). `null` when every window fits.
+ */
+export function heldOutWarning(
+  heldOutBytes: number,
+  windows: number,
+  wanted: number,
+  seqLen: number,
+): string | null {
+  if (windows >= wanted) return null;
+  const need = 10 * wanted * (seqLen + 1);
+  return `warning: held-out bits per byte are scored on ${windows} window${windows === 1 ? "" : "s"} of ` +
+    `${seqLen} bytes (${heldOutBytes} held-out bytes; --eval-windows ${wanted} asked for ${wanted}), so they ` +
+    `are noisy; give at least ${(need / 1000).toFixed(0)} KB of text (about 10 × ${wanted} windows × ` +
+    `${seqLen + 1} bytes, a tenth is held out) or lower --eval-windows / --seq-len`;
 }
 
 /**

@@ -154,14 +154,24 @@ export function trainLoop(o: TrainLoopOptions): TrainLog {
     log.tokens += tokens;
     log.train.push({ step, value: nats / Math.LN2 });
     log.lr.push({ step, value: lr });
-    let extra: Record<string, string> | undefined;
+    // progress: this batch's training loss in bits per byte (the library's losses are in nats), the latest
+    // held-out bits per byte with the step it was measured at, and tokens/s over wall time (evaluation
+    // included; the summary's "training tokens/s" counts the optimizer steps only)
     if ((o.evalEvery > 0 && step % o.evalEvery === 0) || step === o.steps) {
       const bpb = evaluateBpb(o.model, o.heldOut);
       log.eval.push({ step, value: bpb });
       o.memory?.sample();
-      extra = { "held-out bpb": bpb.toFixed(4) };
     }
-    bar.tick(1, { loss: nats / Math.LN2, tokens, extra });
+    const last = log.eval[log.eval.length - 1];
+    const extra: Record<string, string> = {
+      "train bits/byte (this batch)": (nats / Math.LN2).toFixed(4),
+      "held-out bits/byte": last ? `${last.value.toFixed(4)} (step ${last.step})` : "-",
+    };
+    const wallSeconds = (performance.now() - t0) / 1000;
+    extra["tokens/s (wall, incl. eval)"] = wallSeconds > 0
+      ? ((log.tokens / wallSeconds) | 0).toString()
+      : "?";
+    bar.tick(1, { extra });
   }
   bar.finish();
   log.seconds = (performance.now() - t0) / 1000;

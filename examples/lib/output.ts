@@ -33,6 +33,43 @@ export async function ensureWritableDir(dir: string, flag = "--out"): Promise<vo
 }
 
 /**
+ * Checks what an earlier run left in `outDir` before anything is trained: of the names a script can write
+ * (`owned`), those this run writes again are replaced at the end, and those it does not write (e.g. `merged/`
+ * of an earlier `--merge` run) would be deleted so that the directory describes one run. Deleting needs
+ * `overwrite` (the scripts' `--overwrite`); replacing is said up front.
+ * @returns a one-line note saying what will be replaced or deleted, or `null` when nothing is there.
+ * @throws {CliError} naming the outputs that would be deleted without `overwrite`.
+ */
+export async function planReplace(
+  outDir: string,
+  owned: readonly string[],
+  written: readonly string[],
+  overwrite: boolean,
+): Promise<string | null> {
+  const present: string[] = [];
+  for (const name of owned) {
+    const st = await Deno.lstat(`${outDir}/${name}`).catch(() => null);
+    if (st) present.push(st.isDirectory ? `${name}/` : name);
+  }
+  if (present.length === 0) return null;
+  const bare = (n: string) => n.replace(/\/$/, "");
+  const replaced = present.filter((n) => written.includes(bare(n)));
+  const deleted = present.filter((n) => !written.includes(bare(n)));
+  if (deleted.length > 0 && !overwrite) {
+    throw new CliError(
+      `--out ${outDir} holds ${deleted.join(", ")} of an earlier run, which this run does not write and ` +
+        `would delete; pass --overwrite to delete ${deleted.length === 1 ? "it" : "them"}, or another --out`,
+    );
+  }
+  const parts = [];
+  if (replaced.length > 0) parts.push(`replaces ${replaced.join(", ")}`);
+  if (deleted.length > 0) parts.push(`deletes ${deleted.join(", ")} (--overwrite)`);
+  return `note: --out ${outDir} holds an earlier run's outputs; this run ${
+    parts.join(" and ")
+  } when it finishes`;
+}
+
+/**
  * A hidden staging directory inside the output directory. Write outputs under {@linkcode Staging.path};
  * {@linkcode Staging.commit} moves each top-level entry into the output directory (replacing an entry of the
  * same name left by an earlier run); {@linkcode Staging.abort} deletes everything staged. Renames within one
