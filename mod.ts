@@ -34,6 +34,20 @@ export * from "./src/optim/mod.ts";
 // Reference architectures with Hugging Face module names.
 export * from "./src/models/mlp.ts";
 export * from "./src/models/llama.ts";
+export {
+  MISTRAL_ARCHITECTURE,
+  MistralForCausalLM,
+  MistralForSequenceClassification,
+} from "./src/models/mistral.ts";
+export { QWEN2_ARCHITECTURE, Qwen2ForCausalLM, Qwen2ForSequenceClassification } from "./src/models/qwen2.ts";
+export {
+  LlamaForSequenceClassification,
+  type SequenceClassificationForwardOptions,
+} from "./src/models/sequence_classification.ts";
+export { AutoModelForCausalLM, AutoModelForSequenceClassification } from "./src/models/auto.ts";
+// Generation with a key/value cache.
+export { generate, type GenerateOptions, type GenerativeModel } from "./src/models/generate.ts";
+export { DynamicCache } from "./src/models/cache.ts";
 // C3A: the differentiable op (unscaled) and the dense block-circulant matrix.
 export { addBlockCircularConvolution, blockCircularConvolution, getCirculant } from "./src/ops/circulant.ts";
 // Low-level C3A kernels on Float32Arrays (namespace `c3aKernels`: c3aForward, c3aBackward, getCirculant, ...).
@@ -122,5 +136,7 @@ export type {
 } from "./src/backend/webgpu/mod.ts";
 // Files.
 export * from "./src/io/safetensors.ts";
+export { floatToBf16Bits, floatToF16Bits, toHalfBits } from "./src/io/half.ts";
+export { parseShardSize, type SaveCheckpointOptions, type SaveDtype } from "./src/io/checkpoint.ts";
 // Low-level memory statistics of the wasm kernels.
 export { memoryStats } from "./src/backend/wasm/memory.ts";

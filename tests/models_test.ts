@@ -7,6 +7,7 @@ import { manualSeed, noGrad, type Tensor, tensor } from "../src/tensor/index.ts"
 import { loadSafetensors, saveSafetensors } from "../src/io/safetensors.ts";
 import { MLP } from "../src/models/mlp.ts";
 import { causalLmLoss, type LlamaConfig, LlamaForCausalLM, resolveLlamaConfig } from "../src/models/llama.ts";
+import { refLogits, weights64 } from "./_ref_decoder.ts";
 
 const FIX = new URL("./fixtures/peft/", import.meta.url);
 
@@ -128,111 +129,6 @@ Deno.test("Llama loadHfStateDict: strict errors name missing / unexpected keys a
   assert(!err.message.includes("inv_freq"));
 });
 
-// ------------------------------------------------------------------------------------------------
-// A float64 Llama forward written independently of src/ (naive loops), following HF modeling_llama.
-
-type W = Record<string, Float64Array>;
-
-function refLlama(
-  w: W,
-  cfg: ReturnType<typeof resolveLlamaConfig>,
-  ids: number[],
-  B: number,
-  T: number,
-  mask?: number[],
-) {
-  const C = cfg.hidden_size, Hq = cfg.num_attention_heads, Hkv = cfg.num_key_value_heads, hd = cfg.head_dim;
-  const I = cfg.intermediate_size, V = cfg.vocab_size;
-  const lin = (x: Float64Array, rows: number, name: string, inF: number, outF: number) => {
-    const y = new Float64Array(rows * outF);
-    const wt = w[name];
-    for (let r = 0; r < rows; r++) {
-      for (let o = 0; o < outF; o++) {
-        let s = 0;
-        for (let i = 0; i < inF; i++) s += x[r * inF + i] * wt[o * inF + i];
-        y[r * outF + o] = s;
-      }
-    }
-    return y;
-  };
-  const norm = (x: Float64Array, name: string) => {
-    const y = new Float64Array(x.length);
-    for (let r = 0; r < x.length / C; r++) {
-      let ms = 0;
-      for (let j = 0; j < C; j++) ms += x[r * C + j] ** 2;
-      const inv = 1 / Math.sqrt(ms / C + cfg.rms_norm_eps);
-      for (let j = 0; j < C; j++) y[r * C + j] = x[r * C + j] * inv * w[name][j];
-    }
-    return y;
-  };
-  const rope = (x: Float64Array, H: number) => {
-    // x [B*T, H*hd]; position of token t is t
-    if (!cfg.use_rotary_embeddings) return x;
-    const y = new Float64Array(x.length), half = hd / 2;
-    for (let bt = 0; bt < B * T; bt++) {
-      const t = bt % T;
-      for (let h = 0; h < H; h++) {
-        const o = bt * H * hd + h * hd;
-        for (let j = 0; j < hd; j++) {
-          const ang = t / cfg.rope_theta ** (2 * (j % half) / hd);
-          const rot = j < half ? -x[o + j + half] : x[o + j - half];
-          y[o + j] = x[o + j] * Math.cos(ang) + rot * Math.sin(ang);
-        }
-      }
-    }
-    return y;
-  };
-  let h = new Float64Array(B * T * C);
-  ids.forEach((id, i) => h.set(w["model.embed_tokens.weight"].subarray(id * C, id * C + C), i * C));
-  for (let l = 0; l < cfg.num_hidden_layers; l++) {
-    const p = `model.layers.${l}.`;
-    const a = norm(h, p + "input_layernorm.weight");
-    const q = rope(lin(a, B * T, p + "self_attn.q_proj.weight", C, Hq * hd), Hq);
-    const k = rope(lin(a, B * T, p + "self_attn.k_proj.weight", C, Hkv * hd), Hkv);
-    const v = lin(a, B * T, p + "self_attn.v_proj.weight", C, Hkv * hd);
-    const o = new Float64Array(B * T * Hq * hd);
-    for (let b = 0; b < B; b++) {
-      for (let hh = 0; hh < Hq; hh++) {
-        const kh = Math.floor(hh / (Hq / Hkv));
-        for (let i = 0; i < T; i++) {
-          const s = new Float64Array(T).fill(-Infinity);
-          for (let j = 0; j <= i; j++) {
-            if (mask && !mask[b * T + j]) continue;
-            let d = 0;
-            for (let c = 0; c < hd; c++) {
-              d += q[(b * T + i) * Hq * hd + hh * hd + c] * k[(b * T + j) * Hkv * hd + kh * hd + c];
-            }
-            s[j] = d / Math.sqrt(hd);
-          }
-          const mx = Math.max(...s);
-          let z = 0;
-          for (let j = 0; j < T; j++) z += s[j] = Math.exp(s[j] - mx);
-          for (let c = 0; c < hd; c++) {
-            let acc = 0;
-            for (let j = 0; j < T; j++) acc += s[j] / z * v[(b * T + j) * Hkv * hd + kh * hd + c];
-            o[(b * T + i) * Hq * hd + hh * hd + c] = acc;
-          }
-        }
-      }
-    }
-    const ao = lin(o, B * T, p + "self_attn.o_proj.weight", Hq * hd, C);
-    h = h.map((x, i) => x + ao[i]);
-    const m = norm(h, p + "post_attention_layernorm.weight");
-    const g = lin(m, B * T, p + "mlp.gate_proj.weight", C, I),
-      u = lin(m, B * T, p + "mlp.up_proj.weight", C, I);
-    const act = g.map((z, i) => z / (1 + Math.exp(-z)) * u[i]);
-    const dn = lin(act, B * T, p + "mlp.down_proj.weight", I, C);
-    h = h.map((x, i) => x + dn[i]);
-  }
-  return lin(norm(h, "model.norm.weight"), B * T, "lm_head.weight", C, V);
-}
-
-function weights64(lm: LlamaForCausalLM): W {
-  const out: W = {};
-  for (const [k, v] of Object.entries(lm.stateDict())) out[k] = Float64Array.from(v.dataSync());
-  return out;
-}
-
 const ropeCfg: LlamaConfig = {
   vocab_size: 11,
   hidden_size: 16,
@@ -253,12 +149,12 @@ Deno.test("Llama with RoPE, GQA and tied embeddings vs a float64 reference; padd
   assert(!lm.namedParameters().some(([n]) => n === "lm_head.weight"));
   const ids = [1, 5, 9, 2, 0, 7, 3, 3, 10, 4, 6, 8];
   const y = lm.forward(ids, { shape: [2, 6] });
-  const ref = refLlama(weights64(lm), lm.config, ids, 2, 6);
+  const ref = refLogits(weights64(lm), lm.config, ids, 2, 6);
   assertCloseRel(y.dataSync(), ref, 1e-4, "RoPE llama logits");
   // right padding: the last two tokens of row 1 are padding; real positions are unaffected by them
   const mask = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0];
   const ym = lm.forward(ids, { shape: [2, 6], attentionMask: mask });
-  const refm = refLlama(weights64(lm), lm.config, ids, 2, 6, mask);
+  const refm = refLogits(weights64(lm), lm.config, ids, 2, 6, { mask });
   const V = 11;
   // compare the rows of real tokens (padded query rows attend to real keys only in both)
   assertCloseRel(ym.dataSync().subarray(0, 10 * V), refm.subarray(0, 10 * V), 1e-4, "masked logits");

@@ -16,6 +16,7 @@ import { Linear } from "../nn/linear.ts";
 import type { Parameter } from "../nn/parameter.ts";
 import type { Generator } from "../tensor/random.ts";
 import { Progress } from "../util/progress.ts";
+import type { GenerateOptions } from "../models/generate.ts";
 import { C3AConfig, checkBias } from "./config.ts";
 import { captureWarnings, formatValue, NoMatchingPeftModuleError, ValueError, warn } from "./errors.ts";
 import { C3ALinear, checkAdapterName, checkBlockSize, INIT_WEIGHTS_VALUES } from "./layer.ts";
@@ -219,6 +220,32 @@ export class C3AModel extends Module {
   override forward(...args: any[]): any {
     this.#checkUsable();
     return this.model.forward(...args);
+  }
+
+  /**
+   * Generates with the base model's `generate` (a causal LM such as `LlamaForCausalLM`) while the
+   * active adapters stay in the layers (unmerged adapters are applied to every step); see
+   * `generate` in src/models/generate.ts for the options and the result.
+   *
+   * @throws {TypeError} when the base model has no `generate` method.
+   */
+  generate(inputIds: readonly number[], options?: GenerateOptions): Promise<number[]>;
+  /** Batch form (rows of equal length, left-padded with `attentionMask`). */
+  generate(inputIds: readonly (readonly number[])[], options?: GenerateOptions): Promise<number[][]>;
+  generate(
+    inputIds: readonly number[] | readonly (readonly number[])[],
+    options: GenerateOptions = {},
+  ): Promise<number[] | number[][]> {
+    this.#checkUsable();
+    const g = (this.model as unknown as { generate?: unknown }).generate;
+    if (typeof g !== "function") {
+      throw new TypeError(
+        `generate: the base model (${
+          describeModule(this.model)
+        }) has no generate(); use a causal LM such as LlamaForCausalLM`,
+      );
+    }
+    return g.call(this.model, inputIds, options);
   }
 
   /** The base model's modules (wrappers in place), names relative to the base model. */

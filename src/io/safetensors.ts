@@ -20,6 +20,8 @@
  * @module
  */
 
+import { toHalfBits } from "./half.ts";
+
 /** Element types this module decodes (each is returned as float32). */
 export type SafetensorsDtype = "F32" | "F16" | "BF16";
 
@@ -48,6 +50,15 @@ export interface DecodedSafetensors {
 export type TensorLike =
   | { readonly shape: readonly number[]; dataSync(): Float32Array }
   | { readonly shape: readonly number[]; readonly data: Float32Array };
+
+/** Options of {@link encodeSafetensors} / {@link saveSafetensors}. */
+export interface EncodeSafetensorsOptions {
+  /**
+   * Element type written for every tensor (default "F32"): "F16" / "BF16" round each float32 value to
+   * nearest, ties to even (src/io/half.ts); NaN stays NaN, ±Inf and −0 are kept.
+   */
+  dtype?: SafetensorsDtype;
+}
 
 /** A safetensors file that is truncated, malformed, inconsistent or uses an unsupported dtype. */
 export class SafetensorsError extends Error {
@@ -319,10 +330,12 @@ function tensorData(name: string, t: TensorLike): Float32Array {
  * @param tensors name -> tensor (`{shape, dataSync()}` or `{shape, data}`), float32, row-major; the
  *   element count must equal the product of `shape`.
  * @param metadata optional `__metadata__` string map (PEFT writes `{format: "pt"}`).
+ * @param options `dtype` of the stored elements (default "F32"; "F16"/"BF16" round to nearest even).
  * @returns the file bytes.
  * @throws {RangeError} for a shape with non-integer or negative dimensions, or whose size differs from
  *   the data length; for the reserved name `__metadata__` or an empty name.
  * @throws {TypeError} when a tensor has no Float32Array data or a metadata value is not a string.
+ * @throws {RangeError} for a dtype other than F32, F16 or BF16.
  * @example
  * ```ts
  * const bytes = encodeSafetensors({ "lin.weight": { shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) } },
@@ -332,7 +345,13 @@ function tensorData(name: string, t: TensorLike): Float32Array {
 export function encodeSafetensors(
   tensors: Record<string, TensorLike>,
   metadata?: Record<string, string>,
+  options: EncodeSafetensorsOptions = {},
 ): Uint8Array {
+  const dtype = options.dtype ?? "F32";
+  if (!SUPPORTED.includes(dtype)) {
+    throw new RangeError(`encodeSafetensors: dtype ${describe(dtype)} is not one of ${SUPPORTED.join(", ")}`);
+  }
+  const width = DTYPE_BYTES[dtype];
   const names = Object.keys(tensors).sort(compareCodePoints);
   // The JSON is assembled by hand: JS objects would reorder integer-like keys ("0", "10", "2").
   const parts: string[] = [];
@@ -347,7 +366,7 @@ export function encodeSafetensors(
     }
     parts.push(`"__metadata__":{${meta.join(",")}}`);
   }
-  const datas: Float32Array[] = [];
+  const datas: Array<Float32Array | Uint16Array> = [];
   let offset = 0;
   for (const name of names) {
     if (name === "__metadata__" || name === "") {
@@ -369,10 +388,10 @@ export function encodeSafetensors(
         }] (${count} elements) but ${data.length} values`,
       );
     }
-    const entry = { dtype: "F32", shape, data_offsets: [offset, offset + data.length * 4] };
+    const entry = { dtype, shape, data_offsets: [offset, offset + data.length * width] };
     parts.push(`${JSON.stringify(name)}:${JSON.stringify(entry)}`);
-    offset += data.length * 4;
-    datas.push(data);
+    offset += data.length * width;
+    datas.push(dtype === "F32" ? data : toHalfBits(data, dtype));
   }
   const json = new TextEncoder().encode(`{${parts.join(",")}}`);
   const headerLen = json.length + ((8 - (json.length % 8)) % 8);
@@ -386,7 +405,10 @@ export function encodeSafetensors(
       out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), pos);
     } else {
       const dv = new DataView(out.buffer, pos, d.byteLength);
-      for (let i = 0; i < d.length; i++) dv.setFloat32(i * 4, d[i], true);
+      for (let i = 0; i < d.length; i++) {
+        if (d instanceof Float32Array) dv.setFloat32(i * 4, d[i], true);
+        else dv.setUint16(i * 2, d[i], true);
+      }
     }
     pos += d.byteLength;
   }
@@ -445,7 +467,7 @@ export async function loadSafetensors(
  * use {@link encodeSafetensors} and hand the bytes to a download.
  *
  * @param path destination path or `file:` URL (its directory must exist).
- * @param tensors / metadata see {@link encodeSafetensors}.
+ * @param tensors / metadata / options see {@link encodeSafetensors}.
  * @throws {RangeError|TypeError} for invalid tensors (nothing is written).
  * @throws {Error} when the file cannot be written or renamed, or no Deno file system is available.
  * @example
@@ -458,8 +480,9 @@ export async function saveSafetensors(
   path: string | URL,
   tensors: Record<string, TensorLike>,
   metadata?: Record<string, string>,
+  options: EncodeSafetensorsOptions = {},
 ): Promise<void> {
-  const bytes = encodeSafetensors(tensors, metadata);
+  const bytes = encodeSafetensors(tensors, metadata, options);
   if (typeof Deno === "undefined") {
     throw new Error("saveSafetensors: needs the Deno file system; use encodeSafetensors in a browser");
   }

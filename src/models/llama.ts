@@ -27,7 +27,9 @@ import { Linear } from "../nn/linear.ts";
 import { Embedding } from "../nn/embedding.ts";
 import { RMSNorm } from "../nn/normalization.ts";
 import { ModuleList } from "../nn/container.ts";
-import { loadSafetensors } from "../io/safetensors.ts";
+import { readCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from "../io/checkpoint.ts";
+import type { DynamicCache } from "./cache.ts";
+import { generate, type GenerateOptions } from "./generate.ts";
 
 /**
  * Hyper-parameters in Hugging Face `LlamaConfig` / `config.json` names (snake_case, as stored on
@@ -68,6 +70,20 @@ export interface LlamaConfig {
   hidden_act?: string;
   /** Std of the normal initialisation of a fresh model (default 0.02). */
   initializer_range?: number;
+  /** Mistral/Qwen2: keys a query may attend to (itself included) in sliding-window layers; null = all. */
+  sliding_window?: number | null;
+  /** Qwen2: whether layers `>= max_window_layers` use `sliding_window` (default false). */
+  use_sliding_window?: boolean;
+  /** Qwen2: first layer index with sliding-window attention when `use_sliding_window`. */
+  max_window_layers?: number;
+  /** Sequence classification: number of labels (default 2, or the size of `id2label`). */
+  num_labels?: number;
+  /** Sequence classification: label names by index (string keys, as in config.json). */
+  id2label?: Record<string, string>;
+  /** Padding token id (sequence classification pools the last token that is not this id). */
+  pad_token_id?: number | null;
+  /** End-of-sequence token id(s) (the default `eosTokenId` of generate). */
+  eos_token_id?: number | number[] | null;
   /**
    * c3a extension (not an HF field): false builds the decoder without rotary embeddings (the
    * mini_llama fixture). Default true.
@@ -122,12 +138,19 @@ const ACTS: Record<string, (x: Tensor) => Tensor> = {
 };
 
 /**
- * Fills transformers' defaults into `cfg` and validates it.
+ * Fills transformers' defaults into `cfg` (the architecture's defaults first, e.g. Mistral's
+ * `sliding_window` 4096) and validates it.
  *
+ * @param cfg the config.json object.
+ * @param arch the architecture (default Llama); its `model_type` is the default.
  * @throws {RangeError} for non-positive sizes, Hq not a multiple of Hkv, hidden_size not divisible by
  *   the head count (without head_dim), an unknown activation, or an unsupported `rope_scaling`.
  */
-export function resolveLlamaConfig(cfg: LlamaConfig): ResolvedLlamaConfig {
+export function resolveLlamaConfig(
+  config: LlamaConfig,
+  arch: DecoderArchitecture = LLAMA_ARCHITECTURE,
+): ResolvedLlamaConfig {
+  const cfg = { ...arch.defaults, ...config } as LlamaConfig;
   for (
     const k of ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"]
   ) {
@@ -136,7 +159,7 @@ export function resolveLlamaConfig(cfg: LlamaConfig): ResolvedLlamaConfig {
   const hq = cfg.num_attention_heads;
   const out: ResolvedLlamaConfig = {
     ...cfg,
-    model_type: cfg.model_type ?? "llama",
+    model_type: cfg.model_type ?? arch.modelType,
     num_key_value_heads: cfg.num_key_value_heads ?? hq,
     head_dim: cfg.head_dim ?? cfg.hidden_size / hq,
     rms_norm_eps: cfg.rms_norm_eps ?? 1e-6,
@@ -160,6 +183,12 @@ export function resolveLlamaConfig(cfg: LlamaConfig): ResolvedLlamaConfig {
       `LlamaConfig: num_attention_heads (${hq}) must be a multiple of num_key_value_heads (${out.num_key_value_heads})`,
     );
   }
+  const w = out.sliding_window;
+  if (w != null && (typeof w !== "number" || !Number.isInteger(w) || w < 1)) {
+    throw new RangeError(
+      `LlamaConfig.sliding_window must be a positive integer or null, got ${JSON.stringify(w)}`,
+    );
+  }
   if (out.use_rotary_embeddings && out.head_dim % 2 !== 0) {
     throw new RangeError(`LlamaConfig: rotary embeddings need an even head_dim, got ${out.head_dim}`);
   }
@@ -180,17 +209,51 @@ export function resolveLlamaConfig(cfg: LlamaConfig): ResolvedLlamaConfig {
   return out;
 }
 
+/**
+ * What distinguishes one Hugging Face decoder family from another in the shared decoder code: the
+ * `model_type`, class names, config defaults, which projections carry biases and which layers use
+ * sliding-window attention. {@link LlamaForCausalLM} and its subclasses (`Qwen2ForCausalLM`,
+ * `MistralForCausalLM`) are the same decoder with different architectures.
+ */
+export interface DecoderArchitecture {
+  /** HF `model_type` ("llama", "qwen2", "mistral"). */
+  modelType: string;
+  /** HF class names written to config.json's `architectures`. */
+  classNames: { causalLm: string; sequenceClassification: string };
+  /** Defaults of the HF config class where they differ from Llama's. */
+  defaults: Partial<LlamaConfig>;
+  /** Whether q/k/v and o projections have biases, given the resolved config. */
+  projectionBias(cfg: ResolvedLlamaConfig): { qkv: boolean; o: boolean };
+  /** The sliding window (keys a query may see, itself included) of layer `layer`, or null for full attention. */
+  slidingWindow(cfg: ResolvedLlamaConfig, layer: number): number | null;
+}
+
+/** HF Llama: `attention_bias` puts biases on q/k/v/o; full attention everywhere. */
+export const LLAMA_ARCHITECTURE: DecoderArchitecture = {
+  modelType: "llama",
+  classNames: { causalLm: "LlamaForCausalLM", sequenceClassification: "LlamaForSequenceClassification" },
+  defaults: {},
+  projectionBias: (cfg) => ({ qkv: cfg.attention_bias, o: cfg.attention_bias }),
+  slidingWindow: () => null,
+};
+
 /** Per-call context passed from the model to every block. */
 export interface LlamaForwardContext {
-  /** Position of each token, `[T]` or `[B, T]` row-major (default 0..T-1). */
+  /** Position of each token, `[T]` or `[B, T]` row-major (default past..past+T-1). */
   positionIds?: ArrayLike<number>;
-  /** Additive attention mask broadcastable to `[B, Hq, T, T]` (built from `attentionMask`). */
-  attnBias?: Tensor;
+  /**
+   * The additive attention mask `[B, 1, T, S]` for a layer with sliding window `window` (null: full
+   * attention), or null when plain causal attention (PyTorch `is_causal`) is exact.
+   */
+  attnBias?: (window: number | null) => Tensor | null;
+  /** Key/value cache to read and extend (incremental decoding). */
+  cache?: DynamicCache;
 }
 
 /**
  * Grouped-query causal self-attention with rotary embeddings (HF `LlamaAttention`): `q_proj`
- * `[Hq·hd, C]`, `k_proj`/`v_proj` `[Hkv·hd, C]`, `o_proj` `[C, Hq·hd]`.
+ * `[Hq·hd, C]`, `k_proj`/`v_proj` `[Hkv·hd, C]`, `o_proj` `[C, Hq·hd]`; biases and sliding window
+ * as the architecture says.
  */
 export class LlamaAttention extends Module {
   /** Query projection. */
@@ -202,20 +265,35 @@ export class LlamaAttention extends Module {
   /** Output projection. */
   o_proj: Linear;
   readonly #cfg: ResolvedLlamaConfig;
+  readonly #layer: number;
+  readonly #window: number | null;
 
-  /** Creates the four projections from a resolved config. */
-  constructor(cfg: ResolvedLlamaConfig) {
+  /**
+   * Creates the four projections.
+   *
+   * @param cfg resolved config.
+   * @param layerIdx index of the block (cache slot, per-layer sliding window).
+   * @param arch architecture (biases, sliding window); default Llama.
+   */
+  constructor(cfg: ResolvedLlamaConfig, layerIdx = 0, arch: DecoderArchitecture = LLAMA_ARCHITECTURE) {
     super();
     this.#cfg = cfg;
-    const c = cfg.hidden_size, hd = cfg.head_dim, bias = cfg.attention_bias;
-    this.q_proj = new Linear(c, cfg.num_attention_heads * hd, { bias });
-    this.k_proj = new Linear(c, cfg.num_key_value_heads * hd, { bias });
-    this.v_proj = new Linear(c, cfg.num_key_value_heads * hd, { bias });
-    this.o_proj = new Linear(cfg.num_attention_heads * hd, c, { bias });
+    this.#layer = layerIdx;
+    this.#window = arch.slidingWindow(cfg, layerIdx);
+    const c = cfg.hidden_size, hd = cfg.head_dim, bias = arch.projectionBias(cfg);
+    this.q_proj = new Linear(c, cfg.num_attention_heads * hd, { bias: bias.qkv });
+    this.k_proj = new Linear(c, cfg.num_key_value_heads * hd, { bias: bias.qkv });
+    this.v_proj = new Linear(c, cfg.num_key_value_heads * hd, { bias: bias.qkv });
+    this.o_proj = new Linear(cfg.num_attention_heads * hd, c, { bias: bias.o });
+  }
+
+  /** The sliding window of this layer (null: full causal attention). */
+  get slidingWindow(): number | null {
+    return this.#window;
   }
 
   /**
-   * Self-attention over `h`.
+   * Self-attention over `h` (and the cached positions, when `ctx.cache` is given).
    *
    * @param h `[B, T, C]` (normalised hidden states).
    * @returns `[B, T, C]`.
@@ -226,13 +304,15 @@ export class LlamaAttention extends Module {
     const hq = cfg.num_attention_heads, hkv = cfg.num_key_value_heads, hd = cfg.head_dim;
     let q = this.q_proj.forward(h).reshape([b, t, hq, hd]).transpose(1, 2);
     let k = this.k_proj.forward(h).reshape([b, t, hkv, hd]).transpose(1, 2);
-    const v = this.v_proj.forward(h).reshape([b, t, hkv, hd]).transpose(1, 2);
+    let v = this.v_proj.forward(h).reshape([b, t, hkv, hd]).transpose(1, 2);
     if (cfg.use_rotary_embeddings) {
       const ro = { positions: ctx.positionIds, theta: cfg.rope_theta };
       q = applyRotaryEmb(q, ro);
       k = applyRotaryEmb(k, ro);
     }
-    const o = scaledDotProductAttention(q, k, v, { causal: true, attnMask: ctx.attnBias });
+    if (ctx.cache) [k, v] = ctx.cache.update(this.#layer, k, v);
+    const mask = ctx.attnBias?.(this.#window) ?? null;
+    const o = scaledDotProductAttention(q, k, v, mask ? { attnMask: mask } : { causal: true });
     return this.o_proj.forward(o.transpose(1, 2).reshape([b, t, hq * hd]));
   }
 }
@@ -279,10 +359,10 @@ export class LlamaDecoderLayer extends Module {
   /** Norm before the MLP. */
   post_attention_layernorm: RMSNorm;
 
-  /** Creates the block from a resolved config. */
-  constructor(cfg: ResolvedLlamaConfig) {
+  /** Creates block `layerIdx` from a resolved config and the architecture (default Llama). */
+  constructor(cfg: ResolvedLlamaConfig, layerIdx = 0, arch: DecoderArchitecture = LLAMA_ARCHITECTURE) {
     super();
-    this.self_attn = new LlamaAttention(cfg);
+    this.self_attn = new LlamaAttention(cfg, layerIdx, arch);
     this.mlp = new LlamaMLP(cfg);
     this.input_layernorm = new RMSNorm(cfg.hidden_size, { eps: cfg.rms_norm_eps });
     this.post_attention_layernorm = new RMSNorm(cfg.hidden_size, { eps: cfg.rms_norm_eps });
@@ -304,13 +384,22 @@ export class LlamaDecoderLayer extends Module {
 export interface LlamaForwardOptions {
   /** Shape `[B, T]` of `inputIds` when it is a flat Int32Array / number[]. */
   shape?: readonly [number, number];
-  /** Position of each token, `[T]` or `[B, T]` row-major (default 0..T-1, as HF without padding). */
+  /**
+   * Position of each token, `[T]` or `[B, T]` row-major (default `past..past+T-1`, as HF without
+   * padding). Given positions also lift the `max_position_embeddings` check (the caller owns them).
+   */
   positionIds?: ArrayLike<number>;
   /**
-   * Padding mask `[B, T]` row-major: 1 = real token, 0 = padding (keys at 0 are not attended to).
-   * HF `attention_mask`.
+   * Padding mask `[B, S]` row-major over the cached and the new positions (S = cached + T): 1 = real
+   * token, 0 = padding (keys at 0 are not attended to; a padding query attends to itself only, so
+   * its row stays finite). HF `attention_mask`.
    */
   attentionMask?: ArrayLike<number>;
+  /**
+   * Key/value cache (HF `past_key_values`): the new tokens attend to the cached positions and their
+   * keys/values are appended. Inference only (no gradients through the cache).
+   */
+  pastKeyValues?: DynamicCache;
   /** Also return every block's input and the last block's output (see {@link LlamaOutput}). */
   outputHiddenStates?: boolean;
 }
@@ -338,7 +427,8 @@ export interface LlamaOutput {
 /** Token ids accepted by the Llama forward: a `[B, T]` tensor, nested arrays, or flat ids + shape. */
 export type LlamaInputIds = Tensor | readonly (readonly number[])[] | IndexLike;
 
-function idsAndShape(
+/** Flat ids and `[B, T]` of any {@link LlamaInputIds}. */
+export function idsAndShape(
   ids: LlamaInputIds,
   shape?: readonly [number, number],
 ): { idx: Int32Array; b: number; t: number } {
@@ -360,6 +450,34 @@ function idsAndShape(
   return { idx, b, t };
 }
 
+/**
+ * The additive mask `[B, 1, T, S]` (0 or −∞) for T queries at positions `past..past+T-1` over S keys:
+ * causal, within `window` keys (itself included) when given, padding keys (`keyMask` 0) blocked
+ * except a query's own key. Null when plain causal attention is exact.
+ */
+function attentionBias(
+  b: number,
+  t: number,
+  past: number,
+  keyMask: ArrayLike<number> | undefined,
+  window: number | null,
+): Float32Array | null {
+  const s = past + t;
+  if (past === 0 && !keyMask && (window === null || window >= t)) return null;
+  const d = new Float32Array(b * t * s);
+  for (let r = 0; r < b; r++) {
+    for (let i = 0; i < t; i++) {
+      const qi = past + i, row = (r * t + i) * s;
+      for (let j = 0; j < s; j++) {
+        const ok = j <= qi && (window === null || j > qi - window) &&
+          (!keyMask || keyMask[r * s + j] !== 0 || j === qi);
+        if (!ok) d[row + j] = -Infinity;
+      }
+    }
+  }
+  return d;
+}
+
 /** The decoder stack without the LM head (HF `LlamaModel`): `embed_tokens`, `layers`, `norm`. */
 export class LlamaModel extends Module {
   /** `[V, C]` token embeddings. */
@@ -371,13 +489,13 @@ export class LlamaModel extends Module {
   /** The resolved configuration. */
   readonly config: ResolvedLlamaConfig;
 
-  /** Creates the stack from a resolved config. */
-  constructor(cfg: ResolvedLlamaConfig) {
+  /** Creates the stack from a resolved config and the architecture (default Llama). */
+  constructor(cfg: ResolvedLlamaConfig, arch: DecoderArchitecture = LLAMA_ARCHITECTURE) {
     super();
     this.config = cfg;
     this.embed_tokens = new Embedding(cfg.vocab_size, cfg.hidden_size);
     this.layers = new ModuleList(
-      Array.from({ length: cfg.num_hidden_layers }, () => new LlamaDecoderLayer(cfg)),
+      Array.from({ length: cfg.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(cfg, i, arch)),
     );
     this.norm = new RMSNorm(cfg.hidden_size, { eps: cfg.rms_norm_eps });
   }
@@ -386,27 +504,38 @@ export class LlamaModel extends Module {
    * Runs the stack; returns the final normalised hidden states `[B, T, C]` (and every block's output
    * when asked).
    *
-   * @throws {RangeError} for ids outside the vocabulary, T above `max_position_embeddings`, or masks /
-   *   positions of the wrong length.
+   * @throws {RangeError} for ids outside the vocabulary, T above `max_position_embeddings` (without
+   *   explicit `positionIds`), or masks / positions of the wrong length.
    */
   override forward(inputIds: LlamaInputIds, opts: LlamaForwardOptions = {}): LlamaModelOutput {
     const { idx, b, t } = idsAndShape(inputIds, opts.shape);
     const cfg = this.config;
-    if (t > cfg.max_position_embeddings) {
+    const cache = opts.pastKeyValues;
+    const past = cache?.length ?? 0;
+    if (opts.positionIds === undefined && past + t > cfg.max_position_embeddings) {
       throw new RangeError(
-        `Llama: sequence length ${t} exceeds max_position_embeddings ${cfg.max_position_embeddings}`,
+        `Llama: sequence length ${past + t} exceeds max_position_embeddings ${cfg.max_position_embeddings}`,
       );
     }
-    const ctx: LlamaForwardContext = { positionIds: opts.positionIds };
-    if (opts.attentionMask) {
-      const m = opts.attentionMask;
-      if (m.length !== b * t) {
-        throw new RangeError(`Llama: attentionMask has ${m.length} entries, need B·T = ${b * t}`);
-      }
-      const d = new Float32Array(b * t);
-      for (let i = 0; i < d.length; i++) d[i] = m[i] ? 0 : -Infinity;
-      ctx.attnBias = Tensor.fromStorage(this.embed_tokens.weight.backend.fromArray(d, true), [b, 1, 1, t]);
+    const m = opts.attentionMask;
+    if (m && m.length !== b * (past + t)) {
+      throw new RangeError(
+        `Llama: attentionMask has ${m.length} entries, need B·(cached + T) = ${b * (past + t)}`,
+      );
     }
+    const backend = this.embed_tokens.weight.backend;
+    const masks = new Map<number | null, Tensor | null>();
+    const ctx: LlamaForwardContext = {
+      positionIds: opts.positionIds ?? (past > 0 ? Array.from({ length: t }, (_, i) => past + i) : undefined),
+      cache,
+      attnBias: (window) => {
+        if (!masks.has(window)) {
+          const d = attentionBias(b, t, past, m, window);
+          masks.set(window, d && Tensor.fromStorage(backend.fromArray(d, true), [b, 1, t, past + t]));
+        }
+        return masks.get(window)!;
+      },
+    };
     let h = this.embed_tokens.forward(idx, [b, t]);
     const hidden: Tensor[] | undefined = opts.outputHiddenStates ? [h] : undefined;
     for (const layer of this.layers) {
@@ -426,9 +555,54 @@ export interface LlamaInitOptions {
   init?: boolean;
 }
 
+/** HF `_init_weights` over `root`'s modules: Linear/Embedding N(0, std²), biases 0, norms 1. */
+export function initDecoderWeights(root: Module, std: number): void {
+  noGrad(() => {
+    for (const m of root.modules()) {
+      if (m instanceof Linear) {
+        normal_(m.weight, 0, std);
+        m.bias?.zero_();
+      } else if (m instanceof Embedding) normal_(m.weight, 0, std);
+      else if (m instanceof RMSNorm) m.weight?.fill_(1);
+    }
+  });
+}
+
+/** The config.json object of a model: the resolved config, class name and model type (c3a-only keys dropped). */
+export function configForSave(cfg: ResolvedLlamaConfig, className: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...cfg, architectures: [className] };
+  if (out.use_rotary_embeddings === true) delete out.use_rotary_embeddings;
+  delete out.torch_dtype;
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * Checks the shape of every tensor of `sd` that `model` has against the model's own (built from the
+ * config), before anything is copied.
+ *
+ * @throws {RangeError} one line naming the first tensor whose shape differs, its shape and the shape
+ *   the config implies.
+ */
+export function checkShapes(model: Module, sd: Record<string, StateDictValue>): void {
+  const own = model.stateDict();
+  for (const [k, v] of Object.entries(sd)) {
+    const mine = own[k];
+    if (!mine) continue;
+    const shape = Array.from(v.shape);
+    if (shape.length !== mine.shape.length || shape.some((d, i) => d !== mine.shape[i])) {
+      throw new RangeError(
+        `checkpoint tensor "${k}" has shape [${shape.join(", ")}] but the config expects [${
+          mine.shape.join(", ")
+        }]`,
+      );
+    }
+  }
+}
+
 /**
  * Llama decoder with LM head (HF `LlamaForCausalLM`): `model` ({@link LlamaModel}) and `lm_head`
- * `[V, C]` (no bias; tied to `model.embed_tokens.weight` when `tie_word_embeddings`).
+ * `[V, C]` (no bias; tied to `model.embed_tokens.weight` when `tie_word_embeddings`). Subclasses
+ * (`Qwen2ForCausalLM`, `MistralForCausalLM`) set another {@link DecoderArchitecture}.
  *
  * @example
  * ```ts
@@ -436,9 +610,13 @@ export interface LlamaInitOptions {
  *   num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 });
  * const logits = lm.forward([[1, 2, 3]]); // [1, 3, 256]
  * const loss = causalLmLoss(logits, [[1, 2, 3]]);
+ * const ids = await lm.generate([1, 2, 3], { maxNewTokens: 5, doSample: true, topP: 0.9, seed: 1 });
+ * ids.length; // 8: the prompt and 5 new tokens
  * ```
  */
 export class LlamaForCausalLM extends Module {
+  /** The architecture this class builds (subclasses override). */
+  static architecture: DecoderArchitecture = LLAMA_ARCHITECTURE;
   /** The decoder stack. */
   model: LlamaModel;
   /** `[V, C]` output projection. */
@@ -453,8 +631,9 @@ export class LlamaForCausalLM extends Module {
    */
   constructor(config: LlamaConfig, opts: LlamaInitOptions = {}) {
     super();
-    this.config = resolveLlamaConfig(config);
-    this.model = new LlamaModel(this.config);
+    const arch = (this.constructor as typeof LlamaForCausalLM).architecture;
+    this.config = resolveLlamaConfig(config, arch);
+    this.model = new LlamaModel(this.config, arch);
     this.lm_head = new Linear(this.config.hidden_size, this.config.vocab_size, { bias: false });
     if (this.config.tie_word_embeddings) this.lm_head.weight = this.model.embed_tokens.weight;
     if (opts.init ?? true) this.initWeights();
@@ -462,16 +641,7 @@ export class LlamaForCausalLM extends Module {
 
   /** HF `_init_weights`: Linear and Embedding weights N(0, initializer_range²), biases 0, norms 1. */
   initWeights(): void {
-    const std = this.config.initializer_range;
-    noGrad(() => {
-      for (const m of this.modules()) {
-        if (m instanceof Linear) {
-          normal_(m.weight, 0, std);
-          m.bias?.zero_();
-        } else if (m instanceof Embedding) normal_(m.weight, 0, std);
-        else if (m instanceof RMSNorm) m.weight?.fill_(1);
-      }
-    });
+    initDecoderWeights(this, this.config.initializer_range);
   }
 
   /**
@@ -498,11 +668,26 @@ export class LlamaForCausalLM extends Module {
   }
 
   /**
+   * Continues token ids (transformers `generate`); see {@link generate} for the options. Returns
+   * the prompt followed by the new tokens, in the shape given (one row or rows).
+   */
+  generate(inputIds: readonly number[], options?: GenerateOptions): Promise<number[]>;
+  /** Batch form: rows of equal length (left-padded, with `attentionMask`). */
+  generate(inputIds: readonly (readonly number[])[], options?: GenerateOptions): Promise<number[][]>;
+  generate(
+    inputIds: readonly number[] | readonly (readonly number[])[],
+    options: GenerateOptions = {},
+  ): Promise<number[] | number[][]> {
+    return generate(this, inputIds as readonly number[], options);
+  }
+
+  /**
    * Loads an HF state dict (e.g. the tensors of `model.safetensors`): ignores legacy
    * `rotary_emb.inv_freq` buffers and fills a missing `lm_head.weight` from the embeddings when tied;
    * everything else must match exactly.
    *
-   * @throws {Error} listing missing / unexpected keys and shape mismatches.
+   * @throws {RangeError} a tensor whose shape disagrees with the config (one line, see {@link checkShapes}).
+   * @throws {Error} listing missing / unexpected keys.
    */
   loadHfStateDict(sd: Record<string, StateDictValue>): void {
     const clean: Record<string, StateDictValue> = {};
@@ -512,68 +697,63 @@ export class LlamaForCausalLM extends Module {
     ) {
       clean["lm_head.weight"] = clean["model.embed_tokens.weight"];
     }
+    checkShapes(this, clean);
     this.loadStateDict(clean);
+  }
+
+  /**
+   * Writes the model as a Hugging Face checkpoint directory (transformers `save_pretrained`):
+   * `config.json` (`architectures`, `model_type`, `torch_dtype`) and `model.safetensors`, or shards
+   * with `model.safetensors.index.json` past `maxShardSize`; a tied `lm_head.weight` is not stored.
+   * Atomic (temporary names, then renames); existing checkpoint files are only replaced with
+   * `overwrite: true`.
+   *
+   * @param dir target directory (created if missing).
+   * @param options `dtype` ("float32" default, "float16", "bfloat16": round to nearest even),
+   *   `maxShardSize` (bytes or "5GB"), `overwrite`.
+   * @throws {Error} existing files without `overwrite` (names the file); a bad dtype or shard size.
+   * @example
+   * ```ts
+   * const lm = new LlamaForCausalLM({ vocab_size: 32, hidden_size: 16, intermediate_size: 32,
+   *   num_hidden_layers: 1, num_attention_heads: 2 });
+   * const dir = await Deno.makeTempDir();
+   * await lm.savePretrained(dir, { dtype: "bfloat16" });
+   * const back = await LlamaForCausalLM.fromPretrained(dir);
+   * ```
+   */
+  async savePretrained(dir: string, options: SaveCheckpointOptions = {}): Promise<void> {
+    const arch = (this.constructor as typeof LlamaForCausalLM).architecture;
+    const sd = this.stateDict();
+    if (this.config.tie_word_embeddings) delete sd["lm_head.weight"];
+    await saveCheckpoint(dir, configForSave(this.config, arch.classNames.causalLm), sd, options);
   }
 
   /**
    * Loads a Hugging Face checkpoint directory: `config.json` plus `model.safetensors` (or the shards
    * listed in `model.safetensors.index.json`). F16/BF16 weights are converted to float32. Works with
-   * a local path (Deno) or an http(s) URL (fetch).
+   * a local path (Deno) or an http(s) URL (fetch). Builds this class (for any `model_type` use
+   * `AutoModelForCausalLM`).
    *
    * @param dir directory path or URL.
    * @param configOverrides fields merged over `config.json` (e.g. `{use_rotary_embeddings: false}`).
-   * @throws {Error} when files are missing or the weights do not match the config.
+   * @throws {Error} when files are missing (names the file) or the weights do not match the config
+   *   (one line naming the tensor, its shape and the expected shape).
    * @example
    * ```ts ignore
    * // needs a downloaded Hugging Face checkpoint directory (config.json + model.safetensors)
    * const lm = await LlamaForCausalLM.fromPretrained("./SmolLM-135M");
    * ```
    */
-  static async fromPretrained(
+  static async fromPretrained<T extends LlamaForCausalLM>(
+    this: new (config: LlamaConfig, opts?: LlamaInitOptions) => T,
     dir: string | URL,
     configOverrides: Partial<LlamaConfig> = {},
-  ): Promise<LlamaForCausalLM> {
-    const config = { ...JSON.parse(await readText(dir, "config.json")), ...configOverrides } as LlamaConfig;
-    let tensors: Record<string, StateDictValue>;
-    let index: string | null = null;
-    try {
-      index = await readText(dir, "model.safetensors.index.json");
-    } catch {
-      index = null;
-    }
-    if (index !== null) {
-      const map = (JSON.parse(index) as { weight_map: Record<string, string> }).weight_map;
-      tensors = {};
-      for (const file of new Set(Object.values(map))) {
-        Object.assign(tensors, (await loadSafetensors(joinPath(dir, file))).tensors);
-      }
-    } else {
-      tensors = (await loadSafetensors(joinPath(dir, "model.safetensors"))).tensors;
-    }
-    const lm = new LlamaForCausalLM(config, { init: false });
+  ): Promise<T> {
+    const { config, tensors } = await readCheckpoint(dir);
+    const lm = new this({ ...config, ...configOverrides } as LlamaConfig, { init: false });
     lm.loadHfStateDict(tensors);
     return lm.eval();
   }
-}
-
-function joinPath(dir: string | URL, name: string): string | URL {
-  if (dir instanceof URL) return new URL(name, dir.href.endsWith("/") ? dir : new URL(dir.href + "/"));
-  if (/^https?:\/\//.test(dir)) return dir.replace(/\/?$/, "/") + name;
-  return dir.replace(/\/?$/, "/") + name;
-}
-
-async function readText(dir: string | URL, name: string): Promise<string> {
-  const p = joinPath(dir, name);
-  const remote = p instanceof URL ? p.protocol !== "file:" : /^https?:\/\//.test(p);
-  if (remote || typeof Deno === "undefined") {
-    const res = await fetch(p);
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new Error(`fromPretrained: fetching ${String(p)} failed: HTTP ${res.status}`);
-    }
-    return await res.text();
-  }
-  return await Deno.readTextFile(p);
 }
 
 /**
