@@ -1,12 +1,15 @@
 // sgemm throughput: the wasm SIMD kernel against a plain TypeScript triple loop in the same run.
 // Run: deno bench -A bench/gemm_bench.ts
+// The group "kernel builds" times the plain SIMD build (wasm/kernels.wasm, multiply + add) against the
+// relaxed-SIMD build (wasm/kernels_relaxed.wasm, fused multiply-add) on the same operands, interleaved
+// in one process; the other groups use the build the library picked (printed first).
 // Each group's baseline is the naive loop; a GFLOP/s table (2·m·n·k flops / mean time) is printed at
 // the end. Target (DESIGN.md): >= 15 GFLOP/s for 512 x 1024 x 1024 on one core.
 // The naive loop on 512x4096x4096 would take ~10 s per run, so that baseline times 64 of the 512 rows
 // (the loop's cost is exactly linear in the rows); its name says so and the table scales it by 8.
 
 import { sgemm, type SgemmOptions, sgemmPtr } from "../src/backend/wasm/gemm.ts";
-import { Scratch } from "../src/backend/wasm/memory.ts";
+import { kernelBuild, malloc, Scratch, wasm } from "../src/backend/wasm/memory.ts";
 
 /** Plain TypeScript i-k-j triple loop, row-major, Float32Array: C[m,n] = A[m,k]·B[k,n]. */
 function naiveGemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number): void {
@@ -119,6 +122,42 @@ function linearGroup(tokens: number, inF: number, outF: number, naiveRows: numbe
   ptrBench("weight grad gW = gᵀ·x (transA)", pg, px, pgw, outF, inF, tokens, { transA: true });
 }
 
+/** One instance of a kernel build with A, B, C and workspace of an m x n x k product laid out in it. */
+type Kernels = typeof wasm;
+function buildGroup(m: number, n: number, k: number, iters: number, builds: [string, Kernels][]): void {
+  const group = `kernel builds, sgemm ${m}x${n}x${k}`;
+  const a = rand(m * k, 21), b = rand(k * n, 22);
+  builds.forEach(([name, kern], i) => {
+    // the instance the library uses allocates through memory.ts; the other one is untouched: lay out
+    // the operands from its heap base
+    const mem = kern.memory as unknown as WebAssembly.Memory;
+    const ws = Number(kern.sgemmWorkspaceBytes(m, n, k));
+    const bytes = [a.length * 4, b.length * 4, m * n * 4, ws].map((x) => Math.ceil(x / 64) * 64);
+    let ptrs: number[];
+    if (kern === wasm) ptrs = bytes.map((x) => malloc(x));
+    else {
+      let at = Math.ceil(Number(kern.heapBase()) / 64) * 64;
+      ptrs = bytes.map((x) => (at += x) - x);
+      if (at > mem.buffer.byteLength) mem.grow(Math.ceil((at - mem.buffer.byteLength) / 65536));
+    }
+    const [pa, pb, pc, pw] = ptrs;
+    new Float32Array(mem.buffer, pa, a.length).set(a);
+    new Float32Array(mem.buffer, pb, b.length).set(b);
+    gemmBench(group, name, 2 * m * n * k, () => {
+      kern.sgemm(0, 0, m, n, k, pa, k, 0, pb, n, 0, pc, n, 0, 1, 0, pw);
+    }, { n: iters, warmup: 2, baseline: i === 0 });
+  });
+}
+
+console.log(`library kernel build: ${kernelBuild}`);
+{
+  const plain = await import("../wasm/kernels.wasm");
+  const relaxed = await import("../wasm/kernels_relaxed.wasm");
+  buildGroup(512, 1024, 1024, 20, [
+    ["wasm/kernels.wasm (SIMD, mul + add)", plain],
+    ["wasm/kernels_relaxed.wasm (relaxed SIMD, fused madd)", relaxed],
+  ]);
+}
 shapeGroup(512, 1024, 1024, 512, 10);
 shapeGroup(512, 4096, 4096, 64, 3);
 linearGroup(512, 1024, 1024, 512, 10);

@@ -10,18 +10,26 @@
 //           MR x NR register tile += Ap panel · Bp panel   (micro-kernel, f32x4 SIMD)
 // Packing reads op(A)/op(B) through (row, column) element strides, so the transposes cost nothing in
 // the micro-kernel; panels are zero-padded to full MR/NR so the micro-kernel has no edge cases (edge
-// tiles are written through a small static tile). Nothing is allocated: the packing buffers are a
-// workspace passed in by the caller (sgemmWorkspaceBytes), the edge tile is static data.
+// tiles are written through a small edge tile). Nothing is allocated and nothing static is written:
+// the packing buffers and the edge tile are a workspace passed in by the caller (sgemmWorkspaceBytes),
+// so threads sharing one memory run sgemm concurrently, each with its own workspace.
+// Built with relaxed SIMD (kernels_relaxed.wasm), every multiply-add of the micro-kernel is one
+// f32x4.relaxed_madd (a fused multiply-add where the CPU has one) and the k loop is not unrolled (the
+// 12 accumulators, 2 B vectors and the broadcast A value then fit the 15 vector registers V8 gives
+// wasm on x64 without spills); the plain SIMD build multiplies and adds, unrolled by two.
 // All pointers are byte offsets into linear memory; strides and leading dimensions are in elements.
+
+import { madd } from "./simd";
 
 const MR: i32 = 6; // rows of the register tile
 const NR: i32 = 8; // columns of the register tile (2 x f32x4)
-const KC: i32 = 256; // depth of a packed block
+const KC: i32 = ASC_FEATURE_RELAXED_SIMD ? 384 : 256; // depth of a packed block
 const MC: i32 = 120; // rows of a packed A block (multiple of MR)
 const NC: i32 = 2048; // columns of a packed B block (multiple of NR)
 
-// Edge tile: MR x NR floats, written by the micro-kernel when the tile sticks out of C.
-const EDGE: usize = memory.data(MR * NR * 4, 16);
+// Edge tile: MR x NR floats at the end of the workspace, written by the micro-kernel when the tile
+// sticks out of C.
+const EDGE_BYTES: i32 = MR * NR * 4;
 
 function roundUp(x: i32, to: i32): i32 {
   return ((x + to - 1) / to) * to;
@@ -38,7 +46,7 @@ export function sgemmWorkspaceBytes(m: i32, n: i32, k: i32): usize {
   const nc = min32(roundUp(n, NR), NC);
   const aBytes = <usize> roundUp(mc * kc * 4, 64);
   const bBytes = <usize> roundUp(nc * kc * 4, 64);
-  return aBytes + bBytes + 64;
+  return aBytes + bBytes + <usize> roundUp(EDGE_BYTES, 64) + 64;
 }
 
 /**
@@ -141,10 +149,10 @@ function smallAxpy(
         for (; j < nv; j += 4) {
           const off = <usize> j << 2;
           let x = v128.load(cr + off);
-          x = f32x4.add(x, f32x4.mul(v0, v128.load(b0 + off)));
-          x = f32x4.add(x, f32x4.mul(v1, v128.load(b1 + off)));
-          x = f32x4.add(x, f32x4.mul(v2, v128.load(b2 + off)));
-          x = f32x4.add(x, f32x4.mul(v3, v128.load(b3 + off)));
+          x = madd(v0, v128.load(b0 + off), x);
+          x = madd(v1, v128.load(b1 + off), x);
+          x = madd(v2, v128.load(b2 + off), x);
+          x = madd(v3, v128.load(b3 + off), x);
           v128.store(cr + off, x);
         }
         for (; j < nj; j++) {
@@ -167,7 +175,7 @@ function smallAxpy(
         let j = 0;
         for (; j < nv; j += 4) {
           const off = <usize> j << 2;
-          v128.store(cr + off, f32x4.add(v128.load(cr + off), f32x4.mul(v0, v128.load(b0 + off))));
+          v128.store(cr + off, madd(v0, v128.load(b0 + off), v128.load(cr + off)));
         }
         for (; j < nj; j++) {
           const off = <usize> j << 2;
@@ -212,10 +220,10 @@ function smallDot(
       for (; p < kv; p += 8) {
         const off = <usize> p << 2;
         const u = v128.load(bj + off), w = v128.load(bj + off, 16);
-        x0 = f32x4.add(x0, f32x4.mul(v128.load(a0 + off), u));
-        x1 = f32x4.add(x1, f32x4.mul(v128.load(a0 + off, 16), w));
-        y0 = f32x4.add(y0, f32x4.mul(v128.load(a1 + off), u));
-        y1 = f32x4.add(y1, f32x4.mul(v128.load(a1 + off, 16), w));
+        x0 = madd(v128.load(a0 + off), u, x0);
+        x1 = madd(v128.load(a0 + off, 16), w, x1);
+        y0 = madd(v128.load(a1 + off), u, y0);
+        y1 = madd(v128.load(a1 + off, 16), w, y1);
       }
       let s0 = hsum(f32x4.add(x0, x1)), s1 = hsum(f32x4.add(y0, y1));
       for (; p < k; p++) {
@@ -234,8 +242,8 @@ function smallDot(
       let p = 0;
       for (; p < kv; p += 8) {
         const off = <usize> p << 2;
-        x0 = f32x4.add(x0, f32x4.mul(v128.load(a0 + off), v128.load(bj + off)));
-        x1 = f32x4.add(x1, f32x4.mul(v128.load(a0 + off, 16), v128.load(bj + off, 16)));
+        x0 = madd(v128.load(a0 + off), v128.load(bj + off), x0);
+        x1 = madd(v128.load(a0 + off, 16), v128.load(bj + off, 16), x1);
       }
       let s0 = hsum(f32x4.add(x0, x1));
       for (; p < k; p++) {
@@ -278,6 +286,7 @@ function blockedGemm(
   const mcMax = min32(roundUp(m, MR), MC);
   const ap = (work + 63) & ~(<usize> 63);
   const bp = ap + <usize> roundUp(mcMax * kcMax * 4, 64);
+  const edge = bp + <usize> roundUp(min32(roundUp(n, NR), NC) * kcMax * 4, 64);
   const ldcBytes = <usize> ldc << 2;
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min32(NC, n - jc);
@@ -296,7 +305,7 @@ function blockedGemm(
             const mr = min32(MR, mc - ir);
             const aPanel = ap + (<usize> ir * <usize> kc << 2);
             const cTile = cCol + <usize> (ic + ir) * ldcBytes;
-            microKernel(kc, aPanel, bPanel, cTile, ldcBytes, mr, nr, beta);
+            microKernel(kc, aPanel, bPanel, cTile, ldcBytes, mr, nr, beta, edge);
           }
         }
       }
@@ -441,7 +450,8 @@ function packB(src: usize, rowS: usize, colS: usize, kc: i32, nc: i32, dst: usiz
 
 /**
  * MR x NR register tile: C[0:mr, 0:nr] = (beta ? C : 0) + Σ_p Ap[p, :] ⊗ Bp[p, :]. Panels are full
- * (zero-padded); only the write-back looks at mr, nr.
+ * (zero-padded); only the write-back looks at mr, nr. `edge` is MR x NR floats of scratch for tiles that
+ * stick out of C.
  */
 function microKernel(
   kc: i32,
@@ -452,6 +462,7 @@ function microKernel(
   mr: i32,
   nr: i32,
   beta: i32,
+  edge: usize,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -460,74 +471,101 @@ function microKernel(
   let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
   let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
   let b0: v128, b1: v128, av: v128;
-  let p = 0;
-  for (; p + 2 <= kc; p += 2) {
-    b0 = v128.load(bp, 0);
-    b1 = v128.load(bp, 16);
-    av = v128.load32_splat(ap, 0);
-    c00 = f32x4.add(c00, f32x4.mul(av, b0));
-    c01 = f32x4.add(c01, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(av, b0));
-    c11 = f32x4.add(c11, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(av, b0));
-    c21 = f32x4.add(c21, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(av, b0));
-    c31 = f32x4.add(c31, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 16);
-    c40 = f32x4.add(c40, f32x4.mul(av, b0));
-    c41 = f32x4.add(c41, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 20);
-    c50 = f32x4.add(c50, f32x4.mul(av, b0));
-    c51 = f32x4.add(c51, f32x4.mul(av, b1));
-    b0 = v128.load(bp, 32);
-    b1 = v128.load(bp, 48);
-    av = v128.load32_splat(ap, 24);
-    c00 = f32x4.add(c00, f32x4.mul(av, b0));
-    c01 = f32x4.add(c01, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 28);
-    c10 = f32x4.add(c10, f32x4.mul(av, b0));
-    c11 = f32x4.add(c11, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 32);
-    c20 = f32x4.add(c20, f32x4.mul(av, b0));
-    c21 = f32x4.add(c21, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 36);
-    c30 = f32x4.add(c30, f32x4.mul(av, b0));
-    c31 = f32x4.add(c31, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 40);
-    c40 = f32x4.add(c40, f32x4.mul(av, b0));
-    c41 = f32x4.add(c41, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 44);
-    c50 = f32x4.add(c50, f32x4.mul(av, b0));
-    c51 = f32x4.add(c51, f32x4.mul(av, b1));
-    ap += <usize> (2 * MR) << 2;
-    bp += <usize> (2 * NR) << 2;
-  }
-  for (; p < kc; p++) {
-    b0 = v128.load(bp, 0);
-    b1 = v128.load(bp, 16);
-    av = v128.load32_splat(ap, 0);
-    c00 = f32x4.add(c00, f32x4.mul(av, b0));
-    c01 = f32x4.add(c01, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(av, b0));
-    c11 = f32x4.add(c11, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(av, b0));
-    c21 = f32x4.add(c21, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(av, b0));
-    c31 = f32x4.add(c31, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 16);
-    c40 = f32x4.add(c40, f32x4.mul(av, b0));
-    c41 = f32x4.add(c41, f32x4.mul(av, b1));
-    av = v128.load32_splat(ap, 20);
-    c50 = f32x4.add(c50, f32x4.mul(av, b0));
-    c51 = f32x4.add(c51, f32x4.mul(av, b1));
-    ap += <usize> MR << 2;
-    bp += <usize> NR << 2;
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    for (let p = 0; p < kc; p++) {
+      b0 = v128.load(bp, 0);
+      b1 = v128.load(bp, 16);
+      av = v128.load32_splat(ap, 0);
+      c00 = f32x4.relaxed_madd(av, b0, c00);
+      c01 = f32x4.relaxed_madd(av, b1, c01);
+      av = v128.load32_splat(ap, 4);
+      c10 = f32x4.relaxed_madd(av, b0, c10);
+      c11 = f32x4.relaxed_madd(av, b1, c11);
+      av = v128.load32_splat(ap, 8);
+      c20 = f32x4.relaxed_madd(av, b0, c20);
+      c21 = f32x4.relaxed_madd(av, b1, c21);
+      av = v128.load32_splat(ap, 12);
+      c30 = f32x4.relaxed_madd(av, b0, c30);
+      c31 = f32x4.relaxed_madd(av, b1, c31);
+      av = v128.load32_splat(ap, 16);
+      c40 = f32x4.relaxed_madd(av, b0, c40);
+      c41 = f32x4.relaxed_madd(av, b1, c41);
+      av = v128.load32_splat(ap, 20);
+      c50 = f32x4.relaxed_madd(av, b0, c50);
+      c51 = f32x4.relaxed_madd(av, b1, c51);
+      ap += <usize> MR << 2;
+      bp += <usize> NR << 2;
+    }
+  } else {
+    let p = 0;
+    for (; p + 2 <= kc; p += 2) {
+      b0 = v128.load(bp, 0);
+      b1 = v128.load(bp, 16);
+      av = v128.load32_splat(ap, 0);
+      c00 = f32x4.add(c00, f32x4.mul(av, b0));
+      c01 = f32x4.add(c01, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 4);
+      c10 = f32x4.add(c10, f32x4.mul(av, b0));
+      c11 = f32x4.add(c11, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 8);
+      c20 = f32x4.add(c20, f32x4.mul(av, b0));
+      c21 = f32x4.add(c21, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 12);
+      c30 = f32x4.add(c30, f32x4.mul(av, b0));
+      c31 = f32x4.add(c31, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 16);
+      c40 = f32x4.add(c40, f32x4.mul(av, b0));
+      c41 = f32x4.add(c41, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 20);
+      c50 = f32x4.add(c50, f32x4.mul(av, b0));
+      c51 = f32x4.add(c51, f32x4.mul(av, b1));
+      b0 = v128.load(bp, 32);
+      b1 = v128.load(bp, 48);
+      av = v128.load32_splat(ap, 24);
+      c00 = f32x4.add(c00, f32x4.mul(av, b0));
+      c01 = f32x4.add(c01, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 28);
+      c10 = f32x4.add(c10, f32x4.mul(av, b0));
+      c11 = f32x4.add(c11, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 32);
+      c20 = f32x4.add(c20, f32x4.mul(av, b0));
+      c21 = f32x4.add(c21, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 36);
+      c30 = f32x4.add(c30, f32x4.mul(av, b0));
+      c31 = f32x4.add(c31, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 40);
+      c40 = f32x4.add(c40, f32x4.mul(av, b0));
+      c41 = f32x4.add(c41, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 44);
+      c50 = f32x4.add(c50, f32x4.mul(av, b0));
+      c51 = f32x4.add(c51, f32x4.mul(av, b1));
+      ap += <usize> (2 * MR) << 2;
+      bp += <usize> (2 * NR) << 2;
+    }
+    for (; p < kc; p++) {
+      b0 = v128.load(bp, 0);
+      b1 = v128.load(bp, 16);
+      av = v128.load32_splat(ap, 0);
+      c00 = f32x4.add(c00, f32x4.mul(av, b0));
+      c01 = f32x4.add(c01, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 4);
+      c10 = f32x4.add(c10, f32x4.mul(av, b0));
+      c11 = f32x4.add(c11, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 8);
+      c20 = f32x4.add(c20, f32x4.mul(av, b0));
+      c21 = f32x4.add(c21, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 12);
+      c30 = f32x4.add(c30, f32x4.mul(av, b0));
+      c31 = f32x4.add(c31, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 16);
+      c40 = f32x4.add(c40, f32x4.mul(av, b0));
+      c41 = f32x4.add(c41, f32x4.mul(av, b1));
+      av = v128.load32_splat(ap, 20);
+      c50 = f32x4.add(c50, f32x4.mul(av, b0));
+      c51 = f32x4.add(c51, f32x4.mul(av, b1));
+      ap += <usize> MR << 2;
+      bp += <usize> NR << 2;
+    }
   }
   if (mr == MR && nr == NR) {
     if (beta) {
@@ -558,21 +596,21 @@ function microKernel(
     v128.store(c + 5 * ldc, c51, 16);
     return;
   }
-  v128.store(EDGE, c00);
-  v128.store(EDGE, c01, 16);
-  v128.store(EDGE, c10, 32);
-  v128.store(EDGE, c11, 48);
-  v128.store(EDGE, c20, 64);
-  v128.store(EDGE, c21, 80);
-  v128.store(EDGE, c30, 96);
-  v128.store(EDGE, c31, 112);
-  v128.store(EDGE, c40, 128);
-  v128.store(EDGE, c41, 144);
-  v128.store(EDGE, c50, 160);
-  v128.store(EDGE, c51, 176);
+  v128.store(edge, c00);
+  v128.store(edge, c01, 16);
+  v128.store(edge, c10, 32);
+  v128.store(edge, c11, 48);
+  v128.store(edge, c20, 64);
+  v128.store(edge, c21, 80);
+  v128.store(edge, c30, 96);
+  v128.store(edge, c31, 112);
+  v128.store(edge, c40, 128);
+  v128.store(edge, c41, 144);
+  v128.store(edge, c50, 160);
+  v128.store(edge, c51, 176);
   for (let r = 0; r < mr; r++) {
     const crow = c + <usize> r * ldc;
-    const erow = EDGE + (<usize> (r * NR) << 2);
+    const erow = edge + (<usize> (r * NR) << 2);
     for (let q = 0; q < nr; q++) {
       const off = <usize> q << 2;
       let v = load<f32>(erow + off);

@@ -15,7 +15,42 @@
  * @module
  */
 
-import * as kernels from "../../../wasm/kernels.wasm";
+import { envVar } from "../env.ts";
+
+/**
+ * Which build of the kernels runs: `"relaxed"` (wasm/kernels_relaxed.wasm: fused multiply-adds through
+ * relaxed SIMD) where the engine validates relaxed-SIMD code, else `"simd"` (wasm/kernels.wasm). The
+ * environment variable `C3A_WASM_BUILD=simd` (read when `--allow-env` grants it) forces the plain build,
+ * e.g. to run the tests on both. Results of the two builds differ by rounding only.
+ */
+export const kernelBuild: "simd" | "relaxed" = envVar("C3A_WASM_BUILD") === "simd" || !relaxedSimdSupported()
+  ? "simd"
+  : "relaxed";
+
+/**
+ * Whether this engine validates wasm code that uses relaxed SIMD: a one-function module whose body is
+ * `f32x4.relaxed_madd(v128.const 0, v128.const 0, v128.const 0)`.
+ */
+export function relaxedSimdSupported(): boolean {
+  const zeros = new Array<number>(16).fill(0);
+  const vconst = [0xfd, 0x0c, ...zeros]; // v128.const
+  const body = [0, ...vconst, ...vconst, ...vconst, 0xfd, 0x85, 0x02, 0x0b]; // f32x4.relaxed_madd; end
+  const bytes = new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // magic, version 1
+    ...[0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b], // type section: () -> v128
+    ...[0x03, 0x02, 0x01, 0x00], // function section: one function of type 0
+    ...[0x0a, body.length + 2, 0x01, body.length, ...body], // code section
+  ]);
+  try {
+    return WebAssembly.validate(bytes);
+  } catch {
+    return false;
+  }
+}
+
+const kernels = kernelBuild === "relaxed"
+  ? await import("../../../wasm/kernels_relaxed.wasm")
+  : await import("../../../wasm/kernels.wasm");
 
 /** The instantiated kernel module's exports (functions take byte offsets into {@link memory}). */
 export const wasm: typeof kernels = kernels;
