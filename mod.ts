@@ -105,17 +105,13 @@ export {
   type SavePretrainedOptions,
   setPeftModelStateDict,
 } from "./src/io/adapter.ts";
-// WebGPU backend and backend selection (importing registers backend "webgpu"; nothing touches
-// navigator.gpu until selectBackend/initWebGPU/useWebGPU/setBackend("webgpu") is called).
+// WebGPU backend (importing registers backend "webgpu"; nothing touches navigator.gpu until
+// `await setBackend("webgpu" | "auto")` or `tensor.to("webgpu")`).
 export {
-  describeBackend,
   destroyWebGPU,
   type ExecutorStats,
   initWebGPU,
   type InitWebGPUOptions,
-  selectBackend,
-  type SelectBackendOptions,
-  useWebGPU,
   WebGPUBackend,
   webgpuBackend,
   WebGPUError,

@@ -7,7 +7,6 @@
 // timing covers the GPU work. The adapter is printed first: on llvmpipe (a CPU rasteriser, CI's
 // adapter) the numbers check that the path works, they say nothing about GPU speed. Without an adapter
 // only the wasm benches run.
-import { setBackend } from "../src/backend/backend.ts";
 import "../src/backend/wasm/backend.ts";
 import { irfft, rfft } from "../src/fft/rfft.ts";
 import { c3aBackward, c3aForward, kernelSpectrum } from "../src/backend/wasm/circulant.ts";
@@ -18,10 +17,10 @@ import { C3AConfig } from "../src/c3a/config.ts";
 import { getPeftModel } from "../src/c3a/model.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { clipGradNorm } from "../src/optim/clip_grad.ts";
-import { describeBackend, initWebGPU } from "../src/backend/webgpu/mod.ts";
+import { initWebGPU } from "../src/backend/webgpu/mod.ts";
 
 const gpu = await initWebGPU();
-console.log(`adapter: ${gpu ? describeBackend(gpu) : "none (WebGPU benches skipped)"}`);
+console.log(`adapter: ${gpu ? gpu.describe() : "none (WebGPU benches skipped)"}`);
 
 function data(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -78,7 +77,6 @@ for (const n of [1024, 1031]) {
 
 // ---------------------------------------------------------------- training step
 function trainer(backend: "wasm" | "webgpu"): () => number {
-  setBackend(backend);
   manualSeed(3);
   const model = getPeftModel(
     new LlamaForCausalLM({
@@ -90,14 +88,13 @@ function trainer(backend: "wasm" | "webgpu"): () => number {
       num_key_value_heads: 2,
     }),
     new C3AConfig({ blockSize: 16, targetModules: ["q_proj", "v_proj"] }),
-  );
+  ).to(backend);
   const params = model.parameters().filter((p) => p.requiresGrad);
   const opt = new AdamW(params, { lr: 1e-3 });
   const ids = Array.from(
     { length: 4 },
     (_, r) => Array.from({ length: 32 }, (_, t) => (r * 31 + t * 7) % 256),
   );
-  setBackend("wasm");
   return () =>
     tidy(() => {
       const loss = causalLmLoss(model.forward(ids), ids);

@@ -18,7 +18,7 @@ import { LlamaForCausalLM } from "../src/models/llama.ts";
 import { Linear, type Module } from "../src/nn/mod.ts";
 import { AdamW, LambdaLR } from "../src/optim/mod.ts";
 import { manualSeed, type Tensor } from "../src/tensor/index.ts";
-import { describeBackend, selectBackend } from "../src/backend/webgpu/select.ts";
+import { describeBackend, setBackend } from "../mod.ts";
 import { C3AConfig } from "../src/c3a/config.ts";
 import { type C3AModel, getPeftModel } from "../src/c3a/model.ts";
 import { suggestBlockSize } from "../src/c3a/blockSize.ts";
@@ -151,7 +151,8 @@ export const OPTIONS: OptionSpec[] = [
     name: "backend",
     type: "string",
     metavar: "NAME",
-    help: "compute backend (default: $C3A_BACKEND or wasm)",
+    help: "compute backend: wasm, webgpu or auto (default: $C3A_BACKEND, else auto = WebGPU on a real GPU " +
+      "that passes a known-answer check, else wasm)",
   },
 ];
 
@@ -302,11 +303,13 @@ export async function finetune(
   }
 
   // --- validate everything before training --------------------------------------------------------
-  const backendName = (v.backend as string | undefined) ?? (Deno.env.get("C3A_BACKEND") || "wasm");
+  const backendName = v.backend as string | undefined;
   try {
-    await selectBackend({ backend: backendName as "wasm" | "webgpu" | "auto" });
+    await setBackend(backendName);
   } catch (e) {
-    throw new CliError(`--backend ${backendName}: ${(e as Error).message}; use --backend wasm`);
+    throw new CliError(
+      `--backend ${backendName ?? "(C3A_BACKEND)"}: ${(e as Error).message}; use --backend wasm`,
+    );
   }
   let docs: Doc[];
   if (v.text) {

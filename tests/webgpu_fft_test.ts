@@ -5,7 +5,8 @@
 // differentiable op blockCircularConvolution / getCirculant on WebGPU tensors (forward and true
 // gradients); the backend's C3A kernels with rows split over several binding windows.
 import { assert, assertEquals } from "./deps.ts";
-import { setBackend } from "../src/backend/backend.ts";
+import { getBackend } from "../src/backend/backend.ts";
+import { setBackend } from "../src/tensor/select.ts";
 import { rfft as wasmRfft } from "../src/fft/rfft.ts";
 import { getFftPlan } from "../src/fft/plan.ts";
 import { fromFloat32Array } from "../src/tensor/creation.ts";
@@ -114,8 +115,9 @@ Deno.test({
 Deno.test({
   name: "webgpu c3a: every golden case through blockCircularConvolution / getCirculant on WebGPU tensors",
   ...opts,
-  fn() {
-    const prev = setBackend("webgpu");
+  async fn() {
+    const prev = getBackend();
+    await setBackend("webgpu");
     try {
       for (const { file } of goldenIndex()) {
         const c = loadGoldenCase(file);
@@ -136,7 +138,7 @@ Deno.test({
         for (const t of [x, w, y, dense, x.grad!, w.grad!]) t.dispose();
       }
     } finally {
-      setBackend(prev.name);
+      await setBackend(prev.name);
     }
   },
 });

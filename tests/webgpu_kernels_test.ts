@@ -5,7 +5,7 @@
 // (a device with tiny artificial limits), then leak checks (pool counters back to baseline, device
 // destroyed). Skips with a message when navigator.gpu has no adapter.
 import { assert, assertEquals, assertThrows } from "./deps.ts";
-import { type Backend, setBackend, type Storage } from "../src/backend/backend.ts";
+import { type Backend, backendNamed, type Storage } from "../src/backend/backend.ts";
 import "../src/backend/wasm/backend.ts";
 import { initWebGPU, type WebGPUBackend, webgpuBackend } from "../src/backend/webgpu/mod.ts";
 import { mulberryData } from "./_random.ts";
@@ -92,7 +92,7 @@ Deno.test({
   name: "webgpu: device starts and describes its adapter",
   ...opts,
   fn() {
-    cpu = setBackend("wasm");
+    cpu = backendNamed("wasm");
     const b = initWebGPU({ mode: "worker" });
     return b.then((g) => {
       assert(g !== null, "initWebGPU returned null although an adapter exists");

@@ -1,29 +1,35 @@
-// Backend selection and failure handling of the WebGPU backend (src/backend/webgpu/select.ts,
-// transport.ts): wasm is chosen when no adapter is available (an injected adapter probe returning
-// null, and a subprocess whose navigator.gpu.requestAdapter is stubbed to return null / whose
-// navigator.gpu is removed), C3A_BACKEND forces a backend (subprocesses), a lost device and a failing
-// kernel surface as WebGPUError while the wasm backend keeps working, the inline (same-thread)
-// executor offers only asynchronous reads, and setBackend("webgpu") starts a device by itself.
+// Backend selection and failure handling of the WebGPU backend (src/tensor/select.ts,
+// src/backend/webgpu/select.ts, transport.ts): `setBackend("auto")` chooses wasm when no adapter is
+// available (an injected adapter probe returning null, and subprocesses whose
+// navigator.gpu.requestAdapter is stubbed / whose navigator.gpu is removed) or when the adapter is a
+// software/fallback one (llvmpipe here), and WebGPU for an adapter that says it is real; C3A_BACKEND is
+// the default of `setBackend()` (subprocesses); a GPU that computes wrong numbers (simulated by
+// corrupting every buffer read back from the device) makes "auto" warn once and use wasm, and an
+// explicit setBackend("webgpu") fail with the numbers; tensor.to / module.to move to the GPU and back;
+// a lost device and a failing kernel surface as WebGPUError while the wasm backend keeps working; the
+// inline (same-thread) executor offers only asynchronous reads.
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "./deps.ts";
-import { getBackend, setBackend } from "../src/backend/backend.ts";
+import { backendNamed, getBackend } from "../src/backend/backend.ts";
 import "../src/backend/wasm/backend.ts";
 import {
-  describeBackend,
   destroyWebGPU,
   initWebGPU,
-  selectBackend,
+  isSoftwareAdapter,
   webgpuBackend,
   WebGPUError,
-  webgpuUnavailableReason,
 } from "../src/backend/webgpu/mod.ts";
+import { describeBackend, knownAnswerCheck, setBackend } from "../src/tensor/select.ts";
+import { tensor } from "../src/tensor/index.ts";
+import { Linear } from "../src/nn/mod.ts";
+import { setWarningHandler } from "../src/c3a/errors.ts";
 
 const adapter = await navigator.gpu?.requestAdapter();
 const hasGpu = !!adapter;
 if (!hasGpu) console.warn("webgpu_select_test: navigator.gpu has no adapter here; device tests skipped");
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-const selectModule = new URL("../src/backend/webgpu/mod.ts", import.meta.url).href;
-const backendModule = new URL("../src/backend/backend.ts", import.meta.url).href;
+const selectModule = new URL("../src/tensor/select.ts", import.meta.url).href;
+const webgpuModule = new URL("../src/backend/webgpu/mod.ts", import.meta.url).href;
 
 /** Runs a script in a fresh Deno process; returns its stdout (trimmed) and exit code. */
 async function runScript(
@@ -49,85 +55,217 @@ async function runScript(
   }
 }
 
+/** The real adapter, presented as a hardware one named "Test GPU" (info.isFallbackAdapter false). */
+function asHardware(a: GPUAdapter): GPUAdapter {
+  const info = {
+    vendor: "test",
+    architecture: "",
+    device: "",
+    description: "Test GPU",
+    isFallbackAdapter: false,
+  };
+  return new Proxy(a, {
+    get: (t, k) => k === "info" ? info : k === "isFallbackAdapter" ? false : Reflect.get(t, k, t),
+  });
+}
+
+Deno.test("isSoftwareAdapter: the fallback flag or a known software rasteriser's name", () => {
+  const fake = (info: Record<string, unknown>) => ({ info }) as unknown as GPUAdapter;
+  assert(isSoftwareAdapter(fake({ isFallbackAdapter: true, vendor: "x" })));
+  assert(isSoftwareAdapter(fake({ vendor: "mesa", device: "llvmpipe (LLVM 15.0.6, 256 bits)" })));
+  assert(isSoftwareAdapter(fake({ vendor: "google", architecture: "swiftshader" })));
+  assert(isSoftwareAdapter(fake({ description: "Microsoft Basic Render Driver" })));
+  assert(isSoftwareAdapter(fake({ vendor: "mesa", device: "lavapipe" })));
+  assert(
+    !isSoftwareAdapter(
+      fake({ vendor: "nvidia", architecture: "hopper", description: "NVIDIA H100 80GB HBM3" }),
+    ),
+  );
+  assert(!isSoftwareAdapter(fake({ vendor: "apple", architecture: "metal-3" })));
+});
+
 Deno.test({
-  name: "select: an adapter probe returning null selects wasm",
+  name: "setBackend: an adapter probe returning null selects wasm (auto) or fails (webgpu)",
   ...opts,
   async fn() {
-    const b = await selectBackend({ requestAdapter: () => Promise.resolve(null), backend: "auto" });
-    assertEquals(b.name, "wasm");
-    assertEquals(getBackend(), b);
-    assertEquals(describeBackend(), "wasm (WebAssembly SIMD, CPU)");
-    assertMatch(webgpuUnavailableReason() ?? "", /requestAdapter|missing/);
-    await assertRejects(
-      () => selectBackend({ requestAdapter: () => Promise.resolve(null), backend: "webgpu" }),
-      WebGPUError,
-      "unavailable",
+    const c = await setBackend("auto", { requestAdapter: () => Promise.resolve(null) });
+    assertEquals(c.name, "wasm");
+    assertEquals(getBackend(), backendNamed("wasm"));
+    assertEquals(c.reason, "auto: webgpu: requestAdapter() returned no adapter");
+    assertEquals(
+      describeBackend(),
+      "wasm (WebAssembly SIMD, CPU): auto: webgpu: requestAdapter() returned no adapter",
     );
-    await assertRejects(() => selectBackend({ backend: "cuda" as "wasm" }), RangeError, "C3A_BACKEND");
+    await assertRejects(
+      () => setBackend("webgpu", { requestAdapter: () => Promise.resolve(null) }),
+      Error,
+      'setBackend("webgpu"): webgpu is unavailable: requestAdapter() returned no adapter',
+    );
+    await assertRejects(() => setBackend("cuda"), RangeError, 'unknown backend "cuda"; allowed: "wasm"');
   },
 });
 
 Deno.test({
-  name: "select: subprocess with requestAdapter stubbed to null / navigator.gpu removed falls back to wasm",
+  name: "setBackend: subprocess with requestAdapter stubbed to null / navigator.gpu removed uses wasm",
   ...opts,
   async fn() {
     const stub = await runScript(`
       if (navigator.gpu) navigator.gpu.requestAdapter = () => Promise.resolve(null);
-      const { selectBackend, describeBackend } = await import(${JSON.stringify(selectModule)});
-      const b = await selectBackend();
-      console.log(b.name + "|" + describeBackend());`);
+      await import(${JSON.stringify(webgpuModule)});
+      const { setBackend, describeBackend } = await import(${JSON.stringify(selectModule)});
+      const c = await setBackend();
+      console.log(c.name + "|" + describeBackend());`);
     assertEquals(stub.code, 0, stub.err);
-    assertEquals(stub.out, "wasm|wasm (WebAssembly SIMD, CPU)");
+    assertEquals(
+      stub.out,
+      "wasm|wasm (WebAssembly SIMD, CPU): auto: webgpu: requestAdapter() returned no adapter",
+    );
     const gone = await runScript(`
       Object.defineProperty(navigator, "gpu", { value: undefined, configurable: true });
-      const { selectBackend, initWebGPU, webgpuUnavailableReason } = await import(${
-      JSON.stringify(selectModule)
-    });
-      const b = await selectBackend();
-      console.log(b.name + "|" + (await initWebGPU()) + "|" + webgpuUnavailableReason());`);
+      await import(${JSON.stringify(webgpuModule)});
+      const { setBackend } = await import(${JSON.stringify(selectModule)});
+      const c = await setBackend("auto");
+      console.log(c.name + "|" + c.reason);`);
     assertEquals(gone.code, 0, gone.err);
-    assertEquals(gone.out, "wasm|null|navigator.gpu is not available in this runtime");
+    assertEquals(gone.out, "wasm|auto: webgpu: navigator.gpu is not available");
   },
 });
 
 Deno.test({
-  name: "select: C3A_BACKEND forces a backend (subprocesses)",
+  name: "setBackend(): C3A_BACKEND is the default; auto passes over the fallback adapter (subprocesses)",
   ...opts,
   ignore: !hasGpu,
   async fn() {
     const script = `
-      const { selectBackend, describeBackend } = await import(${JSON.stringify(selectModule)});
-      const { getBackend } = await import(${JSON.stringify(backendModule)});
+      await import(${JSON.stringify(webgpuModule)});
+      const { setBackend, describeBackend } = await import(${JSON.stringify(selectModule)});
       try {
-        await selectBackend();
-        console.log(getBackend().name + "|" + describeBackend());
-      } catch (e) { console.log("error|" + e.name + ": " + e.message); }`;
+        const c = await setBackend();
+        console.log(c.name + "|" + describeBackend());
+      } catch (e) { console.log("error|" + e.name + ": " + e.message); }
+      (await import(${JSON.stringify(webgpuModule)})).destroyWebGPU();`;
     const forcedWasm = await runScript(script, { C3A_BACKEND: "wasm" });
     assertEquals(forcedWasm.code, 0, forcedWasm.err);
-    assertEquals(forcedWasm.out, "wasm|wasm (WebAssembly SIMD, CPU)");
+    assertEquals(forcedWasm.out, "wasm|wasm (WebAssembly SIMD, CPU): asked for (C3A_BACKEND=wasm)");
+    const forcedGpu = await runScript(script, { C3A_BACKEND: "webgpu" });
+    assertEquals(forcedGpu.code, 0, forcedGpu.err);
+    assertMatch(
+      forcedGpu.out,
+      /^webgpu\|webgpu \(.+\): asked for \(C3A_BACKEND=webgpu\); passed the known-answer check$/,
+    );
+    const bogus = await runScript(script, { C3A_BACKEND: "metal" });
+    assertEquals(
+      bogus.out,
+      'error|RangeError: setBackend: unknown backend "metal" (C3A_BACKEND=metal); allowed: "wasm", "webgpu", "auto"',
+    );
     const auto = await runScript(script, {});
     assertEquals(auto.code, 0, auto.err);
-    assertMatch(auto.out, /^webgpu\|webgpu \(.+\)$/);
-    const forcedGpu = await runScript(script, { C3A_BACKEND: "webgpu" });
-    assertEquals(forcedGpu.out, auto.out);
-    assertEquals(forcedGpu.code, 0, forcedGpu.err);
-    const bogus = await runScript(script, { C3A_BACKEND: "metal" });
-    assertMatch(bogus.out, /^error\|RangeError: C3A_BACKEND/);
+    if (isSoftwareAdapter(adapter!)) {
+      assertMatch(
+        auto.out,
+        /^wasm\|wasm \(WebAssembly SIMD, CPU\): auto: webgpu adapter ".+" is a software\/fallback adapter, slower than wasm \(setBackend\("webgpu"\) uses it anyway\)$/,
+      );
+    } else {
+      assertMatch(auto.out, /^webgpu\|webgpu \(.+\): auto: .+ passed the known-answer check$/);
+    }
   },
 });
 
 Deno.test({
-  name: "select: setBackend('webgpu') starts a device by itself; describeBackend names the adapter",
+  name: "setBackend('auto') uses an adapter that says it is hardware, after the known-answer check",
   ...opts,
   ignore: !hasGpu,
-  fn() {
+  async fn() {
     destroyWebGPU();
-    const b = setBackend("webgpu");
-    assertEquals(b, webgpuBackend);
-    assertMatch(describeBackend(), /^webgpu \(.+\)$/);
-    const s = b.fromArray(new Float32Array([1, 4, 9]));
-    assertEquals(Array.from(b.readSync(b.unary("sqrt", s))), [1, 2, 3]);
-    setBackend("wasm");
+    const c = await setBackend("auto", {
+      requestAdapter: async () => asHardware((await navigator.gpu.requestAdapter())!),
+    });
+    assertEquals(c.name, "webgpu");
+    assertEquals(c.reason, "auto: Test GPU passed the known-answer check");
+    assertEquals(getBackend(), webgpuBackend);
+    const r = await knownAnswerCheck(webgpuBackend);
+    assert(r.ok && r.maxAbsError <= r.tolerance && r.tolerance > 0, JSON.stringify(r));
+    await setBackend("wasm");
+    destroyWebGPU();
+  },
+});
+
+Deno.test({
+  name:
+    "known-answer check: a GPU returning wrong numbers -> auto warns once and uses wasm; explicit webgpu fails",
+  ...opts,
+  ignore: !hasGpu,
+  async fn() {
+    destroyWebGPU();
+    const g = await initWebGPU({ mode: "inline" }); // the device on this thread, so its buffers can be wrapped
+    assert(g !== null);
+    // every buffer the device maps for reading comes back with each float32 scaled by 1.001
+    const proto = GPUBuffer.prototype;
+    const original = proto.getMappedRange;
+    proto.getMappedRange = function (this: GPUBuffer, ...args: Parameters<GPUBuffer["getMappedRange"]>) {
+      const r = original.apply(this, args);
+      const f = new Float32Array(r);
+      for (let i = 0; i < f.length; i++) f[i] *= 1.001;
+      return r;
+    };
+    const warnings: string[] = [];
+    const prev = setWarningHandler((m) => warnings.push(m));
+    try {
+      const hw = async () => asHardware((await navigator.gpu.requestAdapter())!);
+      const c = await setBackend("auto", { requestAdapter: hw });
+      assertEquals(c.name, "wasm");
+      assertEquals(getBackend(), backendNamed("wasm"));
+      assertEquals(warnings.length, 1, warnings.join("\n"));
+      assertMatch(
+        warnings[0],
+        /^webgpu \(Test GPU\) failed the known-answer check: (matmul|blockCircularConvolution) differs from wasm by max abs error [0-9.e-]+ > tolerance [0-9.e-]+ \(0.0001 · max \|wasm\|\); using wasm$/,
+      );
+      assertEquals(c.reason, `auto: ${warnings[0]}`);
+      const err = await assertRejects(() => setBackend("webgpu"), Error);
+      assertMatch(
+        err.message,
+        /^setBackend\("webgpu"\): webgpu failed the known-answer check: .+ max abs error ([0-9.e-]+) > tolerance ([0-9.e-]+)/,
+      );
+      const [, e, t] = err.message.match(/error ([0-9.e-]+) > tolerance ([0-9.e-]+)/)!;
+      assert(Number(e) > Number(t) && Number(t) > 0, err.message);
+      assertEquals(getBackend(), backendNamed("wasm"));
+    } finally {
+      proto.getMappedRange = original;
+      setWarningHandler(prev);
+    }
+    // the same device without the corruption passes
+    const ok = await setBackend("webgpu");
+    assertEquals(ok.name, "webgpu");
+    await setBackend("wasm");
+    destroyWebGPU();
+  },
+});
+
+Deno.test({
+  name: "tensor.to / module.to: to WebGPU and back, same numbers; setBackend('webgpu') names the adapter",
+  ...opts,
+  ignore: !hasGpu,
+  async fn() {
+    destroyWebGPU();
+    const c = await setBackend("webgpu");
+    assertEquals(c.name, "webgpu");
+    assertMatch(describeBackend(), /^webgpu \(.+\): asked for; passed the known-answer check$/);
+    await setBackend("wasm");
+    const lin = new Linear(8, 4);
+    const x = tensor(Array.from({ length: 16 }, (_, i) => i / 8 - 1), [2, 8]);
+    const ref = lin.forward(x).dataSync().slice();
+    const w = lin.weight;
+    assertEquals(lin.to("webgpu"), lin);
+    assertEquals(lin.weight, w);
+    assertEquals(w.backend, webgpuBackend);
+    assertThrows(() => lin.forward(x), Error, 'input is on "wasm" but weight is on "webgpu"');
+    const y = lin.forward(x.to("webgpu"));
+    assertEquals(y.backend, webgpuBackend);
+    const got = y.to("wasm").dataSync();
+    for (let i = 0; i < ref.length; i++) assert(Math.abs(got[i] - ref[i]) <= 1e-5, `${got[i]} vs ${ref[i]}`);
+    lin.to("wasm");
+    assertEquals(w.backend, backendNamed("wasm"));
+    destroyWebGPU();
   },
 });
 
@@ -142,7 +280,8 @@ Deno.test({
     g._loseDevice();
     assertThrows(() => g.readSync(s), WebGPUError, "device lost");
     assertThrows(() => g.unary("exp", s), WebGPUError, "wasm backend is still usable");
-    const w = setBackend("wasm");
+    await setBackend("wasm");
+    const w = getBackend();
     const ws = w.fromArray(new Float32Array([1, 2, 3]));
     assertEquals(Array.from(w.readSync(w.binaryScalar("mul", ws, 2))), [2, 4, 6]);
     const again = await initWebGPU();

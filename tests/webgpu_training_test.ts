@@ -4,7 +4,7 @@
 // rounding, the whole step stays on the GPU (one read per step: the loss), and the step does not grow
 // the number of live GPU buffers.
 import { assert, assertEquals } from "./deps.ts";
-import { setBackend } from "../src/backend/backend.ts";
+import { setBackend } from "../src/tensor/select.ts";
 import { manualSeed } from "../src/tensor/random.ts";
 import { tidy } from "../src/tensor/scope.ts";
 import { causalLmLoss, LlamaForCausalLM } from "../src/models/llama.ts";
@@ -12,7 +12,7 @@ import { C3AConfig } from "../src/c3a/config.ts";
 import { getPeftModel } from "../src/c3a/model.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { clipGradNorm } from "../src/optim/clip_grad.ts";
-import { describeBackend, initWebGPU, webgpuBackend } from "../src/backend/webgpu/mod.ts";
+import { initWebGPU, webgpuBackend } from "../src/backend/webgpu/mod.ts";
 
 const adapter = await navigator.gpu?.requestAdapter();
 const skip = !adapter;
@@ -38,11 +38,11 @@ function batch(step: number): number[][] {
   return [Array.from({ length: 12 }, next), Array.from({ length: 12 }, next)];
 }
 
-function train(
+async function train(
   backend: "wasm" | "webgpu",
   steps: number,
-): { losses: number[]; kernels: Float32Array[]; live: number[] } {
-  setBackend(backend);
+): Promise<{ losses: number[]; kernels: Float32Array[]; live: number[] }> {
+  await setBackend(backend);
   manualSeed(7);
   const base = new LlamaForCausalLM(config);
   const model = getPeftModel(base, new C3AConfig({ blockSize: 8, targetModules: ["q_proj", "v_proj"] }));
@@ -63,7 +63,7 @@ function train(
     if (backend === "webgpu") live.push(webgpuBackend.stats().storages);
   }
   const kernels = params.map((p) => p.dataSync().slice());
-  setBackend("wasm");
+  await setBackend("wasm");
   return { losses, kernels, live };
 }
 
@@ -75,10 +75,10 @@ Deno.test({
   async fn() {
     const g = await initWebGPU();
     assert(g !== null);
-    console.log(`  ${describeBackend(g)}`);
+    console.log(`  ${g.describe()}`);
     const steps = 4;
-    const cpu = train("wasm", steps);
-    const gpu = train("webgpu", steps);
+    const cpu = await train("wasm", steps);
+    const gpu = await train("webgpu", steps);
     for (let i = 0; i < steps; i++) {
       const d = Math.abs(gpu.losses[i] - cpu.losses[i]);
       assert(

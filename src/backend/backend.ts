@@ -122,7 +122,7 @@ export interface AdamStepParams {
  * and `read` is the portable way to get data back.
  */
 export interface Backend {
-  /** Short name used by {@link setBackend} ("wasm", "webgpu"). */
+  /** Short name the backend is registered under ("wasm", "webgpu"). */
   readonly name: string;
 
   // ---- storage ----
@@ -314,39 +314,97 @@ export interface Backend {
   ): Storage;
 }
 
-const registry = new Map<string, () => Backend>();
+/** What a GPU-style backend reports about its device before it is started ({@link BackendProvider.probe}). */
+export interface DeviceProbe {
+  /** False when there is no device (`reason` says why). */
+  available: boolean;
+  /** The device's one-line description (adapter name), or "" when unavailable. */
+  device: string;
+  /** True for a software/fallback adapter (llvmpipe, SwiftShader, WARP): slower than the CPU backend. */
+  fallback: boolean;
+  /** Why it is unavailable, or "" when available. */
+  reason: string;
+}
+
+/**
+ * How a backend is created, started and described; registered with {@link registerBackend}. Only
+ * `create` is required (the CPU backend); an accelerator also says how to look for its device
+ * without starting it (`probe`, used by `setBackend("auto")`), how to start it asynchronously
+ * (`start`, needed where threads cannot block, i.e. browsers), and what its device is (`device`).
+ */
+export interface BackendProvider {
+  /** The backend, created on first use; may block while a device starts; throws when it cannot start. */
+  create(): Backend;
+  /** Starts the backend (if needed) and resolves to it; rejects with the reason when it cannot start. */
+  start?(options?: Record<string, unknown>): Promise<Backend>;
+  /** Looks for a device without starting the backend. */
+  probe?(options?: Record<string, unknown>): Promise<DeviceProbe>;
+  /** One line naming the device that runs `b`, e.g. "WebAssembly SIMD, CPU" or the adapter's name. */
+  device?(b: Backend): string;
+}
+
+const registry = new Map<string, BackendProvider>();
+const instances = new Map<string, Backend>();
 let current: Backend | null = null;
 
 /**
- * Makes a backend available to {@link setBackend} under `name`. The factory runs on first use.
+ * Makes a backend available under `name` (to `setBackend`, `tensor.to(name)`, `module.to(name)`).
+ * `provider` is a factory run on first use, or a {@link BackendProvider}. Registering a name again
+ * replaces the provider (an instance already created stays).
  */
-export function registerBackend(name: string, factory: () => Backend): void {
-  registry.set(name, factory);
+export function registerBackend(name: string, provider: (() => Backend) | BackendProvider): void {
+  registry.set(name, typeof provider === "function" ? { create: provider } : provider);
 }
 
-const instances = new Map<string, Backend>();
+/** Names of the registered backends, in registration order. */
+export function registeredBackends(): string[] {
+  return [...registry.keys()];
+}
 
 /**
- * Selects the backend new tensors are created on (existing tensors stay where they are).
+ * The provider registered under `name`.
  *
  * @throws {RangeError} naming the available backends when `name` is unknown.
  */
-export function setBackend(name: string): Backend {
+export function backendProvider(name: string): BackendProvider {
+  const f = registry.get(name);
+  if (!f) {
+    throw new RangeError(
+      `unknown backend ${JSON.stringify(name)}; available: ${[...registry.keys()].join(", ")}`,
+    );
+  }
+  return f;
+}
+
+/**
+ * The backend registered under `name`, created (synchronously) on first use. Does not change the
+ * current backend.
+ *
+ * @throws {RangeError} naming the available backends when `name` is unknown; whatever the
+ *   provider's `create` throws when the backend cannot start.
+ */
+export function backendNamed(name: string): Backend {
   let b = instances.get(name);
   if (!b) {
-    const f = registry.get(name);
-    if (!f) {
-      throw new RangeError(`unknown backend "${name}"; available: ${[...registry.keys()].join(", ")}`);
-    }
-    b = f();
+    b = backendProvider(name).create();
     instances.set(name, b);
   }
+  return b;
+}
+
+/**
+ * Makes `b` the backend new tensors are created on (existing tensors stay where they are). The
+ * public entry point is `await setBackend(name)` (src/tensor/select.ts), which also probes and checks
+ * devices; this is the switch it ends with.
+ */
+export function setCurrentBackend(b: Backend): Backend {
+  instances.set(b.name, b);
   current = b;
   return b;
 }
 
-/** The backend new tensors are created on (the wasm backend unless {@link setBackend} chose another). */
+/** The backend new tensors are created on (the wasm backend unless `setBackend` chose another). */
 export function getBackend(): Backend {
   if (current) return current;
-  return setBackend("wasm");
+  return setCurrentBackend(backendNamed("wasm"));
 }

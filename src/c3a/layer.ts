@@ -273,6 +273,8 @@ export class C3ALinear extends Module {
     }
     const b = blockSize;
     const kernel = new Parameter(zeros([this.outFeatures / b, this.inFeatures / b, b]));
+    // on the base layer's backend (PEFT moves new adapter weights to the base layer's device)
+    kernel._moveTo(this.base_layer.weight.backend);
     this.c3aBlockSize[adapterName] = b;
     this.c3a_kernel.set(adapterName, kernel);
     this.resetC3AParameters(adapterName, initWeights, options.generator);

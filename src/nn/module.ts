@@ -15,7 +15,9 @@
 import { Tensor } from "../tensor/tensor.ts";
 import { fmtShape, shapesEqual, sizeOf } from "../tensor/shape.ts";
 import { noGrad } from "../autograd/grad_mode.ts";
+import { keep } from "../tensor/scope.ts";
 import { Parameter } from "./parameter.ts";
+import { type BackendLike, resolveBackend } from "../tensor/placement.ts";
 
 /**
  * A state-dict value accepted by {@link Module.loadStateDict}: a Tensor, or the `{shape, data}`
@@ -495,6 +497,41 @@ export class Module {
       if (setToNone) p.grad = null;
       else noGrad(() => p.grad!.zero_());
     }
+  }
+
+  /**
+   * Moves every parameter (with its gradient) and every buffer of this module and its descendants to
+   * `backend` ("wasm", "webgpu", or a Backend) and returns this. Parameters move in place: the same
+   * {@link Parameter} objects (so optimizers and tied weights keep working) with the same
+   * `requiresGrad`; buffers are replaced by their copies. Optimizer state made before the move stays
+   * behind: create the optimizer after `to()`, as in PyTorch. Mirrors `Module.to(device)`.
+   *
+   * @throws {RangeError} when `backend` names no registered backend.
+   * @example
+   * ```ts
+   * import { Linear } from "./linear.ts";
+   * const lin = new Linear(4, 2);
+   * const w = lin.weight;
+   * lin.to("wasm") === lin && lin.weight === w; // true
+   * ```
+   */
+  to(backend: BackendLike): this {
+    const target = resolveBackend(backend, "to");
+    const movedBuffers = new Map<Tensor, Tensor>();
+    noGrad(() => {
+      for (const [, m] of this.namedModules()) {
+        for (const [, p] of m.#ownParameters()) p._moveTo(target);
+        for (const [k, b] of m.#ownBuffers()) {
+          let moved = movedBuffers.get(b);
+          if (moved === undefined) {
+            moved = keep(b.to(target)); // lives as long as the module, not an enclosing tidy
+            movedBuffers.set(b, moved);
+          }
+          (m as unknown as Record<string, unknown>)[k] = moved;
+        }
+      }
+    });
+    return this;
   }
 
   /** Sets `requiresGrad` on every parameter; returns this. Mirrors `Module.requires_grad_()`. */

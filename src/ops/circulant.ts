@@ -21,6 +21,7 @@
 
 import { recordOp } from "../autograd/engine.ts";
 import { Tensor } from "../tensor/tensor.ts";
+import { sameBackend } from "../tensor/placement.ts";
 import { fmtShape, sizeOf } from "../tensor/shape.ts";
 import type { Backend, Storage } from "../backend/backend.ts";
 import {
@@ -255,11 +256,7 @@ function bcc(what: string, x: Tensor, kernel: Tensor, add: Tensor | undefined): 
       `${what}: x ${fmtShape(x.shape)} does not fit kernel ${fmtShape(kernel.shape)}: ${why}`,
     );
   }
-  if (x.backend !== kernel.backend) {
-    throw new Error(
-      `${what}: x is on backend "${x.backend.name}" but kernel on "${kernel.backend.name}"; move one of them`,
-    );
-  }
+  sameBackend(what, { x, kernel, input: add });
   const lead = x.shape.slice(0, -1);
   const outShape = [...lead, m * b];
   if (add !== undefined) {
@@ -267,9 +264,6 @@ function bcc(what: string, x: Tensor, kernel: Tensor, add: Tensor | undefined): 
       throw new RangeError(
         `${what}: input ${fmtShape(add.shape)} must have the output's shape ${fmtShape(outShape)}`,
       );
-    }
-    if (add.backend !== x.backend) {
-      throw new Error(`${what}: input is on backend "${add.backend.name}" but x on "${x.backend.name}"`);
     }
   }
   const rows = sizeOf(lead);

@@ -14,18 +14,11 @@ import { recordOp } from "../autograd/engine.ts";
 import { Tensor, type TensorOrScalar } from "../tensor/tensor.ts";
 import { broadcastShapes, broadcastStrides, fmtShape, shapesEqual, stridesOf } from "../tensor/shape.ts";
 import { sumToShape } from "./reduce.ts";
-
-function checkSameBackend(a: Tensor, b: Tensor, what: string): void {
-  if (a.backend !== b.backend) {
-    throw new Error(
-      `${what}: operands live on different backends ("${a.backend.name}" and "${b.backend.name}")`,
-    );
-  }
-}
+import { sameBackend } from "../tensor/placement.ts";
 
 /** Non-differentiable broadcasting binary kernel on two tensors. */
 export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
-  checkSameBackend(a, b, op);
+  sameBackend(op, { a, b });
   const shape = shapesEqual(a.shape, b.shape) ? a.shape : broadcastShapes(a.shape, b.shape);
   const st = a.backend.binary(
     op,
@@ -261,8 +254,7 @@ export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tenso
   const bk = cond.backend;
   const ta = typeof a === "number" ? Tensor.fromStorage(bk.full(1, a), []) : a;
   const tb = typeof b === "number" ? Tensor.fromStorage(bk.full(1, b), []) : b;
-  checkSameBackend(cond, ta, "where");
-  checkSameBackend(cond, tb, "where");
+  sameBackend("where", { cond, a: ta, b: tb });
   const shape = broadcastShapes(broadcastShapes(cond.shape, ta.shape), tb.shape);
   const st = bk.where(
     cond.storage,
@@ -282,12 +274,15 @@ export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tenso
 
 /**
  * In-place `target = op(target, src)` with `src` broadcast to `target`'s shape ("copy" assigns). No
- * autograd (callers check grad mode). For optimizers and `Tensor.add_`/`copy_`/...
+ * autograd (callers check grad mode). For optimizers and `Tensor.add_`/`copy_`/... "copy" also copies
+ * across backends (as `torch.Tensor.copy_` copies across devices); the other ops need one backend.
  *
  * @throws {RangeError} when `src` does not broadcast to `target`'s shape.
+ * @throws {Error} when `src` lives on another backend (except for "copy").
  */
 export function binaryInPlace(op: "copy" | "add" | "sub" | "mul" | "div", target: Tensor, src: Tensor): void {
-  checkSameBackend(target, src, `${op}_`);
+  if (op === "copy" && src.backend !== target.backend) src = src.to(target.backend);
+  sameBackend(`${op}_`, { self: target, other: src });
   const shape = broadcastShapes(target.shape, src.shape);
   if (!shapesEqual(shape, target.shape)) {
     throw new RangeError(

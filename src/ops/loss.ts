@@ -7,6 +7,7 @@
 
 import type { Tensor } from "../tensor/tensor.ts";
 import { fmtShape, shapesEqual, sizeOf } from "../tensor/shape.ts";
+import { sameBackend } from "../tensor/placement.ts";
 import { gatherLast, type IndexLike, toIndexArray } from "./indexing.ts";
 import { logSoftmax } from "./softmax.ts";
 import { div, neg, square, sub } from "./elementwise.ts";
@@ -95,6 +96,7 @@ export function crossEntropy(logits: Tensor, targets: IndexLike, opts: CrossEntr
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   const reduction = opts.reduction ?? "mean";
   checkReduction(reduction);
+  sameBackend("mseLoss", { input, target });
   if (!shapesEqual(input.shape, target.shape)) {
     throw new RangeError(
       `mseLoss: input ${fmtShape(input.shape)} and target ${fmtShape(target.shape)} differ`,

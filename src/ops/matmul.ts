@@ -9,6 +9,7 @@
 
 import { recordOp } from "../autograd/engine.ts";
 import { Tensor } from "../tensor/tensor.ts";
+import { sameBackend } from "../tensor/placement.ts";
 import { broadcastShapes, fmtShape, shapesEqual, sizeOf } from "../tensor/shape.ts";
 import { expand, reshape } from "./shape.ts";
 
@@ -108,7 +109,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       `matmul: both operands need at least 1 dimension, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
     );
   }
-  if (a.backend !== b.backend) throw new Error("matmul: operands live on different backends");
+  sameBackend("matmul", { a, b });
   const ka = a.shape[a.ndim - 1];
   const kb = b.ndim === 1 ? b.shape[0] : b.shape[b.ndim - 2];
   if (ka !== kb) {
@@ -178,9 +179,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF)) {
     throw new RangeError(`linear: bias must be [${outF}], got ${fmtShape(bias.shape)}`);
   }
-  if (x.backend !== weight.backend || (bias && bias.backend !== x.backend)) {
-    throw new Error("linear: operands live on different backends");
-  }
+  sameBackend("linear", { input: x, weight, bias });
   const rows = x.size / inF || 0;
   const outShape = [...x.shape.slice(0, -1), outF];
   const out = mm(x, weight, rows, outF, inF, { transB: true, bias: bias ?? undefined }, outShape);

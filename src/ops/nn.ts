@@ -17,6 +17,7 @@ import { recordOp } from "../autograd/engine.ts";
 import { noGrad } from "../autograd/grad_mode.ts";
 import type { Backend, Storage } from "../backend/backend.ts";
 import { Tensor } from "../tensor/tensor.ts";
+import { sameBackend } from "../tensor/placement.ts";
 import { keep } from "../tensor/scope.ts";
 import { broadcastStrides, fmtShape, sizeOf } from "../tensor/shape.ts";
 import { defaultGenerator, type Generator } from "../tensor/random.ts";
@@ -67,8 +68,8 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
   const d = lastDim(x, "rmsNorm");
   checkVec(weight, d, "rmsNorm", "weight");
   checkEps(eps, "rmsNorm");
-  const b = x.backend;
-  if (b.rmsNorm && b.rmsNormGrad && x.size > 0 && (!weight || weight.backend === b)) {
+  const b = sameBackend("rmsNorm", { input: x, weight });
+  if (b.rmsNorm && b.rmsNormGrad && x.size > 0) {
     // fused backend kernels (one pass forward, one backward); saves x and rstd [rows]
     const rows = x.size / d;
     const w = weight ? weight.storage : null;
@@ -112,6 +113,7 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   checkVec(weight, d, "layerNorm", "weight");
   checkVec(bias, d, "layerNorm", "bias");
   checkEps(eps, "layerNorm");
+  sameBackend("layerNorm", { input: x, weight, bias });
   let r!: Tensor, n!: Tensor;
   const out = noGrad(() => {
     const xc = sub(x, mean(x, -1, true));
@@ -158,7 +160,7 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
  * ```
  */
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
-  const b = gate.backend;
+  const b = sameBackend("swiglu", { gate, up });
   const same = gate.ndim === up.ndim && gate.shape.every((n, i) => n === up.shape[i]);
   if (!same || !b.swiglu || !b.swigluGrad || up.backend !== b || gate.size === 0) return mul(silu(gate), up);
   const out = Tensor.fromStorage(b.swiglu(gate.storage, up.storage), gate.shape);
@@ -481,9 +483,7 @@ export function scaledDotProductAttention(
       `scaledDotProductAttention: query heads (${hq}) must be a multiple of kv heads (${hkv}): ${shapes()}`,
     );
   }
-  if (q.backend !== k.backend || q.backend !== v.backend) {
-    throw new Error("scaledDotProductAttention: operands live on different backends");
-  }
+  sameBackend("scaledDotProductAttention", { query: q, key: k, value: v, attnMask: opts.attnMask });
   const scale = opts.scale ?? 1 / Math.sqrt(d);
   if (!Number.isFinite(scale)) {
     throw new RangeError(`scaledDotProductAttention: scale must be finite, got ${scale}`);
@@ -494,9 +494,6 @@ export function scaledDotProductAttention(
   const full = [bsz, hq, l, s];
   let maskStrides: number[] | null = null;
   if (opts.attnMask) {
-    if (opts.attnMask.backend !== b) {
-      throw new Error("scaledDotProductAttention: attnMask lives on another backend");
-    }
     const ms = opts.attnMask.shape, off = 4 - ms.length;
     if (off < 0 || ms.some((n, i) => n !== 1 && n !== full[i + off])) {
       throw new RangeError(

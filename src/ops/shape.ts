@@ -8,6 +8,7 @@
 
 import { recordOp } from "../autograd/engine.ts";
 import { Tensor } from "../tensor/tensor.ts";
+import { sameBackend } from "../tensor/placement.ts";
 import { checkShape, fmtShape, normAxis, type Shape, sizeOf, stridesOf } from "../tensor/shape.ts";
 import { sumToShape } from "./reduce.ts";
 
@@ -223,7 +224,9 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
         `concat: shapes ${tensors.map((x) => fmtShape(x.shape)).join(", ")} differ outside axis ${axis}`,
       );
     }
-    if (t.backend !== first.backend) throw new Error("concat: tensors live on different backends");
+    if (t.backend !== first.backend) {
+      sameBackend("concat", { "tensors[0]": first, [`tensors[${tensors.indexOf(t)}]`]: t });
+    }
     total += t.shape[a];
   }
   const shape = first.shape.slice();

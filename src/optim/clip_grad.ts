@@ -6,6 +6,7 @@
 
 import { getBackend, type Storage } from "../backend/backend.ts";
 import { Tensor } from "../tensor/tensor.ts";
+import { sameBackend } from "../tensor/placement.ts";
 
 /** Options of {@link clipGradNorm}. */
 export interface ClipGradNormOptions {
@@ -49,7 +50,9 @@ export function clipGradNorm(
   const b = grads[0].backend;
   let acc: Storage | null = null;
   for (const g of grads) {
-    if (g.backend !== b) throw new Error("clipGradNorm: gradients live on different backends");
+    if (g.backend !== b) {
+      sameBackend("clipGradNorm", { "grads[0]": grads[0], [`grads[${grads.indexOf(g)}]`]: g });
+    }
     if (g.size === 0) continue;
     const a = b.unary("abs", g.storage);
     let part: Storage;

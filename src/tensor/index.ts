@@ -10,18 +10,29 @@ export { backendOf, keepTensor, Tensor, type TensorOrScalar } from "./tensor.ts"
 export * from "./creation.ts";
 export * from "./random.ts";
 export { keep, tidy, type Trackable } from "./scope.ts";
+export { type BackendLike, sameBackend } from "./placement.ts";
+export {
+  type BackendChoice,
+  describeBackend,
+  KNOWN_ANSWER_TOLERANCE,
+  knownAnswerCheck,
+  type KnownAnswerResult,
+  setBackend,
+  type SetBackendOptions,
+} from "./select.ts";
 export { broadcastShapes, fmtShape, type Shape, sizeOf, stridesOf } from "./shape.ts";
 export { enableGrad, isGradEnabled, noGrad, setGradEnabled } from "../autograd/grad_mode.ts";
 export { type BackwardFn, type BackwardOptions, Node, recordOp } from "../autograd/engine.ts";
 export {
   type AdamStepParams,
   type Backend,
+  type BackendProvider,
   type BinaryOp,
+  type DeviceProbe,
   getBackend,
   type MatmulParams,
   type ReduceOp,
   registerBackend,
-  setBackend,
   type Storage,
   type UnaryOp,
 } from "../backend/backend.ts";

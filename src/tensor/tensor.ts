@@ -15,7 +15,8 @@
 
 import "../backend/wasm/backend.ts"; // registers the default "wasm" backend
 import { type Backend, getBackend, type Storage } from "../backend/backend.ts";
-import { type BackwardOptions, type Node, runBackward } from "../autograd/engine.ts";
+import { type BackwardOptions, type Node, recordOp, runBackward } from "../autograd/engine.ts";
+import { type BackendLike, resolveBackend } from "./placement.ts";
 import { isGradEnabled } from "../autograd/grad_mode.ts";
 import { fmtShape, type Shape, sizeOf } from "./shape.ts";
 import { keep, trackTensor } from "./scope.ts";
@@ -196,6 +197,48 @@ export class Tensor {
   /** True after the storage was released. */
   get isDisposed(): boolean {
     return this.backend.isDisposed(this.#storage);
+  }
+
+  // ---------- placement ----------
+
+  /**
+   * This tensor on backend `backend` ("wasm", "webgpu", or a Backend): itself when it already lives
+   * there, else a copy there. Differentiable: the gradient is copied back to this tensor's backend.
+   * Mirrors `torch.Tensor.to(device)`. Moving a whole model: `module.to(backend)`.
+   *
+   * @throws {RangeError} when `backend` names no registered backend.
+   * @throws {WebGPUError} when reading a WebGPU tensor synchronously is impossible (a browser's
+   *   same-thread device: `Tensor.fromArray(await t.data())`-style copies work there).
+   * @example
+   * ```ts
+   * import { tensor } from "./creation.ts";
+   * const x = tensor([1, 2, 3]);
+   * x.to("wasm") === x; // true: already there
+   * ```
+   */
+  to(backend: BackendLike): Tensor {
+    const target = resolveBackend(backend, "to");
+    if (target === this.backend) return this;
+    const out = new Tensor(target.fromArray(this.backend.readSync(this.#storage)), this.shape);
+    const source = this.backend;
+    return recordOp("to", out, [this], (g) => [g.to(source)]);
+  }
+
+  /**
+   * @internal Moves this tensor's elements to `target` in place (new storage there, the old one
+   * released once unshared), keeping its identity, `requiresGrad` and `.grad` (moved too). No
+   * autograd; for `Module.to`, which moves parameters like PyTorch's `param.data = param.data.to(d)`.
+   */
+  _moveTo(target: Backend): void {
+    if (this.grad !== null && this.grad.backend !== target) this.grad._moveTo(target);
+    if (target === this.backend) return;
+    const old = this.#storage;
+    const moved = target.fromArray(this.backend.readSync(old));
+    this.#storage = moved;
+    storageRefs.set(moved, (storageRefs.get(moved) ?? 0) + 1);
+    const r = (storageRefs.get(old) ?? 1) - 1;
+    storageRefs.set(old, r);
+    if (r === 0) old.backend.dispose(old);
   }
 
   // ---------- autograd ----------

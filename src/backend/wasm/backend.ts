@@ -407,4 +407,4 @@ export class WasmBackend implements Backend {
   }
 }
 
-registerBackend("wasm", () => new WasmBackend());
+registerBackend("wasm", { create: () => new WasmBackend(), device: () => "WebAssembly SIMD, CPU" });

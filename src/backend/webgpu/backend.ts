@@ -71,7 +71,7 @@ function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
-/** See the module doc. Obtain through `initWebGPU()` / `selectBackend()` / `setBackend("webgpu")`. */
+/** See the module doc. Obtain through `await setBackend("webgpu")`, `initWebGPU()` or `backendNamed("webgpu")`. */
 export class WebGPUBackend implements Backend {
   /** "webgpu". */
   readonly name = "webgpu";

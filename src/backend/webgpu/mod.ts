@@ -1,27 +1,17 @@
 /**
  * The WebGPU backend: GPU-resident tensors with WGSL kernels for every {@link Backend} operation,
  * the FFT (same plans as the wasm FFT) and the C3A circulant products. Importing this module
- * registers the backend as "webgpu".
- *
- * @example
- * ```ts
- * import { describeBackend, destroyWebGPU, selectBackend } from "./mod.ts";
- * await selectBackend(); // WebGPU when an adapter exists, wasm otherwise (C3A_BACKEND forces one)
- * console.log(describeBackend());
- * destroyWebGPU(); // short scripts and tests: release the device now rather than at exit
- * ```
+ * registers the backend as "webgpu"; `await setBackend("webgpu" | "auto")` (src/tensor/select.ts)
+ * selects it.
  *
  * @module
  */
 
 export {
-  describeBackend,
   destroyWebGPU,
   initWebGPU,
   type InitWebGPUOptions,
-  selectBackend,
-  type SelectBackendOptions,
-  useWebGPU,
+  isSoftwareAdapter,
   webgpuBackend,
   webgpuUnavailableReason,
 } from "./select.ts";

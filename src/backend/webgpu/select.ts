@@ -1,17 +1,25 @@
 /**
- * Backend selection: registers the WebGPU backend as "webgpu", starts it ({@link initWebGPU}),
- * chooses between WebGPU and wasm ({@link selectBackend}: WebGPU when `navigator.gpu.requestAdapter()`
- * yields an adapter, wasm otherwise, `C3A_BACKEND=wasm|webgpu` or an option to force one), and
- * describes the current backend in one line for training-script headers ({@link describeBackend}).
+ * Starting the WebGPU backend: registers it as "webgpu" with a {@link BackendProvider} (probe the
+ * adapter without starting it, start asynchronously, describe the device), starts it on a device
+ * ({@link initWebGPU}) and releases it ({@link destroyWebGPU}). Which backend is used is decided by
+ * the one public entry point, `await setBackend("wasm" | "webgpu" | "auto")` (src/tensor/select.ts).
  *
- * `getBackend()` / `setBackend()` (src/backend/backend.ts) stay synchronous: in Deno,
- * `setBackend("webgpu")` starts the WebGPU worker on first use, blocking until the device is ready.
+ * In Deno the device runs in a worker, so `backendNamed("webgpu")` / `tensor.to("webgpu")` can start
+ * it synchronously (blocking until it is ready); in browsers it must be started with
+ * `await setBackend("webgpu" | "auto")` first.
  *
  * @module
  */
 
 import "../wasm/backend.ts";
-import { type Backend, getBackend, registerBackend, setBackend } from "../backend.ts";
+import {
+  type Backend,
+  backendNamed,
+  type DeviceProbe,
+  getBackend,
+  registerBackend,
+  setCurrentBackend,
+} from "../backend.ts";
 import { WebGPUBackend } from "./backend.ts";
 import { type ExecutorOptions, GpuExecutor, gpuOrNull } from "./executor.ts";
 import { InlineTransport, WebGPUError, WorkerTransport } from "./transport.ts";
@@ -27,16 +35,82 @@ function canBlock(): boolean {
   return typeof g.SharedArrayBuffer === "function" && typeof g.Deno === "object";
 }
 
-registerBackend("webgpu", () => {
-  if (!webgpuBackend.ready) {
-    if (!canBlock()) {
-      throw new WebGPUError(
-        'the WebGPU backend must be started with "await initWebGPU()" (or selectBackend()) before setBackend("webgpu")',
-      );
-    }
-    void webgpuBackend.transport; // starts the worker; throws WebGPUError when no adapter
+/** Software rasterisers that expose a WebGPU adapter: slower than the wasm backend on the same CPU. */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|subzero|\bwarp\b|basic render|software/i;
+
+/**
+ * True for a fallback/software adapter: `isFallbackAdapter` (GPUAdapterInfo, or the older
+ * GPUAdapter attribute), or a known software rasteriser in its vendor/architecture/device/description.
+ */
+export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+  const info = (adapter.info ?? {}) as Partial<GPUAdapterInfo> & { isFallbackAdapter?: boolean };
+  if (info.isFallbackAdapter || (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter) {
+    return true;
   }
-  return webgpuBackend;
+  return SOFTWARE_ADAPTER.test([info.vendor, info.architecture, info.device, info.description].join(" "));
+}
+
+function adapterName(adapter: GPUAdapter): string {
+  const info = (adapter.info ?? {}) as Partial<GPUAdapterInfo>;
+  return info.description || [info.vendor, info.architecture, info.device].filter((s) => s).join(" ") ||
+    "unknown adapter";
+}
+
+/** Options the WebGPU provider reads from `setBackend(name, options)`. */
+interface ProviderOptions extends InitWebGPUOptions {
+  /** Adapter probe (default `navigator.gpu.requestAdapter()`); tests inject adapters through it. */
+  requestAdapter?: () => Promise<GPUAdapter | null>;
+}
+
+registerBackend("webgpu", {
+  create() {
+    if (!webgpuBackend.ready) {
+      if (!canBlock()) {
+        throw new WebGPUError(
+          'the WebGPU backend must be started with "await setBackend("webgpu")" (or "auto") first in this runtime',
+        );
+      }
+      void webgpuBackend.transport; // starts the worker; throws WebGPUError when no adapter
+    }
+    return webgpuBackend;
+  },
+  async probe(options = {}): Promise<DeviceProbe> {
+    const o = options as ProviderOptions;
+    const gpu = gpuOrNull();
+    if (!o.requestAdapter && !gpu) {
+      return { available: false, device: "", fallback: false, reason: "navigator.gpu is not available" };
+    }
+    let adapter: GPUAdapter | null;
+    try {
+      adapter = o.requestAdapter ? await o.requestAdapter() : await gpu!.requestAdapter();
+    } catch (e) {
+      return { available: false, device: "", fallback: false, reason: `requestAdapter() failed: ${e}` };
+    }
+    if (!adapter) {
+      return {
+        available: false,
+        device: "",
+        fallback: false,
+        reason: "requestAdapter() returned no adapter",
+      };
+    }
+    return {
+      available: true,
+      device: adapterName(adapter),
+      fallback: isSoftwareAdapter(adapter),
+      reason: "",
+    };
+  },
+  async start(options = {}): Promise<Backend> {
+    if (webgpuBackend.ready) return webgpuBackend;
+    const { requestAdapter: _r, ...init } = options as ProviderOptions;
+    const b = await initWebGPU(init);
+    if (b === null) throw new WebGPUError(`WebGPU is unavailable: ${unavailable}`);
+    return b;
+  },
+  device(b: Backend): string {
+    return (b as WebGPUBackend).describe().replace(/^webgpu \((.*)\)$/, "$1");
+  },
 });
 
 /** Options of {@link initWebGPU}. */
@@ -51,13 +125,12 @@ export interface InitWebGPUOptions extends ExecutorOptions {
 /**
  * Starts the WebGPU backend on a new device (closing any previous one) and returns it, or null when
  * `navigator.gpu` is missing or no adapter/device is available ({@link webgpuUnavailableReason} says
- * why). Does not change the current backend; see {@link selectBackend}.
+ * why). Does not change the current backend (that is `await setBackend("webgpu")`).
  *
  * @example
  * ```ts
- * import { setBackend } from "../backend.ts";
- * const gpu = await initWebGPU();
- * if (gpu) setBackend("webgpu");
+ * const gpu = await initWebGPU({ mode: "inline" });
+ * console.log(gpu ? gpu.describe() : webgpuUnavailableReason());
  * destroyWebGPU(); // tests and short scripts: release the device now (it is also released at exit)
  * ```
  */
@@ -97,123 +170,9 @@ export async function initWebGPU(opts: InitWebGPUOptions = {}): Promise<WebGPUBa
   return webgpuBackend;
 }
 
-/** Why the last {@link initWebGPU} / {@link selectBackend} did not use WebGPU (null if it did). */
+/** Why the last {@link initWebGPU} did not start a device (null if it did). */
 export function webgpuUnavailableReason(): string | null {
   return unavailable;
-}
-
-/** Options of {@link selectBackend}. */
-export interface SelectBackendOptions extends InitWebGPUOptions {
-  /**
-   * Force a backend: "wasm" or "webgpu" ("auto" = probe). Default: the environment variable
-   * `C3A_BACKEND` when readable (needs `--allow-env`), else "auto".
-   */
-  backend?: "wasm" | "webgpu" | "auto";
-  /**
-   * Adapter probe (default `navigator.gpu.requestAdapter()`); returning null selects wasm. Lets
-   * callers and tests decide availability without a real adapter.
-   */
-  requestAdapter?: () => Promise<GPUAdapter | null>;
-}
-
-function envBackend(): string | undefined {
-  try {
-    const D = (globalThis as unknown as {
-      Deno?: {
-        env: { get(k: string): string | undefined };
-        permissions?: { querySync?(d: { name: "env"; variable: string }): { state: string } };
-      };
-    }).Deno;
-    if (!D) return undefined;
-    const st = D.permissions?.querySync?.({ name: "env", variable: "C3A_BACKEND" });
-    if (st && st.state !== "granted") return undefined;
-    const v = D.env.get("C3A_BACKEND");
-    return v === "" ? undefined : v;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Chooses and sets the current backend: WebGPU when an adapter is available (and its device starts),
- * otherwise wasm. `opts.backend` or the environment variable `C3A_BACKEND` ("wasm" | "webgpu" |
- * "auto") force a choice.
- *
- * @returns the backend now current (see {@link describeBackend})
- * @throws {RangeError} for an unknown forced backend name
- * @throws {WebGPUError} when "webgpu" is forced but unavailable
- * @example
- * ```ts
- * await selectBackend();
- * console.log(describeBackend()); // "webgpu (llvmpipe (LLVM 15.0.6, 256 bits), fallback adapter)"
- * destroyWebGPU(); // short scripts and tests: release the device now rather than at exit
- * ```
- */
-export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Backend> {
-  const forced = opts.backend ?? envBackend() ?? "auto";
-  if (forced !== "wasm" && forced !== "webgpu" && forced !== "auto") {
-    throw new RangeError(`C3A_BACKEND / backend must be "wasm", "webgpu" or "auto", got "${forced}"`);
-  }
-  if (forced === "wasm") {
-    unavailable = "wasm forced";
-    return setBackend("wasm");
-  }
-  const probe = opts.requestAdapter ??
-    (async () => {
-      const gpu = gpuOrNull();
-      return gpu ? await gpu.requestAdapter() : null;
-    });
-  let adapter: GPUAdapter | null = null;
-  try {
-    adapter = await probe();
-  } catch (e) {
-    unavailable = `requestAdapter failed: ${e}`;
-  }
-  if (adapter === null) {
-    unavailable ??= "navigator.gpu is missing or requestAdapter() returned null";
-    if (forced === "webgpu") {
-      throw new WebGPUError(`C3A_BACKEND=webgpu but WebGPU is unavailable: ${unavailable}`);
-    }
-    return setBackend("wasm");
-  }
-  if (!webgpuBackend.ready) {
-    const { backend: _b, requestAdapter: _r, ...init } = opts;
-    const b = await initWebGPU(init);
-    if (b === null) {
-      if (forced === "webgpu") {
-        throw new WebGPUError(`C3A_BACKEND=webgpu but WebGPU is unavailable: ${unavailable}`);
-      }
-      return setBackend("wasm");
-    }
-  }
-  unavailable = null;
-  return setBackend("webgpu");
-}
-
-/**
- * Selects the WebGPU backend when an adapter and device are available, else stays on / switches to
- * wasm (ignores `C3A_BACKEND`). For pages with a "use WebGPU" switch.
- *
- * @returns true when WebGPU is now the current backend
- * @example
- * ```ts
- * if (!(await useWebGPU())) console.log("no WebGPU here:", webgpuUnavailableReason());
- * destroyWebGPU(); // short scripts and tests: release the device now rather than at exit
- * ```
- */
-export async function useWebGPU(opts: InitWebGPUOptions = {}): Promise<boolean> {
-  const b = await selectBackend({ ...opts, backend: "auto" });
-  return b === webgpuBackend;
-}
-
-/**
- * One line naming the backend (default: the current one) for logs and training-script headers, e.g.
- * "webgpu (llvmpipe (LLVM 15.0.6, 256 bits), fallback adapter)" or "wasm (WebAssembly SIMD, CPU)".
- */
-export function describeBackend(backend: Backend = getBackend()): string {
-  if (backend instanceof WebGPUBackend) return backend.describe();
-  if (backend.name === "wasm") return "wasm (WebAssembly SIMD, CPU)";
-  return backend.name;
 }
 
 /**
@@ -221,6 +180,6 @@ export function describeBackend(backend: Backend = getBackend()): string {
  * next WebGPU use starts a new device. Switches the current backend to wasm if it was WebGPU.
  */
 export function destroyWebGPU(): ReturnType<WebGPUBackend["destroy"]> {
-  if (getBackend() === webgpuBackend) setBackend("wasm");
+  if (getBackend() === webgpuBackend) setCurrentBackend(backendNamed("wasm"));
   return webgpuBackend.destroy();
 }
