@@ -318,7 +318,7 @@ export async function finetune(
     } catch (e) {
       throw new CliError((e as Error).message);
     }
-  } else docs = loadCorpus("moby-dick");
+  } else docs = await loadCorpus("moby-dick");
   const model = await loadCheckpoint(checkpoint);
   const maxPos = model.config.max_position_embeddings;
   if (seqLen > maxPos) {

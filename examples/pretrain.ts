@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   let docs: Doc[];
   let split;
   try {
-    docs = v.text ? await loadTextFile(v.text as string) : loadCorpus("sotu");
+    docs = v.text ? await loadTextFile(v.text as string) : await loadCorpus("sotu");
     split = splitDocs(docs);
   } catch (e) {
     throw new CliError((e as Error).message);

@@ -41,9 +41,9 @@ Deno.test("data: byte tokenizer maps text to its UTF-8 bytes and back", () => {
   assertThrows(() => tok.decode([256]), RangeError, "256");
 });
 
-Deno.test("data: both corpora load; the document split is deterministic, disjoint and complete", () => {
-  const sotu = loadCorpus("sotu");
-  const moby = loadCorpus("moby-dick");
+Deno.test("data: both corpora load; the document split is deterministic, disjoint and complete", async () => {
+  const sotu = await loadCorpus("sotu");
+  const moby = await loadCorpus("moby-dick");
   assertEquals(sotu.length, 233);
   assertEquals(moby.length, 139);
   assert(sotu[0].id.startsWith("1790"), sotu[0].id);
@@ -103,8 +103,8 @@ Deno.test("data: Rng is uniform enough and stays in range", () => {
   assertThrows(() => rng.int(0), RangeError);
 });
 
-Deno.test("data: evaluation windows cover the stream without overlap; bits per byte of a uniform model is 8", () => {
-  const tokens = tokenize(loadCorpus("moby-dick").slice(0, 5));
+Deno.test("data: evaluation windows cover the stream without overlap; bits per byte of a uniform model is 8", async () => {
+  const tokens = tokenize((await loadCorpus("moby-dick")).slice(0, 5));
   const seqLen = 64;
   const offs = evalOffsets(tokens, seqLen, 20);
   assertEquals(offs.length, 20);
@@ -160,8 +160,8 @@ function opts(extra: string[]): OptionValues {
 }
 
 /** The held-out windows finetune() uses for these options (same split, same deterministic windows). */
-function heldOutFor(seqLen: number, windows: number): HeldOut {
-  const tokens = tokenize(splitDocs(loadCorpus("moby-dick")).heldOut);
+async function heldOutFor(seqLen: number, windows: number): Promise<HeldOut> {
+  const tokens = tokenize(splitDocs(await loadCorpus("moby-dick")).heldOut);
   return { tokens, offsets: evalOffsets(tokens, seqLen, windows), seqLen };
 }
 
@@ -190,7 +190,7 @@ Deno.test("finetune: C3A lowers held-out loss; the adapter reloads and the merge
     }
     assertEquals(r.trainableParams, expected);
 
-    const held = heldOutFor(64, 8);
+    const held = await heldOutFor(64, 8);
     assertAlmostEquals(evaluateBpb(base, held), r.bpbBefore, 1e-6, "same windows as the run");
     // the saved adapter, loaded onto a fresh copy of the base model, gives the same held-out loss
     const reloaded = await C3AModel.fromPretrained(base, `${out}/adapter`);
@@ -251,7 +251,7 @@ Deno.test("finetune: full fine-tuning baseline trains every parameter and writes
     assert(r.bpbAfter < r.bpbBefore, `held-out bpb ${r.bpbBefore} -> ${r.bpbAfter} should drop`);
     assertEquals(await listFiles(`${out}/model`), ["config.json", "model.safetensors"]);
     const m = await LlamaForCausalLM.fromPretrained(`${out}/model`);
-    assertAlmostEquals(evaluateBpb(m, heldOutFor(64, 8)), r.bpbAfter, 1e-5);
+    assertAlmostEquals(evaluateBpb(m, await heldOutFor(64, 8)), r.bpbAfter, 1e-5);
   } finally {
     await Deno.remove(out, { recursive: true });
   }
@@ -486,7 +486,10 @@ Deno.test("pretrain: a smoke run writes an HF checkpoint that finetune accepts a
     const ckpt = `${tmp}/ckpt`;
     const text = `${tmp}/corpus.txt`;
     // a user's own text file (four chapters of Moby-Dick), cut into chunks by the script
-    await Deno.writeTextFile(text, loadCorpus("moby-dick").slice(5, 9).map((d) => d.text).join("\n\n"));
+    await Deno.writeTextFile(
+      text,
+      (await loadCorpus("moby-dick")).slice(5, 9).map((d) => d.text).join("\n\n"),
+    );
     const run = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",

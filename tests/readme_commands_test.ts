@@ -102,7 +102,7 @@ async function dryRun(command: string): Promise<string> {
 Deno.test("README, examples/README: every ```sh command is written for the quick start's Deno and runs in a dry form", async () => {
   const commands = readmeCommands();
   assert(commands.length >= 15, `expected README's sh blocks to hold the commands, found ${commands.length}`);
-  assert(commands.includes(`${PREFIX}task finetune`), "the quick start's main job");
+  assert(commands.includes(`${PREFIX}run -A examples/finetune.ts`), "the quick start's main job");
   assert(commands.includes(`${PREFIX}task test`), "the quick start's test command");
   // three at a time (each --help loads the script's imports); a repeated command is checked once
   const unique = [...new Set(commands)];

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { mobyDick, sotu } from "./deps.ts";
+import { loadMobyDick, loadSotu } from "./deps.ts";
 
 /** One document of a corpus: an id for logs and its text. */
 export interface Doc {
@@ -27,16 +27,17 @@ export type CorpusName = "sotu" | "moby-dick";
 export const CORPORA: readonly CorpusName[] = ["sotu", "moby-dick"];
 
 /**
- * Loads a built-in corpus as documents (speeches or chapters), in the package's order.
+ * Loads a built-in corpus as documents (speeches or chapters), in the package's order. Each corpus's npm
+ * package is imported on first use, so a script downloads only the corpus it reads.
  * @throws {RangeError} for an unknown name.
  */
-export function loadCorpus(name: CorpusName): Doc[] {
+export async function loadCorpus(name: CorpusName): Promise<Doc[]> {
   if (name === "sotu") {
-    const rows = sotu() as { year: number; name: string; party: string; text: string }[];
+    const rows = (await loadSotu())() as { year: number; name: string; party: string; text: string }[];
     return rows.map((r) => ({ id: `${r.year} ${r.name}`, text: r.text }));
   }
   if (name === "moby-dick") {
-    const rows = mobyDick() as { chapter: string; title: string; text: string }[];
+    const rows = (await loadMobyDick())() as { chapter: string; title: string; text: string }[];
     return rows.map((r) => ({ id: `${r.chapter} ${r.title}`.trim(), text: r.text }));
   }
   throw new RangeError(`unknown corpus "${name}"; allowed: ${CORPORA.join(", ")}`);
