@@ -130,6 +130,8 @@ export type {
   WebGPUSpectrum,
   WebGPUStorage,
 } from "./src/backend/webgpu/mod.ts";
+// The kernel table, executor base classes and registry (for executor authors).
+export * from "./src/backend/mod.ts";
 // Files.
 export * from "./src/io/safetensors.ts";
 export { floatToBf16Bits, floatToF16Bits, toHalfBits } from "./src/io/half.ts";

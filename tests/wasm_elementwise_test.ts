@@ -34,6 +34,7 @@ import {
 import { softmaxGradJs, softmaxGradKernel, softmaxJs, softmaxKernel } from "../src/backend/wasm/softmax.ts";
 import { sumRowsWasm } from "../src/backend/wasm/reduce.ts";
 import { WasmBackend, wasmStoragePool } from "../src/backend/wasm/backend.ts";
+import type { FusedKernel } from "../src/backend/kernels.ts";
 import type { UnaryOp } from "../src/backend/backend.ts";
 import { getBackend, manualSeed, mul, randn, silu, sum, tensor, tidy } from "../src/tensor/index.ts";
 import { applyRotaryEmb, rmsNorm, swiglu } from "../src/ops/nn.ts";
@@ -547,13 +548,12 @@ Deno.test("wasm row sums (sum over the last axis) accumulate in float64", () => 
 // ------------------------------------------------------------------ fused kernels
 
 /** Runs `fn` with the given optional backend methods hidden (the composed fallback path). */
-function withoutFused<T>(names: string[], fn: () => T): T {
-  const b = getBackend() as unknown as Record<string, unknown>;
-  for (const n of names) b[n] = undefined;
+function withoutFused<T>(names: FusedKernel[], fn: () => T): T {
+  const restore = (getBackend() as WasmBackend)._hideKernels(names);
   try {
     return fn();
   } finally {
-    for (const n of names) delete b[n];
+    restore();
   }
 }
 

@@ -16,6 +16,19 @@
  * @module
  */
 
+import type {
+  AdamStepParams,
+  BinaryOp,
+  KernelAttrs,
+  KernelInputs,
+  KernelName,
+  KernelOutputArgs,
+  KernelOutputs,
+  ReduceOp,
+  RotaryParams,
+  UnaryOp,
+} from "./kernels.ts";
+
 /**
  * A backend-owned buffer of float32 elements. Opaque to ops: only the backend that created it reads
  * or writes it. `size` is the element count.
@@ -27,53 +40,14 @@ export interface Storage {
   readonly backend: Backend;
 }
 
-/** Elementwise one-input kernels. `gelu` is the exact erf form, `geluTanh` the tanh approximation. */
-export type UnaryOp =
-  | "neg"
-  | "abs"
-  | "sign"
-  | "exp"
-  | "log"
-  | "sqrt"
-  | "rsqrt"
-  | "square"
-  | "reciprocal"
-  | "sin"
-  | "cos"
-  | "tanh"
-  | "sigmoid"
-  | "relu"
-  | "gelu"
-  | "geluTanh"
-  | "silu";
-
-/**
- * Elementwise two-input kernels. Comparisons (`eq` ... `le`) produce 1 or 0. `pow` is `a ** b`.
- * `max`/`min` propagate NaN.
- */
-export type BinaryOp =
-  | "add"
-  | "sub"
-  | "mul"
-  | "div"
-  | "pow"
-  | "max"
-  | "min"
-  | "eq"
-  | "ne"
-  | "gt"
-  | "ge"
-  | "lt"
-  | "le";
-
-/** Reduction kernels. */
-export type ReduceOp = "sum" | "max" | "min";
+export type { AdamStepParams, BinaryOp, MatmulAttrs, ReduceOp, RotaryParams, UnaryOp } from "./kernels.ts";
 
 /**
  * Parameters of one (batched) matrix product `C[b] = op(A[b]) · op(B[b]) (+ bias)`, row-major.
  * `A[b]` is `[m, k]` (or `[k, m]` stored, when `transA`), `B[b]` is `[k, n]` (or `[n, k]` when
  * `transB`). Batch strides are element offsets between consecutive matrices (0 = the same matrix for
- * every batch entry). The result is contiguous `[batch, m, n]`.
+ * every batch entry). The result is contiguous `[batch, m, n]`. (The `matmul` kernel's attributes,
+ * {@link MatmulAttrs}, are these with the defaults filled in.)
  */
 export interface MatmulParams {
   /** Rows of C. */
@@ -96,34 +70,32 @@ export interface MatmulParams {
   bias?: Storage;
 }
 
-/** Hyper-parameters of a fused Adam / AdamW update ({@link Backend.adamStep}), PyTorch's algorithm. */
-export interface AdamStepParams {
-  /** Learning rate. */
-  lr: number;
-  /** β1. */
-  beta1: number;
-  /** β2. */
-  beta2: number;
-  /** Denominator epsilon. */
-  eps: number;
-  /** Weight decay λ (0 for none). */
-  weightDecay: number;
-  /** Step number t of this update (1 for the first). */
-  step: number;
-  /** AdamW (decay applied to the weights) vs Adam (decay added to the gradient). */
-  decoupled: boolean;
-  /** Ascend instead of descend. */
-  maximize: boolean;
-}
-
 /**
- * The operations a backend executes. Implementations: `WasmBackend` (src/backend/wasm/backend.ts).
- * A future WebGPU backend implements the same methods with GPU buffers; `readSync` may then throw
- * and `read` is the portable way to get data back.
+ * What ops see of an executor: storage management plus {@link Backend.run}, which runs any kernel of
+ * the kernel table (src/backend/kernels.ts) by name. The per-kernel methods below (`unary`,
+ * `matmul`, …) are typed shorthands over `run`, implemented once for every executor by
+ * {@link ExecutorBase} (src/backend/executor.ts); a new kernel needs no method here. Executors:
+ * `WasmBackend` (src/backend/wasm/), `WebGPUBackend` (src/backend/webgpu/; `readSync` may block or
+ * throw there, `read` is the portable way to get data back).
  */
 export interface Backend {
   /** Short name the backend is registered under ("wasm", "webgpu"). */
   readonly name: string;
+
+  // ---- kernels ----
+  /**
+   * Runs kernel `name` on `inputs` with `attrs`. Outputs not given in `outputs` are allocated with the
+   * declared sizes; returns every output (optional ones null when not produced). Arguments are
+   * trusted: ops validate them.
+   */
+  run<K extends KernelName>(
+    name: K,
+    inputs: KernelInputs<K>,
+    attrs: KernelAttrs<K>,
+    outputs?: KernelOutputArgs<K>,
+  ): KernelOutputs<K>;
+  /** True when this executor implements kernel `name` (always true for non-fused kernels). */
+  supports(name: KernelName): boolean;
 
   // ---- storage ----
   /** New storage of `size` elements, all equal to `value` (0 by default). */
@@ -248,9 +220,9 @@ export interface Backend {
   indexAddRows(g: Storage, numRows: number, rowSize: number, index: Int32Array): Storage;
 
   // ---- optional fused kernels ----
-  // Ops and optimizers feature-detect these (`if (b.rmsNorm) ...`) and fall back to composing the
-  // kernels above when a backend lacks them; results agree with the composed path to float32
-  // rounding.
+  // Ops and optimizers feature-detect these (`if (b.supports("rmsNorm")) ...`) and fall back to
+  // composing the kernels above when a backend lacks them; results agree with the composed path to
+  // float32 rounding. Calling one that is not supported throws.
 
   /**
    * One Adam / AdamW update in place: with `g' = maximize ? −g : g`, decoupled decay
@@ -261,7 +233,7 @@ export interface Backend {
    * none), `step` t of this update (1 for the first), `decoupled` (AdamW; false = Adam's L2 term),
    * `maximize` (PyTorch's single-tensor `torch.optim.Adam` / `AdamW` algorithm).
    */
-  adamStep?(
+  adamStep(
     p: Storage,
     g: Storage,
     m: Storage,
@@ -273,7 +245,7 @@ export interface Backend {
    * RMSNorm over the last axis of x viewed as `[rows, d]`: `rstd = 1/√(mean(x², -1) + eps)` `[rows]`
    * and `y = x·rstd·weight` `[rows, d]` (no scale when `weight` is null).
    */
-  rmsNorm?(
+  rmsNorm(
     x: Storage,
     weight: Storage | null,
     rows: number,
@@ -285,7 +257,7 @@ export interface Backend {
    * `rstd`: with `n = x·rstd`, `gn = g·weight`: `gx = rstd·(gn − n·mean(gn·n, -1))`; `gw = Σ_rows g·n`
    * `[d]` when `weight` is given and `needWeightGrad` (else null).
    */
-  rmsNormGrad?(
+  rmsNormGrad(
     g: Storage,
     x: Storage,
     weight: Storage | null,
@@ -295,9 +267,9 @@ export interface Backend {
     needWeightGrad: boolean,
   ): { gx: Storage; gw: Storage | null };
   /** SwiGLU `y = silu(gate)·up` elementwise (equal sizes). */
-  swiglu?(gate: Storage, up: Storage): Storage;
+  swiglu(gate: Storage, up: Storage): Storage;
   /** Gradient of {@link Backend.swiglu}: `gGate = g·up·silu'(gate)`, `gUp = g·silu(gate)`. */
-  swigluGrad?(gate: Storage, up: Storage, g: Storage): { gGate: Storage; gUp: Storage };
+  swigluGrad(gate: Storage, up: Storage, g: Storage): { gGate: Storage; gUp: Storage };
   /**
    * Rotary embedding with cos / signed-sin tables (the sine table's first half holds −sin so that
    * `rotate_half(x)·sin == swapHalves(x)·sinSigned`): forward `y = x·cos + swapHalves(x)·sin`; with
@@ -305,11 +277,11 @@ export interface Backend {
    * `[batch, heads, seq, dim]` ("BHTD") or `[batch, seq, heads, dim]` ("BTHD"), dim even; the tables
    * are `[seq, dim]`, or `[batch, seq, dim]` when `perBatch`.
    */
-  rotaryEmb?(
+  rotaryEmb(
     x: Storage,
     cos: Storage,
     sin: Storage,
-    p: { batch: number; heads: number; seq: number; dim: number; layout: "BHTD" | "BTHD"; perBatch: boolean },
+    p: RotaryParams,
     inverse: boolean,
   ): Storage;
 }

@@ -7,7 +7,7 @@
  * Every op computes its forward through backend kernels (directly or via the core ops in this folder,
  * under no-grad) and records one autograd node with a hand-derived backward, so the graph holds one
  * node per op and the saved tensors are the few the backward needs. rmsNorm, swiglu and
- * applyRotaryEmb use the backend's optional fused kernels (`Backend.rmsNorm`, `swiglu`, `rotaryEmb`)
+ * applyRotaryEmb use the backend's optional fused kernels (`rmsNorm`, `swiglu`, `rotaryEmb` where `Backend.supports` them)
  * when present and compose core ops otherwise. All tensors are float32.
  *
  * @module
@@ -69,7 +69,7 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
   checkVec(weight, d, "rmsNorm", "weight");
   checkEps(eps, "rmsNorm");
   const b = sameBackend("rmsNorm", { input: x, weight });
-  if (b.rmsNorm && b.rmsNormGrad && x.size > 0) {
+  if (b.supports("rmsNorm") && b.supports("rmsNormGrad") && x.size > 0) {
     // fused backend kernels (one pass forward, one backward); saves x and rstd [rows]
     const rows = x.size / d;
     const w = weight ? weight.storage : null;
@@ -78,7 +78,7 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
     const rstdT = Tensor.fromStorage(rstd, [rows]); // owned by the scope like any intermediate
     return recordOp("rmsNorm", out, weight ? [x, weight] : [x], (g, need) => {
       const needW = !!weight && need[1];
-      const r = b.rmsNormGrad!(g.storage, x.storage, w, rstdT.storage, rows, d, needW);
+      const r = b.rmsNormGrad(g.storage, x.storage, w, rstdT.storage, rows, d, needW);
       const gx = need[0] ? Tensor.fromStorage(r.gx, x.shape) : (b.dispose(r.gx), null);
       return [gx, r.gw && needW ? Tensor.fromStorage(r.gw, weight!.shape) : null];
     });
@@ -162,10 +162,12 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
   const b = sameBackend("swiglu", { gate, up });
   const same = gate.ndim === up.ndim && gate.shape.every((n, i) => n === up.shape[i]);
-  if (!same || !b.swiglu || !b.swigluGrad || up.backend !== b || gate.size === 0) return mul(silu(gate), up);
+  if (!same || !b.supports("swiglu") || !b.supports("swigluGrad") || up.backend !== b || gate.size === 0) {
+    return mul(silu(gate), up);
+  }
   const out = Tensor.fromStorage(b.swiglu(gate.storage, up.storage), gate.shape);
   return recordOp("swiglu", out, [gate, up], (g, need) => {
-    const r = b.swigluGrad!(gate.storage, up.storage, g.storage);
+    const r = b.swigluGrad(gate.storage, up.storage, g.storage);
     const gg = need[0] ? Tensor.fromStorage(r.gGate, gate.shape) : (b.dispose(r.gGate), null);
     const gu = need[1] ? Tensor.fromStorage(r.gUp, up.shape) : (b.dispose(r.gUp), null);
     return [gg, gu];
@@ -385,7 +387,7 @@ export function applyRotaryEmb(x: Tensor, opts: RotaryOptions = {}): Tensor {
     tables = ropeTables(b, pos, d, theta, false);
   }
   const pb = perBatch ? bsz : 1;
-  if (b.rotaryEmb && x.size > 0) {
+  if (b.supports("rotaryEmb") && x.size > 0) {
     // fused backend kernel: one pass forward, one (transposed rotation) backward
     const p = { batch: bsz, heads: layout === "BHTD" ? a1 : a2, seq: t, dim: d, layout, perBatch: pb > 1 };
     const cosS = tables.cos.storage, sinS = tables.sin.storage;
@@ -394,7 +396,7 @@ export function applyRotaryEmb(x: Tensor, opts: RotaryOptions = {}): Tensor {
       "applyRotaryEmb",
       out,
       [x],
-      (g) => [Tensor.fromStorage(b.rotaryEmb!(g.storage, cosS, sinS, p, true), x.shape)],
+      (g) => [Tensor.fromStorage(b.rotaryEmb(g.storage, cosS, sinS, p, true), x.shape)],
     );
   }
   const tshape = layout === "BHTD" ? [pb, 1, t, d] : [pb, t, 1, d];

@@ -70,7 +70,7 @@ export abstract class AdamBase extends Optimizer<AdamOptions> {
       for (const p of g.params) {
         if (p.grad === null) continue;
         const b = p.backend;
-        if (b.adamStep && p.grad.backend === b) {
+        if (b.supports("adamStep") && p.grad.backend === b) {
           // fused backend kernel: one pass over param, grad and state
           let st = this.state.get(p);
           if (!st) {

@@ -19,9 +19,11 @@
  * @module
  */
 
-import type { Backend, BinaryOp, MatmulParams, ReduceOp, Storage, UnaryOp } from "../backend.ts";
-import type { AdamStepParams } from "../backend.ts";
+import type { Backend, Storage } from "../backend.ts";
+import type { KernelAttrs, KernelName } from "../kernels.ts";
+import { ExecutorBase } from "../executor.ts";
 import type { Command } from "./commands.ts";
+import { gpuKernels } from "./kernels.ts";
 import type { AdapterDescription, ExecutorOptions, ExecutorStats } from "./executor.ts";
 import { type Transport, WebGPUError, WorkerTransport } from "./transport.ts";
 import { trackTensor } from "../../tensor/scope.ts";
@@ -62,19 +64,50 @@ export interface WebGPUSpectrum {
   /** `[m, n, floor(b/2)+1, 2]` (lets `tidy` treat the spectrum like a tensor). */
   readonly shape: readonly number[];
   /** Releases the spectrum's GPU buffer (done by the enclosing `tidy`, or by GC). */
+  /** Returns the buffer to the pool (idempotent). */
   dispose(): void;
 }
 
-function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
+/**
+ * A copy of kernel attributes that later changes by the caller cannot reach (commands are posted to
+ * the worker on the next microtask): arrays and typed arrays are copied, one level deep.
+ */
+function snapshot<A>(attrs: A): A {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(attrs as Record<string, unknown>)) {
+    out[k] = Array.isArray(v) || ArrayBuffer.isView(v) ? (v as { slice(): unknown }).slice() : v;
+  }
+  return out as A;
 }
 
 /** See the module doc. Obtain through `await setBackend("webgpu")`, `initWebGPU()` or `backendNamed("webgpu")`. */
-export class WebGPUBackend implements Backend {
+export class WebGPUBackend extends ExecutorBase<number> {
   /** "webgpu". */
   readonly name = "webgpu";
+
+  /** The buffer id of `s` (throws for foreign, disposed or stale storage). */
+  protected handle(s: Storage): number {
+    return this.#id(s);
+  }
+  /** A fresh GPU storage of `size` elements (cleared when `zero`). */
+  protected output(size: number, zero: boolean): Storage {
+    const s = this.#new(size);
+    this.#send(["alloc", s.id, size, zero ? 0 : null]);
+    return s;
+  }
+  /** Queues kernel `name` as one generic `run` command. */
+  protected execute<K extends KernelName>(
+    name: K,
+    inputs: Record<string, number | null>,
+    outputs: Record<string, number | null>,
+    attrs: KernelAttrs<K>,
+  ): void {
+    this.#send(["run", name, inputs, outputs, snapshot(attrs)]);
+  }
+  /** True for every kernel of the WebGPU kernel table (./kernels.ts). */
+  supports(name: KernelName): boolean {
+    return (gpuKernels as Record<string, unknown>)[name] !== undefined;
+  }
   #t: Transport | null = null;
   #gen = 0;
   #next = 1;
@@ -203,20 +236,24 @@ export class WebGPUBackend implements Backend {
   }
 
   // ---- storage ----
+  /** New storage filled with `value`. */
   full(size: number, value = 0): Storage {
     const s = this.#new(size);
     this.#send(["alloc", s.id, size, value]);
     return s;
   }
+  /** Uploads `data` into new storage. */
   fromArray(data: Float32Array, adopt = false): Storage {
     const s = this.#new(data.length);
     this.#send(["upload", s.id, adopt ? data : data.slice()]);
     return s;
   }
+  /** A copy of the contents (blocks on the worker). */
   readSync(s: Storage): Float32Array {
     const id = this.#id(s);
     return this.transport.readSync(id, s.size);
   }
+  /** A copy of the contents. */
   read(s: Storage): Promise<Float32Array> {
     try {
       const id = this.#id(s);
@@ -225,6 +262,7 @@ export class WebGPUBackend implements Backend {
       return Promise.reject(e);
     }
   }
+  /** Returns the buffer to the pool (idempotent). */
   dispose(s: Storage): void {
     const w = s as WebGPUStorage;
     if (w.disposed) return;
@@ -232,244 +270,20 @@ export class WebGPUBackend implements Backend {
     this.#registry.unregister(w);
     if (w.generation === this.#gen && this.#t !== null && !this.#t.closed) this.#t.send(["free", w.id]);
   }
+  /** True after dispose. */
   isDisposed(s: Storage): boolean {
     return (s as WebGPUStorage).disposed;
   }
+  /** Sets every element to `value`. */
   fill(s: Storage, value: number): void {
     const id = this.#id(s);
     this.#send(["fill", id, value]);
   }
+  /** Copies `src` into `dst` (same size). */
   copy(src: Storage, dst: Storage): void {
     if (src.size !== dst.size) throw new RangeError(`copy: sizes differ (${src.size} vs ${dst.size})`);
     const a = this.#id(src), b = this.#id(dst);
     this.#send(["copy", a, b]);
-  }
-
-  // ---- elementwise ----
-  unary(op: UnaryOp, x: Storage, out?: Storage): Storage {
-    const xi = this.#id(x);
-    const o = out ?? this.#out(x.size);
-    this.#send(["unary", op, xi, this.#id(o), x.size]);
-    return o;
-  }
-  unaryGrad(op: UnaryOp, x: Storage, y: Storage, g: Storage): Storage {
-    const o = this.#out(g.size);
-    this.#send(["unaryGrad", op, this.#id(x), this.#id(y), this.#id(g), o.id, g.size]);
-    return o;
-  }
-  binary(
-    op: BinaryOp,
-    a: Storage,
-    b: Storage,
-    outShape: readonly number[],
-    aStrides: readonly number[],
-    bStrides: readonly number[],
-    out?: Storage,
-  ): Storage {
-    const ai = this.#id(a), bi = this.#id(b);
-    const o = out ?? this.#out(sizeOf(outShape));
-    this.#send(["binary", op, ai, bi, this.#id(o), outShape.slice(), aStrides.slice(), bStrides.slice()]);
-    return o;
-  }
-  where(
-    cond: Storage,
-    a: Storage,
-    b: Storage,
-    outShape: readonly number[],
-    condStrides: readonly number[],
-    aStrides: readonly number[],
-    bStrides: readonly number[],
-  ): Storage {
-    const ci = this.#id(cond), ai = this.#id(a), bi = this.#id(b);
-    const o = this.#out(sizeOf(outShape));
-    this.#send([
-      "where",
-      ci,
-      ai,
-      bi,
-      o.id,
-      outShape.slice(),
-      condStrides.slice(),
-      aStrides.slice(),
-      bStrides.slice(),
-    ]);
-    return o;
-  }
-  binaryScalar(op: BinaryOp, x: Storage, s: number, reverse = false, out?: Storage): Storage {
-    const xi = this.#id(x);
-    const o = out ?? this.#out(x.size);
-    this.#send(["binaryScalar", op, xi, s, reverse, this.#id(o), x.size]);
-    return o;
-  }
-  axpby(x: Storage, alpha: number, y: Storage, beta: number, out?: Storage): Storage {
-    const xi = this.#id(x), yi = this.#id(y);
-    const o = out ?? this.#out(x.size);
-    this.#send(["axpby", xi, alpha, yi, beta, this.#id(o), x.size]);
-    return o;
-  }
-
-  // ---- layout ----
-  copyStrided(
-    src: Storage,
-    srcOffset: number,
-    srcStrides: readonly number[],
-    dst: Storage,
-    dstOffset: number,
-    dstStrides: readonly number[],
-    shape: readonly number[],
-  ): void {
-    this.#send([
-      "copyStrided",
-      this.#id(src),
-      srcOffset,
-      srcStrides.slice(),
-      this.#id(dst),
-      dstOffset,
-      dstStrides.slice(),
-      shape.slice(),
-    ]);
-  }
-
-  // ---- reductions ----
-  reduce(op: ReduceOp, x: Storage, shape: readonly number[], axes: readonly number[]): Storage {
-    const xi = this.#id(x);
-    const red = new Set(axes);
-    let size = 1;
-    for (let d = 0; d < shape.length; d++) if (!red.has(d)) size *= shape[d];
-    const o = this.#out(size);
-    this.#send(["reduce", op, xi, shape.slice(), axes.slice(), o.id]);
-    return o;
-  }
-
-  // ---- linear algebra ----
-  matmul(a: Storage, b: Storage, p: MatmulParams): Storage {
-    const ai = this.#id(a), bi = this.#id(b);
-    const batch = p.batch ?? 1;
-    const bias = p.bias ? this.#id(p.bias) : -1;
-    const o = this.#out(batch * p.m * p.n);
-    this.#send(["matmul", ai, bi, o.id, {
-      m: p.m,
-      n: p.n,
-      k: p.k,
-      batch,
-      transA: !!p.transA,
-      transB: !!p.transB,
-      strideA: p.strideA ?? p.m * p.k,
-      strideB: p.strideB ?? p.k * p.n,
-      bias,
-    }]);
-    return o;
-  }
-
-  // ---- softmax ----
-  softmax(x: Storage, outer: number, dim: number, inner: number, log: boolean): Storage {
-    const xi = this.#id(x);
-    const o = this.#out(x.size);
-    this.#send(["softmax", xi, null, o.id, outer, dim, inner, log]);
-    return o;
-  }
-  softmaxGrad(y: Storage, g: Storage, outer: number, dim: number, inner: number, log: boolean): Storage {
-    const yi = this.#id(y), gi = this.#id(g);
-    const o = this.#out(y.size);
-    this.#send(["softmax", yi, gi, o.id, outer, dim, inner, log]);
-    return o;
-  }
-
-  // ---- indexing ----
-  gatherLast(x: Storage, rows: number, cols: number, index: Int32Array): Storage {
-    const xi = this.#id(x);
-    const o = this.#out(rows);
-    this.#send(["gatherLast", xi, rows, cols, index.slice(0, rows), o.id]);
-    return o;
-  }
-  scatterLast(g: Storage, rows: number, cols: number, index: Int32Array): Storage {
-    const gi = this.#id(g);
-    const o = this.#out(rows * cols);
-    this.#send(["scatterLast", gi, rows, cols, index.slice(0, rows), o.id]);
-    return o;
-  }
-  indexSelectRows(x: Storage, rowSize: number, index: Int32Array): Storage {
-    const xi = this.#id(x);
-    const o = this.#out(index.length * rowSize);
-    this.#send(["indexSelectRows", xi, rowSize, index.slice(), o.id]);
-    return o;
-  }
-  indexAddRows(g: Storage, numRows: number, rowSize: number, index: Int32Array): Storage {
-    const gi = this.#id(g);
-    const o = this.#out(numRows * rowSize);
-    this.#send(["indexAddRows", gi, numRows, rowSize, index.slice(), o.id]);
-    return o;
-  }
-
-  // ---- optional fused kernels (see Backend) ----
-  /** Fused Adam / AdamW update of p, m, v (and vmax) in place (Backend.adamStep). */
-  adamStep(
-    p: Storage,
-    g: Storage,
-    m: Storage,
-    v: Storage,
-    vmax: Storage | null,
-    params: AdamStepParams,
-  ): void {
-    const pi = this.#id(p), gi = this.#id(g), mi = this.#id(m), vi = this.#id(v);
-    const xi = vmax ? this.#id(vmax) : -1;
-    this.#send(["adamStep", pi, gi, mi, vi, xi, g.size, { ...params }]);
-  }
-  /** RMSNorm over rows of `[rows, d]`: y and the saved rstd `[rows]` (Backend.rmsNorm). */
-  rmsNorm(
-    x: Storage,
-    weight: Storage | null,
-    rows: number,
-    d: number,
-    eps: number,
-  ): { y: Storage; rstd: Storage } {
-    const xi = this.#id(x), wi = weight ? this.#id(weight) : -1;
-    const y = this.#out(rows * d), rstd = this.#out(rows);
-    this.#send(["rmsNorm", xi, wi, y.id, rstd.id, rows, d, eps]);
-    return { y, rstd };
-  }
-  /** Gradient of {@link WebGPUBackend.rmsNorm} (Backend.rmsNormGrad). */
-  rmsNormGrad(
-    g: Storage,
-    x: Storage,
-    weight: Storage | null,
-    rstd: Storage,
-    rows: number,
-    d: number,
-    needWeightGrad: boolean,
-  ): { gx: Storage; gw: Storage | null } {
-    const gi = this.#id(g), xi = this.#id(x), wi = weight ? this.#id(weight) : -1, ri = this.#id(rstd);
-    const gx = this.#out(rows * d);
-    const gw = weight && needWeightGrad ? this.#out(d) : null;
-    this.#send(["rmsNormGrad", gi, xi, wi, ri, gx.id, gw ? gw.id : -1, rows, d]);
-    return { gx, gw };
-  }
-  /** y = silu(gate)·up (Backend.swiglu). */
-  swiglu(gate: Storage, up: Storage): Storage {
-    const a = this.#id(gate), b = this.#id(up);
-    const o = this.#out(gate.size);
-    this.#send(["swiglu", a, b, o.id, gate.size]);
-    return o;
-  }
-  /** Gradient of {@link WebGPUBackend.swiglu} (Backend.swigluGrad). */
-  swigluGrad(gate: Storage, up: Storage, g: Storage): { gGate: Storage; gUp: Storage } {
-    const a = this.#id(gate), b = this.#id(up), gi = this.#id(g);
-    const gGate = this.#out(gate.size), gUp = this.#out(gate.size);
-    this.#send(["swigluGrad", a, b, gi, gGate.id, gUp.id, gate.size]);
-    return { gGate, gUp };
-  }
-  /** Rotary embedding with signed-sine tables, or its transpose (Backend.rotaryEmb). */
-  rotaryEmb(
-    x: Storage,
-    cos: Storage,
-    sin: Storage,
-    p: { batch: number; heads: number; seq: number; dim: number; layout: "BHTD" | "BTHD"; perBatch: boolean },
-    inverse: boolean,
-  ): Storage {
-    const xi = this.#id(x), ci = this.#id(cos), si = this.#id(sin);
-    const o = this.#out(x.size);
-    this.#send(["rotaryEmb", xi, ci, si, o.id, { ...p }, inverse]);
-    return o;
   }
 
   // ---- FFT ----

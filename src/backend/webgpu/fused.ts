@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { AdamStepParams } from "../backend.ts";
+import type { AdamStepParams, RotaryParams } from "../kernels.ts";
 import { f32bits, type GpuExecutor, type Kernel, PARAMS_DECL, WG, WGSL_COMMON } from "./executor.ts";
 import { runStrided, WGSL_MATH } from "./strided.ts";
 
@@ -257,21 +257,8 @@ export function swigluGrad(
   runStrided(ex, "(v2 * (v1 / (1.0 + exp(-v1))))", [n], lin(gUp), [lin(gate), lin(g)]);
 }
 
-/** Layout of {@link rotaryEmb} (Backend.rotaryEmb). */
-export interface RotaryLayout {
-  /** B. */
-  batch: number;
-  /** H. */
-  heads: number;
-  /** T. */
-  seq: number;
-  /** D (even). */
-  dim: number;
-  /** Axis order of x. */
-  layout: "BHTD" | "BTHD";
-  /** Tables `[B, T, D]` instead of `[T, D]`. */
-  perBatch: boolean;
-}
+/** Layout of {@link rotaryEmb}: the shared {@link RotaryParams}. */
+export type RotaryLayout = RotaryParams;
 
 // Params: 0 count, 1 H, 2 T, 3 D, 4 bthd, 5 perBatch, 6 inverse
 const ROTARY = kern(

@@ -18,7 +18,7 @@
 
 import { Worker } from "node:worker_threads";
 import type { Command } from "./commands.ts";
-import { runCommand } from "./commands.ts";
+import { commandName, runCommand } from "./commands.ts";
 import type { AdapterDescription, ExecutorLimits, ExecutorOptions, ExecutorStats } from "./executor.ts";
 import type { GpuExecutor } from "./executor.ts";
 import { CTRL_BYTES, CTRL_INIT, readReply, REPLY_HEADER, ReplyKind } from "./protocol.ts";
@@ -273,7 +273,7 @@ export class InlineTransport implements Transport {
       runCommand(this.executor, c);
     } catch (e) {
       if (e instanceof RangeError) throw e;
-      this.#failed = `${c[0]} failed: ${e}`;
+      this.#failed = `${commandName(c)} failed: ${e}`;
       this.#check();
     }
     if (!this.#scheduled) {

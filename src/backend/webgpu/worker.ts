@@ -11,7 +11,7 @@
 
 import { parentPort, workerData } from "node:worker_threads";
 import { type ExecutorOptions, GpuExecutor } from "./executor.ts";
-import { type Command, runCommand } from "./commands.ts";
+import { type Command, commandName, runCommand } from "./commands.ts";
 import { CTRL_INIT, REPLY_HEADER, ReplyKind, writeReply } from "./protocol.ts";
 
 /** A synchronous call inside a command batch. */
@@ -104,7 +104,7 @@ async function processBatch(batch: Array<Command | Call>): Promise<void> {
     try {
       runCommand(ex, c as Command);
     } catch (e) {
-      setFault(`${(c as Command)[0]} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : e}`);
+      setFault(`${commandName(c as Command)} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : e}`);
     }
   }
   if (ex !== null && !ex.destroyed && ex.lostReason === null) {

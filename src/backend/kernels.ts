@@ -1,0 +1,464 @@
+/**
+ * The kernel table: every kernel an executor can run, declared once. A declaration names the
+ * kernel's storage inputs and outputs (in marshalling order), which of them may be absent, its
+ * attributes (plain numbers, booleans, strings, number arrays, `Int32Array` index data) and the
+ * element count of each output. Executors (src/backend/wasm/, src/backend/webgpu/, …) implement
+ * kernels by name ({@link KernelImpl}); ops call them through {@link Backend.run}
+ * (src/backend/backend.ts), which allocates the outputs from the declared sizes, so an executor never
+ * computes an output size and an op never knows which executor it runs on.
+ *
+ * Adding a kernel: add one entry to {@link KERNELS} (and its attribute type here if it has a new
+ * one), then one implementation per executor (src/backend/wasm/kernels.ts,
+ * src/backend/webgpu/kernels.ts). A kernel marked `fused` is optional: an executor may leave it out,
+ * and the op using it composes the same result from required kernels (`backend.supports(name)`).
+ *
+ * Conventions: storages hold float32 elements, row-major; sizes are element counts; a kernel never
+ * mutates an input, only its outputs; outputs not passed by the caller are fresh storages of the
+ * declared size (zero-filled when listed in `zeroed`), outputs passed by the caller are written in
+ * place (for `unary`, `binary`, `binaryScalar`, `axpby` they may alias an input of the same size).
+ * Arguments are validated by the ops; executors trust them.
+ *
+ * @module
+ */
+
+import type { Storage } from "./backend.ts";
+
+/** Elementwise one-input kernels. `gelu` is the exact erf form, `geluTanh` the tanh approximation. */
+export type UnaryOp =
+  | "neg"
+  | "abs"
+  | "sign"
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "rsqrt"
+  | "square"
+  | "reciprocal"
+  | "sin"
+  | "cos"
+  | "tanh"
+  | "sigmoid"
+  | "relu"
+  | "gelu"
+  | "geluTanh"
+  | "silu";
+
+/**
+ * Elementwise two-input kernels. Comparisons (`eq` ... `le`) produce 1 or 0. `pow` is `a ** b`.
+ * `max`/`min` propagate NaN.
+ */
+export type BinaryOp =
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "pow"
+  | "max"
+  | "min"
+  | "eq"
+  | "ne"
+  | "gt"
+  | "ge"
+  | "lt"
+  | "le";
+
+/** Reduction kernels. */
+export type ReduceOp = "sum" | "max" | "min";
+
+/** Attributes of the `matmul` kernel: every field of `MatmulParams` resolved (no defaults left). */
+export interface MatmulAttrs {
+  /** Rows of C. */
+  m: number;
+  /** Columns of C. */
+  n: number;
+  /** Inner (contracted) size. */
+  k: number;
+  /** Number of matrices. */
+  batch: number;
+  /** A is stored `[k, m]` and used transposed. */
+  transA: boolean;
+  /** B is stored `[n, k]` and used transposed. */
+  transB: boolean;
+  /** Elements between consecutive A matrices (0 broadcasts). */
+  strideA: number;
+  /** Elements between consecutive B matrices (0 broadcasts). */
+  strideB: number;
+}
+
+/** Hyper-parameters of a fused Adam / AdamW update (kernel `adamStep`), PyTorch's algorithm. */
+export interface AdamStepParams {
+  /** Learning rate. */
+  lr: number;
+  /** β1. */
+  beta1: number;
+  /** β2. */
+  beta2: number;
+  /** Denominator epsilon. */
+  eps: number;
+  /** Weight decay λ (0 for none). */
+  weightDecay: number;
+  /** Step number t of this update (1 for the first). */
+  step: number;
+  /** AdamW (decay applied to the weights) vs Adam (decay added to the gradient). */
+  decoupled: boolean;
+  /** Ascend instead of descend. */
+  maximize: boolean;
+}
+
+/**
+ * Layout of the rotary-embedding kernel's input: x is `[batch, heads, seq, dim]` ("BHTD") or
+ * `[batch, seq, heads, dim]` ("BTHD"), dim even; the tables are `[seq, dim]`, or `[batch, seq, dim]`
+ * when `perBatch`.
+ */
+export interface RotaryParams {
+  /** B. */
+  batch: number;
+  /** H. */
+  heads: number;
+  /** T. */
+  seq: number;
+  /** D (even). */
+  dim: number;
+  /** Axis order of x. */
+  layout: "BHTD" | "BTHD";
+  /** Tables `[B, T, D]` instead of `[T, D]`. */
+  perBatch: boolean;
+}
+
+/** Block shape of a C3A product over `rows` rows: kernel `[m, n, b]`, x `[rows, n·b]`, y `[rows, m·b]`. */
+export interface C3AAttrs {
+  /** Rows of x (all leading axes flattened), integer >= 0. */
+  rows: number;
+  /** Output blocks (out / b), integer >= 1. */
+  m: number;
+  /** Input blocks (in / b), integer >= 1. */
+  n: number;
+  /** Block size, integer >= 1. */
+  b: number;
+}
+
+/**
+ * The type-level signature of one kernel: input names `I`, output names `O`, attributes `A`, the
+ * names among them that may be absent `P`, and whether it is an optional fused kernel `F`.
+ */
+export interface KernelSig<
+  I extends string,
+  O extends string,
+  A,
+  P extends I | O = never,
+  F extends boolean = false,
+> {
+  /** Input names. */
+  i: I;
+  /** Output names. */
+  o: O;
+  /** Attributes. */
+  a: A;
+  /** Optional inputs/outputs. */
+  p: P;
+  /** Fused (optional) kernel. */
+  f: F;
+}
+
+/** The runtime declaration of a kernel with signature `S` (see the module doc). */
+export interface KernelDecl<S extends KernelSig<string, string, unknown, string, boolean>> {
+  /** Storage inputs, in marshalling order. */
+  readonly inputs: readonly S["i"][];
+  /** Storage outputs, in marshalling order. */
+  readonly outputs: readonly S["o"][];
+  /** Inputs and outputs that may be absent (null). */
+  readonly optional?: readonly S["p"][];
+  /** Outputs that start zero-filled when the backend allocates them. */
+  readonly zeroed?: readonly S["o"][];
+  /** True for a fast path an executor may leave out (ops compose a fallback). */
+  readonly fused?: S["f"];
+  /**
+   * Element count of each output the backend allocates (null: not produced for these attributes),
+   * from the attributes and the inputs' element counts (0 for an absent input). Absent when every
+   * output is always passed by the caller.
+   */
+  readonly sizes?: (attrs: S["a"], inputs: Record<S["i"], number>) => Record<S["o"], number | null>;
+}
+
+function prod(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+function keptSize(shape: readonly number[], axes: readonly number[]): number {
+  let n = 1;
+  for (let d = 0; d < shape.length; d++) if (!axes.includes(d)) n *= shape[d];
+  return n;
+}
+
+/** Strided-copy attributes (see the `copyStrided` kernel). */
+export interface CopyStridedAttrs {
+  /** Element offset of the first source element. */
+  srcOffset: number;
+  /** Source strides per axis of `shape`. */
+  srcStrides: readonly number[];
+  /** Element offset of the first destination element. */
+  dstOffset: number;
+  /** Destination strides per axis of `shape`. */
+  dstStrides: readonly number[];
+  /** Iteration shape. */
+  shape: readonly number[];
+}
+
+/** The signature of every kernel (semantics: {@link KERNELS}). */
+export interface KernelSignatures {
+  /** `y = op(x)`. */
+  unary: KernelSig<"x", "y", { op: UnaryOp }>;
+  /** `gx = g·op'(x)`. */
+  unaryGrad: KernelSig<"x" | "y" | "g", "gx", { op: UnaryOp }>;
+  /** Broadcasting `y = op(a, b)`. */
+  binary: KernelSig<
+    "a" | "b",
+    "y",
+    { op: BinaryOp; shape: readonly number[]; aStrides: readonly number[]; bStrides: readonly number[] }
+  >;
+  /** `y = cond ≠ 0 ? a : b`. */
+  where: KernelSig<
+    "cond" | "a" | "b",
+    "y",
+    {
+      shape: readonly number[];
+      condStrides: readonly number[];
+      aStrides: readonly number[];
+      bStrides: readonly number[];
+    }
+  >;
+  /** `y = op(x, s)`. */
+  binaryScalar: KernelSig<"x", "y", { op: BinaryOp; s: number; reverse: boolean }>;
+  /** `y = x·alpha + z·beta`. */
+  axpby: KernelSig<"x" | "z", "y", { alpha: number; beta: number }>;
+  /** Strided copy into `dst`. */
+  copyStrided: KernelSig<"src", "dst", CopyStridedAttrs>;
+  /** Reduction over axes. */
+  reduce: KernelSig<"x", "y", { op: ReduceOp; shape: readonly number[]; axes: readonly number[] }>;
+  /** Batched matrix product. */
+  matmul: KernelSig<"a" | "b" | "bias", "c", MatmulAttrs, "bias">;
+  /** (Log-)softmax. */
+  softmax: KernelSig<"x", "y", SoftmaxAttrs>;
+  /** Its gradient. */
+  softmaxGrad: KernelSig<"y" | "g", "gx", SoftmaxAttrs>;
+  /** `y[r] = x[r, index[r]]`. */
+  gatherLast: KernelSig<"x", "y", { rows: number; cols: number; index: Int32Array }>;
+  /** Inverse of gatherLast. */
+  scatterLast: KernelSig<"g", "y", { rows: number; cols: number; index: Int32Array }>;
+  /** Row gather. */
+  indexSelectRows: KernelSig<"x", "y", { rowSize: number; index: Int32Array }>;
+  /** Row scatter-add. */
+  indexAddRows: KernelSig<"g", "y", { numRows: number; rowSize: number; index: Int32Array }>;
+  /** Fused Adam/AdamW update in place. */
+  adamStep: KernelSig<"g", "p" | "m" | "v" | "vmax", AdamStepParams, "vmax", true>;
+  /** Fused RMSNorm. */
+  rmsNorm: KernelSig<"x" | "weight", "y" | "rstd", { rows: number; d: number; eps: number }, "weight", true>;
+  /** Its gradient; `needWeightGrad` only when weight is given and its gradient is wanted. */
+  rmsNormGrad: KernelSig<
+    "g" | "x" | "weight" | "rstd",
+    "gx" | "gw",
+    { rows: number; d: number; needWeightGrad: boolean },
+    "weight" | "gw",
+    true
+  >;
+  /** Fused SwiGLU. */
+  swiglu: KernelSig<"gate" | "up", "y", Record<never, never>, never, true>;
+  /** Its gradient. */
+  swigluGrad: KernelSig<"gate" | "up" | "g", "gGate" | "gUp", Record<never, never>, never, true>;
+  /** Fused rotary embedding (or its transpose). */
+  rotaryEmb: KernelSig<"x" | "cos" | "sin", "y", RotaryParams & { inverse: boolean }, never, true>;
+}
+
+/** Attributes of the softmax kernels: the softmax axis of x viewed as `[outer, dim, inner]`. */
+export interface SoftmaxAttrs {
+  /** Product of the axes before. */
+  outer: number;
+  /** The softmax axis. */
+  dim: number;
+  /** Product of the axes after. */
+  inner: number;
+  /** Log-softmax. */
+  log: boolean;
+}
+
+/** The runtime declarations, one per kernel. */
+export type KernelDeclarations = { [K in keyof KernelSignatures]: KernelDecl<KernelSignatures[K]> };
+
+/**
+ * Every kernel, declared once. Semantics per kernel:
+ *
+ * - `unary`: `y[i] = op(x[i])`. `unaryGrad`: `gx[i] = g[i]·op'(x[i])` given the input x, the forward
+ *   output y (either may be used) and the upstream g.
+ * - `binary`: broadcasting `y = op(a, b)`; `shape` is the broadcast shape, `aStrides`/`bStrides` read
+ *   each operand in it (0 along broadcast axes). `where`: `y = cond ≠ 0 ? a : b`, likewise strided.
+ * - `binaryScalar`: `y[i] = op(x[i], s)` (`op(s, x[i])` when `reverse`). `axpby`: `y = x·alpha + z·beta`.
+ * - `copyStrided`: for every index i of `shape`, `dst[dstOffset + i·dstStrides] =
+ *   src[srcOffset + i·srcStrides]` (dst is passed by the caller; transpose, slice, concat, …).
+ * - `reduce`: reduces x (shape `shape`) over the sorted `axes`; kept-dims result, row-major. `sum`
+ *   accumulates in float64; `max`/`min` propagate NaN; empty reductions give 0 / −∞ / +∞.
+ * - `matmul`: `C[b] = op(A[b])·op(B[b]) (+ bias)`, see {@link MatmulAttrs}; result `[batch, m, n]`.
+ * - `softmax` / `softmaxGrad`: (log-)softmax over the middle axis of `[outer, dim, inner]`, and its
+ *   gradient from the output y: softmax `y·(g − Σ g·y)`, log-softmax `g − exp(y)·Σ g`.
+ * - `gatherLast`: `y[r] = x[r, index[r]]` of `[rows, cols]` (0 where index < 0); `scatterLast` its
+ *   inverse; `indexSelectRows`: `y[i, :] = x[index[i], :]`; `indexAddRows`: `y[index[i], :] += g[i, :]`.
+ * - `adamStep` (fused): one Adam/AdamW update of p, m, v (and vmax for AMSGrad) in place from g
+ *   ({@link AdamStepParams}; PyTorch's single-tensor algorithm).
+ * - `rmsNorm` (fused): `rstd = 1/√(mean(x², −1) + eps)` `[rows]`, `y = x·rstd·weight` `[rows, d]`;
+ *   `rmsNormGrad` (fused): with `n = x·rstd`, `gn = g·weight`: `gx = rstd·(gn − n·mean(gn·n, −1))`,
+ *   `gw = Σ_rows g·n` when weight is given and `needWeightGrad`.
+ * - `swiglu` (fused): `y = silu(gate)·up`; `swigluGrad`: `gGate = g·up·silu'(gate)`, `gUp = g·silu(gate)`.
+ * - `rotaryEmb` (fused): `y = x·cos + swapHalves(x)·sin` with signed-sine tables; with `inverse` the
+ *   transposed rotation (the gradient). Layout: {@link RotaryParams}.
+ */
+export const KERNELS: KernelDeclarations = {
+  unary: { inputs: ["x"], outputs: ["y"], sizes: (_, i) => ({ y: i.x }) },
+  unaryGrad: {
+    inputs: ["x", "y", "g"],
+    outputs: ["gx"],
+    sizes: (_, i) => ({ gx: i.g }),
+  },
+  binary: { inputs: ["a", "b"], outputs: ["y"], sizes: (a) => ({ y: prod(a.shape) }) },
+  where: { inputs: ["cond", "a", "b"], outputs: ["y"], sizes: (a) => ({ y: prod(a.shape) }) },
+  binaryScalar: {
+    inputs: ["x"],
+    outputs: ["y"],
+    sizes: (_, i) => ({ y: i.x }),
+  },
+  axpby: {
+    inputs: ["x", "z"],
+    outputs: ["y"],
+    sizes: (_, i) => ({ y: i.x }),
+  },
+  copyStrided: { inputs: ["src"], outputs: ["dst"] },
+  reduce: {
+    inputs: ["x"],
+    outputs: ["y"],
+    sizes: (a) => ({ y: keptSize(a.shape, a.axes) }),
+  },
+  matmul: {
+    inputs: ["a", "b", "bias"],
+    outputs: ["c"],
+    optional: ["bias"],
+    sizes: (a) => ({ c: a.batch * a.m * a.n }),
+  },
+  softmax: {
+    inputs: ["x"],
+    outputs: ["y"],
+    sizes: (_, i) => ({ y: i.x }),
+  },
+  softmaxGrad: {
+    inputs: ["y", "g"],
+    outputs: ["gx"],
+    sizes: (_, i) => ({ gx: i.y }),
+  },
+  gatherLast: {
+    inputs: ["x"],
+    outputs: ["y"],
+    zeroed: ["y"],
+    sizes: (a) => ({ y: a.rows }),
+  },
+  scatterLast: {
+    inputs: ["g"],
+    outputs: ["y"],
+    zeroed: ["y"],
+    sizes: (a) => ({ y: a.rows * a.cols }),
+  },
+  indexSelectRows: {
+    inputs: ["x"],
+    outputs: ["y"],
+    sizes: (a) => ({ y: a.index.length * a.rowSize }),
+  },
+  indexAddRows: {
+    inputs: ["g"],
+    outputs: ["y"],
+    zeroed: ["y"],
+    sizes: (a) => ({ y: a.numRows * a.rowSize }),
+  },
+  adamStep: {
+    inputs: ["g"],
+    outputs: ["p", "m", "v", "vmax"],
+    optional: ["vmax"],
+    fused: true,
+  },
+  rmsNorm: {
+    inputs: ["x", "weight"],
+    outputs: ["y", "rstd"],
+    optional: ["weight"],
+    zeroed: ["rstd"],
+    fused: true,
+    sizes: (a) => ({ y: a.rows * a.d, rstd: a.rows }),
+  },
+  rmsNormGrad: {
+    inputs: ["g", "x", "weight", "rstd"],
+    outputs: ["gx", "gw"],
+    optional: ["weight", "gw"],
+    fused: true,
+    sizes: (a) => ({ gx: a.rows * a.d, gw: a.needWeightGrad ? a.d : null }),
+  },
+  swiglu: {
+    inputs: ["gate", "up"],
+    outputs: ["y"],
+    fused: true,
+    sizes: (_, i) => ({ y: i.gate }),
+  },
+  swigluGrad: {
+    inputs: ["gate", "up", "g"],
+    outputs: ["gGate", "gUp"],
+    fused: true,
+    sizes: (_, i) => ({ gGate: i.gate, gUp: i.gate }),
+  },
+  rotaryEmb: {
+    inputs: ["x", "cos", "sin"],
+    outputs: ["y"],
+    fused: true,
+    sizes: (_, i) => ({ y: i.x }),
+  },
+};
+
+/** The name of a kernel of {@link KERNELS}. */
+export type KernelName = keyof KernelSignatures;
+
+/** The attributes of kernel `K`. */
+export type KernelAttrs<K extends KernelName> = KernelSignatures[K]["a"];
+
+/** Storages a caller passes to kernel `K` (optional ones may be omitted or null). */
+export type KernelInputs<K extends KernelName, S = Storage> =
+  & { [P in Exclude<KernelSignatures[K]["i"], KernelSignatures[K]["p"]>]: S }
+  & { [P in Extract<KernelSignatures[K]["i"], KernelSignatures[K]["p"]>]?: S | null };
+
+/** Outputs of kernel `K` as returned by `Backend.run` (optional ones null when not produced). */
+export type KernelOutputs<K extends KernelName, S = Storage> =
+  & { [P in Exclude<KernelSignatures[K]["o"], KernelSignatures[K]["p"]>]: S }
+  & { [P in Extract<KernelSignatures[K]["o"], KernelSignatures[K]["p"]>]: S | null };
+
+/** Output storages a caller may pass in (written in place instead of allocating). */
+export type KernelOutputArgs<K extends KernelName, S = Storage> = Partial<KernelOutputs<K, S>>;
+
+/**
+ * An executor's implementation of kernel `K` over its storage handles `H` (a wasm array, a GPU
+ * buffer id, …) and a context `C` (the executor itself): reads `inputs`, writes `outputs`
+ * (absent optional ones are null). Inputs are already validated by the op.
+ */
+export type KernelImpl<K extends KernelName, H, C = void> = (
+  inputs: { [P in KernelSignatures[K]["i"]]: P extends KernelSignatures[K]["p"] ? H | null : H },
+  outputs: { [P in KernelSignatures[K]["o"]]: P extends KernelSignatures[K]["p"] ? H | null : H },
+  attrs: KernelAttrs<K>,
+  ctx: C,
+) => void;
+
+/** Names of the kernels every executor must implement. */
+export type RequiredKernel = {
+  [K in KernelName]: KernelSignatures[K]["f"] extends true ? never : K;
+}[KernelName];
+/** Names of the optional (fused fast-path) kernels. */
+export type FusedKernel = Exclude<KernelName, RequiredKernel>;
+
+/** An executor's kernel implementations: every required kernel, any subset of the fused ones. */
+export type KernelTable<H, C = void> =
+  & { [K in RequiredKernel]: KernelImpl<K, H, C> }
+  & { [K in FusedKernel]?: KernelImpl<K, H, C> };
+
+/** Every kernel name, in declaration order. */
+export const KERNEL_NAMES: readonly KernelName[] = Object.keys(KERNELS) as KernelName[];
