@@ -136,5 +136,26 @@ export * from "./src/backend/mod.ts";
 export * from "./src/io/safetensors.ts";
 export { floatToBf16Bits, floatToF16Bits, toHalfBits } from "./src/io/half.ts";
 export { parseShardSize, type SaveCheckpointOptions, type SaveDtype } from "./src/io/checkpoint.ts";
+// Tokenizers (tokenizer.json through @huggingface/tokenizers) and chat templates (@huggingface/jinja).
+export {
+  type ApplyChatTemplateOptions,
+  AutoTokenizer,
+  type BatchEncoding,
+  byteLevelTokenizerFiles,
+  bytesToUnicode,
+  type ChatMessage,
+  type DecodeOptions,
+  type EncodeBatchOptions,
+  type EncodeOptions,
+  type PaddingStrategy,
+  PreTrainedTokenizer,
+  renderChatTemplate,
+  type Side,
+  SPECIAL_TOKENS_MAP_FILE,
+  TOKENIZER_CONFIG_FILE,
+  TOKENIZER_FILE,
+  type TokenizerConfig,
+  type TokenizerFiles,
+} from "./src/text/mod.ts";
 // Low-level memory statistics of the wasm kernels.
 export { memoryStats } from "./src/backend/wasm/memory.ts";

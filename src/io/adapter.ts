@@ -16,6 +16,7 @@ import { C3AConfig } from "../c3a/config.ts";
 import { formatValue, ValueError, warn } from "../c3a/errors.ts";
 import type { C3AModel } from "../c3a/model.ts";
 import { checkAdapterName } from "../c3a/layer.ts";
+import { writeTextAtomic } from "./atomic.ts";
 
 /** File name of the adapter configuration (PEFT `CONFIG_NAME`). */
 export const ADAPTER_CONFIG_NAME = "adapter_config.json";
@@ -190,25 +191,6 @@ export function setPeftModelStateDict(
     );
   }
   return { missingKeys, unexpectedKeys };
-}
-
-async function writeTextAtomic(path: string, text: string): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
-  const tmp = `${dir}.${path.slice(slash + 1)}.${Date.now().toString(36)}${
-    Math.random().toString(36).slice(2, 10)
-  }.tmp`;
-  try {
-    await Deno.writeTextFile(tmp, text, { createNew: true });
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    try {
-      await Deno.remove(tmp);
-    } catch {
-      // never created or already gone
-    }
-    throw new Error(`writing ${path} failed: ${(e as Error).message}`, { cause: e });
-  }
 }
 
 /**
