@@ -7,6 +7,7 @@
  */
 
 import { formatValue, NotImplementedError, ValueError, warn } from "./errors.ts";
+import { checkOptionKeys } from "../util/options.ts";
 
 /**
  * Kernel initialisation (spec §2): `true` = zeros (adapter is a no-op at start), `false` or
@@ -40,7 +41,11 @@ export const PEFT_REFERENCE_VERSION = "0.20.1.dev0";
  */
 export const DEFAULT_PEFT_VERSION = `${PEFT_REFERENCE_VERSION}@c3a-ts`;
 
-/** Options accepted by {@link C3AConfig}; every field optional, defaults as in PEFT. */
+/**
+ * Options accepted by {@link C3AConfig}; every field optional, defaults as in PEFT. Keys are camelCase only:
+ * any other key (a typo, or PEFT's snake_case `block_size`) is a TypeError naming it and the camelCase key
+ * meant; PEFT's snake_case dictionaries are read by {@link C3AConfig.fromJSON}.
+ */
 export interface C3AConfigOptions {
   /** Default block size b for every targeted layer (PEFT `block_size`, default 256). */
   blockSize?: number;
@@ -188,7 +193,8 @@ function checkNullableString(name: string, v: unknown): string | null {
  * @throws {ValueError} `` `layers_to_transform` cannot be used when `target_modules` is a str. ``,
  *   `` `layers_pattern` cannot be used when `target_modules` is a str. ``, `Invalid task type: ...`,
  *   or a non-C3A `peftType`
- * @throws {TypeError} a field of the wrong JavaScript type (e.g. `blockSize: "64"`)
+ * @throws {TypeError} a field of the wrong JavaScript type (e.g. `blockSize: "64"`), or an unknown option
+ *   key: `C3AConfig: unknown option "block_size" (did you mean "blockSize"?)` — keys are never dropped
  */
 export class C3AConfig {
   /** Default block size b (PEFT `block_size`, default 256). Must divide every targeted layer's in/out. */
@@ -226,8 +232,15 @@ export class C3AConfig {
    * Build and validate a config.
    *
    * @param options any subset of the fields; missing ones take PEFT's defaults
+   * @throws {TypeError} an unknown key (e.g. PEFT's snake_case `target_modules`), named with the camelCase key
    */
   constructor(options: C3AConfigOptions = {}) {
+    checkOptionKeys(
+      "C3AConfig",
+      options,
+      Object.keys(FIELD_TO_KEY),
+      "; PEFT's snake_case adapter_config.json keys are read by C3AConfig.fromJSON",
+    );
     const o = options ?? {};
     const blockSize = o.blockSize ?? 256;
     if (typeof blockSize !== "number" || Number.isNaN(blockSize)) {

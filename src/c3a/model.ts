@@ -11,6 +11,7 @@
  * @module
  */
 
+import { checkOptionKeys, keysOf } from "../util/options.ts";
 import { Module } from "../nn/module.ts";
 import { Linear } from "../nn/linear.ts";
 import type { Parameter } from "../nn/parameter.ts";
@@ -104,6 +105,7 @@ export interface SetAdapterOptions {
  *   that is not 1-128 characters from `A-Z a-z 0-9 _ -`, or a targeted layer that already holds an
  *   adapter of that name (the base was adapted before)
  * @throws {NotImplementedError} unknown `bias`
+ * @throws {TypeError} an unknown key in `options` (e.g. `adapter_name`), named with the camelCase key meant
  *
  * @example
  * ```ts
@@ -202,6 +204,11 @@ export class C3AModel extends Module {
           '` with targetModules: ["proj"].',
       );
     }
+    checkOptionKeys(
+      "getPeftModel",
+      options,
+      keysOf<GetPeftModelOptions>({ adapterName: true, generator: true }),
+    );
     const name = options.adapterName ?? "default";
     checkAdapterName(name);
     if (
@@ -339,6 +346,7 @@ export class C3AModel extends Module {
     if (!(config instanceof C3AConfig)) {
       throw new TypeError(`addAdapter: config must be a C3AConfig, got ${describeModule(config)}`);
     }
+    checkOptionKeys("addAdapter", options, keysOf<AddAdapterOptions>({ generator: true }));
     this.#addAdapter(adapterName, config, options.generator);
   }
 
@@ -550,6 +558,7 @@ export class C3AModel extends Module {
    *   modules_to_save (one copy can be active at a time)
    */
   setAdapter(names: string | readonly string[], options: SetAdapterOptions = {}): void {
+    checkOptionKeys("setAdapter", options, keysOf<SetAdapterOptions>({ inferenceMode: true }));
     this.#checkUsable();
     const list = typeof names === "string" ? [names] : [...names];
     for (const n of list) {
@@ -689,6 +698,11 @@ export class C3AModel extends Module {
    */
   mergeAdapter(options: MergeAdapterOptions = {}): void {
     this.#checkUsable();
+    checkOptionKeys(
+      "mergeAdapter",
+      options,
+      keysOf<MergeAdapterOptions>({ adapterNames: true, safeMerge: true }),
+    );
     const names = checkAdapterNamesList(options.adapterNames ?? null);
     for (const [, l] of this.c3aLayers()) l.merge({ safeMerge: options.safeMerge, adapterNames: names });
   }
@@ -711,6 +725,11 @@ export class C3AModel extends Module {
    */
   mergeAndUnload(options: MergeAndUnloadOptions = {}): Module {
     this.#checkUsable();
+    checkOptionKeys(
+      "mergeAndUnload",
+      options,
+      keysOf<MergeAndUnloadOptions>({ progressbar: true, safeMerge: true, adapterNames: true }),
+    );
     const names = checkAdapterNamesList(options.adapterNames ?? null);
     return this.#unloadAndOptionallyMerge(
       true,

@@ -7,6 +7,7 @@
 
 import type { Tensor } from "../tensor/tensor.ts";
 import { Optimizer, type ParamGroup, type ParamGroupInput } from "./optimizer.ts";
+import { checkOptionKeys, keysOf } from "../util/options.ts";
 
 /** Hyper-parameters of {@link AdamW} / {@link Adam} (per group). */
 export interface AdamOptions {
@@ -24,7 +25,19 @@ export interface AdamOptions {
   maximize: boolean;
 }
 
-function adamDefaults(opts: Partial<AdamOptions>, wd: number): AdamOptions {
+function adamDefaults(opts: Partial<AdamOptions>, wd: number, where: string): AdamOptions {
+  checkOptionKeys(
+    where,
+    opts,
+    keysOf<AdamOptions>({
+      lr: true,
+      betas: true,
+      eps: true,
+      weightDecay: true,
+      amsgrad: true,
+      maximize: true,
+    }),
+  );
   return {
     lr: opts.lr ?? 1e-3,
     betas: opts.betas ?? [0.9, 0.999],
@@ -168,12 +181,13 @@ export class AdamW extends AdamBase {
    * @param params tensors or parameter groups.
    * @param opts defaults for every group.
    * @throws {RangeError} for invalid hyper-parameters.
+   * @throws {TypeError} for an unknown option key (e.g. `weight_decay`), named with the key meant.
    */
   constructor(
     params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>,
     opts: Partial<AdamOptions> = {},
   ) {
-    super(params, adamDefaults(opts, 1e-2));
+    super(params, adamDefaults(opts, 1e-2, "AdamW"));
   }
 }
 
@@ -190,11 +204,12 @@ export class Adam extends AdamBase {
    * @param params tensors or parameter groups.
    * @param opts defaults for every group.
    * @throws {RangeError} for invalid hyper-parameters.
+   * @throws {TypeError} for an unknown option key (e.g. `weight_decay`), named with the key meant.
    */
   constructor(
     params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>,
     opts: Partial<AdamOptions> = {},
   ) {
-    super(params, adamDefaults(opts, 0));
+    super(params, adamDefaults(opts, 0, "Adam"));
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkOptionKeys, keysOf } from "../util/options.ts";
 import { getBackend, type Storage } from "../backend/backend.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { sameBackend } from "../tensor/placement.ts";
@@ -42,6 +43,11 @@ export function clipGradNorm(
   maxNorm: number,
   opts: ClipGradNormOptions = {},
 ): Tensor {
+  checkOptionKeys(
+    "clipGradNorm",
+    opts,
+    keysOf<ClipGradNormOptions>({ normType: true, errorIfNonfinite: true }),
+  );
   const p = opts.normType ?? 2;
   if (!(maxNorm >= 0)) throw new RangeError(`clipGradNorm: maxNorm must be >= 0, got ${maxNorm}`);
   if (!(p > 0)) throw new RangeError(`clipGradNorm: normType must be > 0 or Infinity, got ${p}`);

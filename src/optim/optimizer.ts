@@ -12,6 +12,7 @@ import type { Backend, Storage } from "../backend/backend.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
 import { fmtShape } from "../tensor/shape.ts";
+import { checkOptionKeys } from "../util/options.ts";
 
 /** A parameter group as given to an optimizer: tensors plus optional per-group hyper-parameters. */
 export type ParamGroupInput<H> = { params: Iterable<Tensor> } & Partial<H>;
@@ -65,12 +66,18 @@ export abstract class Optimizer<H extends { lr: number }> {
    * `Optimizer.add_param_group`.
    *
    * @throws {Error} when one of its tensors already belongs to a group.
-   * @throws {TypeError} when an entry is not a Tensor.
+   * @throws {TypeError} when an entry is not a Tensor, or for a key that is neither `params`, `initialLr`
+   *   nor a hyper-parameter of this optimizer (e.g. `weight_decay`; the message names the key meant).
    */
   addParamGroup(group: ParamGroupInput<H>): void {
     if (group instanceof Tensor || !group || !(Symbol.iterator in Object(group.params))) {
       throw new TypeError("a parameter group must be an object {params: Tensor[], ...}");
     }
+    checkOptionKeys(`${this.constructor.name} parameter group`, group, [
+      "params",
+      ...Object.keys(this.defaults),
+      "initialLr",
+    ]);
     const params = [...group.params];
     const seen = new Set<Tensor>();
     for (const g of this.paramGroups) for (const p of g.params) seen.add(p);

@@ -7,6 +7,7 @@
 
 import type { Tensor } from "../tensor/tensor.ts";
 import { Optimizer, type ParamGroup, type ParamGroupInput } from "./optimizer.ts";
+import { checkOptionKeys, keysOf } from "../util/options.ts";
 
 /** Hyper-parameters of {@link SGD} (per group). */
 export interface SGDOptions {
@@ -47,11 +48,24 @@ export class SGD extends Optimizer<SGDOptions> {
    * @param opts defaults for every group.
    * @throws {RangeError} for a negative lr / momentum / weightDecay, or Nesterov without momentum or
    *   with dampening.
+   * @throws {TypeError} for an unknown option key (e.g. `weight_decay`), named with the key meant.
    */
   constructor(
     params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDOptions>>,
     opts: Partial<SGDOptions> = {},
   ) {
+    checkOptionKeys(
+      "SGD",
+      opts,
+      keysOf<SGDOptions>({
+        lr: true,
+        momentum: true,
+        dampening: true,
+        weightDecay: true,
+        nesterov: true,
+        maximize: true,
+      }),
+    );
     super(params, {
       lr: opts.lr ?? 1e-3,
       momentum: opts.momentum ?? 0,
