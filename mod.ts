@@ -157,5 +157,26 @@ export {
   type TokenizerConfig,
   type TokenizerFiles,
 } from "./src/text/mod.ts";
+// Training loop: batches, accumulation, clipping, schedule, evaluation, checkpoints with bit-exact resume.
+export {
+  type EvalLogEntry,
+  listCheckpoints,
+  lossCurveSvg,
+  movingAverage,
+  OPTIMIZER_NAME,
+  type PlotOptions,
+  type ProgressWriter,
+  type Series,
+  train,
+  TRAINABLE_NAME,
+  type TrainData,
+  TRAINER_STATE_NAME,
+  type TrainerState,
+  trainingCurvesSvg,
+  type TrainLogEntry,
+  type TrainOptions,
+  type TrainProgressOptions,
+  type TrainResult,
+} from "./src/train/mod.ts";
 // Low-level memory statistics of the wasm kernels.
 export { memoryStats } from "./src/backend/wasm/memory.ts";

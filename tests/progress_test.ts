@@ -28,14 +28,14 @@ Deno.test("progress: TTY mode rewrites one line with step, loss, tokens/s and ET
   assertStringIncludes(line, "train  5/10  50%");
   assertStringIncludes(line, "loss 1.5000");
   assertStringIncludes(line, "100.0 tok/s");
-  assertStringIncludes(line, "0:10<0:10");
+  assertStringIncludes(line, "0:10 elapsed, ETA 0:10");
   t = 20_000;
   bar.tick(5, { loss: 1.25, tokens: 1000 });
   bar.finish();
   const last = chunks.at(-1)!;
   assert(last.startsWith("\r") && last.endsWith("\n"), "finish ends the line");
   assertStringIncludes(last, "10/10 100%");
-  assertStringIncludes(last, "0:20<0:00");
+  assertStringIncludes(last, "0:20 elapsed, ETA 0:00");
 });
 
 Deno.test("progress: non-TTY prints plain lines, throttled, and always the last one", () => {

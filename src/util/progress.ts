@@ -34,6 +34,11 @@ export interface ProgressOptions {
   plainIntervalMs?: number;
   /** Clock in milliseconds (for tests). Default `performance.now`. */
   now?: () => number;
+  /**
+   * Steps already done before this line started (tqdm `initial`, e.g. a resumed run): the counter starts
+   * there and the ETA extrapolates from the steps done since. Default 0.
+   */
+  initial?: number;
 }
 
 /** Per-step values shown on the line. All optional. */
@@ -71,10 +76,10 @@ function defaultWriter(): ProgressWriter | null {
 }
 
 /**
- * One updating progress line: `label 12/100 12% | loss 1.2345 | 3.10k tok/s | 0:04<0:29`.
+ * One updating progress line: `label 12/100 12% | loss 1.2345 | 3.10k tok/s | 0:04 elapsed, ETA 0:29`.
  *
  * The rate is total tokens divided by elapsed time since construction; the ETA extrapolates the time per
- * step so far to the remaining steps.
+ * step so far (steps after `initial`) to the remaining steps.
  *
  * @throws {RangeError} if `total` is not a non-negative integer.
  * @example
@@ -101,6 +106,7 @@ export class Progress {
   readonly #plainInterval: number;
   readonly #now: () => number;
   readonly #start: number;
+  readonly #initial: number;
   #lastDraw = -Infinity;
   #lastLen = 0;
   #extra: Record<string, string | number> = {};
@@ -128,6 +134,8 @@ export class Progress {
     this.#plainInterval = options.plainIntervalMs ?? 10_000;
     this.#now = options.now ?? (() => performance.now());
     this.#start = this.#now();
+    this.#initial = Math.max(0, Math.min(total, options.initial ?? 0));
+    this.step = this.#initial;
   }
 
   /** Seconds since construction. */
@@ -171,8 +179,9 @@ export class Progress {
     if (this.tokens > 0) parts.push(`${formatRate(this.tokensPerSecond)} tok/s`);
     for (const [k, v] of Object.entries(this.#extra)) parts.push(`${k} ${v}`);
     const e = this.elapsed;
-    const eta = this.step > 0 ? (e / this.step) * (this.total - this.step) : NaN;
-    parts.push(`${formatDuration(e)}<${formatDuration(eta)}`);
+    const done = this.step - this.#initial;
+    const eta = done > 0 ? (e / done) * (this.total - this.step) : NaN;
+    parts.push(`${formatDuration(e)} elapsed, ETA ${formatDuration(eta)}`);
     return parts.join(" | ");
   }
 
