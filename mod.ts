@@ -127,7 +127,6 @@ export type {
   ResolvedMatmul,
   RotaryLayout,
   Transport,
-  WebGPUSpectrum,
   WebGPUStorage,
 } from "./src/backend/webgpu/mod.ts";
 // The kernel table, executor base classes and registry (for executor authors).

@@ -20,7 +20,8 @@
 // within 1.5x of the next power of two.
 import FFT from "fft.js";
 import PFFFT from "@echogarden/pffft-wasm/simd";
-import { RealFft, rfft } from "../src/fft/mod.ts";
+import { rfft } from "../src/fft/mod.ts";
+import { RealFft } from "../src/backend/wasm/fft.ts";
 
 const B = 4096;
 

@@ -7,7 +7,7 @@
 // timing covers the GPU work. The adapter is printed first: on llvmpipe (a CPU rasteriser, CI's
 // adapter) the numbers check that the path works, they say nothing about GPU speed. Without an adapter
 // only the wasm benches run.
-import "../src/backend/wasm/backend.ts";
+import "../src/backend/executors.ts";
 import { irfft, rfft } from "../src/fft/rfft.ts";
 import { c3aBackward, c3aForward, kernelSpectrum } from "../src/backend/wasm/circulant.ts";
 import { manualSeed } from "../src/tensor/random.ts";
@@ -43,8 +43,8 @@ for (const n of [1024, 1031]) {
   if (gpu) {
     const xs = gpu.fromArray(x);
     Deno.bench({ name: `webgpu ${group}`, group }, () => {
-      const s = gpu.rfft(xs, n, batch);
-      const y = gpu.irfft(s, n, batch);
+      const s = gpu.run("rfft", { x: xs }, { n, batch }).y;
+      const y = gpu.run("irfft", { x: s }, { n, batch }).y;
       gpu.readSync(y);
       gpu.dispose(s);
       gpu.dispose(y);
@@ -65,12 +65,12 @@ for (const n of [1024, 1031]) {
   if (gpu) {
     const xs = gpu.fromArray(x), ws = gpu.fromArray(w), gs = gpu.fromArray(g);
     Deno.bench({ name: `webgpu ${group}`, group }, () => {
-      const sp = gpu.c3aKernelSpectrum(ws, m, n, b);
-      const y = gpu.c3aForward(xs, sp, rows);
-      const r = gpu.c3aBackward(xs, sp, gs, rows, true, true);
+      const a = { rows, m, n, b };
+      const sp = gpu.run("rfft", { x: ws }, { n: b, batch: m * n }).y;
+      const y = gpu.run("c3aForward", { x: xs, ws: sp }, a).y;
+      const r = gpu.run("c3aBackward", { x: xs, ws: sp, g: gs }, { ...a, inputGrad: true, kernelGrad: true });
       gpu.readSync(r.gradKernel!);
-      for (const s of [y, r.gradX!, r.gradKernel!]) gpu.dispose(s);
-      sp.dispose();
+      for (const s of [y, r.gradX!, r.gradKernel!, sp]) gpu.dispose(s);
     });
   }
 }

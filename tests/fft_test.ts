@@ -2,8 +2,9 @@
 // written here, and fft.js (a different algorithm, float64 JS) for powers of two.
 import { assert, assertEquals, assertThrows } from "./deps.ts";
 import FFT from "fft.js";
-import { irfft, irfftPtr, RealFft, rfft, rfftPtr } from "../src/fft/mod.ts";
-import { factorize, factorizeWasm, getComplexPlan, getFftPlan, isSmooth } from "../src/fft/plan.ts";
+import { irfft, rfft } from "../src/fft/mod.ts";
+import { irfftPtr, RealFft, rfftPtr } from "../src/backend/wasm/fft.ts";
+import { factorize, getComplexPlan, getFftPlan, isSmooth, type StockhamPlan } from "../src/fft/plan.ts";
 import { free, malloc, memory, memoryStats } from "../src/backend/wasm/memory.ts";
 import { c3aBackward, c3aForward } from "../src/backend/wasm/circulant.ts";
 import { mulberry32 } from "./_random.ts";
@@ -281,7 +282,14 @@ Deno.test("planner: radix passes multiply to the length; Bluestein for other pri
   assertEquals([p.even, p.complexLength, p.bins], [true, 500, 501]);
 });
 
-Deno.test("planner: the wasm radix order uses radix 8 for powers of two >= 64 only", () => {
+const factorizeWasm = (n: number) => factorize(n, [2, 3, 4, 5, 8]);
+
+Deno.test("planner: with radix 8 supported (wasm), powers of two >= 64 use radix 8; plans cached per (n, radices)", () => {
+  const wasmCaps = { radices: [2, 3, 4, 5, 8] };
+  const p8 = getFftPlan(256, wasmCaps), p4 = getFftPlan(256);
+  assert(p8 !== p4 && p8 === getFftPlan(256, { radices: [8, 5, 4, 3, 2] }) && p4 === getFftPlan(256));
+  assertEquals((p8.complex as StockhamPlan).passes.map((p) => p.radix), [8, 8, 2]); // complex length 128
+  assertEquals((p4.complex as StockhamPlan).passes.map((p) => p.radix), [4, 4, 4, 2]);
   for (let n = 1; n <= 4096; n++) {
     if (!isSmooth(n)) continue;
     const f = factorizeWasm(n);

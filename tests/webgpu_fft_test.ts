@@ -1,18 +1,14 @@
 // WebGPU FFT and C3A circulant path (src/backend/webgpu/fft.ts, circulant.ts), run for real on the
 // adapter navigator.gpu gives (llvmpipe on CI): batched rfft/irfft for every n in 1..64 and many larger
 // lengths (radix 2/3/4/5 mixes and Bluestein primes) against a float64 naive DFT written here and
-// against the wasm FFT (same plans: src/fft/plan.ts); every tests/fixtures/golden case through the
-// differentiable op blockCircularConvolution / getCirculant on WebGPU tensors (forward and true
-// gradients); the backend's C3A kernels with rows split over several binding windows.
-import { assert, assertEquals } from "./deps.ts";
-import { getBackend } from "../src/backend/backend.ts";
-import { setBackend } from "../src/tensor/select.ts";
+// against the wasm FFT (one planner: src/fft/plan.ts); the backend's C3A kernels with rows split over
+// several binding windows. The golden C3A cases and the tensor FFT run on WebGPU in the conformance
+// suite (tests/conformance_webgpu_test.ts).
+import { assert } from "./deps.ts";
 import { rfft as wasmRfft } from "../src/fft/rfft.ts";
 import { getFftPlan } from "../src/fft/plan.ts";
-import { fromFloat32Array } from "../src/tensor/creation.ts";
-import { blockCircularConvolution, getCirculant } from "../src/ops/circulant.ts";
 import { initWebGPU, type WebGPUBackend, webgpuBackend } from "../src/backend/webgpu/mod.ts";
-import { assertClose, f32, goldenIndex, loadGoldenCase } from "./_golden.ts";
+import { assertClose } from "./_golden.ts";
 import { uniformData } from "./_random.ts";
 
 const adapter = await navigator.gpu?.requestAdapter();
@@ -82,14 +78,14 @@ Deno.test({
       const batch = n <= 64 ? 3 : 2;
       const x = uniformData(n * batch, n);
       const xs = gpu.fromArray(x);
-      const ss = gpu.rfft(xs, n, batch);
+      const ss = gpu.run("rfft", { x: xs }, { n, batch }).y;
       const spec = gpu.readSync(ss);
       const ref = naiveRfft(x, n, batch);
       // DESIGN.md: <= 1e-6 · max|ref| for n <= 4096 (Bluestein lengths pass through two length-M FFTs)
       const bluestein = getFftPlan(n).complex.kind === "bluestein";
       assertClose(spec, ref, bluestein ? 2e-6 : 1e-6, `rfft n=${n}`);
       assertClose(spec, wasmRfft(x, n, batch), bluestein ? 2e-6 : 1e-6, `rfft n=${n} vs wasm`);
-      const back = gpu.readSync(gpu.irfft(ss, n, batch));
+      const back = gpu.readSync(gpu.run("irfft", { x: ss }, { n, batch }).y);
       assertClose(back, x, bluestein ? 2e-6 : 1e-6, `irfft(rfft) n=${n}`);
       for (const s of [xs, ss]) gpu.dispose(s);
     }
@@ -106,39 +102,8 @@ Deno.test({
       const spec = new Float32Array(naiveRfft(x, n, 1));
       spec[1] = 5; // Im X_0
       if (n % 2 === 0) spec[2 * (h - 1) + 1] = -3; // Im X_(n/2)
-      const out = gpu.readSync(gpu.irfft(gpu.fromArray(spec), n, 1));
+      const out = gpu.readSync(gpu.run("irfft", { x: gpu.fromArray(spec) }, { n, batch: 1 }).y);
       assertClose(out, x, 1e-6, `irfft n=${n}`);
-    }
-  },
-});
-
-Deno.test({
-  name: "webgpu c3a: every golden case through blockCircularConvolution / getCirculant on WebGPU tensors",
-  ...opts,
-  async fn() {
-    const prev = getBackend();
-    await setBackend("webgpu");
-    try {
-      for (const { file } of goldenIndex()) {
-        const c = loadGoldenCase(file);
-        const { m, n, b } = c.meta;
-        const T = c.tensors;
-        const x = fromFloat32Array(f32(T.x), T.x.shape).requiresGrad_();
-        const w = fromFloat32Array(f32(T.kernel), [m, n, b]).requiresGrad_();
-        assertEquals(x.backend, gpu, "tensors are created on the WebGPU backend");
-        const y = blockCircularConvolution(x, w);
-        assertEquals(y.shape, T.y_raw.shape, `${c.name}: y shape`);
-        assertClose(y.dataSync(), T.y_raw.data, 1e-5, `${c.name}: y_raw`);
-        y.backward(fromFloat32Array(f32(T.grad_out), T.grad_out.shape));
-        assertClose(x.grad!.dataSync(), T.grad_x_raw.data, 1e-5, `${c.name}: grad_x_raw`);
-        assertClose(w.grad!.dataSync(), T.grad_kernel_raw.data, 1e-5, `${c.name}: grad_kernel_raw`);
-        const dense = getCirculant(w.detach());
-        const delta = T.delta_weight.data.map((v) => v * c.meta.in_features);
-        assertClose(dense.dataSync(), delta, 1e-5, `${c.name}: getCirculant`);
-        for (const t of [x, w, y, dense, x.grad!, w.grad!]) t.dispose();
-      }
-    } finally {
-      await setBackend(prev.name);
     }
   },
 });
@@ -152,9 +117,14 @@ Deno.test({
       w = uniformData(m * n * b, 51),
       g = uniformData(rows * m * b, 52);
     const run = (be: WebGPUBackend) => {
-      const sp = be.c3aKernelSpectrum(be.fromArray(w), m, n, b);
-      const y = be.readSync(be.c3aForward(be.fromArray(x), sp, rows));
-      const r = be.c3aBackward(be.fromArray(x), sp, be.fromArray(g), rows, true, true);
+      const a = { rows, m, n, b };
+      const ws = be.run("rfft", { x: be.fromArray(w) }, { n: b, batch: m * n }).y;
+      const y = be.readSync(be.run("c3aForward", { x: be.fromArray(x), ws }, a).y);
+      const r = be.run("c3aBackward", { x: be.fromArray(x), ws, g: be.fromArray(g) }, {
+        ...a,
+        inputGrad: true,
+        kernelGrad: true,
+      });
       return [y, be.readSync(r.gradX!), be.readSync(r.gradKernel!)];
     };
     const whole = run(gpu);

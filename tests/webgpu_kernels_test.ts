@@ -7,7 +7,7 @@
 import { assert, assertEquals, assertThrows } from "./deps.ts";
 import { type Backend, backendNamed, type Storage } from "../src/backend/backend.ts";
 import type { KernelName } from "../src/backend/kernels.ts";
-import "../src/backend/wasm/backend.ts";
+import "../src/backend/executors.ts";
 import { initWebGPU, type WebGPUBackend, webgpuBackend } from "../src/backend/webgpu/mod.ts";
 import { mulberryData } from "./_random.ts";
 

@@ -10,7 +10,7 @@
 // inline (same-thread) executor offers only asynchronous reads.
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "./deps.ts";
 import { backendNamed, getBackend } from "../src/backend/backend.ts";
-import "../src/backend/wasm/backend.ts";
+import "../src/backend/executors.ts";
 import {
   destroyWebGPU,
   initWebGPU,
@@ -329,7 +329,7 @@ Deno.test({
     assertEquals(Array.from(g.readSync(g.reduce("max", x, [4096], [0]))), [1]);
     // an FFT row longer than a binding cannot be split
     const long = g.fromArray(new Float32Array(4096));
-    const spec = g.rfft(long, 4096, 1);
+    const spec = g.run("rfft", { x: long }, { n: 4096, batch: 1 }).y;
     assertThrows(() => g.readSync(spec), WebGPUError, "rfft failed: RangeError");
     destroyWebGPU();
   },

@@ -9,6 +9,9 @@ import { manualSeed } from "../src/tensor/random.ts";
 import { tidy } from "../src/tensor/scope.ts";
 import { causalLmLoss, LlamaForCausalLM } from "../src/models/llama.ts";
 import { C3AConfig } from "../src/c3a/config.ts";
+import { blockCircularConvolution } from "../src/ops/circulant.ts";
+import { noGrad } from "../src/autograd/grad_mode.ts";
+import { randn } from "../src/tensor/random.ts";
 import { getPeftModel } from "../src/c3a/model.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { clipGradNorm } from "../src/optim/clip_grad.ts";
@@ -100,5 +103,36 @@ Deno.test({
     assert(gpu.live[steps - 1] <= gpu.live[1], `live storages per step: ${gpu.live}`);
     const final = webgpuBackend.destroy();
     assert(final !== null && final.error === null && final.storages === 0, JSON.stringify(final));
+  },
+});
+
+Deno.test({
+  name:
+    "webgpu: 100 C3A steps WITHOUT tidy keep the live GPU buffers constant (spectra and gradient temporaries freed with the graph)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  ignore: skip,
+  async fn() {
+    const g = await initWebGPU();
+    assert(g !== null);
+    setBackend("webgpu");
+    try {
+      manualSeed(3);
+      const w = randn([4, 4, 16]).requiresGrad_(), x = randn([8, 64]), gy = randn([8, 64]);
+      // a synchronous loop: the garbage collector's finalizers cannot run, only explicit releases count
+      const step = (i: number) => {
+        const y = i % 2 === 0 ? blockCircularConvolution(x, w) : noGrad(() => blockCircularConvolution(x, w));
+        if (y.requiresGrad) y.backward(gy);
+        y.dispose();
+      };
+      step(0); // creates w.grad
+      const before = webgpuBackend.stats().storages;
+      for (let i = 0; i < 100; i++) step(i);
+      const after = webgpuBackend.stats().storages;
+      assertEquals(after, before, `live storages before and after 100 steps: ${before} -> ${after}`);
+    } finally {
+      setBackend("wasm");
+      webgpuBackend.destroy();
+    }
   },
 });

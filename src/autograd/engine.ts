@@ -68,13 +68,43 @@ export class Node {
   backwardFn: BackwardFn | null;
   /** Shape of the op's output (the gradient the closure receives). */
   readonly outShape: readonly number[];
+  /**
+   * Tensors the op made only for its backward (e.g. C3A's kernel spectrum), owned by this node and
+   * disposed when the graph is freed ({@link Node.release}).
+   */
+  saved: Tensor[];
 
   /** Creates a node; use {@link recordOp} instead of calling this. */
-  constructor(name: string, inputs: readonly Tensor[], backwardFn: BackwardFn, outShape: readonly number[]) {
+  constructor(
+    name: string,
+    inputs: readonly Tensor[],
+    backwardFn: BackwardFn,
+    outShape: readonly number[],
+    saved: Tensor[] = [],
+  ) {
     this.name = name;
     this.inputs = inputs;
     this.backwardFn = backwardFn;
     this.outShape = outShape;
+    this.saved = saved;
+  }
+
+  /**
+   * Frees the node after backward: drops the closure and input edges and disposes the tensors it
+   * owns. Idempotent.
+   */
+  release(): void {
+    this.backwardFn = null;
+    this.inputs = [];
+    this.releaseSaved();
+  }
+
+  /** Disposes the tensors the node owns (also done when the op's output is disposed). Idempotent. */
+  releaseSaved(): void {
+    const s = this.saved;
+    if (s.length === 0) return;
+    this.saved = [];
+    for (const t of s) t.dispose();
   }
 }
 
@@ -86,19 +116,32 @@ export class Node {
  * @param out the op's (fresh) output tensor.
  * @param inputs every tensor the output depends on differentiably, in the order the closure answers.
  * @param backward `(gradOut, needsGrad) => gradients per input`.
+ * @param saved tensors the op made only for `backward` (not inputs, not `out`): owned by the node and
+ *   disposed when the graph is freed (after backward, or when `out` is disposed), or right away when
+ *   no node is recorded. GPU memory held by saved state is thus released without waiting for the GC.
  * @returns `out`, now with `gradFn` set when recording.
  */
-export function recordOp(name: string, out: Tensor, inputs: readonly Tensor[], backward: BackwardFn): Tensor {
-  if (!isGradEnabled()) return out;
+export function recordOp(
+  name: string,
+  out: Tensor,
+  inputs: readonly Tensor[],
+  backward: BackwardFn,
+  saved: Tensor[] = [],
+): Tensor {
   let any = false;
-  for (let i = 0; i < inputs.length; i++) {
-    if (inputs[i].requiresGrad) {
-      any = true;
-      break;
+  if (isGradEnabled()) {
+    for (let i = 0; i < inputs.length; i++) {
+      if (inputs[i].requiresGrad) {
+        any = true;
+        break;
+      }
     }
   }
-  if (!any) return out;
-  out._setGradFn(new Node(name, inputs.slice(), backward, out.shape));
+  if (!any) {
+    for (const t of saved) t.dispose();
+    return out;
+  }
+  out._setGradFn(new Node(name, inputs.slice(), backward, out.shape, saved));
   return out;
 }
 
@@ -205,6 +248,11 @@ export function runBackward(root: Tensor, gradient?: Tensor, opts: BackwardOptio
   }
   const grads = new Map<Node, Tensor>();
   grads.set(rootNode, seed);
+  // gradient tensors made during this backward (never visible to the caller: leaves get copies or
+  // in-place sums); disposed at the end when the graph is freed, so that GPU memory does not wait
+  // for the garbage collector
+  const temps = new Set<Tensor>();
+  if (gradient === undefined) temps.add(seed);
   if (root._retainsGrad) accumulateLeaf(root, seed);
   const prevMode = setGradEnabled(false);
   try {
@@ -226,22 +274,23 @@ export function runBackward(root: Tensor, gradient?: Tensor, opts: BackwardOptio
               `of shape ${fmtShape(t.shape)}`,
           );
         }
+        if (gi !== gradient) temps.add(gi);
         const child = t.gradFn;
         if (child === null) accumulateLeaf(t, gi);
         else {
           if (t._retainsGrad) accumulateLeaf(t, gi);
           const prev = grads.get(child);
-          grads.set(child, prev === undefined ? gi : sumInto(prev, gi));
+          let sum = gi;
+          if (prev !== undefined) temps.add(sum = sumInto(prev, gi));
+          grads.set(child, sum);
         }
       }
     }
   } finally {
     setGradEnabled(prevMode);
     if (!retainGraph) {
-      for (const node of order) {
-        node.backwardFn = null;
-        node.inputs = [];
-      }
+      for (const node of order) node.release();
+      for (const t of temps) t.dispose();
     }
   }
 }

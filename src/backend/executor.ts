@@ -9,7 +9,7 @@
  * {@link ExecutorBase.handle} (storage → handle, rejecting foreign or disposed storage),
  * {@link ExecutorBase.output} (a fresh storage) and {@link ExecutorBase.execute} (usually a lookup
  * in a {@link KernelTable} of implementations), register it in the composition root with
- * `registerExecutor(name, factory)`, and add it to the conformance suite's executor list
+ * `registerBackend(name, provider)` (src/backend/executors.ts), and add it to the conformance suite's executor list
  * (tests/conformance/executors.ts). Nothing above src/backend/ changes.
  *
  * @module

@@ -186,6 +186,11 @@ function prod(shape: readonly number[]): number {
   return n;
 }
 
+/** Complex bins of a real FFT of length n: floor(n/2) + 1. */
+function bins(n: number): number {
+  return Math.floor(n / 2) + 1;
+}
+
 function keptSize(shape: readonly number[], axes: readonly number[]): number {
   let n = 1;
   for (let d = 0; d < shape.length; d++) if (!axes.includes(d)) n *= shape[d];
@@ -269,6 +274,36 @@ export interface KernelSignatures {
   swigluGrad: KernelSig<"gate" | "up" | "g", "gGate" | "gUp", Record<never, never>, never, true>;
   /** Fused rotary embedding (or its transpose). */
   rotaryEmb: KernelSig<"x" | "cos" | "sin", "y", RotaryParams & { inverse: boolean }, never, true>;
+  /** Batched real FFT `[batch, n]` → `[batch, floor(n/2)+1, 2]`. */
+  rfft: KernelSig<"x", "y", FftAttrs>;
+  /** Batched inverse real FFT `[batch, floor(n/2)+1, 2]` → `[batch, n]` (divides by n). */
+  irfft: KernelSig<"x", "y", FftAttrs>;
+  /** C3A forward product of spectra: `ys[r, i] = Σ_j xs[r, j] ∘ conj(ws[i, j])`. */
+  c3aSpectralForward: KernelSig<"xs" | "ws", "ys", C3AAttrs>;
+  /** C3A input-gradient product of spectra: `gxs[r, j] = Σ_i gs[r, i] ∘ ws[i, j]`. */
+  c3aSpectralInputGrad: KernelSig<"gs" | "ws", "gxs", C3AAttrs>;
+  /** C3A kernel-gradient product of spectra: `gws[i, j] = Σ_r xs[r, j] ∘ conj(gs[r, i])`. */
+  c3aSpectralKernelGrad: KernelSig<"xs" | "gs", "gws", C3AAttrs>;
+  /** Fused C3A forward `y = x·Aᵀ` from x and the kernel spectrum. */
+  c3aForward: KernelSig<"x" | "ws", "y", C3AAttrs, never, true>;
+  /** Fused C3A backward: `gradX = g·A` and/or `gradKernel` (x needed only for the latter). */
+  c3aBackward: KernelSig<
+    "x" | "ws" | "g",
+    "gradX" | "gradKernel",
+    C3AAttrs & { inputGrad: boolean; kernelGrad: boolean },
+    "x" | "gradX" | "gradKernel",
+    true
+  >;
+  /** Dense block-circulant matrix `[m·b, n·b]` of a kernel `[m, n, b]`. */
+  getCirculant: KernelSig<"kernel", "a", { m: number; n: number; b: number }>;
+}
+
+/** Attributes of the FFT kernels: `batch` signals of length `n`. */
+export interface FftAttrs {
+  /** Signal length, integer in [1, 2^27]. */
+  n: number;
+  /** Number of signals, integer >= 0. */
+  batch: number;
 }
 
 /** Attributes of the softmax kernels: the softmax axis of x viewed as `[outer, dim, inner]`. */
@@ -311,6 +346,16 @@ export type KernelDeclarations = { [K in keyof KernelSignatures]: KernelDecl<Ker
  * - `swiglu` (fused): `y = silu(gate)·up`; `swigluGrad`: `gGate = g·up·silu'(gate)`, `gUp = g·silu(gate)`.
  * - `rotaryEmb` (fused): `y = x·cos + swapHalves(x)·sin` with signed-sine tables; with `inverse` the
  *   transposed rotation (the gradient). Layout: {@link RotaryParams}.
+ * - `rfft`: `batch` real signals `[batch, n]` → spectra `[batch, F, 2]` (F = floor(n/2)+1, interleaved
+ *   re/im, unnormalised like `numpy.fft.rfft`); `irfft`: the inverse (divides by n; the imaginary parts
+ *   of bin 0 and, for even n, bin n/2 are ignored).
+ * - C3A (spec/c3a.md §1.3–§1.4), kernel `w` `[m, n, b]`, F = floor(b/2)+1, spectra as `rfft` writes
+ *   them: the kernel spectrum `ws = rfft(w)` `[m, n, F, 2]`, x spectra `xs` `[rows, n, F, 2]`, y / g
+ *   spectra `[rows, m, F, 2]`. `c3aSpectralForward`, `c3aSpectralInputGrad`, `c3aSpectralKernelGrad`
+ *   are the per-frequency block products; with `rfft`/`irfft` around them they give the forward
+ *   `y = x·Aᵀ`, the input gradient `g·A` and the kernel gradient. `c3aForward` / `c3aBackward` (fused)
+ *   do the whole pipeline in one kernel; `c3aBackward` fills gradKernel with 0 when rows = 0.
+ *   `getCirculant`: `A[i·b + s][j·b + t] = w[i][j][(t − s) mod b]`.
  */
 export const KERNELS: KernelDeclarations = {
   unary: { inputs: ["x"], outputs: ["y"], sizes: (_, i) => ({ y: i.x }) },
@@ -415,6 +460,35 @@ export const KERNELS: KernelDeclarations = {
     fused: true,
     sizes: (_, i) => ({ y: i.x }),
   },
+  rfft: { inputs: ["x"], outputs: ["y"], sizes: (a) => ({ y: a.batch * bins(a.n) * 2 }) },
+  irfft: { inputs: ["x"], outputs: ["y"], sizes: (a) => ({ y: a.batch * a.n }) },
+  c3aSpectralForward: {
+    inputs: ["xs", "ws"],
+    outputs: ["ys"],
+    sizes: (a) => ({ ys: a.rows * a.m * bins(a.b) * 2 }),
+  },
+  c3aSpectralInputGrad: {
+    inputs: ["gs", "ws"],
+    outputs: ["gxs"],
+    sizes: (a) => ({ gxs: a.rows * a.n * bins(a.b) * 2 }),
+  },
+  c3aSpectralKernelGrad: {
+    inputs: ["xs", "gs"],
+    outputs: ["gws"],
+    sizes: (a) => ({ gws: a.m * a.n * bins(a.b) * 2 }),
+  },
+  c3aForward: { inputs: ["x", "ws"], outputs: ["y"], fused: true, sizes: (a) => ({ y: a.rows * a.m * a.b }) },
+  c3aBackward: {
+    inputs: ["x", "ws", "g"],
+    outputs: ["gradX", "gradKernel"],
+    optional: ["x", "gradX", "gradKernel"],
+    fused: true,
+    sizes: (a) => ({
+      gradX: a.inputGrad ? a.rows * a.n * a.b : null,
+      gradKernel: a.kernelGrad ? a.m * a.n * a.b : null,
+    }),
+  },
+  getCirculant: { inputs: ["kernel"], outputs: ["a"], sizes: (a) => ({ a: a.m * a.b * a.n * a.b }) },
 };
 
 /** The name of a kernel of {@link KERNELS}. */

@@ -13,6 +13,7 @@
 export {
   type C3AAttrs,
   type CopyStridedAttrs,
+  type FftAttrs,
   type FusedKernel,
   KERNEL_NAMES,
   type KernelAttrs,

@@ -1,11 +1,12 @@
 /**
- * Batched real FFT (`fft` namespace of the public API): {@link rfft}, {@link irfft}, pointer-level
- * {@link rfftPtr} / {@link irfftPtr}, the {@link RealFft} plan object, and the backend-neutral
- * planner {@link getFftPlan}. Conventions follow numpy.fft / torch.fft.
+ * Batched real FFT (`fft` namespace of the public API): {@link rfft} and {@link irfft} on
+ * Float32Arrays (the CPU executor) and on tensors (any backend, differentiable; spectra as
+ * `[..., floor(n/2)+1, 2]`), and the one planner {@link getFftPlan}, parameterised by an executor's
+ * radix set. Conventions follow numpy.fft / torch.fft.
  *
  * @module
  */
 
-export { irfft, irfftPtr, RealFft, rfft, rfftBins, rfftPtr } from "./rfft.ts";
-export type { BluesteinPlan, ComplexPlan, FftPass, FftPlan, StockhamPlan } from "./plan.ts";
-export { getComplexPlan, getFftPlan } from "./plan.ts";
+export { irfft, rfft, rfftBins } from "./rfft.ts";
+export type { BluesteinPlan, ComplexPlan, FftCapabilities, FftPass, FftPlan, StockhamPlan } from "./plan.ts";
+export { BASE_FFT_CAPABILITIES, factorize, getComplexPlan, getFftPlan } from "./plan.ts";

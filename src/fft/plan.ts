@@ -1,16 +1,19 @@
 /**
- * FFT planner shared by every backend: factorisation, twiddle tables, Bluestein sizes and chirps
- * for the batched real FFT of any length n >= 1. Plans are plain data (numbers and typed arrays),
- * computed in float64 and stored as float32, cached per n, so the wasm executor
- * (`src/fft/wasm_plan.ts`) and a WebGPU executor can both consume them.
+ * The one FFT planner of every executor: factorisation, twiddle tables, Bluestein sizes and chirps
+ * for the batched real FFT of any length n >= 1, parameterised by what the executor's kernels
+ * support ({@link FftCapabilities}: its radix set). Plans are plain data (numbers and typed
+ * arrays), computed in float64 and stored as float32, cached per (n, capabilities); the wasm
+ * executor uploads them into wasm memory (src/backend/wasm/fft_plan.ts), the WebGPU executor into
+ * GPU buffers (src/backend/webgpu/fft.ts).
  *
  * Algorithm (conventions of numpy.fft / torch.fft):
  * - even n: the real signal x is read as the complex signal z_j = x_2j + i x_2j+1 of length m = n/2,
  *   transformed, and split: X_k = (Z_k + conj Z_(m-k))/2 - i w^k (Z_k - conj Z_(m-k))/2,
  *   w = e^(-2 pi i/n), for k = 0..m;
  * - odd n: a complex transform of length n of the real signal;
- * - complex transforms of 2/3/5-smooth length: mixed radix 4/2/3/5 Stockham autosort passes
- *   (decimation in frequency, no bit-reversal pass);
+ * - complex transforms of 2/3/5-smooth length: mixed radix 4/2/3/5 (and 8 where the executor has
+ *   it) Stockham autosort passes (decimation in frequency, no bit-reversal pass), see
+ *   {@link factorize};
  * - other lengths L: Bluestein's chirp-z algorithm on a smooth length M >= 2L-1.
  *
  * Planning costs O(n log n): twiddles and chirps come from exact rational angles (chirp index
@@ -26,7 +29,7 @@
  * y[q + s(radix j + t)] = w^(j t) * sum_k a_k e^(-2 pi i k t / radix), w = e^(-2 pi i/(radix l)).
  */
 export interface FftPass {
-  /** 2, 3, 4 or 5 (also 8 in the wasm kernels' passes, see {@link factorizeWasm}). */
+  /** 2, 3, 4, 5 or 8 (8 only for executors that have it, see {@link factorize}). */
   readonly radix: number;
   /** Number of distinct twiddle groups (the current sub-transform length divided by radix). */
   readonly l: number;
@@ -94,18 +97,36 @@ export interface FftPlan {
   readonly complex: ComplexPlan;
 }
 
-const planCache = new Map<number, FftPlan>();
-const complexCache = new Map<number, ComplexPlan>();
+/**
+ * What an executor's FFT kernels support: the Stockham radices it implements. Every executor has
+ * 2, 3, 4 and 5; 8 is optional.
+ */
+export interface FftCapabilities {
+  /** Supported radices (a superset of 2, 3, 4, 5). */
+  readonly radices: readonly number[];
+}
+
+/** The radices every executor implements (the default capabilities). */
+export const BASE_FFT_CAPABILITIES: FftCapabilities = { radices: [2, 3, 4, 5] };
+
+const planCache = new Map<string, FftPlan>();
+const complexCache = new Map<string, ComplexPlan>();
+
+function capsKey(c: FftCapabilities): string {
+  return c.radices.includes(8) ? "8" : "";
+}
 
 /**
- * Returns the (cached) plan of the real FFT of length n.
+ * Returns the (cached) plan of the real FFT of length n for an executor with capabilities `caps`.
  *
  * @param n signal length, an integer >= 1
+ * @param caps the executor's radix set (default: 2, 3, 4, 5)
  * @throws {RangeError} if n is not an integer >= 1 or exceeds 2^27
  */
-export function getFftPlan(n: number): FftPlan {
+export function getFftPlan(n: number, caps: FftCapabilities = BASE_FFT_CAPABILITIES): FftPlan {
   checkLength(n);
-  let p = planCache.get(n);
+  const key = `${n}|${capsKey(caps)}`;
+  let p = planCache.get(key);
   if (p) return p;
   const even = n % 2 === 0;
   const complexLength = even ? n / 2 : n;
@@ -125,9 +146,9 @@ export function getFftPlan(n: number): FftPlan {
     even,
     complexLength,
     splitTwiddles,
-    complex: getComplexPlan(complexLength),
+    complex: getComplexPlan(complexLength, caps),
   };
-  planCache.set(n, p);
+  planCache.set(key, p);
   return p;
 }
 
@@ -136,18 +157,20 @@ export function getFftPlan(n: number): FftPlan {
  * Bluestein otherwise).
  *
  * @param length L, an integer >= 1
+ * @param caps the executor's radix set (default: 2, 3, 4, 5)
  * @throws {RangeError} if L is not an integer >= 1 or exceeds 2^27
  */
-export function getComplexPlan(length: number): ComplexPlan {
+export function getComplexPlan(length: number, caps: FftCapabilities = BASE_FFT_CAPABILITIES): ComplexPlan {
   checkLength(length);
-  let p = complexCache.get(length);
+  const key = `${length}|${capsKey(caps)}`;
+  let p = complexCache.get(key);
   if (p) return p;
   if (isSmooth(length)) {
-    p = stockhamPlan(length, rootTable(length));
+    p = stockhamPlan(length, rootTable(length), factorize(length, caps.radices));
   } else {
-    p = bluesteinPlan(length);
+    p = bluesteinPlan(length, caps);
   }
-  complexCache.set(length, p);
+  complexCache.set(key, p);
   return p;
 }
 
@@ -164,8 +187,29 @@ export function nextSmooth(n: number): number {
   return m;
 }
 
-/** Radices in execution order for a smooth length: 5s, 3s, 4s, then at most one 2. */
-export function factorize(n: number): number[] {
+/**
+ * Radices in execution order for a smooth length, given the radices an executor supports: 5s, 3s,
+ * 4s, then at most one 2; with radix 8 supported, powers of two 2^e with e >= 6 use radix-8 passes
+ * first, then 4s, then a final 2 for odd e (e.g. 128 = 8·8·2 instead of 4·4·4·2): one pass fewer
+ * over the data, measured ~5% faster at n = 256 and 1024 on wasm. Lengths with factors 3 or 5 keep
+ * the base order (radix 8 measured slower for 640 = 5·8·8·2).
+ *
+ * @param radices supported radices (default 2, 3, 4, 5)
+ * @throws {RangeError} if n has a prime factor other than 2, 3 and 5
+ */
+export function factorize(n: number, radices: readonly number[] = BASE_FFT_CAPABILITIES.radices): number[] {
+  if (radices.includes(8) && n >= 64 && (n & (n - 1)) === 0) {
+    const e = Math.round(Math.log2(n));
+    const out: number[] = [];
+    let rest = e % 2 === 1 ? e - 1 : e;
+    // rest = 3a + 2b with a maximal
+    let a = Math.floor(rest / 3);
+    while ((rest - 3 * a) % 2 !== 0) a--;
+    for (let i = 0; i < a; i++) out.push(8);
+    for (rest -= 3 * a; rest > 0; rest -= 2) out.push(4);
+    if (e % 2 === 1) out.push(2);
+    return out;
+  }
   const out: number[] = [];
   for (const p of [5, 3]) {
     while (n % p === 0) {
@@ -187,7 +231,7 @@ export function factorize(n: number): number[] {
 
 // Bluestein plan in O(L + M log M): the chirp from exact angles pi (j^2 mod 2L)/L, the filter
 // spectrum with a float64 FFT of length M driven by one root table shared with the sub plan.
-function bluesteinPlan(length: number): BluesteinPlan {
+function bluesteinPlan(length: number, caps: FftCapabilities): BluesteinPlan {
   const m = nextSmooth(2 * length - 1);
   const chirp = new Float32Array(2 * length);
   const hr = new Float64Array(m), hi = new Float64Array(m);
@@ -214,42 +258,14 @@ function bluesteinPlan(length: number): BluesteinPlan {
     filter[2 * k] = fr[k] / m;
     filter[2 * k + 1] = fi[k] / m;
   }
-  return { kind: "bluestein", length, m, chirp, filter, sub: stockhamPlan(m, table) };
-}
-
-/**
- * Stockham passes of a 2/3/5-smooth length for an explicit radix order (any radices whose product
- * is the length, e.g. from {@link factorizeWasm}), twiddles as in {@link FftPass}.
- *
- * @throws {RangeError} if the product of the radices is not the length
- */
-export function stockhamPassesFor(length: number, radices: readonly number[]): FftPass[] {
-  if (radices.reduce((a, b) => a * b, 1) !== length) {
-    throw new RangeError(`stockhamPassesFor: radices [${radices}] do not multiply to ${length}`);
-  }
-  return stockhamPlan(length, rootTable(length), radices).passes as FftPass[];
-}
-
-/**
- * Radix order of the wasm kernels (src/fft/wasm_plan.ts) for a smooth length: {@link factorize},
- * except for powers of two 2^e with e >= 6, which use radix-8 passes first, then 4s, then a final 2
- * for odd e (e.g. 128 = 8·8·2 instead of 4·4·4·2): one pass fewer over the data, measured ~5% faster
- * at n = 256 and 1024. Lengths with factors 3 or 5 keep {@link factorize} (radix 8 measured slower
- * for 640 = 5·8·8·2). The WebGPU executor keeps {@link factorize}.
- */
-export function factorizeWasm(n: number): number[] {
-  const f = factorize(n);
-  if (n < 64 || (n & (n - 1)) !== 0) return f;
-  const e = Math.round(Math.log2(n));
-  const out: number[] = [];
-  let rest = e % 2 === 1 ? e - 1 : e;
-  // rest = 3a + 2b with a maximal
-  let a = Math.floor(rest / 3);
-  while ((rest - 3 * a) % 2 !== 0) a--;
-  for (let i = 0; i < a; i++) out.push(8);
-  for (rest -= 3 * a; rest > 0; rest -= 2) out.push(4);
-  if (e % 2 === 1) out.push(2);
-  return out;
+  return {
+    kind: "bluestein",
+    length,
+    m,
+    chirp,
+    filter,
+    sub: stockhamPlan(m, table, factorize(m, caps.radices)),
+  };
 }
 
 // table: rootTable(length).

@@ -1,20 +1,25 @@
 /**
- * Batched real FFT and its inverse on the wasm kernels (`wasm/fft.ts`), for every length n >= 1,
- * with the conventions of `numpy.fft.rfft` / `torch.fft.rfft` (unnormalised forward) and
- * `numpy.fft.irfft` / `torch.fft.irfft` (divides by n).
+ * The public batched real FFT and its inverse, with the conventions of `numpy.fft.rfft` /
+ * `torch.fft.rfft` (unnormalised forward) and `numpy.fft.irfft` / `torch.fft.irfft` (divides by n),
+ * for every length n >= 1, on two kinds of operands:
  *
- * Three entry levels:
- * - {@link rfft} / {@link irfft}: Float32Array in, new Float32Array out (copies in and out of wasm
- *   memory on every call);
- * - {@link rfftPtr} / {@link irfftPtr}: byte offsets into wasm memory, no copies, for chaining
- *   kernels (circulant products);
- * - {@link RealFft}: a plan object owning wasm-resident signal and spectrum buffers, for hot loops.
+ * - `Float32Array`s (`rfft(x, n, batch, out?)`): run by the CPU executor ("wasm") through the
+ *   kernel table;
+ * - `Tensor`s (`rfft(x)`, `irfft(X, n?)`): on the tensor's own backend (every executor), and
+ *   differentiable. Layout: the spectrum of a real tensor `[..., n]` is a real tensor
+ *   `[..., floor(n/2)+1, 2]` whose last axis holds (re, im) — the layout of
+ *   `torch.view_as_real(torch.fft.rfft(x))`.
+ *
+ * Arguments are validated here, once; the executors' kernels trust them.
  *
  * @module
  */
 
-import { free, malloc, memory, wasm } from "../backend/wasm/memory.ts";
-import { fftWorkspace, getWasmFftPlan } from "./wasm_plan.ts";
+import { backendNamed, type Storage } from "../backend/backend.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { fmtShape, sizeOf } from "../tensor/shape.ts";
+import { recordOp } from "../autograd/engine.ts";
+import { mul } from "../ops/elementwise.ts";
 
 function checkInt(name: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min) {
@@ -25,20 +30,6 @@ function checkInt(name: string, v: number, min: number): void {
 function checkN(fn: string, n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > 2 ** 27) {
     throw new RangeError(`${fn}: n (the signal length) must be an integer in [1, 2^27], got ${n}`);
-  }
-}
-
-function checkPtr(fn: string, name: string, p: number): void {
-  if (!Number.isInteger(p) || p < 0 || p % 4 !== 0) {
-    throw new RangeError(`${fn}: ${name} must be a 4-byte aligned wasm byte offset >= 0, got ${p}`);
-  }
-}
-
-function checkBounds(fn: string, name: string, p: number, bytes: number): void {
-  if (p + bytes > memory.buffer.byteLength) {
-    throw new RangeError(
-      `${fn}: ${name} + ${bytes} bytes exceeds wasm memory (${memory.buffer.byteLength} bytes), got ${name} = ${p}`,
-    );
   }
 }
 
@@ -53,101 +44,138 @@ export function rfftBins(n: number): number {
   return Math.floor(n / 2) + 1;
 }
 
-/**
- * Batched real FFT on wasm memory, no copies: reads `batch` signals `[batch, n]` (float32,
- * row-major) at byte offset `inPtr` and writes their spectra `[batch, floor(n/2)+1, 2]` (float32,
- * interleaved re/im, bins 0..floor(n/2), unnormalised as `numpy.fft.rfft`) at `outPtr`. The input
- * is not modified; the regions must not overlap. A workspace is allocated internally (it may grow
- * wasm memory, which detaches existing views but keeps pointers valid). Rows are independent as in
- * numpy / torch: a NaN or infinity in one signal only affects that signal's spectrum.
- *
- * @param n signal length, integer in [1, 2^27]
- * @param inPtr byte offset of the input (4-byte aligned; 16 recommended)
- * @param outPtr byte offset of the output
- * @param batch number of signals, integer >= 0
- * @throws {RangeError} for bad n, batch or pointers, or regions outside wasm memory
- */
-export function rfftPtr(n: number, inPtr: number, outPtr: number, batch: number): void {
-  checkN("rfftPtr", n);
-  checkInt("rfftPtr: batch", batch, 0);
-  checkPtr("rfftPtr", "inPtr", inPtr);
-  checkPtr("rfftPtr", "outPtr", outPtr);
-  const p = getWasmFftPlan(n);
-  const work = fftWorkspace(p.workBytes);
-  checkBounds("rfftPtr", "inPtr", inPtr, batch * n * 4);
-  checkBounds("rfftPtr", "outPtr", outPtr, batch * p.plan.bins * 8);
-  if (batch > 0) wasm.rfftExec(p.ptr, inPtr, outPtr, batch, work, p.bufElems);
+/** Runs an FFT kernel of the CPU executor on caller-owned arrays (no copies beyond the kernel's). */
+function onArrays(
+  kernel: "rfft" | "irfft",
+  input: Float32Array,
+  out: Float32Array,
+  n: number,
+  batch: number,
+) {
+  if (batch === 0) return;
+  const be = backendNamed("wasm");
+  const x = be.fromArray(input, true), y = be.fromArray(out, true);
+  be.run(kernel, { x }, { n, batch }, { y });
 }
 
 /**
- * Batched inverse real FFT on wasm memory, no copies: reads spectra `[batch, floor(n/2)+1, 2]`
- * (float32, interleaved complex) at `inPtr` and writes the real signals `[batch, n]` at `outPtr`,
- * divided by n as `numpy.fft.irfft(X, n)`: the spectrum is taken as Hermitian, and the imaginary
- * parts of bin 0 (and of bin n/2 for even n) are ignored. The input is not modified (the contract
- * allows overwriting it; this implementation does not). Regions must not overlap. Rows are
- * independent: a NaN or infinity in one spectrum only affects that row's signal.
- *
- * @param n signal length, integer in [1, 2^27]
- * @param inPtr byte offset of the spectra
- * @param outPtr byte offset of the output signals
- * @param batch number of signals, integer >= 0
- * @throws {RangeError} for bad n, batch or pointers, or regions outside wasm memory
+ * Per-bin weights of the FFT gradients, `[F, 2]` on `like`'s backend: `a` for bin 0 and (even n)
+ * bin n/2, `b` for the others.
  */
-export function irfftPtr(n: number, inPtr: number, outPtr: number, batch: number): void {
-  checkN("irfftPtr", n);
-  checkInt("irfftPtr: batch", batch, 0);
-  checkPtr("irfftPtr", "inPtr", inPtr);
-  checkPtr("irfftPtr", "outPtr", outPtr);
-  const p = getWasmFftPlan(n);
-  const work = fftWorkspace(p.workBytes);
-  checkBounds("irfftPtr", "inPtr", inPtr, batch * p.plan.bins * 8);
-  checkBounds("irfftPtr", "outPtr", outPtr, batch * n * 4);
-  if (batch > 0) wasm.irfftExec(p.ptr, inPtr, outPtr, batch, work, p.bufElems);
+function binWeights(like: Tensor, n: number, a: number, b: number): Tensor {
+  const f = rfftBins(n);
+  const w = new Float32Array(2 * f).fill(b);
+  w[0] = w[1] = a;
+  if (n % 2 === 0) w[2 * f - 2] = w[2 * f - 1] = a;
+  return Tensor.fromStorage(like.backend.fromArray(w, true), [f, 2]);
+}
+
+function runFft(
+  kernel: "rfft" | "irfft",
+  x: Storage,
+  be: Tensor["backend"],
+  n: number,
+  batch: number,
+): Storage {
+  return be.run(kernel, { x }, { n, batch }).y;
+}
+
+function rfftTensor(x: Tensor): Tensor {
+  if (x.ndim < 1) throw new RangeError("rfft: the input tensor must have at least 1 dimension [..., n]");
+  const n = x.shape[x.ndim - 1];
+  checkN("rfft", n);
+  const lead = x.shape.slice(0, -1);
+  const batch = sizeOf(lead);
+  const f = rfftBins(n);
+  const out = Tensor.fromStorage(runFft("rfft", x.storage, x.backend, n, batch), [...lead, f, 2]);
+  // x̄ = Rᵀ·ȳ = n·irfft(ȳ with bins 1..⌈n/2⌉−1 halved): irfft doubles them and divides by n
+  return recordOp("rfft", out, [x], (g) => {
+    const w = binWeights(g, n, n, n / 2);
+    const gw = mul(g, w);
+    const gx = Tensor.fromStorage(runFft("irfft", gw.storage, g.backend, n, batch), x.shape);
+    gw.dispose();
+    w.dispose();
+    return [gx];
+  });
+}
+
+function irfftTensor(spec: Tensor, n?: number): Tensor {
+  if (spec.ndim < 2 || spec.shape[spec.ndim - 1] !== 2) {
+    throw new RangeError(
+      `irfft: the spectrum must have shape [..., floor(n/2)+1, 2] (re, im last), got ${fmtShape(spec.shape)}`,
+    );
+  }
+  const f = spec.shape[spec.ndim - 2];
+  const len = n ?? 2 * (f - 1);
+  checkN("irfft", len);
+  if (rfftBins(len) !== f) {
+    throw new RangeError(
+      `irfft: n = ${len} needs floor(n/2)+1 = ${rfftBins(len)} bins, the spectrum ${
+        fmtShape(spec.shape)
+      } has ${f}`,
+    );
+  }
+  const lead = spec.shape.slice(0, -2);
+  const batch = sizeOf(lead);
+  const out = Tensor.fromStorage(runFft("irfft", spec.storage, spec.backend, len, batch), [...lead, len]);
+  // X̄ = rfft(ȳ)·c_k/n with c = 1 for bin 0 and (even n) bin n/2, 2 otherwise (their imaginary parts,
+  // which irfft ignores, get rfft's exact zeros)
+  return recordOp("irfft", out, [spec], (g) => {
+    const gs = Tensor.fromStorage(runFft("rfft", g.storage, g.backend, len, batch), spec.shape);
+    const w = binWeights(g, len, 1 / len, 2 / len);
+    const gx = mul(gs, w);
+    gs.dispose();
+    w.dispose();
+    return [gx];
+  });
 }
 
 /**
  * Batched real FFT, as `numpy.fft.rfft(x.reshape(batch, n), axis=-1)` / `torch.fft.rfft` in
  * float32.
  *
- * @param input signals `[batch, n]`, float32, row-major; length must be `batch * n`
- * @param n signal length, integer in [1, 2^27] (any length: mixed radix 2/3/4/5, Bluestein for
- *   other prime factors)
- * @param batch number of signals, integer >= 0
- * @param out optional destination `[batch, floor(n/2)+1, 2]` (reusing one avoids allocating and
- *   page-faulting a fresh array on every call)
- * @returns spectra `[batch, floor(n/2)+1, 2]`, float32, interleaved (re, im), unnormalised (`out`
- *   when given)
- * @throws {RangeError} if n or batch is not an allowed integer, `input.length !== batch * n`, or
- *   `out` has the wrong length
+ * Arrays: `rfft(input, n, batch, out?)` with `input` `[batch, n]` row-major returns the spectra
+ * `[batch, floor(n/2)+1, 2]` (interleaved re, im; `out` when given: reusing one avoids allocating
+ * and page-faulting a fresh array on every call). Tensors: `rfft(x)` transforms the last axis of
+ * `x` `[..., n]` on its backend and returns `[..., floor(n/2)+1, 2]` (the layout of
+ * `torch.view_as_real(torch.fft.rfft(x))`), differentiable.
+ *
+ * @param input signals `[batch, n]` (array) or `[..., n]` (tensor), float32
+ * @param n signal length (arrays), integer in [1, 2^27] (any length: mixed radix, Bluestein for
+ *   prime factors > 5)
+ * @param batch number of signals (arrays), integer >= 0
+ * @param out optional destination array `[batch, floor(n/2)+1, 2]`
+ * @returns the spectra, unnormalised
+ * @throws {RangeError} if n or batch is not an allowed integer, the input's length is not
+ *   `batch * n`, `out` has the wrong length, or a tensor is 0-d
  * @example
  * ```ts
- * import { rfft } from "./rfft.ts";
- * const spec = rfft(new Float32Array([1, 2, 3, 4]), 4, 1);
- * // spec = [10, 0, -2, 2, -2, 0]  (bins 0..2 as re, im)
+ * import { tensor } from "../tensor/index.ts";
+ * rfft(new Float32Array([1, 2, 3, 4]), 4, 1); // [10, 0, -2, 2, -2, 0]  (bins 0..2 as re, im)
+ * rfft(tensor([1, 2, 3, 4]));                 // [[10, 0], [-2, 2], [-2, 0]]
  * ```
  */
-export function rfft(input: Float32Array, n: number, batch: number, out?: Float32Array): Float32Array {
-  checkN("rfft", n);
-  checkInt("rfft: batch", batch, 0);
-  if (input.length !== batch * n) {
+export function rfft(input: Float32Array, n: number, batch: number, out?: Float32Array): Float32Array;
+/** The real FFT of a tensor's last axis (see the array overload). */
+export function rfft(input: Tensor): Tensor;
+export function rfft(
+  input: Float32Array | Tensor,
+  n?: number,
+  batch?: number,
+  out?: Float32Array,
+): Float32Array | Tensor {
+  if (input instanceof Tensor) return rfftTensor(input);
+  checkN("rfft", n!);
+  checkInt("rfft: batch", batch!, 0);
+  if (!(input instanceof Float32Array) || input.length !== batch! * n!) {
     throw new RangeError(
-      `rfft: input length must be batch * n = ${batch} * ${n} = ${batch * n}, got ${input.length}`,
+      `rfft: input length must be batch * n = ${batch} * ${n} = ${batch! * n!}, got ${input?.length}`,
     );
   }
-  const bins = rfftBins(n);
-  if (out === undefined) out = new Float32Array(batch * bins * 2);
-  else checkOut("rfft", out, batch * bins * 2, "batch * (floor(n/2)+1) * 2");
-  if (batch === 0) return out;
-  const pin = malloc(input.length * 4);
-  const pout = malloc(out.length * 4);
-  try {
-    new Float32Array(memory.buffer, pin, input.length).set(input);
-    rfftPtr(n, pin, pout, batch);
-    out.set(new Float32Array(memory.buffer, pout, out.length));
-  } finally {
-    free(pout);
-    free(pin);
-  }
+  const len = batch! * rfftBins(n!) * 2;
+  if (out === undefined) out = new Float32Array(len);
+  else checkOut("rfft", out, len, "batch * (floor(n/2)+1) * 2");
+  onArrays("rfft", input, out, n!, batch!);
   return out;
 }
 
@@ -156,131 +184,43 @@ export function rfft(input: Float32Array, n: number, batch: number, out?: Float3
  * divides by n, treats the spectrum as Hermitian and ignores the imaginary parts of bin 0 and (even
  * n) bin n/2.
  *
- * @param spectrum `[batch, floor(n/2)+1, 2]`, float32, interleaved (re, im)
- * @param n output signal length, integer in [1, 2^27]
- * @param batch number of signals, integer >= 0
- * @param out optional destination `[batch, n]`
- * @returns signals `[batch, n]`, float32 (`out` when given)
- * @throws {RangeError} if n or batch is not an allowed integer,
- *   `spectrum.length !== batch * (floor(n/2)+1) * 2`, or `out` has the wrong length
+ * Arrays: `irfft(spectrum, n, batch, out?)` with `spectrum` `[batch, floor(n/2)+1, 2]` returns the
+ * signals `[batch, n]`. Tensors: `irfft(X, n?)` with `X` `[..., F, 2]` (re, im last) returns
+ * `[..., n]`, `n` = 2(F − 1) by default (as torch), differentiable.
+ *
+ * @param spectrum `[batch, floor(n/2)+1, 2]` (array) or `[..., F, 2]` (tensor), float32
+ * @param n signal length, integer in [1, 2^27] (tensors: optional, floor(n/2)+1 must equal F)
+ * @param batch number of signals (arrays), integer >= 0
+ * @param out optional destination array `[batch, n]`
+ * @returns the signals
+ * @throws {RangeError} if n or batch is not an allowed integer or the sizes do not match
  * @example
  * ```ts
- * import { irfft, rfft } from "./rfft.ts";
- * const x = irfft(rfft(new Float32Array([1, 2, 3, 4, 5]), 5, 1), 5, 1); // ≈ [1, 2, 3, 4, 5]
+ * irfft(new Float32Array([10, 0, -2, 2, -2, 0]), 4, 1); // [1, 2, 3, 4]
  * ```
  */
-export function irfft(spectrum: Float32Array, n: number, batch: number, out?: Float32Array): Float32Array {
-  checkN("irfft", n);
-  checkInt("irfft: batch", batch, 0);
-  const bins = rfftBins(n);
-  if (spectrum.length !== batch * bins * 2) {
+export function irfft(spectrum: Float32Array, n: number, batch: number, out?: Float32Array): Float32Array;
+/** The inverse real FFT of a tensor spectrum `[..., F, 2]` (see the array overload). */
+export function irfft(spectrum: Tensor, n?: number): Tensor;
+export function irfft(
+  spectrum: Float32Array | Tensor,
+  n?: number,
+  batch?: number,
+  out?: Float32Array,
+): Float32Array | Tensor {
+  if (spectrum instanceof Tensor) return irfftTensor(spectrum, n);
+  checkN("irfft", n!);
+  checkInt("irfft: batch", batch!, 0);
+  const bins = rfftBins(n!);
+  if (!(spectrum instanceof Float32Array) || spectrum.length !== batch! * bins * 2) {
     throw new RangeError(
       `irfft: spectrum length must be batch * (floor(n/2)+1) * 2 = ${batch} * ${bins} * 2 = ${
-        batch * bins * 2
-      }, got ${spectrum.length}`,
+        batch! * bins * 2
+      }, got ${spectrum?.length}`,
     );
   }
-  if (out === undefined) out = new Float32Array(batch * n);
-  else checkOut("irfft", out, batch * n, "batch * n");
-  if (batch === 0) return out;
-  const pin = malloc(spectrum.length * 4);
-  const pout = malloc(out.length * 4);
-  try {
-    new Float32Array(memory.buffer, pin, spectrum.length).set(spectrum);
-    irfftPtr(n, pin, pout, batch);
-    out.set(new Float32Array(memory.buffer, pout, out.length));
-  } finally {
-    free(pout);
-    free(pin);
-  }
+  if (out === undefined) out = new Float32Array(batch! * n!);
+  else checkOut("irfft", out, batch! * n!, "batch * n");
+  onArrays("irfft", spectrum, out, n!, batch!);
   return out;
-}
-
-/**
- * A real FFT of fixed length and batch with wasm-resident buffers, for hot loops without copies:
- * write signals into {@link RealFft.signal}, call {@link RealFft.forward}, read
- * {@link RealFft.spectrum} (and the reverse with {@link RealFft.inverse}). The views are re-derived
- * on every access, so they stay valid after wasm memory grows; do not keep them across allocations.
- * Call {@link RealFft.dispose} (or `using`) to release the buffers.
- *
- * @example
- * ```ts
- * import { RealFft } from "./rfft.ts";
- * using f = new RealFft(256, 8);
- * f.signal.fill(1);
- * f.forward();
- * f.spectrum[0]; // 256 (bin 0 of signal 0)
- * ```
- */
-export class RealFft implements Disposable {
-  /** Signal length n. */
-  readonly n: number;
-  /** Number of signals. */
-  readonly batch: number;
-  /** Bins per spectrum, floor(n/2)+1. */
-  readonly bins: number;
-  /** Byte offset of the signals `[batch, n]` float32. */
-  readonly signalPtr: number;
-  /** Byte offset of the spectra `[batch, bins, 2]` float32. */
-  readonly spectrumPtr: number;
-  #alive = true;
-
-  /**
-   * Allocates the signal and spectrum buffers in wasm memory (uninitialised) and uploads the plan.
-   *
-   * @param n signal length, integer in [1, 2^27]
-   * @param batch number of signals, integer >= 1
-   * @throws {RangeError} for bad n or batch, or if wasm memory cannot grow
-   */
-  constructor(n: number, batch: number) {
-    checkN("RealFft", n);
-    checkInt("RealFft: batch", batch, 1);
-    this.n = n;
-    this.batch = batch;
-    this.bins = rfftBins(n);
-    getWasmFftPlan(n);
-    this.signalPtr = malloc(batch * n * 4);
-    this.spectrumPtr = malloc(batch * this.bins * 8);
-  }
-
-  /** View of the signals `[batch, n]` (float32) in wasm memory. */
-  get signal(): Float32Array {
-    this.#check();
-    return new Float32Array(memory.buffer, this.signalPtr, this.batch * this.n);
-  }
-
-  /** View of the spectra `[batch, floor(n/2)+1, 2]` (float32, interleaved complex) in wasm memory. */
-  get spectrum(): Float32Array {
-    this.#check();
-    return new Float32Array(memory.buffer, this.spectrumPtr, this.batch * this.bins * 2);
-  }
-
-  /** spectrum = rfft(signal) (see {@link rfftPtr}). */
-  forward(): void {
-    this.#check();
-    rfftPtr(this.n, this.signalPtr, this.spectrumPtr, this.batch);
-  }
-
-  /** signal = irfft(spectrum) (see {@link irfftPtr}); the spectrum is preserved. */
-  inverse(): void {
-    this.#check();
-    irfftPtr(this.n, this.spectrumPtr, this.signalPtr, this.batch);
-  }
-
-  /** Frees the buffers. Idempotent; any later use throws. */
-  dispose(): void {
-    if (!this.#alive) return;
-    this.#alive = false;
-    free(this.spectrumPtr);
-    free(this.signalPtr);
-  }
-
-  /** Same as {@link RealFft.dispose}, for `using` declarations. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  #check(): void {
-    if (!this.#alive) throw new Error("RealFft: used after dispose()");
-  }
 }

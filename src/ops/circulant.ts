@@ -12,9 +12,12 @@
  * `dL/dw[i][j][k] = Σ_rows Σ_s g_i[s]·x_j[(s + k) mod b]`. PEFT's custom backward computes a different,
  * wrong input gradient for b ≥ 3; it is deliberately not reproduced.
  *
- * Both ops run on the tensors' backend through its C3A kernels (`c3aKernelSpectrum`, `c3aForward`,
- * `c3aBackward`, `getCirculant`). A backend without them is served on "wasm" by the kernels of
- * src/backend/wasm/circulant.ts over the backend's storage arrays.
+ * Both ops run on the tensors' backend through the kernel table (src/backend/kernels.ts): the kernel
+ * spectrum is the `rfft` of the kernel (an ordinary storage, held by the op's graph node and released
+ * when the graph is freed: after backward, when the output is disposed, or at once without a graph);
+ * the forward and backward use the fused `c3aForward` / `c3aBackward` kernels where the executor
+ * has them, and otherwise the composition `rfft` → `c3aSpectral*` product → `irfft`. Arguments are
+ * validated here, once; the kernels trust them.
  *
  * @module
  */
@@ -24,132 +27,57 @@ import { Tensor } from "../tensor/tensor.ts";
 import { sameBackend } from "../tensor/placement.ts";
 import { fmtShape, sizeOf } from "../tensor/shape.ts";
 import type { Backend, Storage } from "../backend/backend.ts";
-import {
-  c3aBackward as wasmC3ABackward,
-  c3aForward as wasmC3AForward,
-  getCirculant as wasmGetCirculant,
-  type KernelSpectrum,
-  kernelSpectrum as wasmKernelSpectrum,
-} from "../backend/wasm/circulant.ts";
+import type { C3AAttrs } from "../backend/kernels.ts";
 
 /**
- * Opaque precomputed spectrum of a C3A kernel `[m, n, b]`, made by a backend's
- * {@link C3ABackendKernels.c3aKernelSpectrum} and read only by that backend.
+ * The kernel spectrum `rfft(w)` `[m, n, floor(b/2)+1, 2]` as a tensor: an ordinary storage of the
+ * backend, owned by the op that made it and released with its graph.
  */
-export interface C3ASpectrum {
-  /** The backend that made it. */
-  readonly backend: Backend;
-  /** Output blocks (out / b). */
-  readonly m: number;
-  /** Input blocks (in / b). */
-  readonly n: number;
-  /** Block size. */
-  readonly b: number;
+function kernelSpectrum(be: Backend, kernel: Storage, a: C3AAttrs): Tensor {
+  const ws = be.run("rfft", { x: kernel }, { n: a.b, batch: a.m * a.n }).y;
+  return Tensor.fromStorage(ws, [a.m, a.n, (a.b >> 1) + 1, 2]);
 }
 
-/**
- * The C3A kernels a backend provides for {@link blockCircularConvolution} and {@link getCirculant}
- * (raw = unscaled; spec/c3a.md §1.3–§1.4). A backend object that has all four methods is used
- * directly; the "wasm" backend without them is served by src/backend/wasm/circulant.ts over its
- * storage arrays. Arguments are validated by the ops before the call.
- */
-export interface C3ABackendKernels {
-  /** Spectrum of kernel `[m, n, b]`, computed once per forward and reused by backward. */
-  c3aKernelSpectrum(kernel: Storage, m: number, n: number, b: number): C3ASpectrum;
-  /** `y [rows, m·b] = x [rows, n·b] · Aᵀ` with `A[i·b+s][j·b+t] = w[i][j][(t − s) mod b]`. */
-  c3aForward(x: Storage, spectrum: C3ASpectrum, rows: number): Storage;
-  /**
-   * True gradients of `Σ g·y`: `gradX [rows, n·b] = g·A` and `gradKernel [m, n, b]`; each null when
-   * not requested; `x` may be null when the kernel gradient is not requested.
-   */
-  c3aBackward(
-    x: Storage | null,
-    spectrum: C3ASpectrum,
-    g: Storage,
-    rows: number,
-    inputGrad: boolean,
-    kernelGrad: boolean,
-  ): { gradX: Storage | null; gradKernel: Storage | null };
-  /** Dense `A [m·b, n·b]`. */
-  getCirculant(kernel: Storage, m: number, n: number, b: number): Storage;
+/** `y = x·Aᵀ` `[rows, m·b]`: the fused kernel when the backend has it, else rfft → product → irfft. */
+function c3aForward(be: Backend, x: Storage, ws: Storage, a: C3AAttrs): Storage {
+  if (be.supports("c3aForward")) return be.run("c3aForward", { x, ws }, a).y;
+  const xs = be.run("rfft", { x }, { n: a.b, batch: a.rows * a.n }).y;
+  const ys = be.run("c3aSpectralForward", { xs, ws }, a).ys;
+  be.dispose(xs);
+  const y = be.run("irfft", { x: ys }, { n: a.b, batch: a.rows * a.m }).y;
+  be.dispose(ys);
+  return y;
 }
 
-interface WasmSpectrum extends C3ASpectrum {
-  readonly spec: KernelSpectrum;
-}
-
-/**
- * The array of a wasm storage, read without `readSync`: the wasm backend's storages keep their data in
- * a `data` field, and `readSync` would mark the array as handed out (never recycled by the backend's
- * array pool). The kernels below only copy it into wasm memory and keep no reference, so the array
- * stays recyclable. Falls back to `readSync` for any other storage object.
- */
-function peek(be: Backend, s: Storage): Float32Array {
-  const d = (s as { data?: unknown }).data;
-  return d instanceof Float32Array ? d : be.readSync(s);
-}
-
-/**
- * A new storage of `size` elements from the backend (recycled from its array pool when possible) and
- * its array, for a kernel to write its result into.
- */
-function output(be: Backend, size: number): { storage: Storage; array: Float32Array } {
-  const storage = be.full(size, 0);
-  return { storage, array: peek(be, storage) };
-}
-
-/** The wasm kernels over a backend's storage arrays (for a "wasm" backend lacking the methods). */
-function wasmKernels(be: Backend): C3ABackendKernels {
-  const arr = (s: Storage) => peek(be, s);
-  return {
-    c3aKernelSpectrum(kernel, m, n, b): WasmSpectrum {
-      return { backend: be, m, n, b, spec: wasmKernelSpectrum(arr(kernel), { m, n, b }) };
-    },
-    c3aForward(x, spectrum, rows) {
-      const s = spectrum as WasmSpectrum;
-      const y = output(be, rows * s.m * s.b);
-      wasmC3AForward(arr(x), s.spec, { rows, m: s.m, n: s.n, b: s.b }, { out: y.array });
-      return y.storage;
-    },
-    c3aBackward(x, spectrum, g, rows, inputGrad, kernelGrad) {
-      const s = spectrum as WasmSpectrum;
-      const gx = inputGrad ? output(be, rows * s.n * s.b) : null;
-      const gk = kernelGrad ? output(be, s.m * s.n * s.b) : null;
-      wasmC3ABackward(
-        x === null ? null : arr(x),
-        s.spec,
-        arr(g),
-        { rows, m: s.m, n: s.n, b: s.b },
-        { inputGrad, kernelGrad, gradXOut: gx?.array, gradKernelOut: gk?.array },
-      );
-      return { gradX: gx === null ? null : gx.storage, gradKernel: gk === null ? null : gk.storage };
-    },
-    getCirculant(kernel, m, n, b) {
-      return be.fromArray(wasmGetCirculant(arr(kernel), { m, n, b }), true);
-    },
-  };
-}
-
-const fallbacks = new WeakMap<Backend, C3ABackendKernels>();
-
-/** The backend's C3A kernels (its own methods when it has them). */
-function c3aKernels(be: Backend, what: string): C3ABackendKernels {
-  const own = be as unknown as Partial<C3ABackendKernels>;
-  if (
-    typeof own.c3aKernelSpectrum === "function" && typeof own.c3aForward === "function" &&
-    typeof own.c3aBackward === "function" && typeof own.getCirculant === "function"
-  ) {
-    return own as C3ABackendKernels;
+/** True gradients `g·A` and/or the kernel gradient: fused when available, else composed. */
+function c3aBackward(
+  be: Backend,
+  x: Storage | null,
+  ws: Storage,
+  g: Storage,
+  a: C3AAttrs,
+  inputGrad: boolean,
+  kernelGrad: boolean,
+): { gradX: Storage | null; gradKernel: Storage | null } {
+  if (!inputGrad && !kernelGrad) return { gradX: null, gradKernel: null };
+  if (be.supports("c3aBackward")) return be.run("c3aBackward", { x, ws, g }, { ...a, inputGrad, kernelGrad });
+  const { b, rows, m, n } = a;
+  const gs = be.run("rfft", { x: g }, { n: b, batch: rows * m }).y;
+  let gradX: Storage | null = null, gradKernel: Storage | null = null;
+  if (inputGrad) {
+    const gxs = be.run("c3aSpectralInputGrad", { gs, ws }, a).gxs;
+    gradX = be.run("irfft", { x: gxs }, { n: b, batch: rows * n }).y;
+    be.dispose(gxs);
   }
-  if (be.name !== "wasm") {
-    throw new Error(`${what}: backend "${be.name}" has no C3A kernels (c3aForward/c3aBackward/getCirculant)`);
+  if (kernelGrad) {
+    const xs = be.run("rfft", { x: x! }, { n: b, batch: rows * n }).y;
+    const gws = be.run("c3aSpectralKernelGrad", { xs, gs }, a).gws;
+    be.dispose(xs);
+    gradKernel = be.run("irfft", { x: gws }, { n: b, batch: m * n }).y;
+    be.dispose(gws);
   }
-  let k = fallbacks.get(be);
-  if (!k) {
-    k = wasmKernels(be);
-    fallbacks.set(be, k);
-  }
-  return k;
+  be.dispose(gs);
+  return { gradX, gradKernel };
 }
 
 function commonDivisors(a: number, b: number): number[] {
@@ -266,25 +194,30 @@ function bcc(what: string, x: Tensor, kernel: Tensor, add: Tensor | undefined): 
       );
     }
   }
-  const rows = sizeOf(lead);
   const be = x.backend;
-  const k = c3aKernels(be, what);
-  const spectrum = k.c3aKernelSpectrum(kernel.storage, m, n, b);
-  const y = k.c3aForward(x.storage, spectrum, rows);
+  const a: C3AAttrs = { rows: sizeOf(lead), m, n, b };
+  const spectrum = kernelSpectrum(be, kernel.storage, a);
+  const y = c3aForward(be, x.storage, spectrum.storage, a);
   // the kernel's result is a fresh storage of this op: add in place (one output array, not two)
   if (add !== undefined) be.axpby(y, 1, add.storage, 1, y);
   const out = Tensor.fromStorage(y, outShape);
   const inputs = add === undefined ? [x, kernel] : [x, kernel, add];
   return recordOp(what, out, inputs, (g, needs) => {
-    const r = needs[0] || needs[1]
-      ? k.c3aBackward(needs[1] ? x.storage : null, spectrum, g.storage, rows, needs[0], needs[1])
-      : { gradX: null, gradKernel: null };
+    const r = c3aBackward(
+      be,
+      needs[1] ? x.storage : null,
+      spectrum.storage,
+      g.storage,
+      a,
+      needs[0],
+      needs[1],
+    );
     return [
       r.gradX === null ? null : Tensor.fromStorage(r.gradX, x.shape),
       r.gradKernel === null ? null : Tensor.fromStorage(r.gradKernel, kernel.shape),
       needs[2] ? g : null,
     ];
-  });
+  }, [spectrum]);
 }
 
 /**
@@ -305,8 +238,13 @@ function bcc(what: string, x: Tensor, kernel: Tensor, add: Tensor | undefined): 
 export function getCirculant(kernel: Tensor): Tensor {
   const what = "getCirculant";
   const { m, n, b } = kernelShape(kernel, what);
-  const k = c3aKernels(kernel.backend, what);
-  const out = Tensor.fromStorage(k.getCirculant(kernel.storage, m, n, b), [m * b, n * b]);
+  const out = Tensor.fromStorage(
+    kernel.backend.run("getCirculant", { kernel: kernel.storage }, { m, n, b }).a,
+    [
+      m * b,
+      n * b,
+    ],
+  );
   return recordOp(what, out, [kernel], (g) => {
     // A.flat[(i·b + s)·in + j·b + t] = w.flat[(i·n + j)·b + (t − s) mod b]: scatter-add g back
     const inF = n * b;

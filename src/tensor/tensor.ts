@@ -13,7 +13,7 @@
  * @module
  */
 
-import "../backend/wasm/backend.ts"; // registers the default "wasm" backend
+import "../backend/executors.ts"; // registers the default "wasm" executor
 import { type Backend, getBackend, type Storage } from "../backend/backend.ts";
 import { type BackwardOptions, type Node, recordOp, runBackward } from "../autograd/engine.ts";
 import { type BackendLike, resolveBackend } from "./placement.ts";
@@ -46,6 +46,7 @@ export class Tensor {
   #storage: Storage;
   #requiresGrad = false;
   #gradFn: Node | null = null;
+  #released = false;
   /** @internal set by {@link Tensor.retainGrad}. */
   _retainsGrad = false;
 
@@ -185,14 +186,21 @@ export class Tensor {
 
   /**
    * Releases the storage (once no other tensor shares it, e.g. a reshape of this tensor). Using a
-   * disposed tensor throws. Needed for prompt release on GPU backends; optional on wasm.
+   * disposed tensor throws. Needed for prompt release on GPU backends; optional on wasm. Idempotent:
+   * disposing the same tensor twice releases its share of the storage once.
    */
   dispose(): void {
+    if (this.#released) return;
+    this.#released = true;
     const s = this.#storage;
     const r = (storageRefs.get(s) ?? 1) - 1;
     if (r < 0) return;
     storageRefs.set(s, r);
-    if (r === 0) this.backend.dispose(s);
+    if (r === 0) {
+      this.backend.dispose(s);
+      // the op's output is gone: free what the op made for its backward (e.g. a kernel spectrum)
+      this.#gradFn?.releaseSaved();
+    }
   }
   /** True after the storage was released. */
   get isDisposed(): boolean {

@@ -5,14 +5,14 @@
  * optional kernels (Adam/AdamW step, RMSNorm, SwiGLU, rotary embedding) run in the SIMD kernels of
  * wasm/elementwise.ts, streamed through wasm memory in cache-sized chunks (./elementwise.ts), with
  * plain TypeScript loops for small arrays and the remaining ops (layout, gathers, where, pow, sin,
- * cos). Registered as backend "wasm" (the default).
+ * cos). Registered as backend "wasm" (the default) by src/backend/executors.ts.
  *
  * `readSync` returns the storage array itself: writing into it changes the tensor.
  *
  * @module
  */
 
-import { registerBackend, type Storage } from "../backend.ts";
+import type { Storage } from "../backend.ts";
 import type { FusedKernel } from "../kernels.ts";
 import { TableExecutor } from "../executor.ts";
 import { wasmKernels } from "./kernels.ts";
@@ -158,5 +158,3 @@ export class WasmBackend extends TableExecutor<Float32Array> {
     arr(dst).set(arr(src));
   }
 }
-
-registerBackend("wasm", { create: () => new WasmBackend(), device: () => "WebAssembly SIMD, CPU" });

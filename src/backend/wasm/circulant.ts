@@ -15,7 +15,7 @@
  * PEFT's custom backward returns a different (wrong for b ≥ 3) input gradient; it is not reproduced.
  *
  * Memory: each call copies its operands into wasm scratch memory once, runs the batched rfft
- * (src/fft), the frequency-domain block products (wasm/circulant.ts) and the inverse rfft there, and
+ * (./fft.ts), the frequency-domain block products (wasm/circulant.ts) and the inverse rfft there, and
  * copies the results out once. The `…Ptr` variants work on wasm pointers directly for callers that chain
  * kernels. A {@link KernelSpectrum} holds a kernel's packed spectrum so that autograd transforms the
  * kernel once per forward and reuses it in backward.
@@ -24,7 +24,7 @@
  */
 
 import { f32view, readF32, Scratch, wasm } from "./memory.ts";
-import { irfftPtr, rfftPtr } from "../../fft/rfft.ts";
+import { irfftPtr, rfftPtr } from "./fft.ts";
 
 /** Block structure of a C3A kernel `[m, n, b]`: m = out/b, n = in/b. */
 export interface C3ABlockShape {
@@ -440,4 +440,82 @@ export function getCirculant(kernel: Float32Array, shape: C3ABlockShape): Float3
     }
   }
   return a;
+}
+
+// ------------------------------------------------------------------ kernel-table entry points
+// The wasm executor's C3A kernels (src/backend/wasm/kernels.ts) over arrays, with the kernel spectrum
+// in the natural rfft layout `[m, n, F, 2]` (an ordinary storage, the same on every executor): it is
+// packed into scratch per call (O(m·n·F), small next to the O(rows·m·n·F) product). No validation:
+// the op checked the sizes.
+
+/** Copies a natural-layout kernel spectrum into scratch and packs it; returns the packed pointer. */
+function packSpectrum(s: Scratch, ws: Float32Array, shape: C3ABlockShape): number {
+  const pw = s.copyIn(ws);
+  const pp = s.alloc(packedSpectrumBytes(shape));
+  wasm.c3aPackKernel(pw, pp, shape.m, shape.n, bins(shape.b));
+  return pp;
+}
+
+/** Kernel `c3aForward`: y `[rows, m·b]` = x·Aᵀ from x and the natural kernel spectrum `ws`. */
+export function c3aForwardKernel(x: Float32Array, ws: Float32Array, y: Float32Array, shape: C3AShape): void {
+  if (shape.rows === 0) return;
+  using s = new Scratch();
+  const pp = packSpectrum(s, ws, shape);
+  const px = s.copyIn(x);
+  const py = s.alloc(y.length * 4);
+  c3aForwardPtr(px, pp, py, shape);
+  y.set(f32view(py, y.length));
+}
+
+/** Kernel `c3aBackward`: gradX = g·A and/or gradKernel (x needed only for the latter). */
+export function c3aBackwardKernel(
+  x: Float32Array | null,
+  ws: Float32Array,
+  g: Float32Array,
+  gradX: Float32Array | null,
+  gradKernel: Float32Array | null,
+  shape: C3AShape,
+): void {
+  if (gradX === null && gradKernel === null) return;
+  if (shape.rows === 0) {
+    gradKernel?.fill(0);
+    return;
+  }
+  using s = new Scratch();
+  const pp = gradX !== null ? packSpectrum(s, ws, shape) : 0;
+  const pg = s.copyIn(g);
+  const px = gradKernel !== null ? s.copyIn(x!) : 0;
+  const pgx = gradX !== null ? s.alloc(gradX.length * 4) : 0;
+  const pgk = gradKernel !== null ? s.alloc(gradKernel.length * 4) : 0;
+  c3aBackwardPtr(px, pp, pg, pgx, pgk, shape);
+  if (gradX !== null) gradX.set(f32view(pgx, gradX.length));
+  if (gradKernel !== null) gradKernel.set(f32view(pgk, gradKernel.length));
+}
+
+/** The three spectral products of the kernel table over arrays (see src/backend/kernels.ts). */
+export function c3aSpectralKernel(
+  which: "forward" | "inputGrad" | "kernelGrad",
+  a: Float32Array,
+  b: Float32Array,
+  out: Float32Array,
+  shape: C3AShape,
+): void {
+  const { rows, m, n } = shape;
+  const F = bins(shape.b);
+  if (out.length === 0) return;
+  if (rows === 0) {
+    out.fill(0);
+    return;
+  }
+  using s = new Scratch();
+  const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
+  const po = s.alloc(out.length * 4);
+  if (which === "kernelGrad") {
+    wasm.c3aSpectralKernelGrad(s.copyIn(a), s.copyIn(b), po, rows, m, n, F, 0, work);
+  } else {
+    const pa = s.copyIn(a), pp = packSpectrum(s, b, shape);
+    if (which === "forward") wasm.c3aSpectralForward(pa, pp, po, rows, m, n, F, work);
+    else wasm.c3aSpectralInputGrad(pa, pp, po, rows, m, n, F, work);
+  }
+  out.set(f32view(po, out.length));
 }

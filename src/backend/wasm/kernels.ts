@@ -28,6 +28,8 @@ import { softmaxGradKernel, softmaxKernel } from "./softmax.ts";
 import { sgemm } from "./gemm.ts";
 import { wasm } from "./memory.ts";
 import type { MatmulAttrs } from "../kernels.ts";
+import { irfftInto, rfftInto } from "./fft.ts";
+import { c3aBackwardKernel, c3aForwardKernel, c3aSpectralKernel, getCirculant } from "./circulant.ts";
 
 const hasWasmSgemm = typeof (wasm as Record<string, unknown>)["sgemm"] === "function";
 
@@ -112,4 +114,12 @@ export const wasmKernels: KernelTable<Float32Array> = {
   swiglu: (i, o) => swigluKernel(i.gate, i.up, o.y),
   swigluGrad: (i, o) => swigluGradKernel(i.gate, i.up, i.g, o.gGate, o.gUp),
   rotaryEmb: (i, o, a) => rotaryKernel(i.x, i.cos, i.sin, o.y, a, a.inverse),
+  rfft: (i, o, a) => rfftInto(i.x, a.n, a.batch, o.y),
+  irfft: (i, o, a) => irfftInto(i.x, a.n, a.batch, o.y),
+  c3aSpectralForward: (i, o, a) => c3aSpectralKernel("forward", i.xs, i.ws, o.ys, a),
+  c3aSpectralInputGrad: (i, o, a) => c3aSpectralKernel("inputGrad", i.gs, i.ws, o.gxs, a),
+  c3aSpectralKernelGrad: (i, o, a) => c3aSpectralKernel("kernelGrad", i.xs, i.gs, o.gws, a),
+  c3aForward: (i, o, a) => c3aForwardKernel(i.x, i.ws, o.y, a),
+  c3aBackward: (i, o, a) => c3aBackwardKernel(i.x, i.ws, i.g, o.gradX, o.gradKernel, a),
+  getCirculant: (i, o, a) => o.a.set(getCirculant(i.kernel, a)),
 };

@@ -1,7 +1,8 @@
 /**
- * The WebGPU backend: implements the {@link Backend} interface (src/backend/backend.ts) plus the C3A
- * kernels that src/ops/circulant.ts looks for (`c3aKernelSpectrum`, `c3aForward`, `c3aBackward`,
- * `getCirculant`) and batched `rfft` / `irfft`, with every tensor resident in GPU memory.
+ * The WebGPU backend: runs every kernel of the kernel table (src/backend/kernels.ts; the FFT and the
+ * C3A products included) with every tensor resident in GPU memory. Each kernel call is queued as one
+ * generic `run` command (inputs and outputs as buffer ids) and executed by ./kernels.ts in the
+ * executor's thread.
  *
  * Storage is an integer id of a GPU buffer owned by the executor (./executor.ts), reached through a
  * transport (./transport.ts): by default a worker thread, which makes `readSync` (hence
@@ -26,7 +27,6 @@ import type { Command } from "./commands.ts";
 import { gpuKernels } from "./kernels.ts";
 import type { AdapterDescription, ExecutorOptions, ExecutorStats } from "./executor.ts";
 import { type Transport, WebGPUError, WorkerTransport } from "./transport.ts";
-import { trackTensor } from "../../tensor/scope.ts";
 
 /** Storage of the WebGPU backend: an id of a GPU buffer on one device generation. */
 export class WebGPUStorage implements Storage {
@@ -47,25 +47,6 @@ export class WebGPUStorage implements Storage {
     this.backend = backend;
     this.generation = generation;
   }
-}
-
-/** Precomputed kernel spectrum of a C3A kernel `[m, n, b]` on the GPU (see src/ops/circulant.ts). */
-export interface WebGPUSpectrum {
-  /** The backend. */
-  readonly backend: Backend;
-  /** Output blocks. */
-  readonly m: number;
-  /** Input blocks. */
-  readonly n: number;
-  /** Block size. */
-  readonly b: number;
-  /** `[m, n, floor(b/2)+1, 2]` float32 spectrum storage. */
-  readonly storage: WebGPUStorage;
-  /** `[m, n, floor(b/2)+1, 2]` (lets `tidy` treat the spectrum like a tensor). */
-  readonly shape: readonly number[];
-  /** Releases the spectrum's GPU buffer (done by the enclosing `tidy`, or by GC). */
-  /** Returns the buffer to the pool (idempotent). */
-  dispose(): void;
 }
 
 /**
@@ -284,107 +265,5 @@ export class WebGPUBackend extends ExecutorBase<number> {
     if (src.size !== dst.size) throw new RangeError(`copy: sizes differ (${src.size} vs ${dst.size})`);
     const a = this.#id(src), b = this.#id(dst);
     this.#send(["copy", a, b]);
-  }
-
-  // ---- FFT ----
-  /**
-   * Batched real FFT on the GPU (same plans as the wasm FFT, src/fft/plan.ts).
-   *
-   * @param x `[batch, n]` float32 storage
-   * @returns `[batch, floor(n/2)+1, 2]` interleaved complex spectrum storage (unnormalised)
-   * @throws {RangeError} if n/batch are not valid integers or `x.size !== batch·n`
-   */
-  rfft(x: Storage, n: number, batch: number): Storage {
-    checkFft("rfft", n, batch);
-    if (x.size !== n * batch) {
-      throw new RangeError(`rfft: x has ${x.size} elements, expected batch·n = ${batch * n}`);
-    }
-    const xi = this.#id(x);
-    const o = this.#out(batch * (Math.floor(n / 2) + 1) * 2);
-    this.#send(["rfft", xi, o.id, n, batch]);
-    return o;
-  }
-  /**
-   * Batched inverse real FFT (divides by n; imaginary parts of bin 0 and bin n/2 ignored).
-   *
-   * @param spec `[batch, floor(n/2)+1, 2]` float32 storage
-   * @returns `[batch, n]` float32 storage
-   * @throws {RangeError} if n/batch are not valid integers or the size does not match
-   */
-  irfft(spec: Storage, n: number, batch: number): Storage {
-    checkFft("irfft", n, batch);
-    const h = Math.floor(n / 2) + 1;
-    if (spec.size !== batch * h * 2) {
-      throw new RangeError(
-        `irfft: spectrum has ${spec.size} elements, expected batch·(floor(n/2)+1)·2 = ${batch * h * 2}`,
-      );
-    }
-    const si = this.#id(spec);
-    const o = this.#out(batch * n);
-    this.#send(["irfft", si, o.id, n, batch]);
-    return o;
-  }
-
-  // ---- C3A (the kernel set src/ops/circulant.ts uses when a backend provides it) ----
-  /** rfft of a C3A kernel `[m, n, b]`, kept on the GPU for the forward and backward of one step. */
-  c3aKernelSpectrum(kernel: Storage, m: number, n: number, b: number): WebGPUSpectrum {
-    const ki = this.#id(kernel);
-    const spec = this.#out(m * n * ((b >> 1) + 1) * 2);
-    this.#send(["c3aSpectrum", ki, spec.id, m, n, b]);
-    const shape = [m, n, (b >> 1) + 1, 2];
-    const sp: WebGPUSpectrum = {
-      backend: this,
-      m,
-      n,
-      b,
-      storage: spec,
-      shape,
-      dispose: () => this.dispose(spec),
-    };
-    trackTensor(sp); // a tidy() around forward + backward releases it with the step's tensors
-    return sp;
-  }
-  /** y_raw `[rows, m·b]` = x `[rows, n·b]` · Aᵀ (spec §1.3), unscaled. */
-  c3aForward(x: Storage, spectrum: WebGPUSpectrum, rows: number): Storage {
-    const { m, n, b } = spectrum;
-    const xi = this.#id(x), si = this.#id(spectrum.storage);
-    const o = this.#out(rows * m * b);
-    this.#send(["c3aForward", xi, si, o.id, rows, m, n, b]);
-    return o;
-  }
-  /** True gradients (spec §1.4): gradX `[rows, n·b]` = g·A, gradKernel `[m, n, b]`. */
-  c3aBackward(
-    x: Storage | null,
-    spectrum: WebGPUSpectrum,
-    g: Storage,
-    rows: number,
-    inputGrad: boolean,
-    kernelGrad: boolean,
-  ): { gradX: Storage | null; gradKernel: Storage | null } {
-    const { m, n, b } = spectrum;
-    if (kernelGrad && x === null) throw new TypeError("c3aBackward: x is required for the kernel gradient");
-    const gi = this.#id(g), si = this.#id(spectrum.storage);
-    const xi = kernelGrad ? this.#id(x!) : -1;
-    if (!inputGrad && !kernelGrad) return { gradX: null, gradKernel: null };
-    const gx = inputGrad ? this.#out(rows * n * b) : null;
-    const gk = kernelGrad ? this.#out(m * n * b) : null;
-    this.#send(["c3aBackward", xi, si, gi, gx ? gx.id : -1, gk ? gk.id : -1, rows, m, n, b]);
-    return { gradX: gx, gradKernel: gk };
-  }
-  /** Dense `[m·b, n·b]` block-circulant matrix of a kernel `[m, n, b]` (PEFT get_circulant_fast). */
-  getCirculant(kernel: Storage, m: number, n: number, b: number): Storage {
-    const ki = this.#id(kernel);
-    const o = this.#out(m * b * n * b);
-    this.#send(["getCirculant", ki, o.id, m, n, b]);
-    return o;
-  }
-}
-
-function checkFft(fn: string, n: number, batch: number): void {
-  if (!Number.isInteger(n) || n < 1 || n > 2 ** 27) {
-    throw new RangeError(`${fn}: n (the signal length) must be an integer in [1, 2^27], got ${n}`);
-  }
-  if (!Number.isInteger(batch) || batch < 0) {
-    throw new RangeError(`${fn}: batch must be an integer >= 0, got ${batch}`);
   }
 }

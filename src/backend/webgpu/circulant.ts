@@ -197,6 +197,30 @@ export function c3aBackward(
   if (gw !== null) irfftBuffers(ex, gw, 0, ex.buf(gradKernel).buffer, 0, b, m * n);
 }
 
+/**
+ * One spectral product of the kernel table (`c3aSpectralForward` / `InputGrad` / `KernelGrad`) over
+ * whole storages: `out` from spectra `a` and `b` (see src/backend/kernels.ts for the layouts).
+ */
+export function c3aSpectral(
+  ex: GpuExecutor,
+  which: "forward" | "inputGrad" | "kernelGrad",
+  a: number,
+  b: number,
+  out: number,
+  rows: number,
+  m: number,
+  n: number,
+  bs: number,
+): void {
+  const F = bins(bs);
+  const t = which === "forward" ? rows * m * F : which === "inputGrad" ? rows * n * F : m * n * F;
+  if (t === 0) return;
+  if (rows === 0) return ex.fill(out, 0);
+  const k = which === "forward" ? FORWARD : which === "inputGrad" ? INPUT_GRAD : KERNEL_GRAD;
+  const params = which === "kernelGrad" ? [t, m, n, F, rows, 0] : [t, m, n, F];
+  ex.dispatch(k, [ex.whole(out), ex.whole(a), ex.whole(b)], params, ex.grid(t));
+}
+
 /** Dense block-circulant matrix `[m·b, n·b]` of storage `kernel` `[m, n, b]` into storage `out`. */
 export function getCirculant(
   ex: GpuExecutor,

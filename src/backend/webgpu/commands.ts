@@ -12,8 +12,6 @@
 import type { KernelName } from "../kernels.ts";
 import type { GpuExecutor } from "./executor.ts";
 import { gpuKernels } from "./kernels.ts";
-import { irfft, rfft } from "./fft.ts";
-import * as c3a from "./circulant.ts";
 
 /** A fire-and-forget command (no reply). */
 export type Command =
@@ -29,23 +27,6 @@ export type Command =
     outputs: Record<string, number | null>,
     attrs: unknown,
   ]
-  | ["rfft", x: number, out: number, n: number, batch: number]
-  | ["irfft", spec: number, out: number, n: number, batch: number]
-  | ["c3aSpectrum", kernel: number, spec: number, m: number, n: number, b: number]
-  | ["c3aForward", x: number, spec: number, out: number, rows: number, m: number, n: number, b: number]
-  | [
-    "c3aBackward",
-    x: number,
-    spec: number,
-    g: number,
-    gradX: number,
-    gradKernel: number,
-    rows: number,
-    m: number,
-    n: number,
-    b: number,
-  ]
-  | ["getCirculant", kernel: number, out: number, m: number, n: number, b: number]
   | ["loseDevice"]
   | ["injectValidationError"];
 
@@ -74,18 +55,6 @@ export function runCommand(ex: GpuExecutor, c: Command): void {
       if (f === undefined) throw new Error(`WebGPU executor: no kernel "${c[1]}"`);
       return f(c[2], c[3], c[4], ex);
     }
-    case "rfft":
-      return rfft(ex, c[1], c[2], c[3], c[4]);
-    case "irfft":
-      return irfft(ex, c[1], c[2], c[3], c[4]);
-    case "c3aSpectrum":
-      return c3a.c3aSpectrum(ex, c[1], c[2], c[3], c[4], c[5]);
-    case "c3aForward":
-      return c3a.c3aForward(ex, c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
-    case "c3aBackward":
-      return c3a.c3aBackward(ex, c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]);
-    case "getCirculant":
-      return c3a.getCirculant(ex, c[1], c[2], c[3], c[4], c[5]);
     case "injectValidationError":
       return ex.injectValidationError();
     case "loseDevice":

@@ -1,7 +1,7 @@
 /**
- * Batched real FFT / inverse real FFT of any length n on the WebGPU executor, driven by the SAME
- * plans as the wasm kernels (src/fft/plan.ts: radix 4/2/3/5 Stockham passes in the planner's order
- * with its float32 twiddles, the half-length complex trick for even n, Bluestein with the planner's
+ * Batched real FFT / inverse real FFT of any length n on the WebGPU executor, driven by the one
+ * planner (src/fft/plan.ts, with this executor's radix set {@link WEBGPU_FFT_CAPABILITIES}: radix
+ * 4/2/3/5 Stockham passes in the planner's order with its float32 twiddles, the half-length complex trick for even n, Bluestein with the planner's
  * chirp, filter and smooth length M for other lengths). Conventions: `rfft` is unnormalised
  * (`[batch, floor(n/2)+1]` complex, interleaved re/im), `irfft` divides by n and ignores the
  * imaginary parts of bin 0 (and of bin n/2 for even n), like numpy / torch and the wasm backend.
@@ -15,7 +15,17 @@
  * @module
  */
 
-import { type ComplexPlan, getComplexPlan, getFftPlan, type StockhamPlan } from "../../fft/plan.ts";
+import {
+  BASE_FFT_CAPABILITIES,
+  type ComplexPlan,
+  type FftCapabilities,
+  getComplexPlan,
+  getFftPlan,
+  type StockhamPlan,
+} from "../../fft/plan.ts";
+
+/** Radices of the WebGPU FFT kernels: 2, 3, 4 and 5. */
+export const WEBGPU_FFT_CAPABILITIES: FftCapabilities = BASE_FFT_CAPABILITIES;
 import { f32bits, type GpuExecutor, type Kernel, PARAMS_DECL, WG, WGSL_COMMON } from "./executor.ts";
 
 const CPLX = `
@@ -259,7 +269,7 @@ function gpuComplexPlan(ex: GpuExecutor, length: number): GpuComplex {
   const key = `fft:complex:${length}`;
   let g = ex.caches.get(key) as GpuComplex | undefined;
   if (g) return g;
-  const cp: ComplexPlan = getComplexPlan(length);
+  const cp: ComplexPlan = getComplexPlan(length, WEBGPU_FFT_CAPABILITIES);
   if (cp.kind === "stockham") {
     g = { stockham: uploadStockham(ex, cp), bluestein: null, rowElems: length };
   } else {
@@ -279,7 +289,7 @@ function gpuRealPlan(ex: GpuExecutor, n: number): GpuReal {
   const key = `fft:real:${n}`;
   let g = ex.caches.get(key) as GpuReal | undefined;
   if (g) return g;
-  const p = getFftPlan(n);
+  const p = getFftPlan(n, WEBGPU_FFT_CAPABILITIES);
   g = {
     n,
     even: p.even,

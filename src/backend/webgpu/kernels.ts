@@ -16,6 +16,8 @@ import { matmul } from "./matmul.ts";
 import { softmax } from "./softmax.ts";
 import * as ix from "./indexing.ts";
 import * as fused from "./fused.ts";
+import { irfft, rfft } from "./fft.ts";
+import * as c3a from "./circulant.ts";
 
 const id = (h: number | null) => h ?? -1;
 
@@ -44,4 +46,16 @@ export const gpuKernels: KernelTable<number, GpuExecutor> = {
   swiglu: (i, o, _, ex) => fused.swiglu(ex, i.gate, i.up, o.y, ex.elems(i.gate)),
   swigluGrad: (i, o, _, ex) => fused.swigluGrad(ex, i.gate, i.up, i.g, o.gGate, o.gUp, ex.elems(i.gate)),
   rotaryEmb: (i, o, a, ex) => fused.rotaryEmb(ex, i.x, i.cos, i.sin, o.y, a, a.inverse),
+  rfft: (i, o, a, ex) => rfft(ex, i.x, o.y, a.n, a.batch),
+  irfft: (i, o, a, ex) => irfft(ex, i.x, o.y, a.n, a.batch),
+  c3aSpectralForward: (i, o, a, ex) =>
+    c3a.c3aSpectral(ex, "forward", i.xs, i.ws, o.ys, a.rows, a.m, a.n, a.b),
+  c3aSpectralInputGrad: (i, o, a, ex) =>
+    c3a.c3aSpectral(ex, "inputGrad", i.gs, i.ws, o.gxs, a.rows, a.m, a.n, a.b),
+  c3aSpectralKernelGrad: (i, o, a, ex) =>
+    c3a.c3aSpectral(ex, "kernelGrad", i.xs, i.gs, o.gws, a.rows, a.m, a.n, a.b),
+  c3aForward: (i, o, a, ex) => c3a.c3aForward(ex, i.x, i.ws, o.y, a.rows, a.m, a.n, a.b),
+  c3aBackward: (i, o, a, ex) =>
+    c3a.c3aBackward(ex, id(i.x), i.ws, i.g, id(o.gradX), id(o.gradKernel), a.rows, a.m, a.n, a.b),
+  getCirculant: (i, o, a, ex) => c3a.getCirculant(ex, i.kernel, o.a, a.m, a.n, a.b),
 };

@@ -15,7 +15,7 @@ export {
   webgpuBackend,
   webgpuUnavailableReason,
 } from "./select.ts";
-export { WebGPUBackend, type WebGPUSpectrum, WebGPUStorage } from "./backend.ts";
+export { WebGPUBackend, WebGPUStorage } from "./backend.ts";
 export { type Transport, WebGPUError } from "./transport.ts";
 export type { Command } from "./commands.ts";
 export type { ResolvedMatmul } from "./matmul.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import "../wasm/backend.ts";
+import "../executors.ts";
 import {
   type Backend,
   backendNamed,

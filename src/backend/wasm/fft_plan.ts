@@ -1,27 +1,30 @@
 /**
- * Uploads FFT plans (src/fft/plan.ts) into wasm memory in the descriptor layout the kernels of
- * `wasm/fft.ts` read, once per length n (persistent, never freed), and owns the shared FFT
+ * Uploads FFT plans of the shared planner (src/fft/plan.ts, with the wasm kernels' capabilities
+ * {@link WASM_FFT_CAPABILITIES}: radix 8 included) into wasm memory in the descriptor layout the
+ * kernels of `wasm/fft.ts` read, once per length n (persistent, never freed), and owns the shared FFT
  * workspace.
  *
  * Descriptor layout (32-bit words, byte offsets):
  * - real plan: 0 n, 4 m (complex length), 8 even (1/0), 12 split twiddles ptr (w^k/2, k = 0..m, f32
  *   pairs), 16 complex plan ptr, 20 scale 1/n (f32);
  * - Stockham plan: 0 kind = 0, 4 length, 8 pass count, then per pass (16 bytes from 12): radix, l,
- *   s, twiddle ptr; passes in the order of `factorizeWasm` (radix 8 for powers of two >= 64);
+ *   s, twiddle ptr; passes in the plan's order (radix 8 first for powers of two >= 64);
  * - Bluestein plan: 0 kind = 1, 4 length, 8 M, 12 chirp ptr, 16 filter ptr, 20 Stockham plan ptr.
  *
  * @module
  */
 
-import { allocPersistent, free, malloc, memory } from "../backend/wasm/memory.ts";
+import { allocPersistent, free, malloc, memory } from "./memory.ts";
 import {
   type ComplexPlan,
-  factorizeWasm,
+  type FftCapabilities,
   type FftPlan,
   getFftPlan,
-  stockhamPassesFor,
   type StockhamPlan,
-} from "./plan.ts";
+} from "../../fft/plan.ts";
+
+/** Radices of the wasm FFT kernels (wasm/fft.ts): 2, 3, 4, 5 and 8. */
+export const WASM_FFT_CAPABILITIES: FftCapabilities = { radices: [2, 3, 4, 5, 8] };
 
 /** A real FFT plan resident in wasm memory. */
 export interface WasmFftPlan {
@@ -51,12 +54,8 @@ function writeWords(words: number[]): number {
 }
 
 function uploadStockham(sp: StockhamPlan): number {
-  // the wasm kernels' own radix order (radix 8 for powers of two); the twiddles of plan.ts otherwise
-  const radices = factorizeWasm(sp.length);
-  const same = radices.length === sp.passes.length && radices.every((r, i) => r === sp.passes[i].radix);
-  const passes = same ? sp.passes : stockhamPassesFor(sp.length, radices);
-  const words = [0, sp.length, passes.length];
-  for (const pass of passes) words.push(pass.radix, pass.l, pass.s, upload(pass.twiddles));
+  const words = [0, sp.length, sp.passes.length];
+  for (const pass of sp.passes) words.push(pass.radix, pass.l, pass.s, upload(pass.twiddles));
   return writeWords(words);
 }
 
@@ -83,7 +82,7 @@ function uploadComplex(cp: ComplexPlan): number {
 export function getWasmFftPlan(n: number): WasmFftPlan {
   let w = cache.get(n);
   if (w) return w;
-  const plan = getFftPlan(n);
+  const plan = getFftPlan(n, WASM_FFT_CAPABILITIES);
   const half = new Float32Array(plan.splitTwiddles.length);
   for (let i = 0; i < half.length; i++) half[i] = plan.splitTwiddles[i] * 0.5;
   const tw = upload(half);

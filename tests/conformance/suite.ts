@@ -1,0 +1,181 @@
+// The conformance suite: op, gradient and golden-vector tests written once and run on every
+// executor of ./executors.ts (wasm, wasm without fused kernels, WebGPU, …) against independent
+// references (float64 DFTs written here, the golden vectors of tests/fixtures/golden). To add an
+// executor, see ./executors.ts; to add a test, add it to `conformance` below (it receives the
+// executor as `be` and makes its tensors there with `on(be, data, shape)`).
+import { assert, assertEquals } from "../deps.ts";
+import type { Backend } from "../../src/backend/backend.ts";
+import { KERNEL_NAMES, KERNELS } from "../../src/backend/kernels.ts";
+import { Tensor } from "../../src/tensor/tensor.ts";
+import { noGrad } from "../../src/autograd/grad_mode.ts";
+import { irfft, rfft } from "../../src/fft/rfft.ts";
+import {
+  addBlockCircularConvolution,
+  blockCircularConvolution,
+  getCirculant,
+} from "../../src/ops/circulant.ts";
+import { assertClose, f32, goldenIndex, loadGoldenCase } from "../_golden.ts";
+import { uniformData } from "../_random.ts";
+import type { ConformanceExecutor } from "./executors.ts";
+
+/** A tensor of `shape` holding `data` on executor `be`. */
+export function on(be: Backend, data: ArrayLike<number>, shape: readonly number[]): Tensor {
+  return Tensor.fromStorage(be.fromArray(Float32Array.from(data)), shape);
+}
+
+/** float64 DFT of the rows of `x` `[rows, n]`: `[rows, floor(n/2)+1, 2]`. */
+function dft(x: ArrayLike<number>, n: number, rows: number): Float64Array {
+  const f = Math.floor(n / 2) + 1;
+  const out = new Float64Array(rows * f * 2);
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < f; k++) {
+      let re = 0, im = 0;
+      for (let j = 0; j < n; j++) {
+        const a = (-2 * Math.PI * ((j * k) % n)) / n;
+        re += x[r * n + j] * Math.cos(a);
+        im += x[r * n + j] * Math.sin(a);
+      }
+      out[(r * f + k) * 2] = re;
+      out[(r * f + k) * 2 + 1] = im;
+    }
+  }
+  return out;
+}
+
+const FFT_LENGTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 15, 16, 17, 31, 32, 64, 100, 127, 128, 256, 257];
+
+/** Registers every conformance test for `ex` (skipped, with the reason, when it is unavailable). */
+export async function conformance(ex: ConformanceExecutor): Promise<void> {
+  const got = await ex.setup();
+  const be = typeof got === "string" ? null : got;
+  if (be === null) console.warn(`conformance: executor ${ex.name} skipped: ${got}`);
+  const test = (name: string, fn: (be: Backend) => void) =>
+    Deno.test({
+      name: `[${ex.name}] ${name}`,
+      ignore: be === null,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      fn: () => fn(be!),
+    });
+
+  test("kernel table: every required kernel is implemented", (be) => {
+    for (const k of KERNEL_NAMES) if (!KERNELS[k].fused) assert(be.supports(k), `missing kernel ${k}`);
+  });
+
+  test("fft.rfft / fft.irfft on tensors vs a float64 DFT, round trip, [..., F, 2] layout", (be) => {
+    for (const n of FFT_LENGTHS) {
+      const rows = 6, x = uniformData(rows * n, 100 + n);
+      const xt = on(be, x, [2, 3, n]);
+      const s = rfft(xt);
+      const f = Math.floor(n / 2) + 1;
+      assertEquals(s.shape, [2, 3, f, 2]);
+      // DESIGN.md: <= 1e-6 · max|ref| (Bluestein lengths pass through two length-M FFTs: 2e-6)
+      assertClose(s.dataSync(), dft(x, n, rows), 2e-6, `rfft n=${n}`);
+      const back = irfft(s, n);
+      assertEquals(back.shape, [2, 3, n]);
+      assertClose(back.dataSync(), x, 2e-6, `irfft(rfft) n=${n}`);
+      for (const t of [xt, s, back]) t.dispose();
+    }
+  });
+
+  test("fft.rfft / fft.irfft gradients vs float64 formulas", (be) => {
+    for (const n of [1, 2, 5, 8, 9, 16, 17, 64]) {
+      const rows = 3, f = Math.floor(n / 2) + 1;
+      const x = uniformData(rows * n, 7 + n), w = uniformData(rows * f * 2, 8 + n);
+      // L = Σ w·rfft(x): x̄_j = Σ_k wr_k cos(2πjk/n) − wi_k sin(2πjk/n)
+      const xt = on(be, x, [rows, n]).requiresGrad_();
+      rfft(xt).backward(on(be, w, [rows, f, 2]));
+      const gx = new Float64Array(rows * n);
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let k = 0; k < f; k++) {
+            const a = (2 * Math.PI * ((j * k) % n)) / n;
+            s += w[(r * f + k) * 2] * Math.cos(a) - w[(r * f + k) * 2 + 1] * Math.sin(a);
+          }
+          gx[r * n + j] = s;
+        }
+      }
+      assertClose(xt.grad!.dataSync(), gx, 2e-6, `rfft grad n=${n}`);
+      // L = Σ v·irfft(X): X̄_k = c_k/n · Σ_j v_j e^(−2πijk/n), c = 1 at bin 0 and n/2, else 2; the
+      // imaginary parts of bins 0 and n/2 (ignored by irfft) get 0
+      const v = uniformData(rows * n, 9 + n);
+      const st = on(be, uniformData(rows * f * 2, 10 + n), [rows, f, 2]).requiresGrad_();
+      irfft(st, n).backward(on(be, v, [rows, n]));
+      const gs = dft(v, n, rows);
+      for (let r = 0; r < rows; r++) {
+        for (let k = 0; k < f; k++) {
+          const edge = k === 0 || 2 * k === n;
+          gs[(r * f + k) * 2] *= (edge ? 1 : 2) / n;
+          gs[(r * f + k) * 2 + 1] *= edge ? 0 : 2 / n;
+        }
+      }
+      assertClose(st.grad!.dataSync(), gs, 2e-6, `irfft grad n=${n}`);
+    }
+  });
+
+  test("C3A: every golden case through blockCircularConvolution (forward, true gradients) and getCirculant", (be) => {
+    for (const { file } of goldenIndex()) {
+      const c = loadGoldenCase(file);
+      const { m, n, b } = c.meta;
+      const T = c.tensors;
+      const x = on(be, f32(T.x), T.x.shape).requiresGrad_();
+      const w = on(be, f32(T.kernel), [m, n, b]).requiresGrad_();
+      const y = blockCircularConvolution(x, w);
+      assertEquals(y.shape, T.y_raw.shape, `${c.name}: y shape`);
+      assertClose(y.dataSync(), T.y_raw.data, 1e-5, `${c.name}: y_raw`);
+      y.backward(on(be, f32(T.grad_out), T.grad_out.shape));
+      assertClose(x.grad!.dataSync(), T.grad_x_raw.data, 1e-5, `${c.name}: grad_x_raw`);
+      assertClose(w.grad!.dataSync(), T.grad_kernel_raw.data, 1e-5, `${c.name}: grad_kernel_raw`);
+      const dense = getCirculant(w.detach());
+      const delta = T.delta_weight.data.map((v) => v * c.meta.in_features);
+      assertClose(dense.dataSync(), delta, 1e-5, `${c.name}: getCirculant`);
+      // no graph: same forward, spectrum released at once
+      const y2 = noGrad(() => blockCircularConvolution(x, w));
+      assertClose(y2.dataSync(), T.y_raw.data, 1e-5, `${c.name}: y_raw without grad`);
+      for (const t of [x, w, y, y2, dense, x.grad!, w.grad!]) t.dispose();
+    }
+  });
+
+  test("C3A: addBlockCircularConvolution = input + product; input grad only, kernel grad only, rows = 0", (be) => {
+    const rows = 5, m = 3, n = 2, b = 6;
+    const xd = uniformData(rows * n * b, 1),
+      wd = uniformData(m * n * b, 2),
+      id = uniformData(rows * m * b, 3);
+    const y0 = noGrad(() => blockCircularConvolution(on(be, xd, [rows, n * b]), on(be, wd, [m, n, b])));
+    const sum = addBlockCircularConvolution(
+      on(be, id, [rows, m * b]),
+      on(be, xd, [rows, n * b]),
+      on(be, wd, [m, n, b]),
+    );
+    const want = y0.dataSync().map((v, i) => v + id[i]);
+    assertClose(sum.dataSync(), want, 1e-6, "add + product");
+    const g = uniformData(rows * m * b, 4);
+    const both = (() => {
+      const x = on(be, xd, [rows, n * b]).requiresGrad_(), w = on(be, wd, [m, n, b]).requiresGrad_();
+      blockCircularConvolution(x, w).backward(on(be, g, [rows, m * b]));
+      return [x.grad!.dataSync().slice(), w.grad!.dataSync().slice()];
+    })();
+    const xOnly = on(be, xd, [rows, n * b]).requiresGrad_();
+    blockCircularConvolution(xOnly, on(be, wd, [m, n, b])).backward(on(be, g, [rows, m * b]));
+    assertClose(xOnly.grad!.dataSync(), both[0], 1e-6, "input grad alone");
+    const wOnly = on(be, wd, [m, n, b]).requiresGrad_();
+    blockCircularConvolution(on(be, xd, [rows, n * b]), wOnly).backward(on(be, g, [rows, m * b]));
+    assertClose(wOnly.grad!.dataSync(), both[1], 1e-6, "kernel grad alone");
+    const w0 = on(be, wd, [m, n, b]).requiresGrad_();
+    const e = blockCircularConvolution(on(be, [], [0, n * b]), w0);
+    assertEquals(e.shape, [0, m * b]);
+    e.backward(on(be, [], [0, m * b]));
+    assertEquals(Array.from(w0.grad!.dataSync()), new Array(m * n * b).fill(0), "no rows: zero kernel grad");
+  });
+
+  if (ex.teardown) {
+    Deno.test({
+      name: `[${ex.name}] teardown`,
+      ignore: be === null,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      fn: () => ex.teardown!(),
+    });
+  }
+}
