@@ -42,7 +42,15 @@ import {
   splitDocs,
   tokenize,
 } from "./lib/data.ts";
-import { dataLog, evaluateBpb, generate, type HeldOut, type TrainLog, trainLoop } from "./lib/lm.ts";
+import {
+  dataLog,
+  evaluateBpb,
+  formatSample,
+  generate,
+  type HeldOut,
+  type TrainLog,
+  trainLoop,
+} from "./lib/lm.ts";
 import { ensureWritableDir, formatMB, machineInfo, PeakMemory, planReplace, Staging } from "./lib/output.ts";
 import { trainingCurvesSvg } from "./lib/plot.ts";
 import { writeHfCheckpoint } from "./lib/checkpoint.ts";
@@ -119,7 +127,13 @@ export const OPTIONS: OptionSpec[] = [
     default: 120,
     help: "bytes generated before and after (0 = none)",
   },
-  { name: "top-k", type: "int", min: 1, default: 1, help: "sampling: 1 = greedy, k > 1 = seeded top-k" },
+  {
+    name: "top-k",
+    type: "int",
+    min: 0,
+    default: 0,
+    help: "sampling: keep the k most likely bytes (0 = off; top-p 0.9, temperature 0.8)",
+  },
   { name: "seed", type: "int", default: 0, help: "seed for adapter init and batches" },
   {
     name: "checkpoint",
@@ -375,10 +389,10 @@ export async function finetune(
   const sampleLength = v["sample-length"] as number;
   const firstHeld = split.heldOut[0].text;
   const prompt = tok.encode(firstHeld.slice(0, 48));
-  const sample = (m: LlamaForCausalLM | C3AModel) =>
+  const sample = async (m: LlamaForCausalLM | C3AModel) =>
     sampleLength > 0
       ? tok.decode(
-        generate(m as LlamaForCausalLM, prompt, {
+        await generate(m, prompt, {
           length: sampleLength,
           context: seqLen,
           topK: v["top-k"] as number,
@@ -387,9 +401,9 @@ export async function finetune(
       )
       : "";
   const bpbBefore = evaluateBpb(model, heldOut);
-  const sampleBefore = sample(model);
+  const sampleBefore = await sample(model);
   log(`held-out bits per byte before training (step 0): ${bpbBefore.toFixed(4)}`);
-  if (sampleLength > 0) log(`sample before: ${JSON.stringify(tok.decode(prompt) + sampleBefore)}`);
+  if (sampleLength > 0) log(`sample before: ${formatSample(tok.decode(prompt), sampleBefore)}`);
 
   // --- set up the method ---------------------------------------------------------------------------
   manualSeed(seed);
@@ -456,13 +470,13 @@ export async function finetune(
     initialBpb: startBpb,
   });
   const bpbAfter = trainLog.eval[trainLog.eval.length - 1].value;
-  const sampleAfter = sample(trained);
+  const sampleAfter = await sample(trained);
   log(
     `held-out bits per byte after step ${steps}: ${bpbAfter.toFixed(4)} (before ${bpbBefore.toFixed(4)}, ${
       (bpbAfter - bpbBefore).toFixed(4)
     })`,
   );
-  if (sampleLength > 0) log(`sample after: ${JSON.stringify(tok.decode(prompt) + sampleAfter)}`);
+  if (sampleLength > 0) log(`sample after: ${formatSample(tok.decode(prompt), sampleAfter)}`);
 
   // --- write outputs (staged, moved into place at the end) --------------------------------------
   const staging = await Staging.create(outDir);

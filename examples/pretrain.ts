@@ -27,7 +27,7 @@ import {
   splitDocs,
   tokenize,
 } from "./lib/data.ts";
-import { dataLog, evaluateBpb, generate, type HeldOut, trainLoop } from "./lib/lm.ts";
+import { dataLog, evaluateBpb, formatSample, generate, type HeldOut, trainLoop } from "./lib/lm.ts";
 import { ensureWritableDir, formatMB, machineInfo, PeakMemory, Staging } from "./lib/output.ts";
 import { trainingCurvesSvg } from "./lib/plot.ts";
 import { writeHfCheckpoint } from "./lib/checkpoint.ts";
@@ -204,9 +204,9 @@ async function main(): Promise<void> {
   const prompt = "Fellow-Citizens of the Senate and House of Representatives: ";
   const sampleLength = v["sample-length"] as number;
   const sample = sampleLength > 0
-    ? tok.decode(generate(model, tok.encode(prompt), { length: sampleLength, context: seqLen }))
+    ? tok.decode(await generate(model, tok.encode(prompt), { length: sampleLength, context: seqLen }))
     : "";
-  if (sampleLength > 0) console.log(`sample (greedy): ${JSON.stringify(prompt + sample)}`);
+  if (sampleLength > 0) console.log(`sample (top-p 0.9, temperature 0.8): ${formatSample(prompt, sample)}`);
   console.log(
     `held-out bits per byte: ${initialBpb.toFixed(4)} (step 0) -> ${finalBpb.toFixed(4)} (step ${steps}); ` +
       `${log.tokens.toLocaleString("en-US")} tokens in ${formatDuration(log.seconds)} ` +
@@ -231,7 +231,7 @@ async function main(): Promise<void> {
       trainSeconds: log.trainSeconds,
       tokensPerSecond: log.tokensPerSecond,
       peakRssBytes: memory.peakRss,
-      sample: { prompt, greedy: sample },
+      sample: { prompt, continuation: sample, topP: 0.9, temperature: 0.8, repetitionPenalty: 1.1 },
       machine: machineInfo(),
       curves: { train: log.train, eval: log.eval, lr: log.lr },
     });
