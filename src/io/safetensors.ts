@@ -21,6 +21,7 @@
  */
 
 import { toHalfBits } from "./half.ts";
+import { HeaderJsonError, type HeaderValue, parseHeaderJson } from "./header_json.ts";
 
 /** Element types this module decodes (each is returned as float32). */
 export type SafetensorsDtype = "F32" | "F16" | "BF16";
@@ -37,7 +38,7 @@ export interface SafetensorsTensor {
 
 /** Result of {@link decodeSafetensors}. */
 export interface DecodedSafetensors {
-  /** Tensors by name, in header order. */
+  /** Tensors by name, in header order (as for any JavaScript object, integer-like names come first). */
   tensors: Record<string, SafetensorsTensor>;
   /** The `__metadata__` string map (empty when the file has none). */
   metadata: Record<string, string>;
@@ -120,12 +121,17 @@ function fail(msg: string): never {
   throw new SafetensorsError(`safetensors: ${msg}`);
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
+/** A header value for a message: JSON text (Maps as objects, bigints as numbers), cut at 60 characters. */
 function describe(v: unknown): string {
-  const s = JSON.stringify(v);
+  const plain = (x: unknown): unknown =>
+    x instanceof Map
+      ? Object.fromEntries([...x].map(([k, y]) => [k, plain(y)]))
+      : Array.isArray(x)
+      ? x.map(plain)
+      : typeof x === "bigint"
+      ? (Number.isSafeInteger(Number(x)) ? Number(x) : `${x}`)
+      : x;
+  const s = JSON.stringify(plain(v));
   return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s;
 }
 
@@ -134,25 +140,40 @@ function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/** Largest value of the format's `usize` fields (the reference reader's 64-bit `usize`). */
+const U64_MAX = 2n ** 64n - 1n;
+
+/** A JSON integer the format's `usize` fields accept (a non-negative integer literal below 2^64). */
+function isUsize(v: HeaderValue | undefined): v is bigint {
+  return typeof v === "bigint" && v >= 0n && v <= U64_MAX;
+}
+
 interface Entry {
   name: string;
   dtype: SafetensorsDtype;
   shape: number[];
-  begin: number;
-  end: number;
+  begin: bigint;
+  end: bigint;
 }
 
 /**
  * Parses a safetensors file held in memory.
  *
+ * Refuses every file the reference reader (huggingface/safetensors, Rust) refuses — the header length
+ * and its 100 MB limit, UTF-8, JSON as serde_json reads it (no byte-order mark, nothing after the value,
+ * nesting at most 127 deep, well-formed `\u` escapes), an object of entries, `__metadata__` null or a map of
+ * strings, `dtype` / `shape` / `data_offsets` with exact non-negative integer literals below 2^64, shape
+ * products that do not overflow 64 bits, offsets that (sorted) start at 0, follow each other without gap
+ * or overlap and end exactly at the end of the file, byte sizes equal to shape x dtype size — and, beyond
+ * it, a key repeated in one JSON object (ambiguous: `JSON.parse` would keep the last), dtypes other
+ * than F32/F16/BF16 and a dimension above 2^53 (only possible beside a 0 dimension; not a JavaScript
+ * integer). Nothing is allocated from a header field before the whole header is validated
+ * against the file's actual size. Extra fields in an entry are ignored, as the reference reader does.
+ *
  * @param bytes the whole file.
  * @returns every tensor (F32, F16 and BF16 converted to float32, copied out of `bytes`) and the
  *   `__metadata__` map.
- * @throws {SafetensorsError} when the file is shorter than 8 bytes, the header length runs past the
- *   end (or exceeds 100 MB), the header is not valid UTF-8 JSON object, an entry is not an object or
- *   lacks a valid `dtype`/`shape`/`data_offsets`, `__metadata__` is not a string map, offsets are out
- *   of range, overlap, leave gaps or do not cover the buffer exactly, a byte size differs from
- *   shape x dtype size, or a dtype is unknown or not F32/F16/BF16 (the message names it).
+ * @throws {SafetensorsError} for any of the above; the message names the problem (and the tensor).
  * @example
  * ```ts
  * const bytes = encodeSafetensors({ "lin0.weight": { shape: [20, 10], data: new Float32Array(200) } });
@@ -173,26 +194,31 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    // ignoreBOM: a byte-order mark stays in the text, where the JSON parser refuses it (as serde_json does)
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
+      bytes.subarray(8, 8 + headerLen),
+    );
   } catch {
     fail("header is not valid UTF-8");
   }
-  let header: unknown;
+  let header: HeaderValue;
   try {
-    header = JSON.parse(text);
+    header = parseHeaderJson(text);
   } catch (e) {
-    fail(`header is not valid JSON (${(e as Error).message})`);
+    if (e instanceof HeaderJsonError) fail(`header is not valid JSON (${e.message})`);
+    throw e;
   }
-  if (!isPlainObject(header)) fail(`header must be a JSON object, got ${describe(header)}`);
+  if (!(header instanceof Map)) fail(`header must be a JSON object, got ${describe(header)}`);
 
   const bufferStart = 8 + headerLen;
   const bufferLen = bytes.length - bufferStart;
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
-  for (const [name, raw] of Object.entries(header)) {
+  for (const [name, raw] of header) {
     if (name === "__metadata__") {
-      if (!isPlainObject(raw)) fail(`__metadata__ must be an object of strings, got ${describe(raw)}`);
-      for (const [k, v] of Object.entries(raw)) {
+      if (raw === null) continue; // the reference reader's Option: null = no metadata
+      if (!(raw instanceof Map)) fail(`__metadata__ must be an object of strings, got ${describe(raw)}`);
+      for (const [k, v] of raw) {
         if (typeof v !== "string") fail(`__metadata__["${k}"] must be a string, got ${describe(v)}`);
         setOwn(metadata, k, v);
       }
@@ -201,9 +227,11 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
     entries.push(parseEntry(name, raw, bufferLen));
   }
 
-  // Like the reference implementation: sorted by offset, tensors must tile the buffer exactly.
-  const sorted = [...entries].sort((x, y) => x.begin - y.begin || x.end - y.end);
-  let pos = 0;
+  // Like the reference implementation: sorted by offsets, tensors must tile the buffer exactly.
+  const sorted = [...entries].sort((x, y) =>
+    x.begin < y.begin ? -1 : x.begin > y.begin ? 1 : x.end < y.end ? -1 : x.end > y.end ? 1 : 0
+  );
+  let pos = 0n;
   for (const e of sorted) {
     if (e.begin < pos) {
       fail(
@@ -215,56 +243,66 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
     }
     pos = e.end;
   }
-  if (pos !== bufferLen) {
+  if (pos !== BigInt(bufferLen)) {
     fail(`tensors cover ${pos} bytes of data but the buffer after the header has ${bufferLen} bytes`);
   }
 
+  // Every entry now lies inside the buffer: sizes below come from the file's real length.
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const e of entries) {
+    const begin = Number(e.begin);
     setOwn(tensors, e.name, {
       dtype: e.dtype,
       shape: e.shape,
-      data: convert(bytes, bufferStart + e.begin, (e.end - e.begin) / DTYPE_BYTES[e.dtype], e.dtype),
+      data: convert(bytes, bufferStart + begin, (Number(e.end) - begin) / DTYPE_BYTES[e.dtype], e.dtype),
     });
   }
   return { tensors, metadata };
 }
 
-function parseEntry(name: string, raw: unknown, bufferLen: number): Entry {
-  if (!isPlainObject(raw)) fail(`header entry "${name}" must be an object, got ${describe(raw)}`);
-  const dtype = raw.dtype;
+function parseEntry(name: string, raw: HeaderValue, bufferLen: number): Entry {
+  if (!(raw instanceof Map)) fail(`header entry "${name}" must be an object, got ${describe(raw)}`);
+  const dtype = raw.get("dtype");
   if (typeof dtype !== "string") fail(`tensor "${name}": dtype must be a string, got ${describe(dtype)}`);
-  if (!(dtype in DTYPE_BYTES)) fail(`tensor "${name}": unknown dtype "${dtype}"`);
+  if (!Object.hasOwn(DTYPE_BYTES, dtype)) fail(`tensor "${name}": unknown dtype "${dtype}"`);
   if (!SUPPORTED.includes(dtype)) {
     fail(`tensor "${name}": dtype ${dtype} is not supported (supported: ${SUPPORTED.join(", ")})`);
   }
-  const shape = raw.shape;
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+  const shape = raw.get("shape");
+  if (!Array.isArray(shape) || !shape.every(isUsize)) {
     fail(`tensor "${name}": shape must be an array of integers >= 0, got ${describe(shape)}`);
   }
-  const offs = raw.data_offsets;
-  if (
-    !Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)
-  ) {
+  const offs = raw.get("data_offsets");
+  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isUsize)) {
     fail(`tensor "${name}": data_offsets must be [begin, end] integers >= 0, got ${describe(offs)}`);
   }
-  const [begin, end] = offs as [number, number];
+  const [begin, end] = offs as [bigint, bigint];
   if (begin > end) fail(`tensor "${name}": data_offsets [${begin}, ${end}] have begin > end`);
-  if (end > bufferLen) {
+  if (end > BigInt(bufferLen)) {
     fail(
       `tensor "${name}": data_offsets [${begin}, ${end}] run past the data buffer (${bufferLen} bytes): file truncated?`,
     );
   }
-  let count = 1;
-  for (const d of shape as number[]) count *= d;
-  const want = count * DTYPE_BYTES[dtype];
-  if (end - begin !== want) {
+  // the element count and byte size in 64 bits, failing on overflow as the reference reader does
+  let count = 1n;
+  for (const d of shape as bigint[]) {
+    count *= d;
+    if (count > U64_MAX) fail(`tensor "${name}": shape ${describe(shape)} has more than 2^64 elements`);
+  }
+  const nbytes = count * BigInt(DTYPE_BYTES[dtype]);
+  if (nbytes > U64_MAX) {
+    fail(`tensor "${name}": shape ${describe(shape)} of ${dtype} needs more than 2^64 bytes`);
+  }
+  if (end - begin !== nbytes) {
     fail(
-      `tensor "${name}": shape [${shape.join(", ")}] of ${dtype} needs ${want} bytes but data_offsets ` +
+      `tensor "${name}": shape [${shape.join(", ")}] of ${dtype} needs ${nbytes} bytes but data_offsets ` +
         `[${begin}, ${end}] span ${end - begin}`,
     );
   }
-  return { name, dtype: dtype as SafetensorsDtype, shape: [...shape as number[]], begin, end };
+  // every dim divides a byte size that fits the file, so it is a safe integer (or the count is 0)
+  const dims = (shape as bigint[]).map((d) => d <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(d) : NaN);
+  if (dims.some(Number.isNaN)) fail(`tensor "${name}": shape ${describe(shape)} has a dimension above 2^53`);
+  return { name, dtype: dtype as SafetensorsDtype, shape: dims, begin, end };
 }
 
 function convert(bytes: Uint8Array, start: number, count: number, dtype: SafetensorsDtype): Float32Array {
@@ -309,6 +347,22 @@ function compareCodePoints(a: string, b: string): number {
   }
 }
 
+/** A lone UTF-16 surrogate (not part of a pair). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Refuses strings JSON can only write with a lone-surrogate escape (which readers refuse). */
+function checkWellFormed(what: string, s: string): void {
+  const m = LONE_SURROGATE.exec(s);
+  if (m) {
+    throw new RangeError(
+      `encodeSafetensors: ${what} ${
+        JSON.stringify(s).slice(0, 60)
+      } is not well-formed Unicode (lone surrogate ` +
+        `U+${m[0].charCodeAt(0).toString(16).toUpperCase()} at ${m.index}); safetensors readers refuse it`,
+    );
+  }
+}
+
 function tensorData(name: string, t: TensorLike): Float32Array {
   if (t === null || typeof t !== "object") {
     throw new TypeError(`encodeSafetensors: "${name}" is not a tensor`);
@@ -325,7 +379,8 @@ function tensorData(name: string, t: TensorLike): Float32Array {
 /**
  * Serialises float32 tensors to safetensors bytes, byte-compatible with the Python/Rust writer:
  * compact JSON header with `__metadata__` first (when given), tensors sorted by name and stored back
- * to back in that order, header padded with spaces to a multiple of 8.
+ * to back in that order, header padded with spaces to a multiple of 8. Every limit of
+ * {@link decodeSafetensors} applies here too, so it never writes a file its reader refuses.
  *
  * @param tensors name -> tensor (`{shape, dataSync()}` or `{shape, data}`), float32, row-major; the
  *   element count must equal the product of `shape`.
@@ -333,7 +388,9 @@ function tensorData(name: string, t: TensorLike): Float32Array {
  * @param options `dtype` of the stored elements (default "F32"; "F16"/"BF16" round to nearest even).
  * @returns the file bytes.
  * @throws {RangeError} for a shape with non-integer or negative dimensions, or whose size differs from
- *   the data length; for the reserved name `__metadata__` or an empty name.
+ *   the data length; for the reserved name `__metadata__` or an empty name; for a name or metadata
+ *   string that is not well-formed Unicode (a lone surrogate, which JSON can only write as an escape
+ *   readers refuse); for a header above the readers' 100 MB limit.
  * @throws {TypeError} when a tensor has no Float32Array data or a metadata value is not a string.
  * @throws {RangeError} for a dtype other than F32, F16 or BF16.
  * @example
@@ -362,6 +419,8 @@ export function encodeSafetensors(
       if (typeof v !== "string") {
         throw new TypeError(`encodeSafetensors: metadata["${k}"] must be a string, got ${describe(v)}`);
       }
+      checkWellFormed("metadata key", k);
+      checkWellFormed(`metadata["${k}"]`, v);
       meta.push(`${JSON.stringify(k)}:${JSON.stringify(v)}`);
     }
     parts.push(`"__metadata__":{${meta.join(",")}}`);
@@ -372,6 +431,7 @@ export function encodeSafetensors(
     if (name === "__metadata__" || name === "") {
       throw new RangeError(`encodeSafetensors: "${name}" is not allowed as a tensor name`);
     }
+    checkWellFormed("tensor name", name);
     const t = tensors[name];
     const data = tensorData(name, t);
     const shape = Array.from(t.shape);
@@ -379,6 +439,17 @@ export function encodeSafetensors(
       throw new RangeError(
         `encodeSafetensors: "${name}" has shape [${shape.join(", ")}]; dims must be integers >= 0`,
       );
+    }
+    // the reader's 64-bit overflow rule, in the reader's order (e.g. [2^40, 2^40, 0] is refused)
+    let wide = 1n;
+    for (const d of shape) {
+      wide *= BigInt(d);
+      if (wide * BigInt(width) > U64_MAX) {
+        throw new RangeError(
+          `encodeSafetensors: "${name}" has shape [${shape.join(", ")}], whose partial products overflow ` +
+            "64 bits; safetensors readers refuse it",
+        );
+      }
     }
     const count = shape.reduce((x, y) => x * y, 1);
     if (count !== data.length) {
@@ -395,6 +466,12 @@ export function encodeSafetensors(
   }
   const json = new TextEncoder().encode(`{${parts.join(",")}}`);
   const headerLen = json.length + ((8 - (json.length % 8)) % 8);
+  if (headerLen > MAX_HEADER_BYTES) {
+    throw new RangeError(
+      `encodeSafetensors: the header would be ${headerLen} bytes, above the ${MAX_HEADER_BYTES}-byte limit ` +
+        "readers accept; write fewer tensors per file (shard the checkpoint)",
+    );
+  }
   const out = new Uint8Array(8 + headerLen + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerLen), true);
   out.set(json, 8);
