@@ -105,6 +105,8 @@ export {
   type SavePretrainedOptions,
   setPeftModelStateDict,
 } from "./src/io/adapter.ts";
+// CPU threads of the wasm executor (PyTorch's torch.set_num_threads / get_num_threads).
+export { getNumThreads, setNumThreads } from "./src/backend/threads/pool.ts";
 // WebGPU backend (importing registers backend "webgpu"; nothing touches navigator.gpu until
 // `await setBackend("webgpu" | "auto")` or `tensor.to("webgpu")`).
 export {

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertThrows } from "./deps.ts";
 import { sgemm, sgemmPtr } from "../src/backend/wasm/gemm.ts";
-import { f32view, free, malloc, memoryStats, Scratch } from "../src/backend/wasm/memory.ts";
+import { f32view, free, malloc, memoryStats, Scratch, wasm } from "../src/backend/wasm/memory.ts";
 import { uniformData } from "./_random.ts";
 
 interface RefOpts {
@@ -322,5 +322,39 @@ Deno.test("sgemm rejects bad arguments with RangeErrors naming the value", () =>
     assertThrows(() => sgemmPtr(p, p, 2 ** 40, 2, 2, 2), RangeError, "runs past the end of wasm memory");
   } finally {
     free(p);
+  }
+});
+
+Deno.test("sgemm sizes its workspace for folded batches: no write past the workspace", () => {
+  // A batch summed into one C (transA, stacked A and B) is computed as one product with batch·k rows of
+  // depth; a workspace sized for the unfolded k would be overrun. Put a sentinel block right after a
+  // hole that exactly fits the unfolded-size workspace: the call must not touch the sentinel.
+  const m = 40, n = 120, k = 16, batch = 24;
+  const a = uniformData(batch * k * m, 5), b = uniformData(batch * k * n, 6), c = new Float32Array(m * n);
+  const pa = malloc(a.length * 4), pb = malloc(b.length * 4), pc = malloc(c.length * 4);
+  f32view(pa, a.length).set(a);
+  f32view(pb, b.length).set(b);
+  const unfolded = Number(wasm.sgemmWorkspaceBytes(m, n, k));
+  const hole = malloc(unfolded);
+  const sentinel = malloc(1 << 16);
+  f32view(sentinel, 1 << 14).fill(7);
+  free(hole);
+  try {
+    sgemmPtr(pa, pb, pc, m, n, k, { transA: true, batch, strideC: 0 });
+    assert(f32view(sentinel, 1 << 14).every((v) => v === 7), "the block after the workspace was overwritten");
+    const want = new Float64Array(m * n);
+    for (let t = 0; t < batch; t++) {
+      for (let p = 0; p < k; p++) {
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) want[i * n + j] += a[(t * k + p) * m + i] * b[(t * k + p) * n + j];
+        }
+      }
+    }
+    const got = f32view(pc, m * n);
+    for (let i = 0; i < m * n; i++) {
+      assert(Math.abs(got[i] - want[i]) < 1e-4, `[${i}] ${got[i]} vs ${want[i]}`);
+    }
+  } finally {
+    [pa, pb, pc, sentinel].forEach(free);
   }
 });

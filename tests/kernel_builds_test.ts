@@ -3,7 +3,7 @@
 // sgemm to float32 accuracy against a float64 reference (NN, NT, TN; edge tiles and k > one block).
 import { assert, assertEquals } from "./deps.ts";
 import { sgemm } from "../src/backend/wasm/gemm.ts";
-import { kernelBuild, relaxedSimdSupported, wasm } from "../src/backend/wasm/memory.ts";
+import { kernelBuild, relaxedSimdSupported, sharedMemory, wasm } from "../src/backend/wasm/memory.ts";
 import { uniformData } from "./_random.ts";
 
 const plain = await import("../wasm/kernels.wasm");
@@ -14,7 +14,10 @@ Deno.test("kernel builds: the probe agrees with the engine on the relaxed build;
   assertEquals(relaxedSimdSupported(), WebAssembly.validate(bytes));
   const forced = Deno.env.get("C3A_WASM_BUILD") === "simd";
   assertEquals(kernelBuild, forced || !relaxedSimdSupported() ? "simd" : "relaxed");
-  assert(wasm === (kernelBuild === "simd" ? plain : relaxed), "memory.ts runs the build it names");
+  // unshared memory: memory.ts runs the imported module itself; shared: its own instance of the same build
+  if (!sharedMemory) {
+    assert(wasm === (kernelBuild === "simd" ? plain : relaxed), "memory.ts runs the build it names");
+  } else assert(wasm !== plain && wasm !== relaxed);
 });
 
 Deno.test("kernel builds: both export the same functions", () => {
@@ -63,14 +66,15 @@ function rawSgemm(
 }
 
 Deno.test("kernel builds: sgemm of both builds within float32 accuracy of a float64 reference", () => {
-  const other = wasm === plain ? relaxed : plain;
+  // the raw instances memory.ts does not allocate in (both, when it runs a shared build)
+  const others = [plain, relaxed].filter((k) => k !== wasm);
   for (const [m, n, k] of [[13, 21, 5], [37, 45, 700], [64, 40, 385]]) {
     for (const [tA, tB] of [[false, false], [false, true], [true, false]]) {
       const a = uniformData(m * k, m * 7 + k), b = uniformData(k * n, n * 11 + k);
       const want = ref(a, b, m, n, k, tA, tB);
       const results = [
         sgemm(a, b, m, n, k, { transA: tA, transB: tB }),
-        rawSgemm(other, a, b, m, n, k, tA, tB),
+        ...others.map((kern) => rawSgemm(kern, a, b, m, n, k, tA, tB)),
       ];
       for (const got of results) {
         for (let i = 0; i < m * n; i++) {

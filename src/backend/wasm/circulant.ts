@@ -24,6 +24,7 @@
  */
 
 import { f32view, readF32, Scratch, wasm } from "./memory.ts";
+import { getNumThreads, parallelCall, rangeSlices } from "../threads/pool.ts";
 import { irfftPtr, rfftPtr } from "./fft.ts";
 
 /** Block structure of a C3A kernel `[m, n, b]`: m = out/b, n = in/b. */
@@ -244,6 +245,49 @@ function packedIn(
   return pp;
 }
 
+/** Spectral products below this many complex multiply-adds run on the calling thread only. */
+const PARALLEL_MIN_CMACS = 1 << 18;
+
+/**
+ * Runs the row-wise spectral product `fn` (forward or input grad: row r of the output depends on row
+ * r of the input only) on `rows` rows of `inVecs` → `outVecs` spectra; with several threads, row
+ * ranges (starting at even rows: the kernel works on row pairs) run in parallel, each with its own
+ * workspace, every row computed as in one call.
+ */
+function spectralRows(
+  fn: "c3aSpectralForward" | "c3aSpectralInputGrad",
+  s: Scratch,
+  inPtr: number,
+  inVecs: number,
+  packedPtr: number,
+  outPtr: number,
+  outVecs: number,
+  rows: number,
+  m: number,
+  n: number,
+  F: number,
+): void {
+  const threads = getNumThreads();
+  if (threads === 1 || rows < 2 || rows * m * n * F < PARALLEL_MIN_CMACS) {
+    wasm[fn](inPtr, packedPtr, outPtr, rows, m, n, F, s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F))));
+    return;
+  }
+  const ranges = rangeSlices(rows, 2, threads); // the kernel pairs rows (r, r+1): keep the pairs
+  parallelCall(
+    fn,
+    ranges.map(([r0, r1]) => [
+      inPtr + r0 * inVecs * F * 8,
+      packedPtr,
+      outPtr + r0 * outVecs * F * 8,
+      r1 - r0,
+      m,
+      n,
+      F,
+      s.alloc(Number(wasm.c3aWorkBytes(r1 - r0, m, n, F))),
+    ]),
+  );
+}
+
 /**
  * Pointer level forward: `y = x·Aᵀ` for x `[rows, n·b]` at `xPtr` and the packed kernel spectrum at
  * `packedPtr`, writing y `[rows, m·b]` at `yPtr` (float32, raw/unscaled). No validation; spectra
@@ -257,8 +301,7 @@ export function c3aForwardPtr(xPtr: number, packedPtr: number, yPtr: number, sha
   const xs = s.alloc(rows * n * F * 8);
   rfftPtr(b, xPtr, xs, rows * n);
   const ys = s.alloc(rows * m * F * 8);
-  const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
-  wasm.c3aSpectralForward(xs, packedPtr, ys, rows, m, n, F, work);
+  spectralRows("c3aSpectralForward", s, xs, n, packedPtr, ys, m, rows, m, n, F);
   irfftPtr(b, ys, yPtr, rows * m);
 }
 
@@ -338,7 +381,7 @@ export function c3aBackwardPtr(
   if (gradXPtr) {
     using s3 = new Scratch();
     const gxs = s3.alloc(rows * n * F * 8);
-    wasm.c3aSpectralInputGrad(gs, packedPtr, gxs, rows, m, n, F, work);
+    spectralRows("c3aSpectralInputGrad", s3, gs, m, packedPtr, gxs, n, rows, m, n, F);
     irfftPtr(b, gxs, gradXPtr, rows * n);
   }
 }
@@ -514,8 +557,8 @@ export function c3aSpectralKernel(
     wasm.c3aSpectralKernelGrad(s.copyIn(a), s.copyIn(b), po, rows, m, n, F, 0, work);
   } else {
     const pa = s.copyIn(a), pp = packSpectrum(s, b, shape);
-    if (which === "forward") wasm.c3aSpectralForward(pa, pp, po, rows, m, n, F, work);
-    else wasm.c3aSpectralInputGrad(pa, pp, po, rows, m, n, F, work);
+    if (which === "forward") spectralRows("c3aSpectralForward", s, pa, n, pp, po, m, rows, m, n, F);
+    else spectralRows("c3aSpectralInputGrad", s, pa, m, pp, po, n, rows, m, n, F);
   }
   out.set(f32view(po, out.length));
 }

@@ -16,7 +16,51 @@
  */
 
 import { free, malloc, memory, wasm } from "./memory.ts";
-import { fftWorkspace, getWasmFftPlan } from "./fft_plan.ts";
+import { fftWorkspace, getWasmFftPlan, type WasmFftPlan } from "./fft_plan.ts";
+import { getNumThreads, parallelCall, rangeSlices } from "../threads/pool.ts";
+
+/** Batches below this many signal samples are transformed on the calling thread only. */
+const PARALLEL_MIN_SAMPLES = 1 << 15;
+
+/**
+ * Runs `rfftExec`/`irfftExec` on `batch` rows; with several threads and even n, contiguous row ranges
+ * (multiples of 4: the kernels transform 4 rows per SIMD group) run in parallel, each with its own
+ * workspace. For even n rows are independent (one per SIMD lane) and transformed identically wherever
+ * they fall, so results do not depend on the thread count.
+ */
+function execRows(
+  fn: "rfftExec" | "irfftExec",
+  p: WasmFftPlan,
+  inPtr: number,
+  inRowBytes: number,
+  outPtr: number,
+  outRowBytes: number,
+  batch: number,
+): void {
+  if (batch <= 0) return;
+  const threads = getNumThreads();
+  // odd n: the kernels transform two rows as one complex signal, partnered across the whole batch
+  // (rows r and r + 4·ceil(batch/8)), so a row's rounding depends on the batch: not split
+  if (threads === 1 || p.plan.n % 2 === 1 || batch < 8 || batch * p.plan.n < PARALLEL_MIN_SAMPLES) {
+    wasm[fn](p.ptr, inPtr, outPtr, batch, fftWorkspace(p.workBytes), p.bufElems);
+    return;
+  }
+  const ranges = rangeSlices(batch, 4, threads);
+  const works = ranges.map(() => malloc(p.workBytes));
+  try {
+    const at = (r0: number, r1: number, q: number) => [
+      p.ptr,
+      inPtr + r0 * inRowBytes,
+      outPtr + r0 * outRowBytes,
+      r1 - r0,
+      works[q],
+      p.bufElems,
+    ];
+    parallelCall(fn, ranges.map(([r0, r1], q) => at(r0, r1, q)));
+  } finally {
+    works.forEach(free);
+  }
+}
 
 function checkInt(name: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min) {
@@ -69,10 +113,9 @@ export function rfftPtr(n: number, inPtr: number, outPtr: number, batch: number)
   checkPtr("rfftPtr", "inPtr", inPtr);
   checkPtr("rfftPtr", "outPtr", outPtr);
   const p = getWasmFftPlan(n);
-  const work = fftWorkspace(p.workBytes);
   checkBounds("rfftPtr", "inPtr", inPtr, batch * n * 4);
   checkBounds("rfftPtr", "outPtr", outPtr, batch * p.plan.bins * 8);
-  if (batch > 0) wasm.rfftExec(p.ptr, inPtr, outPtr, batch, work, p.bufElems);
+  execRows("rfftExec", p, inPtr, n * 4, outPtr, p.plan.bins * 8, batch);
 }
 
 /**
@@ -95,10 +138,9 @@ export function irfftPtr(n: number, inPtr: number, outPtr: number, batch: number
   checkPtr("irfftPtr", "inPtr", inPtr);
   checkPtr("irfftPtr", "outPtr", outPtr);
   const p = getWasmFftPlan(n);
-  const work = fftWorkspace(p.workBytes);
   checkBounds("irfftPtr", "inPtr", inPtr, batch * p.plan.bins * 8);
   checkBounds("irfftPtr", "outPtr", outPtr, batch * n * 4);
-  if (batch > 0) wasm.irfftExec(p.ptr, inPtr, outPtr, batch, work, p.bufElems);
+  execRows("irfftExec", p, inPtr, p.plan.bins * 8, outPtr, n * 4, batch);
 }
 
 /**

@@ -15,6 +15,8 @@
  */
 
 import { f32view, memory, Scratch, wasm } from "./memory.ts";
+import { getNumThreads, parallelCall } from "../threads/pool.ts";
+import { MAX_SLICES } from "../threads/control.ts";
 
 /** Options shared by {@link sgemm} and {@link sgemmPtr}. */
 export interface SgemmOptions {
@@ -124,11 +126,88 @@ function resolve(fn: string, m: number, n: number, k: number, o: SgemmPtrOptions
   };
 }
 
+/** Products below this many multiply-adds run on the calling thread only. */
+const PARALLEL_MIN_MACS = 1 << 21;
+/** Columns of C per slice are a multiple of this (the micro-kernel's tile width). */
+const SLICE_COLS = 8;
+
 function run(r: Resolved, m: number, n: number, k: number, pa: number, pb: number, pc: number): void {
   using s = new Scratch();
-  const ws = Number(wasm.sgemmWorkspaceBytes(m, n, k));
-  const work = ws > 0 ? s.alloc(ws) : 0;
-  wasm.sgemm(
+  // Fold batches into one product as the kernel would (wasm/gemm.ts), before sizing workspaces (they
+  // depend on the folded m and k) and before slicing (so a slice never changes an item's path).
+  let batch = r.batch;
+  if (batch > 1 && r.strideB === 0 && !r.transA && r.strideA === m * r.lda && r.strideC === m * r.ldc) {
+    // shared B, A and C stacked: [batch·m, k] · B
+    m *= batch;
+    batch = 1;
+  } else if (
+    batch > 1 && r.strideC === 0 && r.transA && !r.transB && r.strideA === k * r.lda &&
+    r.strideB === k * r.ldb
+  ) {
+    // one C summed over the batch, A and B stacked along k: [batch·k, m]ᵀ · [batch·k, n]
+    k *= batch;
+    batch = 1;
+  }
+  const rr = { ...r, batch };
+  const threads = getNumThreads();
+  if (threads === 1 || batch * m * n * k < PARALLEL_MIN_MACS) {
+    const ws = Number(wasm.sgemmWorkspaceBytes(m, n, k));
+    callSgemm(sgemmArgs(rr, m, n, k, pa, pb, pc, ws > 0 ? s.alloc(ws) : 0));
+    return;
+  }
+  // Slices are disjoint parts of C, each computed exactly as the whole call computes it, so the result
+  // does not depend on the thread count.
+  const slices: number[][] = [];
+  const want = Math.min(4 * threads, MAX_SLICES);
+  if (batch > 1 && r.strideC !== 0 && batch >= threads) {
+    // independent batch items: contiguous ranges of items
+    const count = Math.min(batch, want);
+    const ws = Number(wasm.sgemmWorkspaceBytes(m, n, k));
+    for (let q = 0; q < count; q++) {
+      const t0 = Math.floor((q * batch) / count), t1 = Math.floor(((q + 1) * batch) / count);
+      const at = (stride: number) => 4 * t0 * stride;
+      slices.push(
+        sgemmArgs(
+          { ...r, batch: t1 - t0 },
+          m,
+          n,
+          k,
+          pa + at(r.strideA),
+          pb + at(r.strideB),
+          pc + at(r.strideC),
+          ws > 0 ? s.alloc(ws) : 0,
+        ),
+      );
+    }
+  } else {
+    // column ranges of C (and of op(B)), multiples of the tile width
+    const tiles = Math.ceil(n / SLICE_COLS);
+    const count = Math.min(tiles, want);
+    const bCol = r.transB ? r.ldb : 1;
+    for (let q = 0; q < count; q++) {
+      const j0 = Math.floor((q * tiles) / count) * SLICE_COLS;
+      const j1 = Math.min(n, Math.floor(((q + 1) * tiles) / count) * SLICE_COLS);
+      if (j1 <= j0) continue;
+      const ws = Number(wasm.sgemmWorkspaceBytes(m, j1 - j0, k));
+      slices.push(
+        sgemmArgs(rr, m, j1 - j0, k, pa, pb + 4 * j0 * bCol, pc + 4 * j0, ws > 0 ? s.alloc(ws) : 0),
+      );
+    }
+  }
+  parallelCall("sgemm", slices);
+}
+
+function sgemmArgs(
+  r: Resolved,
+  m: number,
+  n: number,
+  k: number,
+  pa: number,
+  pb: number,
+  pc: number,
+  work: number,
+): number[] {
+  return [
     r.transA ? 1 : 0,
     r.transB ? 1 : 0,
     m,
@@ -146,7 +225,11 @@ function run(r: Resolved, m: number, n: number, k: number, pa: number, pb: numbe
     r.batch,
     r.accumulate ? 1 : 0,
     work,
-  );
+  ];
+}
+
+function callSgemm(args: number[]): void {
+  (wasm.sgemm as (...x: number[]) => void)(...args);
 }
 
 /**

@@ -16,16 +16,37 @@
  */
 
 import { envVar } from "../env.ts";
+import { newSharedMemory, sharedKernelModule } from "./shared_module.ts";
+
+/** The exports of a kernel build (every build exports the same functions). */
+export type Kernels = typeof import("../../../wasm/kernels.wasm");
 
 /**
- * Which build of the kernels runs: `"relaxed"` (wasm/kernels_relaxed.wasm: fused multiply-adds through
- * relaxed SIMD) where the engine validates relaxed-SIMD code, else `"simd"` (wasm/kernels.wasm). The
- * environment variable `C3A_WASM_BUILD=simd` (read when `--allow-env` grants it) forces the plain build,
- * e.g. to run the tests on both. Results of the two builds differ by rounding only.
+ * Which build of the kernels runs: `"relaxed"` (fused multiply-adds through relaxed SIMD) where the
+ * engine validates relaxed-SIMD code, else `"simd"`. The environment variable `C3A_WASM_BUILD=simd`
+ * (read when `--allow-env` grants it) forces the plain build, e.g. to run the tests on both. Results of
+ * the two builds differ by rounding only.
  */
 export const kernelBuild: "simd" | "relaxed" = envVar("C3A_WASM_BUILD") === "simd" || !relaxedSimdSupported()
   ? "simd"
   : "relaxed";
+
+/**
+ * Whether the kernels run on a shared wasm memory, so a pool of worker threads can run them too
+ * (`src/backend/threads/`): in Deno where `SharedArrayBuffer` exists, unless `C3A_NUM_THREADS=1` or the
+ * machine has one core. Elsewhere (browsers for now) the module has its own unshared memory and
+ * everything runs on the calling thread. The build is the same code either way (shared builds:
+ * `wasm/kernels_shared.wasm`, `wasm/kernels_relaxed_shared.wasm`, embedded base64 in shared_builds.ts).
+ */
+export const sharedMemory: boolean = threadsPossible();
+
+function threadsPossible(): boolean {
+  if (typeof SharedArrayBuffer !== "function" || typeof Atomics?.wait !== "function") return false;
+  if ((globalThis as { Deno?: unknown }).Deno === undefined) return false;
+  const env = envVar("C3A_NUM_THREADS");
+  if (env !== undefined && env.trim() === "1") return false;
+  return (navigator?.hardwareConcurrency ?? 1) > 1 || (env !== undefined && Number(env) > 1);
+}
 
 /**
  * Whether this engine validates wasm code that uses relaxed SIMD: a one-function module whose body is
@@ -48,15 +69,25 @@ export function relaxedSimdSupported(): boolean {
   }
 }
 
-const kernels = kernelBuild === "relaxed"
-  ? await import("../../../wasm/kernels_relaxed.wasm")
-  : await import("../../../wasm/kernels.wasm");
+async function instantiate(): Promise<{ kernels: Kernels; memory: WebAssembly.Memory }> {
+  if (sharedMemory) {
+    const mem = newSharedMemory();
+    const instance = await WebAssembly.instantiate(sharedKernelModule(kernelBuild), { env: { memory: mem } });
+    return { kernels: instance.exports as unknown as Kernels, memory: mem };
+  }
+  const kernels = kernelBuild === "relaxed"
+    ? await import("../../../wasm/kernels_relaxed.wasm")
+    : await import("../../../wasm/kernels.wasm");
+  return { kernels, memory: kernels.memory as unknown as WebAssembly.Memory };
+}
+
+const loaded = await instantiate();
 
 /** The instantiated kernel module's exports (functions take byte offsets into {@link memory}). */
-export const wasm: typeof kernels = kernels;
+export const wasm: Kernels = loaded.kernels;
 
-/** The kernel module's linear memory. */
-export const memory: WebAssembly.Memory = kernels.memory as unknown as WebAssembly.Memory;
+/** The kernel module's linear memory (shared when {@link sharedMemory}). */
+export const memory: WebAssembly.Memory = loaded.memory;
 
 const ALIGN = 64; // cache line; also satisfies v128 alignment
 const PAGE = 65536;
@@ -65,7 +96,7 @@ const PAGE = 65536;
 const freeList: Array<[number, number]> = [];
 /** Live allocations: ptr -> size. */
 const live = new Map<number, number>();
-let top = alignUp(Number(kernels.heapBase()));
+let top = alignUp(Number(wasm.heapBase()));
 
 function alignUp(x: number): number {
   return Math.ceil(x / ALIGN) * ALIGN;

@@ -1,0 +1,191 @@
+/**
+ * The wasm executor's worker pool: every core on one shared wasm memory.
+ *
+ * When the kernels run on shared memory (`sharedMemory` in ../wasm/memory.ts: Deno with
+ * `SharedArrayBuffer`), heavy kernels split their work into slices — disjoint parts of the output, each
+ * computed exactly as the single-threaded kernel computes it — and {@link parallelCall} runs the slices
+ * on the calling thread plus `getNumThreads() - 1` workers (`node:worker_threads`, started on first use,
+ * unref'd so they never keep a finished program alive). Each output element is computed by one thread in
+ * a fixed order, so results are bit-identical for every thread count. Without shared memory (browsers
+ * for now, or `C3A_NUM_THREADS=1`) everything runs on the calling thread, as before.
+ *
+ * Dispatch is synchronous: the caller publishes a job in a control block in wasm memory
+ * (./control.ts), wakes the workers with `Atomics.notify`, runs slices itself and waits with
+ * `Atomics.wait` until all are done. Slices are claimed dynamically, so a descheduled worker delays
+ * nothing but its current slice; slices not yet claimed when workers are still starting are run by the
+ * caller.
+ *
+ * @module
+ */
+
+import { Worker } from "node:worker_threads";
+import { envVar } from "../env.ts";
+import { allocPersistent, kernelBuild, type Kernels, memory, sharedMemory, wasm } from "../wasm/memory.ts";
+import {
+  CONTROL_BYTES,
+  CONTROL_WORDS,
+  functionNames,
+  MAX_ARGS,
+  MAX_SLICES,
+  runSlices,
+  W,
+} from "./control.ts";
+
+/** Upper bound of {@link setNumThreads}. */
+export const MAX_THREADS = 256;
+
+function defaultThreads(): number {
+  const env = envVar("C3A_NUM_THREADS");
+  if (env !== undefined && env.trim() !== "") {
+    const n = Number(env);
+    if (Number.isInteger(n) && n >= 1 && n <= MAX_THREADS) return n;
+    console.warn(`C3A_NUM_THREADS=${env} is not an integer in [1, ${MAX_THREADS}]; using the core count`);
+  }
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
+    ?.hardwareConcurrency;
+  return Math.max(1, Math.min(MAX_THREADS, cores ?? 1));
+}
+
+let numThreads = sharedMemory ? defaultThreads() : 1;
+const workers: Worker[] = [];
+let controlPtr = -1;
+let ctl: Int32Array | undefined;
+let args: Float64Array | undefined;
+let generation = 0;
+const fnNames = functionNames(wasm);
+const fnIndex = new Map(fnNames.map((n, i) => [n, i]));
+const fns = fnNames.map((n) => (wasm as unknown as Record<string, (...a: number[]) => unknown>)[n]);
+
+/**
+ * Sets how many threads the wasm kernels use (PyTorch's `torch.set_num_threads`): the calling thread
+ * plus `n - 1` workers. Default: `C3A_NUM_THREADS` if set (read with `--allow-env`), else
+ * `navigator.hardwareConcurrency`. Results do not depend on it (bit-identical). Where wasm threads are
+ * unavailable (no `SharedArrayBuffer`, browsers for now, or `C3A_NUM_THREADS=1` at startup) it stays 1.
+ * Lowering it stops the extra workers.
+ *
+ * @param n number of threads, integer in [1, 256]
+ * @throws {RangeError} when `n` is not an integer in [1, 256]
+ * @example
+ * ```ts
+ * import { getNumThreads, setNumThreads } from "@c3a/c3a";
+ * const before = getNumThreads();
+ * setNumThreads(1); // single-threaded kernels
+ * setNumThreads(before);
+ * ```
+ */
+export function setNumThreads(n: number): void {
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
+    throw new RangeError(`setNumThreads: n must be an integer in [1, ${MAX_THREADS}], got ${String(n)}`);
+  }
+  numThreads = sharedMemory ? n : 1;
+  while (workers.length > numThreads - 1) stopWorker(workers.pop()!);
+}
+
+/**
+ * The number of threads the wasm kernels use (see {@link setNumThreads}); 1 where wasm threads are
+ * unavailable.
+ */
+export function getNumThreads(): number {
+  return numThreads;
+}
+
+/** Number of worker threads started so far (for tests and benchmarks). */
+export function startedWorkers(): number {
+  return workers.length;
+}
+
+function stopWorker(w: Worker): void {
+  // a worker blocked in Atomics.wait is interrupted by terminate(); nothing to await for correctness
+  w.terminate().catch(() => {});
+}
+
+/**
+ * Stops every worker and waits until they have exited (tests: no thread outlives a test). The pool
+ * starts new workers on the next parallel call.
+ */
+export async function stopWorkers(): Promise<void> {
+  const all = workers.splice(0);
+  if (all.length === 0) return;
+  await Promise.all(all.map((w) => w.terminate().catch(() => {})));
+}
+
+function ensureControl(): void {
+  if (ctl !== undefined) return;
+  controlPtr = allocPersistent(CONTROL_BYTES);
+  new Uint8Array(memory.buffer, controlPtr, CONTROL_BYTES).fill(0);
+  ctl = new Int32Array(memory.buffer, controlPtr, CONTROL_WORDS);
+  args = new Float64Array(memory.buffer, controlPtr + CONTROL_WORDS * 4, MAX_SLICES * MAX_ARGS);
+}
+
+function ensureWorkers(): void {
+  ensureControl();
+  while (workers.length < numThreads - 1) {
+    const w = new Worker(new URL("./worker.ts", import.meta.url), {
+      workerData: { memory, build: kernelBuild, controlPtr, generation },
+    });
+    w.unref();
+    workers.push(w);
+  }
+}
+
+/**
+ * Calls the kernel `fn` once per entry of `slices` (its argument list), spread over the pool, and
+ * returns when every call has finished. The slices must write disjoint memory and must not depend on
+ * each other's results; which thread runs which slice is not specified. With one thread, or one slice,
+ * the calls run in order on the calling thread.
+ *
+ * @throws {RangeError} for more than 256 slices or more than 24 arguments per call
+ * @throws {Error} when a call threw in a worker
+ */
+export function parallelCall(fn: keyof Kernels & string, slices: readonly (readonly number[])[]): void {
+  const index = fnIndex.get(fn);
+  if (index === undefined) throw new RangeError(`parallelCall: ${fn} is not a kernel export`);
+  if (slices.length > MAX_SLICES) {
+    throw new RangeError(`parallelCall: ${slices.length} slices, at most ${MAX_SLICES}`);
+  }
+  if (numThreads === 1 || slices.length <= 1) {
+    for (const a of slices) fns[index](...a);
+    return;
+  }
+  ensureWorkers();
+  const c = ctl!, table = args!;
+  let nargs = 0;
+  for (const a of slices) nargs = Math.max(nargs, a.length);
+  if (nargs > MAX_ARGS) throw new RangeError(`parallelCall: ${nargs} arguments, at most ${MAX_ARGS}`);
+  for (let s = 0; s < slices.length; s++) {
+    const a = slices[s];
+    for (let i = 0; i < nargs; i++) table[s * MAX_ARGS + i] = a[i] ?? 0;
+  }
+  generation = (generation + 1) | 0;
+  Atomics.store(c, W.FN, index);
+  Atomics.store(c, W.NARGS, nargs);
+  Atomics.store(c, W.SLICES, slices.length);
+  Atomics.store(c, W.DONE, 0);
+  Atomics.store(c, W.ERROR, 0);
+  Atomics.store(c, W.TICKET, (generation & 0xffff) << 16);
+  Atomics.store(c, W.GEN, generation);
+  Atomics.notify(c, W.GEN);
+  runSlices(c, table, fns, generation);
+  for (;;) {
+    const done = Atomics.load(c, W.DONE);
+    if (done >= slices.length) break;
+    Atomics.wait(c, W.DONE, done);
+  }
+  if (Atomics.load(c, W.ERROR) !== 0) throw new Error(`parallelCall: ${fn} failed in a worker thread`);
+}
+
+/**
+ * Splits `[0, count)` into contiguous ranges for `threads` threads: up to 4 per thread (so a slow
+ * thread delays little), at most 256, with inner boundaries at multiples of `multiple`.
+ */
+export function rangeSlices(count: number, multiple: number, threads: number): [number, number][] {
+  const units = Math.ceil(count / multiple);
+  const parts = Math.max(1, Math.min(units, 4 * threads, MAX_SLICES));
+  const out: [number, number][] = [];
+  for (let q = 0; q < parts; q++) {
+    const r0 = Math.floor((q * units) / parts) * multiple;
+    const r1 = Math.min(count, Math.floor(((q + 1) * units) / parts) * multiple);
+    if (r1 > r0) out.push([r0, r1]);
+  }
+  return out;
+}

@@ -1,0 +1,227 @@
+// The threaded wasm executor: setNumThreads/getNumThreads, and results that are bit-identical for every
+// thread count (each output element is computed by one thread, in the single-threaded order), checked
+// against a float64 reference so that agreement is not vacuous. Workers are stopped after each test.
+import { assert, assertEquals, assertThrows } from "./deps.ts";
+import { sgemm, type SgemmArrayOptions } from "../src/backend/wasm/gemm.ts";
+import { sharedMemory } from "../src/backend/wasm/memory.ts";
+import { getNumThreads, setNumThreads, startedWorkers, stopWorkers } from "../src/backend/threads/pool.ts";
+import { uniformData } from "./_random.ts";
+import { irfft, rfft } from "../src/fft/rfft.ts";
+import { c3aBackward, c3aForward } from "../src/backend/wasm/circulant.ts";
+
+const THREAD_COUNTS = [1, 2, 3, 5];
+
+Deno.test("setNumThreads: validates, getNumThreads reports, lowering stops workers", async () => {
+  const before = getNumThreads();
+  try {
+    for (const bad of [0, -1, 1.5, NaN, 257, "2" as unknown as number]) {
+      assertThrows(() => setNumThreads(bad), RangeError, "setNumThreads: n must be an integer in [1, 256]");
+    }
+    setNumThreads(3);
+    assertEquals(getNumThreads(), sharedMemory ? 3 : 1);
+    sgemm(uniformData(128 * 128, 1), uniformData(128 * 256, 2), 128, 256, 128);
+    assertEquals(startedWorkers(), sharedMemory ? 2 : 0);
+    setNumThreads(1);
+    assertEquals(startedWorkers(), 0);
+  } finally {
+    setNumThreads(before);
+    await stopWorkers();
+  }
+});
+
+/** float64 reference of one (unbatched) product, as in gemm_test, plus Σ|a·b| for the error bound. */
+function ref(
+  a: Float32Array,
+  b: Float32Array,
+  offA: number,
+  offB: number,
+  m: number,
+  n: number,
+  k: number,
+  tA: boolean,
+  tB: boolean,
+) {
+  const c = new Float64Array(m * n), abs = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0, t = 0;
+      for (let p = 0; p < k; p++) {
+        const x = (tA ? a[offA + p * m + i] : a[offA + i * k + p]) *
+          (tB ? b[offB + j * k + p] : b[offB + p * n + j]);
+        s += x;
+        t += Math.abs(x);
+      }
+      c[i * n + j] = s;
+      abs[i * n + j] = t;
+    }
+  }
+  return { c, abs };
+}
+
+interface Case {
+  name: string;
+  m: number;
+  n: number;
+  k: number;
+  o: SgemmArrayOptions;
+  /** batch items whose product is checked against the reference (item t of A and B). */
+  check: number[];
+}
+
+const CASES: Case[] = [
+  { name: "NN, columns split", m: 200, n: 333, k: 300, o: {}, check: [0] },
+  { name: "NT (Linear forward)", m: 150, n: 260, k: 257, o: { transB: true }, check: [0] },
+  { name: "TN (weight grad), k > one block", m: 72, n: 90, k: 800, o: { transA: true }, check: [0] },
+  { name: "small m (streaming path)", m: 3, n: 3000, k: 700, o: { transB: true }, check: [0] },
+  {
+    name: "batched items (attention), batch split",
+    m: 64,
+    n: 64,
+    k: 96,
+    o: { batch: 12, transB: true },
+    check: [0, 7],
+  },
+  {
+    name: "batch with shared B (folded rows)",
+    m: 5,
+    n: 300,
+    k: 200,
+    o: { batch: 9, strideB: 0 },
+    check: [],
+  },
+  {
+    name: "batch summed into one C",
+    m: 40,
+    n: 120,
+    k: 64,
+    o: { batch: 10, transA: true, strideC: 0 },
+    check: [],
+  },
+];
+
+Deno.test({
+  name: "threads: sgemm is bit-identical for 1, 2, 3, 5 threads (NN/NT/TN, small m, batched, folded, summed)",
+  ignore: !sharedMemory,
+  async fn() {
+    const before = getNumThreads();
+    try {
+      // thread counts outermost: each count's workers start once
+      const inputs = CASES.map((c) => {
+        const batch = c.o.batch ?? 1;
+        return {
+          a: uniformData(batch * c.m * c.k, c.m + c.k),
+          b: uniformData(batch * c.k * c.n, c.n * 3 + 1),
+        };
+      });
+      const results: Float32Array[][] = CASES.map(() => []);
+      for (const t of THREAD_COUNTS) {
+        setNumThreads(t);
+        CASES.forEach((c, q) => results[q].push(sgemm(inputs[q].a, inputs[q].b, c.m, c.n, c.k, c.o)));
+      }
+      CASES.forEach((c, q) => {
+        const { a, b } = inputs[q], res = results[q];
+        const aRows = c.o.transA ? c.k : c.m, bRows = c.o.transB ? c.n : c.k;
+        for (let r = 1; r < res.length; r++) {
+          const same = res[r].every((v, i) => Object.is(v, res[0][i]));
+          assert(same, `${c.name}: ${THREAD_COUNTS[r]} threads differ from 1 thread`);
+        }
+        for (const t of c.check) {
+          const offA = t * aRows * (c.o.transA ? c.m : c.k), offB = t * bRows * (c.o.transB ? c.k : c.n);
+          const want = ref(a, b, offA, offB, c.m, c.n, c.k, !!c.o.transA, !!c.o.transB);
+          for (let i = 0; i < c.m * c.n; i++) {
+            const got = res[0][t * c.m * c.n + i];
+            assert(
+              Math.abs(got - want.c[i]) <= 2 * c.k * 2 ** -24 * want.abs[i] + 1e-30,
+              `${c.name}: item ${t} [${i}] ${got} vs ${want.c[i]}`,
+            );
+          }
+        }
+      });
+    } finally {
+      setNumThreads(before);
+      await stopWorkers();
+    }
+  },
+});
+
+/** float64 DFT bins of one real row. */
+function dft(x: Float32Array, off: number, n: number): Float64Array {
+  const h = Math.floor(n / 2) + 1, out = new Float64Array(2 * h);
+  for (let f = 0; f < h; f++) {
+    let re = 0, im = 0;
+    for (let t = 0; t < n; t++) {
+      re += x[off + t] * Math.cos((2 * Math.PI * f * t) / n);
+      im -= x[off + t] * Math.sin((2 * Math.PI * f * t) / n);
+    }
+    out[2 * f] = re;
+    out[2 * f + 1] = im;
+  }
+  return out;
+}
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+}
+
+Deno.test({
+  name:
+    "threads: rfft/irfft batches (n = 256 split; odd n = 127 not split) and C3A products are bit-identical for 1, 2, 3, 5 threads",
+  ignore: !sharedMemory,
+  async fn() {
+    const before = getNumThreads();
+    try {
+      const ffts = [{ n: 256, batch: 301 }, { n: 127, batch: 403 }].map(({ n, batch }) => ({
+        n,
+        batch,
+        x: uniformData(n * batch, n + batch),
+      }));
+      const shape = { rows: 150, m: 6, n: 5, b: 64 };
+      const cx = uniformData(shape.rows * shape.n * shape.b, 41),
+        cw = uniformData(shape.m * shape.n * shape.b, 42);
+      const cg = uniformData(shape.rows * shape.m * shape.b, 43);
+      const runs: Float32Array[][] = [];
+      for (const t of THREAD_COUNTS) {
+        setNumThreads(t);
+        const r: Float32Array[] = [];
+        for (const f of ffts) {
+          const spec = rfft(f.x, f.n, f.batch);
+          r.push(spec, irfft(spec, f.n, f.batch));
+        }
+        r.push(c3aForward(cx, cw, shape));
+        const { gradX, gradKernel } = c3aBackward(cx, cw, cg, shape);
+        r.push(gradX!, gradKernel!);
+        runs.push(r);
+      }
+      for (let t = 1; t < runs.length; t++) {
+        runs[t].forEach((v, i) =>
+          assert(sameBits(v, runs[0][i]), `output ${i}: ${THREAD_COUNTS[t]} threads differ`)
+        );
+      }
+      // not vacuous: spectra match a float64 DFT, the round trip gives the input back, and the C3A
+      // forward of row 0 matches the direct circular sum (spec §1.3)
+      ffts.forEach((f, q) => {
+        const spec = runs[0][2 * q], back = runs[0][2 * q + 1], bins = Math.floor(f.n / 2) + 1;
+        for (const row of [0, f.batch - 1]) {
+          const want = dft(f.x, row * f.n, f.n);
+          for (let i = 0; i < 2 * bins; i++) {
+            assert(Math.abs(spec[row * 2 * bins + i] - want[i]) < 1e-4 * f.n);
+          }
+        }
+        for (let i = 0; i < f.x.length; i++) assert(Math.abs(back[i] - f.x[i]) < 1e-5);
+      });
+      const y = runs[0][4], { m, n, b } = shape;
+      for (let i = 0; i < m; i++) {
+        for (let s = 0; s < b; s++) {
+          let want = 0;
+          for (let j = 0; j < n; j++) {
+            for (let t = 0; t < b; t++) want += cw[(i * n + j) * b + ((t - s + b) % b)] * cx[j * b + t];
+          }
+          assert(Math.abs(y[i * b + s] - want) < 1e-4, `c3a forward [0, ${i * b + s}]`);
+        }
+      }
+    } finally {
+      setNumThreads(before);
+      await stopWorkers();
+    }
+  },
+});
