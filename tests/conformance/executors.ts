@@ -7,6 +7,8 @@
 import type { Backend } from "../../src/backend/backend.ts";
 import { backendNamed } from "../../src/backend/backend.ts";
 import { WasmBackend } from "../../src/backend/wasm/backend.ts";
+import { sharedMemory } from "../../src/backend/wasm/memory.ts";
+import { getNumThreads, setNumThreads, stopWorkers, withThreads } from "../../src/backend/threads/pool.ts";
 import type { FusedKernel } from "../../src/backend/kernels.ts";
 import { initWebGPU, webgpuBackend } from "../../src/backend/webgpu/mod.ts";
 
@@ -53,7 +55,29 @@ export const webgpu: ConformanceExecutor = {
   },
 };
 
+/**
+ * The wasm executor on 3 threads (the worker pool, src/backend/threads/) with every splittable kernel
+ * split however small its input, so the suite's small cases take the parallel paths. Skipped where
+ * wasm threads are unavailable.
+ */
+export const wasmThreads: ConformanceExecutor = {
+  name: "wasm-threads",
+  setup() {
+    if (!sharedMemory) return Promise.resolve("wasm threads are unavailable (no shared wasm memory)");
+    class ThreadedWasm extends WasmBackend {
+      protected override execute(...a: Parameters<WasmBackend["execute"]>): void {
+        withThreads(3, true, () => super.execute(...a));
+      }
+    }
+    return Promise.resolve(new ThreadedWasm());
+  },
+  teardown() {
+    setNumThreads(getNumThreads()); // stops the pool's workers beyond the default count
+    stopWorkers();
+  },
+};
+
 /** Executors of the CPU test process. */
-export const CPU_EXECUTORS: ConformanceExecutor[] = [wasm, wasmComposed];
+export const CPU_EXECUTORS: ConformanceExecutor[] = [wasm, wasmComposed, wasmThreads];
 /** Executors of the sequential GPU test process. */
 export const GPU_EXECUTORS: ConformanceExecutor[] = [webgpu];

@@ -89,6 +89,32 @@ export function getNumThreads(): number {
   return numThreads;
 }
 
+let splitEverything = false;
+
+/**
+ * The least work (in a kernel's own unit) worth splitting over threads: `work`, or 0 inside
+ * {@link withThreads} with `splitAll` (tests: small inputs take the parallel paths too).
+ */
+export function splitThreshold(work: number): number {
+  return splitEverything ? 0 : work;
+}
+
+/**
+ * Runs `fn` with `threads` threads and, when `splitAll`, every splittable kernel split however small
+ * its input (the conformance suite's threaded executor); restores both afterwards.
+ */
+export function withThreads<T>(threads: number, splitAll: boolean, fn: () => T): T {
+  const before = numThreads, beforeSplit = splitEverything;
+  numThreads = sharedMemory ? threads : 1;
+  splitEverything = splitAll;
+  try {
+    return fn();
+  } finally {
+    numThreads = before;
+    splitEverything = beforeSplit;
+  }
+}
+
 /** Number of worker threads started so far (for tests and benchmarks). */
 export function startedWorkers(): number {
   return workers.length;

@@ -24,7 +24,7 @@
  */
 
 import { f32view, readF32, Scratch, wasm } from "./memory.ts";
-import { getNumThreads, parallelCall, rangeSlices } from "../threads/pool.ts";
+import { getNumThreads, parallelCall, rangeSlices, splitThreshold } from "../threads/pool.ts";
 import { irfftPtr, rfftPtr } from "./fft.ts";
 
 /** Block structure of a C3A kernel `[m, n, b]`: m = out/b, n = in/b. */
@@ -268,7 +268,7 @@ function spectralRows(
   F: number,
 ): void {
   const threads = getNumThreads();
-  if (threads === 1 || rows < 2 || rows * m * n * F < PARALLEL_MIN_CMACS) {
+  if (threads === 1 || rows < 2 || rows * m * n * F < splitThreshold(PARALLEL_MIN_CMACS)) {
     wasm[fn](inPtr, packedPtr, outPtr, rows, m, n, F, s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F))));
     return;
   }

@@ -17,7 +17,7 @@
 
 import { free, malloc, memory, wasm } from "./memory.ts";
 import { fftWorkspace, getWasmFftPlan, type WasmFftPlan } from "./fft_plan.ts";
-import { getNumThreads, parallelCall, rangeSlices } from "../threads/pool.ts";
+import { getNumThreads, parallelCall, rangeSlices, splitThreshold } from "../threads/pool.ts";
 
 /** Batches below this many signal samples are transformed on the calling thread only. */
 const PARALLEL_MIN_SAMPLES = 1 << 15;
@@ -41,7 +41,10 @@ function execRows(
   const threads = getNumThreads();
   // odd n: the kernels transform two rows as one complex signal, partnered across the whole batch
   // (rows r and r + 4·ceil(batch/8)), so a row's rounding depends on the batch: not split
-  if (threads === 1 || p.plan.n % 2 === 1 || batch < 8 || batch * p.plan.n < PARALLEL_MIN_SAMPLES) {
+  if (
+    threads === 1 || p.plan.n % 2 === 1 || batch < 2 ||
+    batch * p.plan.n < splitThreshold(PARALLEL_MIN_SAMPLES)
+  ) {
     wasm[fn](p.ptr, inPtr, outPtr, batch, fftWorkspace(p.workBytes), p.bufElems);
     return;
   }

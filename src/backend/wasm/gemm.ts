@@ -15,7 +15,7 @@
  */
 
 import { f32view, memory, Scratch, wasm } from "./memory.ts";
-import { getNumThreads, parallelCall } from "../threads/pool.ts";
+import { getNumThreads, parallelCall, splitThreshold } from "../threads/pool.ts";
 import { MAX_SLICES } from "../threads/control.ts";
 
 /** Options shared by {@link sgemm} and {@link sgemmPtr}. */
@@ -150,7 +150,7 @@ function run(r: Resolved, m: number, n: number, k: number, pa: number, pb: numbe
   }
   const rr = { ...r, batch };
   const threads = getNumThreads();
-  if (threads === 1 || batch * m * n * k < PARALLEL_MIN_MACS) {
+  if (threads === 1 || batch * m * n * k < splitThreshold(PARALLEL_MIN_MACS)) {
     const ws = Number(wasm.sgemmWorkspaceBytes(m, n, k));
     callSgemm(sgemmArgs(rr, m, n, k, pa, pb, pc, ws > 0 ? s.alloc(ws) : 0));
     return;
