@@ -43,6 +43,7 @@ function utf8(bytes: Uint8Array): string | null {
 type J = null | boolean | string | bigint | { float: number } | J[] | { entries: [string, J][] };
 
 const TOKEN =
+  // deno-lint-ignore no-control-regex -- JSON strings exclude U+0000..U+001F: the range is intended
   /([ \t\n\r]+)|([{}[\]:,])|("(?:[^"\\\u0000-\u001f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*")|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)|(true|false|null)/y;
 
 /** JSON as serde_json reads it (plus: a repeated key is refused); null when refused. */
