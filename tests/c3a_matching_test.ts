@@ -2,7 +2,7 @@
 // the fixtures' resolved targets (written by Python PEFT), and suggestBlockSize (spec §6.1).
 import { assert, assertEquals, assertGreaterOrEqual, assertStringIncludes, assertThrows } from "./deps.ts";
 import { C3AConfig } from "../src/c3a/config.ts";
-import { NoMatchingPeftModuleError, ValueError } from "../src/c3a/errors.ts";
+import { captureWarnings, NoMatchingPeftModuleError, ValueError } from "../src/c3a/errors.ts";
 import {
   allLinearExclusions,
   C3A_DEFAULT_TARGET_MODULES,
@@ -15,6 +15,7 @@ import {
   pyRegex,
   resolveBlockSize,
   resolveTargetModules,
+  rootLayerIndex,
   type TargetCandidate,
 } from "../src/c3a/matching.ts";
 import { suggestBlockSize } from "../src/c3a/blockSize.ts";
@@ -81,6 +82,75 @@ Deno.test("layer index regexes of spec §3.4", () => {
   for (const [key, pattern, want] of cases) {
     assertEquals(getLayerIndex(key, pattern), want, `${key} / ${pattern}`);
   }
+});
+
+Deno.test("layer index at any depth: a table of module names (PEFT's rule of 2026: first `.name.digits.`)", () => {
+  // [module name, layersPattern, index PEFT reads, index of a root-level layer list PEFT does not read]
+  const table: [string, string | string[] | null, number | null, number | null][] = [
+    // one parent module, the usual transformers layout
+    ["model.layers.7.self_attn.q_proj", null, 7, null],
+    ["model.layers.7.self_attn.q_proj", "layers", 7, null],
+    ["model.layers.7.self_attn.q_proj", ["h", "layers"], 7, null],
+    // deeper: the index is found at any depth below the root
+    ["base.encoder.stack.layers.2.attn.q", null, 2, null],
+    ["base.encoder.stack.layers.2.attn.q", "layers", 2, null],
+    ["a.b.c.d.e.blocks.11.mlp.fc1", "blocks", 11, null],
+    ["vision.model.encoder.layers.31.mlp.fc2", null, 31, null],
+    // the first numbered segment wins (MoE: layer 1, expert 0), unless the pattern names the inner list
+    ["model.layers.1.mlp.experts.0.up_proj", null, 1, null],
+    ["model.layers.1.mlp.experts.0.up_proj", "layers", 1, null],
+    ["model.layers.1.mlp.experts.0.up_proj", "experts", 0, null],
+    ["model.layers.1.mlp.experts.0.up_proj", ["experts", "layers"], 0, null], // patterns in order
+    ["model.layers.1.mlp.experts.0.up_proj", ["layers", "experts"], 1, null],
+    // leading zeros, several digits
+    ["net.blocks.001.proj", "blocks", 1, null],
+    ["net.blocks.120.proj", null, 120, null],
+    // a layer list at the model's root: PEFT reads no index (no parent module before the name)
+    ["layers.3.self_attn.q_proj", null, null, 3],
+    ["layers.3.self_attn.q_proj", "layers", null, 3],
+    ["blocks.0.mlp.fc1", ["layers", "blocks"], null, 0],
+    ["h.12.attn.c_attn", "h", null, 12],
+    ["0.q_proj", null, null, null], // a bare Sequential index has no container name
+    // no index at all, or not followed by a dot
+    ["model.embed_tokens", null, null, null],
+    ["model.layers.4", null, null, null],
+    ["lm_head", "layers", null, null],
+    // a pattern that is a regex, and one that does not occur
+    ["model.decoder.layers.5.fc1", "layer[s]?", 5, null],
+    ["transformer.h.2.attn.c_attn", "layers", null, null],
+    ["layers.2.x", "h", null, null],
+  ];
+  for (const [key, pattern, peft, root] of table) {
+    assertEquals(getLayerIndex(key, pattern), peft, `getLayerIndex(${key}, ${JSON.stringify(pattern)})`);
+    assertEquals(rootLayerIndex(key, pattern), root, `rootLayerIndex(${key}, ${JSON.stringify(pattern)})`);
+  }
+});
+
+Deno.test("layers_to_transform on a root-level layer list: an error (or warning) that says why, not silence", () => {
+  // a model whose decoder layers are a ModuleList at the root: layers.0.q_proj, layers.1.q_proj
+  const names = ["", "layers", "layers.0", "layers.0.q_proj", "layers.1", "layers.1.q_proj", "head"];
+  const candidates = cand(names, (n) => n.endsWith("q_proj") || n === "head");
+  const config = new C3AConfig({ targetModules: ["q_proj"], layersToTransform: [1], blockSize: 1 });
+  const err = assertThrows(() => findTargets(config, candidates), NoMatchingPeftModuleError);
+  assertStringIncludes(err.message, 'Target modules ["q_proj"] not found in the base model'); // PEFT's
+  assertStringIncludes(
+    err.message,
+    "2 module(s) matching targetModules sit in a layer list at the model's root",
+  );
+  assertStringIncludes(err.message, "Put the layer list inside a parent module");
+  // the same list one level down is indexed, as in PEFT
+  const nested = cand(names.map((n) => (n === "" ? "" : `model.${n}`)), (n) => n.endsWith("q_proj"));
+  assertEquals(findTargets(config, nested).targets.map((t) => t.name), ["model.layers.1.q_proj"]);
+  // some targets matched elsewhere: the root-level ones are named in a warning
+  const mixed = cand(
+    [...names, "model", "model.layers", "model.layers.1", "model.layers.1.q_proj"],
+    (n) => n.endsWith("q_proj"),
+  );
+  const { warnings } = captureWarnings(() => {
+    assertEquals(findTargets(config, mixed).targets.map((t) => t.name), ["model.layers.1.q_proj"]);
+  });
+  assertEquals(warnings.length, 1);
+  assertStringIncludes(warnings[0], '(e.g. "layers.0.q_proj")');
 });
 
 Deno.test("layers_to_transform filters suffix matches only (spec §3.3 step 5, §3.4)", () => {

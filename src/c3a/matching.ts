@@ -10,7 +10,7 @@
  */
 
 import type { C3AConfig } from "./config.ts";
-import { formatValue, NoMatchingPeftModuleError, ValueError } from "./errors.ts";
+import { formatValue, NoMatchingPeftModuleError, ValueError, warn } from "./errors.ts";
 
 /**
  * Compile a Python regex (as written in a PEFT config) to a JavaScript RegExp with Python's
@@ -80,6 +80,32 @@ export function getLayerIndex(key: string, layersPattern: string | readonly stri
   }
   for (const p of patterns) {
     const m = cached(String.raw`.*?\.` + p + String.raw`\.(\d+)\.`, "match").exec(key);
+    if (m) return parseInt(m[m.length - 1], 10);
+  }
+  return null;
+}
+
+/**
+ * The layer index PEFT's rule ({@link getLayerIndex}) does not read: that of a layer list at the model's
+ * root (`layers.3.self_attn.q_proj`, or `P.3.…` for a `layersPattern` P), where no parent module precedes
+ * the container name. PEFT (checked against its `check_target_module_exists` of August 2026 and its test
+ * table, e.g. `("blocks.1.weight", …, False)`) finds no index there, so `layersToTransform` selects
+ * nothing; this library keeps PEFT's rule (an adapter must match the same modules in both) and uses this
+ * function only to say so instead of matching nothing silently.
+ *
+ * @param key full dotted module name
+ * @param layersPattern `layers_pattern` of the config (string, list, or null/empty for the default)
+ * @returns the index at the root, or null when PEFT's rule finds one or there is none
+ */
+export function rootLayerIndex(key: string, layersPattern: string | readonly string[] | null): number | null {
+  if (getLayerIndex(key, layersPattern) !== null) return null;
+  const patterns = layersPattern === null || layersPattern.length === 0
+    ? [String.raw`[^.]*`]
+    : typeof layersPattern === "string"
+    ? [layersPattern]
+    : layersPattern;
+  for (const p of patterns) {
+    const m = cached(`(?:${p})` + String.raw`\.(\d+)\.`, "match").exec(key);
     if (m) return parseInt(m[m.length - 1], 10);
   }
   return null;
@@ -333,6 +359,24 @@ export function findTargets(
       targets.push({ name: c.name, blockSize: resolveBlockSize(config, c.name) });
     } else unmatched++;
   }
+  // list targets that only a root-level layer list kept from layersToTransform (PEFT reads no index there)
+  const lt = config.layersToTransform;
+  const rootLevel = Array.isArray(targetModules) && lt !== null && (!Array.isArray(lt) || lt.length > 0)
+    ? candidates.filter((c) =>
+      c.name !== "" && !c.insideTunerLayer && matchTargetList(c.name, targetModules) === "suffix" &&
+      rootLayerIndex(c.name, config.layersPattern) !== null
+    ).map((c) => c.name)
+    : [];
+  const rootNote = rootLevel.length === 0
+    ? ""
+    : ` ${rootLevel.length} module(s) matching targetModules sit in a ` +
+      `layer list at the model's root (e.g. ${
+        formatValue(rootLevel[0])
+      }): PEFT reads a layer index only below ` +
+      "a parent module (`<parent>.<layers>.<i>.`), so layersToTransform selects none of them, in PEFT as here. " +
+      "Put the layer list inside a parent module (e.g. `model.layers`), or select layers with a regex " +
+      String.raw`targetModules such as "layers\.(0|1)\..*q_proj" instead of layersToTransform.`;
+  if (targets.length > 0 && rootLevel.length > 0) warn(rootNote.trim());
   if (targets.length === 0) {
     let msg: string;
     if (excluded.length > 0 && unmatched === 0) {
@@ -361,7 +405,7 @@ export function findTargets(
     if (config.layersPattern !== null) {
       msg += ` You also specified 'layers_pattern': ${formatValue(config.layersPattern)}.`;
     }
-    throw new NoMatchingPeftModuleError(msg + linearHint(candidates));
+    throw new NoMatchingPeftModuleError(msg + rootNote + linearHint(candidates));
   }
   return { targets, excluded, targetModules };
 }
