@@ -7,7 +7,10 @@
  * topological order, calls each closure once with the summed gradient of its output, accumulates into
  * leaf `.grad`s, and then (unless `retainGraph`) frees every visited node's closure and input edges,
  * releasing the tensors they saved — so a training loop that calls `loss.backward()` every step holds
- * only the current step's graph.
+ * only the current step's graph. Storage the graph owns outright is disposed there and then rather
+ * than left to the garbage collector (GPU buffers): tensors an op made only for its backward (passed
+ * to {@link recordOp} as `saved`, e.g. C3A's kernel spectrum) and the gradient temporaries of
+ * `backward()` itself (leaves receive copies or in-place sums).
  *
  * ## How to define a differentiable op (the pattern every op in src/ops/ follows)
  *

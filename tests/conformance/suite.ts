@@ -14,6 +14,9 @@ import {
   blockCircularConvolution,
   getCirculant,
 } from "../../src/ops/circulant.ts";
+import { linear } from "../../src/ops/matmul.ts";
+import { softmax } from "../../src/ops/softmax.ts";
+import { rmsNorm, swiglu } from "../../src/ops/nn.ts";
 import { assertClose, f32, goldenIndex, loadGoldenCase } from "../_golden.ts";
 import { uniformData } from "../_random.ts";
 import type { ConformanceExecutor } from "./executors.ts";
@@ -167,6 +170,91 @@ export async function conformance(ex: ConformanceExecutor): Promise<void> {
     assertEquals(e.shape, [0, m * b]);
     e.backward(on(be, [], [0, m * b]));
     assertEquals(Array.from(w0.grad!.dataSync()), new Array(m * n * b).fill(0), "no rows: zero kernel grad");
+  });
+
+  test("linear, softmax, rmsNorm, swiglu: forward and gradients vs float64 formulas (fused or composed)", (be) => {
+    const r = 7, k = 12, n = 5;
+    const xd = uniformData(r * k, 21),
+      wd = uniformData(n * k, 22),
+      bd = uniformData(n, 23),
+      gd = uniformData(r * n, 24);
+    // linear: y = x·Wᵀ + b, gx = g·W, gW = gᵀ·x, gb = Σ_rows g
+    const x = on(be, xd, [r, k]).requiresGrad_(), w = on(be, wd, [n, k]).requiresGrad_();
+    const bias = on(be, bd, [n]).requiresGrad_();
+    const y = linear(x, w, bias);
+    y.backward(on(be, gd, [r, n]));
+    const yr = new Float64Array(r * n), gx = new Float64Array(r * k), gw = new Float64Array(n * k);
+    const gb = new Float64Array(n);
+    for (let i = 0; i < r; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = bd[j];
+        for (let q = 0; q < k; q++) s += xd[i * k + q] * wd[j * k + q];
+        yr[i * n + j] = s;
+        const g = gd[i * n + j];
+        gb[j] += g;
+        for (let q = 0; q < k; q++) {
+          gx[i * k + q] += g * wd[j * k + q];
+          gw[j * k + q] += g * xd[i * k + q];
+        }
+      }
+    }
+    assertClose(y.dataSync(), yr, 1e-6, "linear y");
+    assertClose(x.grad!.dataSync(), gx, 1e-6, "linear gx");
+    assertClose(w.grad!.dataSync(), gw, 1e-6, "linear gW");
+    assertClose(bias.grad!.dataSync(), gb, 1e-6, "linear gb");
+    // softmax over the last axis: gx = y·(g − Σ g·y)
+    const sx = on(be, xd, [r, k]).requiresGrad_();
+    const sy = softmax(sx, -1);
+    const sg = uniformData(r * k, 25);
+    sy.backward(on(be, sg, [r, k]));
+    const syr = new Float64Array(r * k), sgx = new Float64Array(r * k);
+    for (let i = 0; i < r; i++) {
+      let mx = -Infinity, z = 0, dot = 0;
+      for (let q = 0; q < k; q++) mx = Math.max(mx, xd[i * k + q]);
+      for (let q = 0; q < k; q++) z += Math.exp(xd[i * k + q] - mx);
+      for (let q = 0; q < k; q++) syr[i * k + q] = Math.exp(xd[i * k + q] - mx) / z;
+      for (let q = 0; q < k; q++) dot += sg[i * k + q] * syr[i * k + q];
+      for (let q = 0; q < k; q++) sgx[i * k + q] = syr[i * k + q] * (sg[i * k + q] - dot);
+    }
+    assertClose(sy.dataSync(), syr, 1e-6, "softmax y");
+    assertClose(sx.grad!.dataSync(), sgx, 1e-6, "softmax gx");
+    // rmsNorm: n = x·rstd, y = n·w; gx = rstd·(g·w − n·mean(g·w·n)), gw = Σ_rows g·n
+    const eps = 1e-5, rw = uniformData(k, 26), rg = uniformData(r * k, 27);
+    const rx = on(be, xd, [r, k]).requiresGrad_(), rwt = on(be, rw, [k]).requiresGrad_();
+    const ry = rmsNorm(rx, rwt, eps);
+    ry.backward(on(be, rg, [r, k]));
+    const ryr = new Float64Array(r * k), rgx = new Float64Array(r * k), rgw = new Float64Array(k);
+    for (let i = 0; i < r; i++) {
+      let ms = 0;
+      for (let q = 0; q < k; q++) ms += xd[i * k + q] ** 2 / k;
+      const rstd = 1 / Math.sqrt(ms + eps);
+      let m = 0;
+      for (let q = 0; q < k; q++) m += (rg[i * k + q] * rw[q] * xd[i * k + q] * rstd) / k;
+      for (let q = 0; q < k; q++) {
+        const nq = xd[i * k + q] * rstd;
+        ryr[i * k + q] = nq * rw[q];
+        rgx[i * k + q] = rstd * (rg[i * k + q] * rw[q] - nq * m);
+        rgw[q] += rg[i * k + q] * nq;
+      }
+    }
+    assertClose(ry.dataSync(), ryr, 2e-6, "rmsNorm y");
+    assertClose(rx.grad!.dataSync(), rgx, 2e-6, "rmsNorm gx");
+    assertClose(rwt.grad!.dataSync(), rgw, 2e-6, "rmsNorm gw");
+    // swiglu: y = silu(a)·u, ga = g·u·silu'(a), gu = g·silu(a)
+    const ad = uniformData(r * k, 28), ud = uniformData(r * k, 29), wg = uniformData(r * k, 30);
+    const a = on(be, ad, [r, k]).requiresGrad_(), u = on(be, ud, [r, k]).requiresGrad_();
+    const sw = swiglu(a, u);
+    sw.backward(on(be, wg, [r, k]));
+    const swr = new Float64Array(r * k), ga = new Float64Array(r * k), gu = new Float64Array(r * k);
+    for (let i = 0; i < r * k; i++) {
+      const sig = 1 / (1 + Math.exp(-ad[i])), silu = ad[i] * sig;
+      swr[i] = silu * ud[i];
+      ga[i] = wg[i] * ud[i] * (sig + ad[i] * sig * (1 - sig));
+      gu[i] = wg[i] * silu;
+    }
+    assertClose(sw.dataSync(), swr, 2e-6, "swiglu y");
+    assertClose(a.grad!.dataSync(), ga, 2e-6, "swiglu ga");
+    assertClose(u.grad!.dataSync(), gu, 2e-6, "swiglu gu");
   });
 
   if (ex.teardown) {
