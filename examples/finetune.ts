@@ -14,15 +14,20 @@
  * @module
  */
 
-import { LlamaForCausalLM } from "../src/models/llama.ts";
-import { Linear, type Module } from "../src/nn/mod.ts";
-import { AdamW, LambdaLR } from "../src/optim/mod.ts";
-import { manualSeed, type Tensor } from "../src/tensor/index.ts";
-import { describeBackend, setBackend } from "../mod.ts";
-import { C3AConfig } from "../src/c3a/config.ts";
-import { type C3AModel, getPeftModel } from "../src/c3a/model.ts";
-import { suggestBlockSize } from "../src/c3a/blockSize.ts";
-import { formatDuration } from "../src/util/progress.ts";
+import {
+  C3AConfig,
+  type C3AModel,
+  describeBackend,
+  getPeftModel,
+  LlamaForCausalLM,
+  manualSeed,
+  nn,
+  optim,
+  setBackend,
+  suggestBlockSize,
+  type Tensor,
+  utils,
+} from "../mod.ts";
 import {
   checkTokensPerStep,
   CliError,
@@ -249,13 +254,13 @@ async function loadCheckpoint(dir: string): Promise<LlamaForCausalLM> {
 }
 
 /** The Linear layers a target list selects (PEFT list rule: exact name or `.`-suffix), checked one by one. */
-function resolveTargets(model: Module, targets: string[], blockSize: number | undefined): {
-  layers: [string, Linear][];
+function resolveTargets(model: nn.Module, targets: string[], blockSize: number | undefined): {
+  layers: [string, nn.Linear][];
   blockSize: number;
 } {
-  const linears = model.namedModules().filter((e): e is [string, Linear] => e[1] instanceof Linear);
+  const linears = model.namedModules().filter((e): e is [string, nn.Linear] => e[1] instanceof nn.Linear);
   const leafNames = [...new Set(linears.map(([n]) => n.split(".").pop()!))];
-  const selected = new Map<string, Linear>();
+  const selected = new Map<string, nn.Linear>();
   for (const t of targets) {
     const hits = linears.filter(([n]) => n === t || n.endsWith("." + t));
     if (hits.length === 0) {
@@ -444,8 +449,8 @@ export async function finetune(
 
   const steps = v.steps as number;
   const warmup = Math.min(v.warmup as number, steps);
-  const optimizer = new AdamW(params, { lr, weightDecay });
-  const scheduler = new LambdaLR(
+  const optimizer = new optim.AdamW(params, { lr, weightDecay });
+  const scheduler = new optim.LambdaLR(
     optimizer,
     (s) => s < warmup ? (s + 1) / warmup : Math.max(0, (steps - s) / Math.max(1, steps - warmup)),
   );
@@ -554,7 +559,7 @@ export async function finetune(
         `(${pct.toFixed(2)}%) | ${
           trainLog.tokensPerSecond.toFixed(0)
         } training tokens/s (optimizer steps only, evaluation excluded) | wall ${
-          formatDuration(wallSeconds)
+          utils.formatDuration(wallSeconds)
         } | ` +
         `peak RSS ${formatMB(memory.peakRss)}`,
     );

@@ -12,10 +12,7 @@
  * @module
  */
 
-import { LlamaForCausalLM } from "../src/models/llama.ts";
-import type { LlamaConfig } from "../src/models/llama.ts";
-import { AdamW, LambdaLR } from "../src/optim/mod.ts";
-import { manualSeed } from "../src/tensor/index.ts";
+import { type LlamaConfig, LlamaForCausalLM, manualSeed, optim, utils } from "../mod.ts";
 import { checkTokensPerStep, CliError, helpText, type OptionSpec, parseOptions, runMain } from "./lib/cli.ts";
 import {
   ByteTokenizer,
@@ -31,7 +28,6 @@ import { dataLog, evaluateBpb, formatSample, generate, type HeldOut, trainLoop }
 import { ensureWritableDir, formatMB, machineInfo, PeakMemory, Staging } from "./lib/output.ts";
 import { trainingCurvesSvg } from "./lib/plot.ts";
 import { writeHfCheckpoint } from "./lib/checkpoint.ts";
-import { formatDuration } from "../src/util/progress.ts";
 
 /** Where the script writes by default: never the shipped checkpoint (`examples/checkpoints/`). */
 const DEFAULT_OUT = "out/pretrain";
@@ -168,13 +164,13 @@ async function main(): Promise<void> {
   const matrices = model.namedParameters().filter(([, p]) => p.ndim >= 2).map(([, p]) => p);
   const vectors = model.namedParameters().filter(([, p]) => p.ndim < 2).map(([, p]) => p);
   const steps = v.steps as number;
-  const optimizer = new AdamW([
+  const optimizer = new optim.AdamW([
     { params: matrices, weightDecay: v["weight-decay"] as number },
     { params: vectors, weightDecay: 0 },
   ], { lr: v.lr as number, betas: [0.9, 0.95] });
   const warmup = Math.min(v.warmup as number, steps);
   // linear warm-up, then a half cosine from the peak down to 10% of it
-  const scheduler = new LambdaLR(optimizer, (s) => {
+  const scheduler = new optim.LambdaLR(optimizer, (s) => {
     if (s < warmup) return (s + 1) / warmup;
     const p = (s - warmup) / Math.max(1, steps - warmup);
     return 0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, p)));
@@ -209,7 +205,7 @@ async function main(): Promise<void> {
   if (sampleLength > 0) console.log(`sample (top-p 0.9, temperature 0.8): ${formatSample(prompt, sample)}`);
   console.log(
     `held-out bits per byte: ${initialBpb.toFixed(4)} (step 0) -> ${finalBpb.toFixed(4)} (step ${steps}); ` +
-      `${log.tokens.toLocaleString("en-US")} tokens in ${formatDuration(log.seconds)} ` +
+      `${log.tokens.toLocaleString("en-US")} tokens in ${utils.formatDuration(log.seconds)} ` +
       `(${log.tokensPerSecond.toFixed(0)} training tokens/s: optimizer steps only, evaluation excluded); ` +
       `peak RSS ${formatMB(memory.peakRss)}`,
   );

@@ -134,16 +134,16 @@ export async function runDemo(c3a, input) {
     { length: rows },
     (_, i) => (xs[i * 10] + xs[i * 10 + 1] - xs[i * 10 + 2] > 0 ? 1 : 0),
   );
-  const opt = new c3a.AdamW(params, { lr, weightDecay: 0 });
+  const opt = new c3a.optim.AdamW(params, { lr, weightDecay: 0 });
   /** @type {number[]} */
   const losses = [];
   for (let step = 0; step < steps; step++) {
-    const loss = c3a.nllLoss(model.forward(x), labels);
+    const loss = c3a.nn.functional.nllLoss(model.forward(x), labels);
     loss.backward();
     opt.step();
     opt.zeroGrad();
     losses.push((await loss.data())[0]);
   }
-  const finalLoss = (await c3a.noGrad(() => c3a.nllLoss(model.forward(x), labels)).data())[0];
+  const finalLoss = (await c3a.noGrad(() => c3a.nn.functional.nllLoss(model.forward(x), labels)).data())[0];
   return { backend: c3a.getBackend().name, blockSizes, trainableParams, probeOutput, losses, finalLoss };
 }

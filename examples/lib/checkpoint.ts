@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { Tensor } from "../../src/tensor/index.ts";
-import { saveSafetensors } from "../../src/io/safetensors.ts";
+import { saveSafetensors, type Tensor } from "../../mod.ts";
 import type { Staging } from "./output.ts";
 
 /** A copy of `o` with its top-level keys in sorted order (stable JSON files). */

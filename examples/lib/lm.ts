@@ -5,10 +5,7 @@
  * @module
  */
 
-import { crossEntropy, noGrad, type Tensor, tidy } from "../../src/tensor/index.ts";
-import type { Module } from "../../src/nn/mod.ts";
-import { clipGradNorm, type LRScheduler, type Optimizer } from "../../src/optim/mod.ts";
-import { Progress } from "../../src/util/progress.ts";
+import { nn, noGrad, type optim, type Tensor, tidy, utils } from "../../mod.ts";
 import { type Batch, bitsPerByte, Rng, sampleBatch, type Split } from "./data.ts";
 import type { PeakMemory } from "./output.ts";
 
@@ -25,7 +22,7 @@ export interface CausalLM {
 export function lmLoss(model: CausalLM, batch: Batch): Tensor {
   const logits = model.forward(batch.input, { shape: [batch.batchSize, batch.seqLen] });
   const v = logits.shape[logits.ndim - 1];
-  return crossEntropy(logits.reshape([batch.batchSize * batch.seqLen, v]), batch.target);
+  return nn.functional.crossEntropy(logits.reshape([batch.batchSize * batch.seqLen, v]), batch.target);
 }
 
 /** Held-out data: the token stream and the fixed evaluation windows on it. */
@@ -39,7 +36,7 @@ export interface HeldOut {
 }
 
 /** Held-out bits per byte of `model` (eval mode, no gradients; the previous mode is restored). */
-export function evaluateBpb(model: CausalLM & Module, heldOut: HeldOut, batchSize = 8): number {
+export function evaluateBpb(model: CausalLM & nn.Module, heldOut: HeldOut, batchSize = 8): number {
   const wasTraining = model.training;
   model.eval();
   try {
@@ -60,13 +57,13 @@ export function evaluateBpb(model: CausalLM & Module, heldOut: HeldOut, batchSiz
 /** Options of {@linkcode trainLoop}. */
 export interface TrainLoopOptions {
   /** The model (trained in place). */
-  model: CausalLM & Module;
+  model: CausalLM & nn.Module;
   /** The tensors the optimizer updates (used for gradient clipping). */
   params: Tensor[];
   /** The optimizer over `params`. */
-  optimizer: Optimizer<{ lr: number }>;
+  optimizer: optim.Optimizer<{ lr: number }>;
   /** Optional LR schedule, stepped after every optimizer step. */
-  scheduler?: LRScheduler;
+  scheduler?: optim.LRScheduler;
   /** Training byte stream. */
   tokens: Uint8Array;
   /** Held-out data for periodic evaluation. */
@@ -126,7 +123,7 @@ export function trainLoop(o: TrainLoopOptions): TrainLog {
     tokensPerSecond: 0,
   };
   if (o.initialBpb !== undefined) log.eval.push({ step: 0, value: o.initialBpb });
-  const bar = new Progress({ total: o.steps, label: o.label });
+  const bar = new utils.Progress({ total: o.steps, label: o.label });
   const t0 = performance.now();
   let trainMs = 0;
   o.model.train();
@@ -143,7 +140,7 @@ export function trainLoop(o: TrainLoopOptions): TrainLog {
       throw new Error(`training loss became ${nats} at step ${step}; lower --lr (now ${lr})`);
     }
     tidy(() => {
-      if (o.clipNorm > 0) clipGradNorm(o.params, o.clipNorm);
+      if (o.clipNorm > 0) nn.utils.clipGradNorm(o.params, o.clipNorm);
       o.optimizer.step();
     });
     o.optimizer.zeroGrad();

@@ -15,7 +15,8 @@
  * ## How to define a differentiable op (the pattern every op in src/ops/ follows)
  *
  * ```ts
- * import { mul, recordOp, stridesOf, tensor, Tensor } from "@c3a/c3a";
+ * import { mul, tensor, Tensor } from "@c3a/c3a";
+ * import { recordOp, stridesOf } from "@c3a/c3a/backend";
  *
  * export function square(x: Tensor): Tensor {
  *   const b = x.backend;                                   // run kernels on the tensor's backend

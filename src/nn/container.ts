@@ -21,9 +21,9 @@ function checkKey(key: string, what: string): void {
  *
  * @example
  * ```ts
- * import { Linear, randn } from "@c3a/c3a";
+ * import { nn, randn } from "@c3a/c3a";
  *
- * const layers = new ModuleList([new Linear(4, 4), new Linear(4, 4)]);
+ * const layers = new ModuleList([new nn.Linear(4, 4), new nn.Linear(4, 4)]);
  * let x = randn([2, 4]);
  * for (const l of layers) x = l.forward(x);
  * ```
@@ -106,9 +106,9 @@ export class ModuleList<M extends Module = Module> extends Module {
  *
  * @example
  * ```ts
- * import { Linear, randn, ReLU } from "@c3a/c3a";
+ * import { nn, randn } from "@c3a/c3a";
  *
- * const net = new Sequential(new Linear(10, 20), new ReLU(), new Linear(20, 2));
+ * const net = new Sequential(new nn.Linear(10, 20), new nn.ReLU(), new nn.Linear(20, 2));
  * const y = net.forward(randn([3, 10])); // [3, 2]
  * ```
  */

@@ -55,11 +55,11 @@ function isModuleArray(v: unknown): v is unknown[] {
  *
  * @example
  * ```ts
- * import { Linear, type Tensor } from "@c3a/c3a";
+ * import { nn, type Tensor } from "@c3a/c3a";
  *
  * class Net extends Module {
- *   lin0 = new Linear(10, 20);
- *   lin1 = new Linear(20, 2);
+ *   lin0 = new nn.Linear(10, 20);
+ *   lin1 = new nn.Linear(20, 2);
  *   override forward(x: Tensor): Tensor { return this.lin1.forward(this.lin0.forward(x).relu()); }
  * }
  * const net = new Net();

@@ -16,9 +16,9 @@ import { keep } from "../tensor/scope.ts";
  *
  * @example
  * ```ts
- * import { Module, ones, type Tensor } from "@c3a/c3a";
+ * import { nn, ones, type Tensor } from "@c3a/c3a";
  *
- * class Scale extends Module {
+ * class Scale extends nn.Module {
  *   gain = new Parameter(ones([4]));
  *   override forward(x: Tensor): Tensor { return x.mul(this.gain); }
  * }

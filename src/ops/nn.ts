@@ -154,7 +154,8 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
  * @throws {RangeError} when the shapes do not broadcast.
  * @example
  * ```ts
- * import { randn, swiglu } from "@c3a/c3a";
+ * import { nn, randn } from "@c3a/c3a";
+ * const { swiglu } = nn.functional;
  *
  * const h = swiglu(randn([2, 5, 64]), randn([2, 5, 64])); // [2, 5, 64]
  * ```

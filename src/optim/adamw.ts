@@ -158,9 +158,9 @@ export abstract class AdamBase extends Optimizer<AdamOptions> {
  *
  * @example
  * ```ts
- * import { Linear, randn } from "@c3a/c3a";
+ * import { nn, randn } from "@c3a/c3a";
  *
- * const model = new Linear(4, 2);
+ * const model = new nn.Linear(4, 2);
  * const params = model.namedParameters();
  * const decayed = params.filter(([n]) => !n.endsWith("bias")).map(([, p]) => p);
  * const noDecay = params.filter(([n]) => n.endsWith("bias")).map(([, p]) => p);

@@ -29,9 +29,9 @@ export interface ClipGradNormOptions {
  * @throws {Error} with `errorIfNonfinite` when the norm is NaN or infinite.
  * @example
  * ```ts
- * import { Linear, randn, SGD } from "@c3a/c3a";
+ * import { nn, optim, randn } from "@c3a/c3a";
  *
- * const model = new Linear(4, 2), opt = new SGD(model.parameters(), { lr: 0.1 });
+ * const model = new nn.Linear(4, 2), opt = new optim.SGD(model.parameters(), { lr: 0.1 });
  * const loss = model.forward(randn([8, 4])).square().mean();
  * loss.backward();
  * const norm = clipGradNorm(model.parameters(), 1.0).item(); // total norm before clipping

@@ -105,9 +105,9 @@ export abstract class LRScheduler {
  *
  * @example
  * ```ts
- * import { Linear, SGD } from "@c3a/c3a";
+ * import { nn, optim } from "@c3a/c3a";
  *
- * const opt = new SGD(new Linear(4, 2).parameters(), { lr: 0.1 });
+ * const opt = new optim.SGD(new nn.Linear(4, 2).parameters(), { lr: 0.1 });
  * const sched = new LambdaLR(opt, (step) => 0.95 ** step);
  * for (let step = 0; step < 3; step++) { opt.step(); sched.step(); } // lr: 0.1, 0.095, 0.09025, ...
  * ```
@@ -166,9 +166,9 @@ function checkSteps(numWarmupSteps: number, numTrainingSteps?: number): void {
  * @throws {RangeError} if a step count is not a non-negative integer.
  * @example
  * ```ts
- * import { Linear, SGD } from "@c3a/c3a";
+ * import { nn, optim } from "@c3a/c3a";
  *
- * const opt = new SGD(new Linear(4, 2).parameters(), { lr: 0.1 });
+ * const opt = new optim.SGD(new nn.Linear(4, 2).parameters(), { lr: 0.1 });
  * const sched = getLinearScheduleWithWarmup(opt, 10, 100); // 10 warm-up steps of 100
  * ```
  */
@@ -195,9 +195,9 @@ export function getLinearScheduleWithWarmup(
  * @throws {RangeError} if a step count is not a non-negative integer.
  * @example
  * ```ts
- * import { Linear, SGD } from "@c3a/c3a";
+ * import { nn, optim } from "@c3a/c3a";
  *
- * const opt = new SGD(new Linear(4, 2).parameters(), { lr: 0.1 });
+ * const opt = new optim.SGD(new nn.Linear(4, 2).parameters(), { lr: 0.1 });
  * const sched = getCosineScheduleWithWarmup(opt, 10, 100); // 10 warm-up steps of 100
  * ```
  */

@@ -32,9 +32,9 @@ export interface SGDOptions {
  *
  * @example
  * ```ts
- * import { Linear, randn } from "@c3a/c3a";
+ * import { nn, randn } from "@c3a/c3a";
  *
- * const model = new Linear(4, 2);
+ * const model = new nn.Linear(4, 2);
  * const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
  * const loss = model.forward(randn([8, 4])).square().mean();
  * loss.backward(); opt.step(); opt.zeroGrad();

@@ -52,9 +52,9 @@ function collect(v: unknown, out: Set<unknown>, depth = 0): void {
  *
  * @example
  * ```ts
- * import { Linear, randn } from "@c3a/c3a";
+ * import { nn, randn } from "@c3a/c3a";
  *
- * const model = new Linear(4, 1), x = randn([8, 4]), y = randn([8, 1]);
+ * const model = new nn.Linear(4, 1), x = randn([8, 4]), y = randn([8, 1]);
  * const lossValue = tidy(() => {
  *   const loss = model.forward(x).sub(y).square().mean();
  *   loss.backward();

@@ -98,7 +98,7 @@ export class Progress {
   /** Tokens accumulated from {@linkcode ProgressFields.tokens}. */
   tokens = 0;
   /** Last loss reported (NaN before any). */
-  loss = NaN;
+  loss: number = NaN;
   readonly #label: string;
   readonly #writer: ProgressWriter | null;
   readonly #tty: boolean;
@@ -113,6 +113,12 @@ export class Progress {
   #finished = false;
   readonly #enc = new TextEncoder();
 
+  /**
+   * A progress line for `total` steps; nothing is drawn until the first `update`.
+   *
+   * @param options `total` steps (an integer >= 0), label, writer and redraw intervals.
+   * @throws {RangeError} when `total` is not an integer >= 0.
+   */
   constructor(options: ProgressOptions) {
     const { total } = options;
     if (!Number.isInteger(total) || total < 0) {
