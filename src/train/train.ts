@@ -259,16 +259,16 @@ function checkResume(
  *
  * @example
  * ```ts
- * import { AdamW, crossEntropy, Linear, type Module, randn, train } from "../../mod.ts";
+ * import { nn, optim, randn, train } from "@c3a/c3a";
  *
- * const model = new Linear(4, 3);
+ * const model = new nn.Linear(4, 3);
  * const x = randn([16, 4]);
  * const y = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0];
  * const result = await train({
  *   model,
- *   optimizer: new AdamW(model.parameters(), { lr: 0.05 }),
+ *   optimizer: new optim.AdamW(model.parameters(), { lr: 0.05 }),
  *   data: [{ x, y }],
- *   loss: (m: Module, b: { x: typeof x; y: number[] }) => crossEntropy(m.forward(b.x), b.y),
+ *   loss: (m: nn.Module, b: { x: typeof x; y: number[] }) => nn.functional.crossEntropy(m.forward(b.x), b.y),
  *   maxSteps: 20,
  *   progress: false,
  * });
