@@ -29,12 +29,12 @@ else
   "$deno_bin" --version | head -1 >"$dev/deno.version"
 fi
 
-# 2. DENO_DIR: only what the device steps import. With the project's deno.json Deno caches every npm
-# package of its imports (binaryen, playwright-core, vega, datasets: ~200 MB); .device/deno.json keeps
-# its @std/* imports and test settings only, and run.sh passes it (--config .device/deno.json --no-lock).
+# 2. DENO_DIR: only what the device steps import. .device/deno.json is the project's import map, test
+# settings and unstable flags (npm-lazy-caching: only the npm packages the graph uses are cached) without
+# its tasks and lock; run.sh passes it (--config .device/deno.json --no-lock --cached-only).
 deno eval 'const d = JSON.parse(Deno.readTextFileSync("deno.json"));
-const imports = Object.fromEntries(Object.entries(d.imports).filter(([k]) => k.startsWith("@std/")));
-Deno.writeTextFileSync(".device/deno.json", JSON.stringify({ imports, test: d.test ?? {} }, null, 2) + "\n");'
+const c = { imports: d.imports, unstable: d.unstable ?? [], test: d.test ?? {} };
+Deno.writeTextFileSync(".device/deno.json", JSON.stringify(c, null, 2) + "\n");'
 entry=(bench/webgpu_bench.ts bench/device/peft_roundtrip.ts tests/webgpu_fft_test.ts tests/webgpu_kernels_test.ts
   tests/webgpu_select_test.ts tests/webgpu_training_test.ts)
 for f in tests/conformance*_test.ts; do [ -f "$f" ] && entry+=("$f"); done
