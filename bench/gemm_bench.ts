@@ -3,13 +3,17 @@
 // The group "kernel builds" times the plain SIMD build (wasm/kernels.wasm, multiply + add) against the
 // relaxed-SIMD build (wasm/kernels_relaxed.wasm, fused multiply-add) on the same operands, interleaved
 // in one process; the other groups use the build the library picked (printed first).
+// The group "threads" times sgemm at 1 thread against all threads (navigator.hardwareConcurrency or
+// C3A_NUM_THREADS) on the same operands (deno bench runs one bench's iterations, then the next: on a
+// loaded machine repeat the run); the other groups run at the default thread count.
 // Each group's baseline is the naive loop; a GFLOP/s table (2·m·n·k flops / mean time) is printed at
 // the end. Target (DESIGN.md): >= 15 GFLOP/s for 512 x 1024 x 1024 on one core.
 // The naive loop on 512x4096x4096 would take ~10 s per run, so that baseline times 64 of the 512 rows
 // (the loop's cost is exactly linear in the rows); its name says so and the table scales it by 8.
 
 import { sgemm, type SgemmOptions, sgemmPtr } from "../src/backend/wasm/gemm.ts";
-import { kernelBuild, malloc, Scratch, wasm } from "../src/backend/wasm/memory.ts";
+import { kernelBuild, malloc, Scratch, sharedMemory, wasm } from "../src/backend/wasm/memory.ts";
+import { getNumThreads, setNumThreads } from "../src/backend/threads/pool.ts";
 
 /** Plain TypeScript i-k-j triple loop, row-major, Float32Array: C[m,n] = A[m,k]·B[k,n]. */
 function naiveGemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number): void {
@@ -158,6 +162,25 @@ console.log(`library kernel build: ${kernelBuild}`);
     ["wasm/kernels_relaxed.wasm (relaxed SIMD, fused madd)", relaxed],
   ]);
 }
+/** sgemm at 1 thread and at `all` threads (the pool stays started). */
+function threadsGroup(m: number, n: number, k: number, all: number, iters: number): void {
+  const group = `threads, sgemm ${m}x${n}x${k}`;
+  const s = new Scratch();
+  const pa = s.copyIn(rand(m * k, 31)), pb = s.copyIn(rand(k * n, 32)), pc = s.alloc(m * n * 4);
+  for (const [t, baseline] of [[1, true], [all, false]] as const) {
+    gemmBench(group, `${t} thread${t > 1 ? "s" : ""}`, 2 * m * n * k, () => {
+      setNumThreads(t);
+      sgemmPtr(pa, pb, pc, m, n, k);
+    }, { n: iters, warmup: 2, baseline });
+  }
+}
+
+const allThreads = getNumThreads();
+console.log(`threads: ${allThreads} (shared wasm memory: ${sharedMemory})`);
+if (allThreads > 1) {
+  threadsGroup(512, 1024, 1024, allThreads, 20);
+  threadsGroup(512, 4096, 1024, allThreads, 6);
+}
 shapeGroup(512, 1024, 1024, 512, 10);
 shapeGroup(512, 4096, 4096, 64, 3);
 linearGroup(512, 1024, 1024, 512, 10);
@@ -207,6 +230,7 @@ linearGroup(512, 4096, 4096, 64, 3);
 }
 
 globalThis.addEventListener("unload", () => {
+  setNumThreads(allThreads);
   console.log("\nGFLOP/s (2·m·n·k / mean time per call):");
   for (const r of rows) {
     if (r.times.length === 0) continue;

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "./deps.ts";
-import { sgemm, sgemmPtr } from "../src/backend/wasm/gemm.ts";
+import { setSgemmResidentCap, sgemm, type SgemmArrayOptions, sgemmPtr } from "../src/backend/wasm/gemm.ts";
 import { f32view, free, malloc, memoryStats, Scratch, wasm } from "../src/backend/wasm/memory.ts";
 import { uniformData } from "./_random.ts";
 
@@ -356,5 +356,39 @@ Deno.test("sgemm sizes its workspace for folded batches: no write past the works
     }
   } finally {
     [pa, pb, pc, sentinel].forEach(free);
+  }
+});
+
+Deno.test("sgemm streams row tiles when the operands exceed the resident cap: bit-identical to one call", () => {
+  // a cap of 64 KiB forces tiles of a few dozen rows (and a short last tile that borrows rows)
+  const cases: [number, number, number, SgemmArrayOptions][] = [
+    [203, 70, 90, {}],
+    [157, 64, 33, { transB: true }],
+    [181, 40, 120, { transA: true }],
+    [97, 50, 60, { transA: true, transB: true }],
+  ];
+  for (const [m, n, k, o] of cases) {
+    const a = uniformData(m * k, m + 1), b = uniformData(k * n, n + 2), c0 = uniformData(m * n, 3);
+    for (const accumulate of [false, true]) {
+      const whole = sgemm(a, b, m, n, k, { ...o, accumulate, out: c0.slice() });
+      setSgemmResidentCap(64 << 10);
+      let tiled: Float32Array;
+      try {
+        tiled = sgemm(a, b, m, n, k, { ...o, accumulate, out: c0.slice() });
+      } finally {
+        setSgemmResidentCap(undefined);
+      }
+      const tag = `${m}x${n}x${k} ${JSON.stringify(o)} accumulate=${accumulate}`;
+      assert(tiled.every((v, i) => Object.is(v, whole[i])), `${tag}: tiled differs from one call`);
+      // and both are right (float64 reference of one entry per row)
+      for (let i = 0; i < m; i++) {
+        const j = (i * 7) % n;
+        let want = accumulate ? c0[i * n + j] : 0;
+        for (let p = 0; p < k; p++) {
+          want += (o.transA ? a[p * m + i] : a[i * k + p]) * (o.transB ? b[j * k + p] : b[p * n + j]);
+        }
+        assert(Math.abs(whole[i * n + j] - want) < 1e-4, `${tag} [${i}, ${j}]`);
+      }
+    }
   }
 });

@@ -290,6 +290,9 @@ export function sgemm(
   }
   const c = out ?? new Float32Array(r.extentC);
   if (r.extentC === 0) return c;
+  if (r.batch === 1 && (r.extentA + r.extentB + r.extentC) * 4 > residentCap && m > SMALL_M_ROWS + 1) {
+    return rowTiles(a, b, c, m, n, k, r);
+  }
   using s = new Scratch();
   const pa = r.extentA > 0 ? s.copyIn(a.subarray(0, r.extentA)) : 0;
   const pb = r.extentB > 0 ? s.copyIn(b.subarray(0, r.extentB)) : 0;
@@ -300,6 +303,65 @@ export function sgemm(
   run(r, m, n, k, pa, pb, pc);
   // memory may have grown during run(): take a fresh view
   cView.set(f32view(pc, r.extentC));
+  return c;
+}
+
+/** Rows of op(A) at or below which the kernel takes its small-m path (wasm/gemm.ts SMALL_M). */
+const SMALL_M_ROWS = 10;
+/** Operand bytes above which {@link sgemm} streams row tiles through wasm memory. */
+const DEFAULT_RESIDENT_CAP = 1 << 30;
+let residentCap = DEFAULT_RESIDENT_CAP;
+
+/**
+ * Sets the operand size (bytes of A + B + C) above which {@link sgemm} streams row tiles through wasm
+ * memory instead of copying everything in at once; `undefined` restores the default (1 GiB). For tests
+ * (a small cap forces tiling on small inputs).
+ */
+export function setSgemmResidentCap(bytes: number | undefined): void {
+  residentCap = bytes ?? DEFAULT_RESIDENT_CAP;
+}
+
+/**
+ * One product too large to hold in wasm memory at once (the tied lm_head of a big vocabulary over a
+ * long sequence, its gradients): rows of op(A) and C go through wasm memory a tile at a time, B stays
+ * resident. Tiles have more than SMALL_M_ROWS rows, so every tile takes the kernel's blocked path and
+ * each row of C is computed exactly as in one call (bit-identical to the untiled product). With transA
+ * the tile's columns of the stored A `[k, m]` are gathered into a contiguous `[k, rows]` block.
+ */
+function rowTiles(
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  r: Resolved,
+): Float32Array {
+  const budget = Math.max(0, residentCap - r.extentB * 4);
+  const rowBytes = (k + n) * 4;
+  const tile = Math.max(SMALL_M_ROWS + 1, Math.min(m, Math.floor(budget / rowBytes)));
+  using s = new Scratch();
+  const pb = r.extentB > 0 ? s.copyIn(b.subarray(0, r.extentB)) : 0;
+  const pa = s.alloc(tile * k * 4), pc = s.alloc(tile * n * 4);
+  for (let i0 = 0; i0 < m; i0 += tile) {
+    // keep every tile above the small-m threshold: the last one borrows rows from its predecessor's end
+    let rows = Math.min(tile, m - i0);
+    let start = i0;
+    if (rows <= SMALL_M_ROWS) {
+      start = m - (SMALL_M_ROWS + 1);
+      rows = SMALL_M_ROWS + 1;
+    }
+    if (r.transA) {
+      const av = f32view(pa, rows * k);
+      for (let p = 0; p < k; p++) av.set(a.subarray(p * r.lda + start, p * r.lda + start + rows), p * rows);
+    } else {
+      f32view(pa, rows * k).set(a.subarray(start * r.lda, start * r.lda + rows * k));
+    }
+    if (r.accumulate) f32view(pc, rows * n).set(c.subarray(start * n, (start + rows) * n));
+    run({ ...r, lda: r.transA ? rows : r.lda, strideA: 0, strideC: 0 }, rows, n, k, pa, pb, pc);
+    // rows before i0 (borrowed by a short last tile) were written by the previous tile: not again
+    c.set(f32view(pc + (i0 - start) * n * 4, (start + rows - i0) * n), i0 * n);
+  }
   return c;
 }
 
