@@ -19,12 +19,11 @@
 //
 // Each WebGPU run ends with a blocking read so the timing covers the GPU work. The adapter is printed
 // first: on llvmpipe/SwiftShader (software) the numbers show that the path works, not GPU speed.
-// Without an adapter only the wasm side runs. The wasm side is single-threaded unless the build exports
-// setNumThreads (then all cores).
+// Without an adapter only the wasm side runs. The wasm side uses every core (setNumThreads).
 import * as lib from "../mod.ts";
 import { type Backend, backendNamed } from "../src/backend/backend.ts";
 import { irfft, rfft } from "../src/fft/rfft.ts";
-import { initWebGPU } from "../src/backend/webgpu/mod.ts";
+import { destroyWebGPU, initWebGPU } from "../src/backend/webgpu/mod.ts";
 import type { WebGPUBackend } from "../src/backend/webgpu/mod.ts";
 import { manualSeed, noGrad, type Tensor, tidy } from "../src/tensor/index.ts";
 import { blockCircularConvolution } from "../src/ops/circulant.ts";
@@ -54,10 +53,9 @@ if (shape !== "135m" && shape !== "small") {
 const jsonPath = flag("json");
 const skipTrain = argv.includes("--skip-train");
 
-const threads = typeof (lib as Record<string, unknown>).setNumThreads === "function"
-  ? navigator.hardwareConcurrency
-  : 1;
-if (threads > 1) (lib as unknown as { setNumThreads(n: number): void }).setNumThreads(threads);
+// the wasm side on every core (the threaded executor), as the peer of the GPU
+const threads = Math.min(256, Math.max(1, navigator.hardwareConcurrency));
+lib.setNumThreads(threads);
 
 const wasm = backendNamed("wasm");
 const gpu: WebGPUBackend | null = await initWebGPU();
@@ -150,7 +148,7 @@ for (const [m, k, n] of [[512, 1024, 1024], [1024, 576, 1536]]) {
 // ---------------------------------------------------------------- training steps
 interface Trainer {
   step: () => number;
-  model: lib.Module;
+  model: lib.nn.Module;
 }
 function trainer(config: LlamaConfig, c3a: C3AConfig, batch: number, seq: number, seed: number) {
   manualSeed(seed);
@@ -333,5 +331,5 @@ if (!script) {
     await Deno.writeTextFile(tmp, JSON.stringify(summary, null, 2) + "\n");
     await Deno.rename(tmp, jsonPath);
   }
-  lib.destroyWebGPU();
+  destroyWebGPU();
 }

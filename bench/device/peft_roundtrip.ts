@@ -14,23 +14,23 @@
 //     [--adapter DIR] [--logits FILE] [--merged-logits FILE] [--steps N] [--backend wasm|webgpu|auto]
 //   deno run -A bench/device/peft_roundtrip.ts selftest --work DIR
 import {
-  AdamW,
   C3AConfig,
   C3AModel,
-  causalLmLoss,
   describeBackend,
-  destroyWebGPU,
   getPeftModel,
   LlamaForCausalLM,
   manualSeed,
-  type Module,
+  models,
+  type nn,
   noGrad,
+  optim,
   randint,
   saveSafetensors,
   setBackend,
   type Tensor,
   tidy,
 } from "../../mod.ts";
+import { destroyWebGPU } from "../../backend.ts";
 
 /** The adapter the Deno side trains: b = 16 everywhere, 32 on down_proj, xavier init (PEFT's default). */
 export const DENO_ADAPTER = {
@@ -49,7 +49,7 @@ function need(name: string): string {
   return v;
 }
 
-async function writeLogits(path: string | undefined, model: Module, ids: number[][]): Promise<void> {
+async function writeLogits(path: string | undefined, model: nn.Module, ids: number[][]): Promise<void> {
   if (!path) return;
   model.eval();
   const logits = noGrad(() => model.forward(ids) as Tensor);
@@ -81,11 +81,11 @@ if (mode === "base") {
   if (mode === "train") {
     model = getPeftModel(base, new C3AConfig(DENO_ADAPTER));
     const params = model.parameters().filter((p) => p.requiresGrad);
-    const opt = new AdamW(params, { lr: 0.05 });
+    const opt = new optim.AdamW(params, { lr: 0.05 });
     const steps = Number(arg("steps") ?? 3);
     for (let s = 0; s < steps; s++) {
       const loss = tidy(() => {
-        const l = causalLmLoss(model.forward(train) as Tensor, train);
+        const l = models.causalLmLoss(model.forward(train) as Tensor, train);
         l.backward();
         opt.step();
         opt.zeroGrad();
