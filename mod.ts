@@ -90,6 +90,7 @@ import * as _cache from "./src/models/cache.ts";
 import * as _checkpoint from "./src/io/checkpoint.ts";
 import * as _half from "./src/io/half.ts";
 import * as _progress from "./src/util/progress.ts";
+import * as _errors from "./src/c3a/errors.ts";
 import * as _textAuto from "./src/text/auto.ts";
 import * as _tokenizer from "./src/text/tokenizer.ts";
 import * as _chatTemplate from "./src/text/chat_template.ts";
@@ -329,12 +330,9 @@ export {
 } from "./src/c3a/config.ts";
 export {
   BlockSizeError,
-  captureWarnings,
   NoMatchingPeftModuleError,
   NotImplementedError,
-  setWarningHandler,
   ValueError,
-  type WarningHandler,
 } from "./src/c3a/errors.ts";
 export {
   C3ALinear,
@@ -363,11 +361,13 @@ export { C3A_DEFAULT_TARGET_MODULES } from "./src/c3a/matching.ts";
 export {
   ADAPTER_CONFIG_NAME,
   ADAPTER_SAFE_WEIGHTS_NAME,
+  type AdapterFiles,
+  adapterToFiles,
   type FromPretrainedOptions,
   getPeftModelStateDict,
   type SavePretrainedOptions,
   setPeftModelStateDict,
-} from "./src/io/adapter.ts";
+} from "./src/c3a/save_and_load.ts";
 // The C3A op itself (unscaled, true gradient): PEFT's BlockCircularConvolution and get_circulant_fast.
 export { addBlockCircularConvolution, blockCircularConvolution, getCirculant } from "./src/ops/circulant.ts";
 
@@ -556,7 +556,9 @@ export declare namespace backends {
 // utils
 // ---------------------------------------------------------------------------------------------
 /**
- * Helpers: the {@link utils.Progress} line for training scripts (tqdm-like, on standard error),
+ * Helpers: warnings (Python's `warnings`: {@link utils.captureWarnings}, {@link utils.setWarningHandler};
+ * by default they go to `console.warn`), the {@link utils.Progress} line for training scripts
+ * (tqdm-like, on standard error),
  * duration/rate formatting, shard-size parsing ("5GB", transformers' `max_shard_size`) and
  * float32 → float16/bfloat16 bit conversion (round to nearest even).
  */
@@ -565,6 +567,8 @@ export namespace utils {
   export import Progress = _progress.Progress;
   export import formatDuration = _progress.formatDuration;
   export import formatRate = _progress.formatRate;
+  export import captureWarnings = _errors.captureWarnings;
+  export import setWarningHandler = _errors.setWarningHandler;
   export import parseShardSize = _checkpoint.parseShardSize;
   export import floatToF16Bits = _half.floatToF16Bits;
   export import floatToBf16Bits = _half.floatToBf16Bits;
@@ -575,4 +579,5 @@ export declare namespace utils {
   export import ProgressOptions = _progress.ProgressOptions;
   export import ProgressFields = _progress.ProgressFields;
   export import ProgressWriter = _progress.ProgressWriter;
+  export import WarningHandler = _errors.WarningHandler;
 }

@@ -7,7 +7,7 @@ import { C3AModel, getPeftModel } from "../src/c3a/model.ts";
 import type { C3ALinear } from "../src/c3a/layer.ts";
 import { setWarningHandler, ValueError } from "../src/c3a/errors.ts";
 import { decodeSafetensors, loadSafetensors, saveSafetensors } from "../src/io/safetensors.ts";
-import { ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME } from "../src/io/adapter.ts";
+import { ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME } from "../src/c3a/save_and_load.ts";
 import { LlamaForCausalLM } from "../src/models/llama.ts";
 import { FIXTURES, lcgData, Net, netOutput as out, PEFT_KEYS, setData } from "./_c3a_util.ts";
 

@@ -8,7 +8,7 @@ import { C3AModel, getPeftModel } from "../src/c3a/model.ts";
 import { C3ALinear } from "../src/c3a/layer.ts";
 import { BlockSizeError, captureWarnings, setWarningHandler, ValueError } from "../src/c3a/errors.ts";
 import { SafetensorsError, saveSafetensors } from "../src/io/safetensors.ts";
-import { ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME } from "../src/io/adapter.ts";
+import { ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME } from "../src/c3a/save_and_load.ts";
 import { Linear } from "../src/nn/linear.ts";
 import type { Module } from "../src/nn/module.ts";
 import { noGrad } from "../src/autograd/grad_mode.ts";

@@ -1,7 +1,7 @@
 /**
  * `C3AModel` and `getPeftModel`: inject C3A adapters into a model and manage them (PEFT `PeftModel`
  * + `C3AModel`/`BaseTuner`, spec §3–§5): several named adapters, activation, disabling, merging,
- * unloading, trainability (bias, modules_to_save), and PEFT-format save/load (see src/io/adapter.ts).
+ * unloading, trainability (bias, modules_to_save), and PEFT-format save/load (see src/c3a/save_and_load.ts).
  *
  * Names: `namedModules()`, `namedParameters()` and `stateDict()` of a C3AModel use the base model's
  * paths, with PEFT's structure inside adapted layers: `<path>.base_layer.weight`,
@@ -30,13 +30,15 @@ import {
 } from "./matching.ts";
 import { ModulesToSaveWrapper } from "./modulesToSave.ts";
 import {
+  type AdapterFiles,
+  decodeAdapterFiles,
+  type DecodedAdapterFiles,
   type FromPretrainedOptions,
-  readAdapterConfig,
-  readAdapterWeights,
+  readAdapterDir,
   savePretrainedImpl,
   type SavePretrainedOptions,
   setPeftModelStateDict,
-} from "../io/adapter.ts";
+} from "./save_and_load.ts";
 
 /** Options of {@link getPeftModel} and the {@link C3AModel} constructor. */
 export interface GetPeftModelOptions {
@@ -823,7 +825,7 @@ export class C3AModel extends Module {
   // ------------------------------------------------------------------ files
 
   /**
-   * Write the adapters in PEFT's format (see src/io/adapter.ts): `adapter_config.json` (sorted keys,
+   * Write the adapters in PEFT's format (see src/c3a/save_and_load.ts): `adapter_config.json` (sorted keys,
    * `inference_mode: true`) and `adapter_model.safetensors` (F32 `base_model.model.<path>.c3a_kernel`
    * tensors, metadata `{"format": "pt"}`), the adapter `"default"` at the root of `dir` and any other
    * adapter in `dir/<name>/`. Files are written atomically (temporary file + rename).
@@ -888,12 +890,49 @@ export class C3AModel extends Module {
     dir: string | URL,
     options: FromPretrainedOptions = {},
   ): Promise<C3AModel> {
+    checkAdapterName(options.adapterName ?? "default");
+    // read and decode both files before touching the model
+    return C3AModel.#fromDecoded(model, await readAdapterDir(dir), options);
+  }
+
+  /**
+   * {@link C3AModel.fromPretrained} from the two files' contents instead of a directory: no file
+   * system, so it works in browsers with the `File`s of a file input (or `Blob`s, `Uint8Array`s,
+   * the config as a string), and with what {@link adapterToFiles} returns. Same validation, same
+   * errors and the same rollback: on any error `model` is exactly as before.
+   *
+   * @param model the base model (modified in place)
+   * @param files `{ "adapter_config.json": text | bytes | Blob, "adapter_model.safetensors": bytes | Blob }`
+   * @param options `adapterName` (default `"default"`), `isTrainable` (default false)
+   * @returns the wrapped model
+   * @throws {TypeError} a file missing from `files`
+   * @throws see {@link C3AModel.fromPretrained}
+   *
+   * @example
+   * ```ts
+   * import { MLP } from "../models/mlp.ts";
+   * import { C3AConfig } from "./config.ts";
+   * import { adapterToFiles } from "./save_and_load.ts";
+   *
+   * const files = adapterToFiles(getPeftModel(new MLP(), new C3AConfig({ blockSize: 2, targetModules: ["lin0"] })));
+   * const model = await C3AModel.fromFiles(new MLP(), files); // in a browser: the picked File objects
+   * model.peftConfig.default.blockSize; // 2
+   * ```
+   */
+  static async fromFiles(
+    model: Module,
+    files: AdapterFiles<string | Uint8Array | ArrayBuffer | Blob, Uint8Array | ArrayBuffer | Blob>,
+    options: FromPretrainedOptions = {},
+  ): Promise<C3AModel> {
+    checkAdapterName(options.adapterName ?? "default");
+    return C3AModel.#fromDecoded(model, await decodeAdapterFiles(files), options);
+  }
+
+  /** Inject the decoded adapter, copy its tensors, undo the injection if copying fails. */
+  static #fromDecoded(model: Module, decoded: DecodedAdapterFiles, options: FromPretrainedOptions): C3AModel {
     const isTrainable = options.isTrainable ?? false;
     const adapterName = options.adapterName ?? "default";
-    checkAdapterName(adapterName);
-    // read and decode both files before touching the model
-    const config = (await readAdapterConfig(dir)).with({ inferenceMode: !isTrainable });
-    const tensors = await readAdapterWeights(dir);
+    const config = decoded.config.with({ inferenceMode: !isTrainable });
     let undo: (() => void) | null = null;
     undoSink = (u) => (undo = u);
     let peft: C3AModel;
@@ -903,7 +942,7 @@ export class C3AModel extends Module {
       undoSink = null;
     }
     try {
-      setPeftModelStateDict(peft, tensors, adapterName);
+      setPeftModelStateDict(peft, decoded.tensors, adapterName);
     } catch (e) {
       (undo as (() => void) | null)?.();
       throw e;
@@ -926,18 +965,46 @@ export class C3AModel extends Module {
     adapterName: string,
     options: { isTrainable?: boolean } = {},
   ): Promise<void> {
+    this.#checkCanLoad(adapterName);
+    this.#loadDecoded(await readAdapterDir(dir), adapterName, options);
+  }
+
+  /**
+   * {@link C3AModel.loadAdapter} from the two files' contents (see {@link C3AModel.fromFiles}): no file
+   * system; same validation, errors and rollback.
+   *
+   * @param files `{ "adapter_config.json": text | bytes | Blob, "adapter_model.safetensors": bytes | Blob }`
+   * @param adapterName name to load the adapter under (must be new)
+   * @param options `isTrainable` (default false)
+   * @throws see {@link C3AModel.loadAdapter}; a {@link TypeError} for a file missing from `files`
+   */
+  async loadAdapterFromFiles(
+    files: AdapterFiles<string | Uint8Array | ArrayBuffer | Blob, Uint8Array | ArrayBuffer | Blob>,
+    adapterName: string,
+    options: { isTrainable?: boolean } = {},
+  ): Promise<void> {
+    this.#checkCanLoad(adapterName);
+    this.#loadDecoded(await decodeAdapterFiles(files), adapterName, options);
+  }
+
+  #checkCanLoad(adapterName: string): void {
     this.#checkUsable();
     checkAdapterName(adapterName);
     if (Object.hasOwn(this.peftConfig, adapterName)) {
       throw new ValueError(`Adapter with name '${adapterName}' already exists.`);
     }
-    const isTrainable = options.isTrainable ?? false;
-    const config = (await readAdapterConfig(dir)).with({ inferenceMode: !isTrainable });
-    const tensors = await readAdapterWeights(dir);
+  }
+
+  #loadDecoded(decoded: DecodedAdapterFiles, adapterName: string, options: { isTrainable?: boolean }): void {
     this.#checkUsable(); // the model may have been unloaded while the files were read
+    if (Object.hasOwn(this.peftConfig, adapterName)) {
+      throw new ValueError(`Adapter with name '${adapterName}' already exists.`);
+    }
+    const isTrainable = options.isTrainable ?? false;
+    const config = decoded.config.with({ inferenceMode: !isTrainable });
     const undo = this.#addAdapter(adapterName, config);
     try {
-      setPeftModelStateDict(this, tensors, adapterName);
+      setPeftModelStateDict(this, decoded.tensors, adapterName);
     } catch (e) {
       undo();
       throw e;

@@ -20,9 +20,18 @@ export function tempNameFor(path: string): string {
  * @throws {Error} `writing <path> failed: <reason>`; the temporary file is removed
  */
 export async function writeTextAtomic(path: string, text: string): Promise<void> {
+  await writeBytesAtomic(path, new TextEncoder().encode(text));
+}
+
+/**
+ * Writes `bytes` to `path` atomically (temporary file, then rename).
+ *
+ * @throws {Error} `writing <path> failed: <reason>`; the temporary file is removed
+ */
+export async function writeBytesAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = tempNameFor(path);
   try {
-    await Deno.writeTextFile(tmp, text, { createNew: true });
+    await Deno.writeFile(tmp, bytes, { createNew: true });
     await Deno.rename(tmp, path);
   } catch (e) {
     try {

@@ -1,5 +1,12 @@
 /**
- * PEFT adapter files for C3A (spec §4): `adapter_config.json` + `adapter_model.safetensors`.
+ * PEFT adapter files for C3A (spec §4): `adapter_config.json` + `adapter_model.safetensors` (PEFT's
+ * `peft/utils/save_and_load.py`).
+ *
+ * Two layers: pure functions that turn a model's adapter into the two files' contents and back
+ * ({@link adapterToFiles}, {@link decodeAdapterFiles}, {@link getPeftModelStateDict},
+ * {@link setPeftModelStateDict}; no `Deno`, so browsers use them with `File`/`Blob`/`Uint8Array`),
+ * and the directory readers/writers behind `C3AModel.savePretrained` / `fromPretrained` /
+ * `loadAdapter`, thin `Deno` wrappers over the pure layer.
  *
  * Tensor keys in the file are PEFT's: `base_model.model.<module path>.c3a_kernel` (F32,
  * `[out/b, in/b, b]`), plus `base_model.model.<path>.base_layer.bias` (bias `"c3a_only"`), every
@@ -11,12 +18,17 @@
  */
 
 import type { Tensor } from "../tensor/tensor.ts";
-import { loadSafetensors, saveSafetensors, type TensorLike } from "./safetensors.ts";
-import { C3AConfig } from "../c3a/config.ts";
-import { formatValue, ValueError, warn } from "../c3a/errors.ts";
-import type { C3AModel } from "../c3a/model.ts";
-import { checkAdapterName } from "../c3a/layer.ts";
-import { writeTextAtomic } from "./atomic.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  SafetensorsError,
+  type TensorLike,
+} from "../io/safetensors.ts";
+import { writeBytesAtomic, writeTextAtomic } from "../io/atomic.ts";
+import { C3AConfig } from "./config.ts";
+import { formatValue, ValueError, warn } from "./errors.ts";
+import type { C3AModel } from "./model.ts";
+import { checkAdapterName } from "./layer.ts";
 
 /** File name of the adapter configuration (PEFT `CONFIG_NAME`). */
 export const ADAPTER_CONFIG_NAME = "adapter_config.json";
@@ -218,6 +230,128 @@ export function adapterConfigText(model: C3AModel, config: C3AConfig): string {
 }
 
 /**
+ * One adapter's two PEFT files, keyed by their names on disk. As returned by {@link adapterToFiles}
+ * (the defaults: config text, weight bytes); as accepted by `C3AModel.fromFiles` /
+ * `loadAdapterFromFiles`, each may also be bytes or a `Blob`/`File` (what a browser's file input gives).
+ *
+ * @typeParam C type of the `adapter_config.json` content
+ * @typeParam W type of the `adapter_model.safetensors` content
+ */
+export interface AdapterFiles<C = string, W = Uint8Array> {
+  /** `adapter_config.json`: its text (sorted keys, as PEFT's `save_pretrained` writes it). */
+  "adapter_config.json": C;
+  /** `adapter_model.safetensors`: its bytes (F32, metadata `{"format": "pt"}` when written here). */
+  "adapter_model.safetensors": W;
+}
+
+/** The files as {@link decodeAdapterFiles} accepts them: text, bytes or a `Blob`/`File` each. */
+export type AdapterFilesInput = AdapterFiles<
+  string | Uint8Array | ArrayBuffer | Blob,
+  Uint8Array | ArrayBuffer | Blob
+>;
+
+/**
+ * Adapter `adapterName` of `model` as PEFT's two files, in memory (no file system: works in
+ * browsers, e.g. for a download button). `C3AModel.savePretrained` writes exactly these bytes.
+ *
+ * @param model the PEFT model
+ * @param adapterName which adapter (default `"default"`)
+ * @returns `{ "adapter_config.json": text, "adapter_model.safetensors": bytes }`
+ * @throws {ValueError} an unknown adapter name
+ * @example
+ * ```ts
+ * import { MLP } from "../models/mlp.ts";
+ * import { C3AConfig } from "./config.ts";
+ * import { getPeftModel } from "./model.ts";
+ *
+ * const model = getPeftModel(new MLP(), new C3AConfig({ blockSize: 2, targetModules: ["lin0"] }));
+ * const files = adapterToFiles(model);
+ * JSON.parse(files["adapter_config.json"]).peft_type; // "C3A"
+ * files["adapter_model.safetensors"].length > 0; // true
+ * ```
+ */
+export function adapterToFiles(model: C3AModel, adapterName = "default"): AdapterFiles {
+  const config = model.peftConfig[adapterName];
+  if (!config) {
+    throw new ValueError(
+      `Adapter ${adapterName} not found. Available adapters: ${Object.keys(model.peftConfig).join(", ")}.`,
+    );
+  }
+  return {
+    [ADAPTER_CONFIG_NAME]: adapterConfigText(model, config),
+    [ADAPTER_SAFE_WEIGHTS_NAME]: encodeSafetensors(getPeftModelStateDict(model, adapterName), {
+      format: "pt",
+    }),
+  };
+}
+
+async function bytesOf(v: string | Uint8Array | ArrayBuffer | Blob): Promise<Uint8Array> {
+  if (typeof v === "string") return new TextEncoder().encode(v);
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (typeof Blob !== "undefined" && v instanceof Blob) return new Uint8Array(await v.arrayBuffer());
+  throw new TypeError(
+    `an adapter file must be a string, Uint8Array, ArrayBuffer or Blob, got ${formatValue(v)}`,
+  );
+}
+
+/** What {@link decodeAdapterFiles} returns: the parsed config and the decoded tensors. */
+export interface DecodedAdapterFiles {
+  /** `adapter_config.json` as a config (unknown keys dropped with a warning). */
+  config: C3AConfig;
+  /** `adapter_model.safetensors` by file key (F32/F16/BF16 read as float32). */
+  tensors: Record<string, { dtype: string; shape: number[]; data: Float32Array }>;
+}
+
+/**
+ * Parse adapter files held in memory (no file system): the config text into a {@link C3AConfig} and
+ * the safetensors bytes into tensors. Nothing is applied to a model; `C3AModel.fromFiles` /
+ * `loadAdapterFromFiles` do that transactionally.
+ *
+ * @param files the two files (text/bytes/Blob/File each)
+ * @throws {TypeError} a file is missing or of another type
+ * @throws {SyntaxError} `adapter_config.json` is not JSON
+ * @throws {ValueError} a non-C3A or missing `peft_type`
+ * @throws {SafetensorsError} a truncated or corrupt weight file
+ */
+export async function decodeAdapterFiles(files: AdapterFilesInput): Promise<DecodedAdapterFiles> {
+  const configFile = files?.[ADAPTER_CONFIG_NAME];
+  const weightFile = files?.[ADAPTER_SAFE_WEIGHTS_NAME];
+  if (configFile === undefined || weightFile === undefined) {
+    throw new TypeError(
+      `adapter files need both ${formatValue(ADAPTER_CONFIG_NAME)} and ${
+        formatValue(ADAPTER_SAFE_WEIGHTS_NAME)
+      }, got keys [${Object.keys(files ?? {}).map((k) => formatValue(k)).join(", ")}]`,
+    );
+  }
+  const text = typeof configFile === "string"
+    ? configFile
+    : new TextDecoder().decode(await bytesOf(configFile));
+  const config = parseAdapterConfig(text, ADAPTER_CONFIG_NAME);
+  return { config, tensors: decodeAdapterWeights(await bytesOf(weightFile), ADAPTER_SAFE_WEIGHTS_NAME) };
+}
+
+/** `adapter_config.json` text → config; `where` names the file in a JSON error. */
+function parseAdapterConfig(text: string, where: string): C3AConfig {
+  try {
+    return C3AConfig.fromJSON(text);
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new SyntaxError(`${where} is not valid JSON: ${e.message}`);
+    throw e;
+  }
+}
+
+/** `adapter_model.safetensors` bytes → tensors; `where` names the file in a decoding error. */
+function decodeAdapterWeights(bytes: Uint8Array, where: string): DecodedAdapterFiles["tensors"] {
+  try {
+    return decodeSafetensors(bytes).tensors;
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new SafetensorsError(`${e.message} (file ${where})`);
+    throw e;
+  }
+}
+
+/**
  * Write adapters in PEFT's layout (implementation of `C3AModel.savePretrained`): for each selected
  * adapter, `adapter_model.safetensors` (F32, metadata `{"format": "pt"}`) and `adapter_config.json`,
  * in `dir` for `"default"` and in `dir/<name>` otherwise; each file written atomically.
@@ -246,11 +380,10 @@ export async function savePretrainedImpl(
   }
   for (const n of names) {
     const out = n === "default" ? root : pathJoin(root, n);
+    const files = adapterToFiles(model, n);
     await Deno.mkdir(out, { recursive: true });
-    await saveSafetensors(pathJoin(out, ADAPTER_SAFE_WEIGHTS_NAME), getPeftModelStateDict(model, n), {
-      format: "pt",
-    });
-    await writeTextAtomic(pathJoin(out, ADAPTER_CONFIG_NAME), adapterConfigText(model, model.peftConfig[n]));
+    await writeBytesAtomic(pathJoin(out, ADAPTER_SAFE_WEIGHTS_NAME), files[ADAPTER_SAFE_WEIGHTS_NAME]);
+    await writeTextAtomic(pathJoin(out, ADAPTER_CONFIG_NAME), files[ADAPTER_CONFIG_NAME]);
   }
 }
 
@@ -265,69 +398,39 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * Read `dir/adapter_config.json` into a {@link C3AConfig} (unknown keys dropped with a warning).
+ * Read and decode the adapter in `dir` (the file half of `fromPretrained`/`loadAdapter`, done before
+ * anything is injected so a bad file leaves the model untouched): `adapter_config.json` first, then
+ * `adapter_model.safetensors`, through the same pure code as {@link decodeAdapterFiles}.
  *
- * @throws {Error} `Can't find 'adapter_config.json' at '{dir}'` (PEFT's message)
+ * @param dir the adapter directory
+ * @throws {Error} `Can't find 'adapter_config.json' at '{dir}'` (PEFT's message); no weight file
+ *   (names the path; a PEFT pickle `adapter_model.bin` is reported as unsupported)
+ * @throws {SyntaxError} invalid JSON (names the file)
  * @throws {ValueError} a non-C3A or missing `peft_type`
+ * @throws {SafetensorsError} a truncated or corrupt file, or an unsupported dtype (names the file)
  */
-export async function readAdapterConfig(dir: string | URL): Promise<C3AConfig> {
-  const path = pathJoin(toPath(dir), ADAPTER_CONFIG_NAME);
+export async function readAdapterDir(dir: string | URL): Promise<DecodedAdapterFiles> {
+  const root = toPath(dir);
+  const configPath = pathJoin(root, ADAPTER_CONFIG_NAME);
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await Deno.readTextFile(configPath);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`Can't find '${ADAPTER_CONFIG_NAME}' at '${toPath(dir)}' (looked for ${path}).`);
+      throw new Error(`Can't find '${ADAPTER_CONFIG_NAME}' at '${root}' (looked for ${configPath}).`);
     }
     throw e;
   }
-  try {
-    return C3AConfig.fromJSON(text);
-  } catch (e) {
-    if (e instanceof SyntaxError) throw new SyntaxError(`${path} is not valid JSON: ${e.message}`);
-    throw e;
-  }
-}
-
-/**
- * Read and decode `dir/adapter_model.safetensors` (the weight half of `fromPretrained`/`loadAdapter`,
- * done before anything is injected so a bad file leaves the model untouched).
- *
- * @param dir the adapter directory
- * @returns the tensors by file key (F32/F16/BF16 read as float32)
- * @throws {Error} no weight file (names the path; a PEFT pickle `adapter_model.bin` is reported as
- *   unsupported)
- * @throws {SafetensorsError} a truncated or corrupt file, or an unsupported dtype (names the file)
- */
-export async function readAdapterWeights(
-  dir: string | URL,
-): Promise<Record<string, { dtype: string; shape: number[]; data: Float32Array }>> {
-  const root = toPath(dir);
-  const path = pathJoin(root, ADAPTER_SAFE_WEIGHTS_NAME);
-  if (!(await exists(path))) {
+  const config = parseAdapterConfig(text, configPath);
+  const weightsPath = pathJoin(root, ADAPTER_SAFE_WEIGHTS_NAME);
+  if (!(await exists(weightsPath))) {
     if (await exists(pathJoin(root, ADAPTER_WEIGHTS_NAME))) {
       throw new Error(
         `${root} has only ${ADAPTER_WEIGHTS_NAME} (a PyTorch pickle), which cannot be read here. Re-save the ` +
           `adapter in Python with save_pretrained(..., safe_serialization=True) to get ${ADAPTER_SAFE_WEIGHTS_NAME}.`,
       );
     }
-    throw new Error(`Can't find weights at '${root}': ${path} does not exist.`);
+    throw new Error(`Can't find weights at '${root}': ${weightsPath} does not exist.`);
   }
-  return (await loadSafetensors(path)).tensors;
-}
-
-/**
- * Read `dir/adapter_model.safetensors` and copy it into adapter `adapterName` of `model`. The file is
- * read and decoded completely, and every shape checked, before anything is copied.
- *
- * @throws {Error} no weight file, see {@link readAdapterWeights}
- * @throws {SafetensorsError} a corrupt file
- * @throws {RangeError} shape mismatches (see {@link setPeftModelStateDict}); nothing is copied
- */
-export async function loadAdapterInto(
-  model: C3AModel,
-  dir: string | URL,
-  adapterName: string,
-): Promise<void> {
-  setPeftModelStateDict(model, await readAdapterWeights(dir), adapterName);
+  return { config, tensors: decodeAdapterWeights(await Deno.readFile(weightsPath), weightsPath) };
 }
