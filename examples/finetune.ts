@@ -6,6 +6,9 @@
  * text), and reports held-out bits per byte before and after, trainable parameters, tokens/s, wall time and
  * peak memory. Writes the adapter (PEFT files), a JSON log and loss curves (SVG) into the output directory;
  * `--merge` also writes the merged model, `--method full` runs the full fine-tuning baseline instead.
+ * Text is read with the checkpoint's own tokenizer (`tokenizer.json`, byte-level) and training runs through
+ * the library's `train()`: `--grad-accum` batches per step, `--save-every` checkpoints into OUT/checkpoints,
+ * `--resume` continues an interrupted run bit for bit.
  *
  * Bad input (missing or corrupt checkpoint, a block size that does not fit, an unknown target, an unwritable
  * output directory, an unreadable text file) stops before training with a one-line error and exit code 2;
@@ -26,6 +29,7 @@ import {
   setBackend,
   suggestBlockSize,
   type Tensor,
+  training,
   utils,
 } from "../mod.ts";
 import {
@@ -38,26 +42,26 @@ import {
   runMain,
 } from "./lib/cli.ts";
 import {
-  ByteTokenizer,
   type Doc,
   evalOffsets,
   heldOutWarning,
+  loadByteTokenizer,
   loadCorpus,
   loadTextFile,
   splitDocs,
   tokenize,
 } from "./lib/data.ts";
 import {
+  checkRunCheckpoints,
   dataLog,
   evaluateBpb,
   formatSample,
   generate,
   type HeldOut,
+  trainLm,
   type TrainLog,
-  trainLoop,
 } from "./lib/lm.ts";
 import { ensureWritableDir, formatMB, machineInfo, PeakMemory, planReplace, Staging } from "./lib/output.ts";
-import { trainingCurvesSvg } from "./lib/plot.ts";
 import { writeHfCheckpoint } from "./lib/checkpoint.ts";
 
 /** The checkpoint shipped with the examples (made by `examples/pretrain.ts`). */
@@ -123,7 +127,30 @@ export const OPTIONS: OptionSpec[] = [
     help: "sequences per step (batch-size × seq-len at most 2^20 tokens)",
   },
   { name: "seq-len", type: "int", min: 2, default: 128, help: "bytes per sequence" },
+  {
+    name: "grad-accum",
+    type: "int",
+    min: 1,
+    default: 1,
+    help:
+      "batches per optimizer step (gradient accumulation; tokens per step = grad-accum × batch-size × seq-len)",
+  },
   { name: "eval-every", type: "int", min: 0, default: 25, help: "held-out evaluation interval in steps" },
+  {
+    name: "save-every",
+    type: "int",
+    min: 0,
+    default: 0,
+    help: "checkpoint interval in steps, into OUT/checkpoints (0 = none); an interrupted run loses at most " +
+      "the steps since the last one",
+  },
+  {
+    name: "resume",
+    type: "string",
+    metavar: "DIR",
+    help: "continue an interrupted run from its checkpoint (OUT/checkpoints or one checkpoint-N in it), " +
+      "with the same options; the result is the same as an uninterrupted run's",
+  },
   { name: "eval-windows", type: "int", min: 1, default: 32, help: "held-out windows of seq-len bytes" },
   {
     name: "sample-length",
@@ -339,6 +366,7 @@ export async function finetune(
     }
   } else docs = await loadCorpus("moby-dick");
   const model = await loadCheckpoint(checkpoint);
+  const tok = await loadByteTokenizer(checkpoint);
   const maxPos = model.config.max_position_embeddings;
   if (seqLen > maxPos) {
     throw new CliError(`--seq-len ${seqLen} exceeds the checkpoint's max_position_embeddings ${maxPos}`);
@@ -353,8 +381,8 @@ export async function finetune(
   } catch (e) {
     throw new CliError(`the text is too short to hold out 10% of it: ${(e as Error).message}`);
   }
-  const trainTokens = tokenize(split.train);
-  const heldTokens = tokenize(split.heldOut);
+  const trainTokens = tokenize(split.train, tok);
+  const heldTokens = tokenize(split.heldOut, tok);
   if (trainTokens.length < seqLen + 1 || heldTokens.length < seqLen + 1) {
     throw new CliError(
       `the text is too short for --seq-len ${seqLen}; give more text or a smaller --seq-len`,
@@ -364,6 +392,11 @@ export async function finetune(
     ? ["model", "finetune_log.json", "loss.svg"]
     : ["adapter", ...(v.merge ? ["merged"] : []), "finetune_log.json", "loss.svg"];
   const replaceNote = await planReplace(outDir, FINETUNE_OUTPUTS, written, v.overwrite === true);
+  await checkRunCheckpoints(`${outDir}/checkpoints`, {
+    resume: v.resume as string | undefined,
+    overwrite: v.overwrite === true,
+    saveEvery: v["save-every"] as number,
+  });
   await ensureWritableDir(outDir); // last check: a failed validation creates no directory
   if (replaceNote) log(replaceNote);
   const heldOut: HeldOut = {
@@ -390,10 +423,9 @@ export async function finetune(
   );
 
   const memory = new PeakMemory();
-  const tok = new ByteTokenizer();
   const sampleLength = v["sample-length"] as number;
   const firstHeld = split.heldOut[0].text;
-  const prompt = tok.encode(firstHeld.slice(0, 48));
+  const prompt = Uint8Array.from(tok.encode(firstHeld.slice(0, 48)));
   const sample = async (m: LlamaForCausalLM | C3AModel) =>
     sampleLength > 0
       ? tok.decode(
@@ -454,12 +486,9 @@ export async function finetune(
     optimizer,
     (s) => s < warmup ? (s + 1) / warmup : Math.max(0, (steps - s) / Math.max(1, steps - warmup)),
   );
-  const startBpb = method === "c3a" && initWeightsName !== "zeros"
-    ? evaluateBpb(trained as LlamaForCausalLM, heldOut)
-    : bpbBefore;
-  const trainLog: TrainLog = trainLoop({
+  const gradAccum = v["grad-accum"] as number;
+  const trainLog: TrainLog = await trainLm({
     model: trained as LlamaForCausalLM,
-    params,
     optimizer,
     scheduler,
     tokens: trainTokens,
@@ -467,13 +496,36 @@ export async function finetune(
     steps,
     batchSize: v["batch-size"] as number,
     seqLen,
+    gradAccum,
     seed,
     evalEvery: v["eval-every"] as number,
     clipNorm: 1,
     label: method,
     memory,
-    initialBpb: startBpb,
+    checkpointDir: `${outDir}/checkpoints`,
+    saveEvery: v["save-every"] as number,
+    resume: v.resume as string | undefined,
+    overwrite: v.overwrite === true,
+    // the options that change the trained weights: a resumed run must repeat them
+    runConfig: {
+      method,
+      checkpoint,
+      text: v.text ?? null,
+      steps,
+      lr,
+      weightDecay,
+      warmup,
+      blockSize: resolved?.blockSize ?? null,
+      targets: method === "c3a" ? targets : null,
+      initWeights: method === "c3a" ? initWeightsName : null,
+      batchSize: v["batch-size"],
+      seqLen,
+      gradAccum,
+      seed,
+    },
   });
+  if (trainLog.resumedFrom) log(`resumed from ${trainLog.resumedFrom}`);
+  const startBpb = trainLog.eval[0].value;
   const bpbAfter = trainLog.eval[trainLog.eval.length - 1].value;
   const sampleAfter = await sample(trained);
   log(
@@ -532,6 +584,7 @@ export async function finetune(
       ...result,
       trainablePercent: pct,
       bpbAtStep0: startBpb,
+      resumedFrom: trainLog.resumedFrom,
       tokens: trainLog.tokens,
       trainSeconds: trainLog.trainSeconds,
       loopSeconds: trainLog.seconds,
@@ -543,12 +596,13 @@ export async function finetune(
     const name = method === "c3a" ? `C3A b=${resolved!.blockSize}` : "full FT";
     await staging.writeText(
       "loss.svg",
-      await trainingCurvesSvg(
+      await training.trainingCurvesSvg(
         trainLog,
         10,
         `fine-tuning on ${v.text ? "your text" : "Moby-Dick"}: ${name}, ${
           trainable.toLocaleString("en-US")
         } trainable`,
+        "bits per byte",
       ),
     );
     files = await staging.commit(FINETUNE_OUTPUTS);

@@ -12,10 +12,18 @@
  * @module
  */
 
-import { type LlamaConfig, LlamaForCausalLM, manualSeed, optim, utils } from "../mod.ts";
+import {
+  type LlamaConfig,
+  LlamaForCausalLM,
+  manualSeed,
+  optim,
+  PreTrainedTokenizer,
+  tokenizers,
+  training,
+  utils,
+} from "../mod.ts";
 import { checkTokensPerStep, CliError, helpText, type OptionSpec, parseOptions, runMain } from "./lib/cli.ts";
 import {
-  ByteTokenizer,
   type Doc,
   evalOffsets,
   heldOutWarning,
@@ -24,15 +32,21 @@ import {
   splitDocs,
   tokenize,
 } from "./lib/data.ts";
-import { dataLog, evaluateBpb, formatSample, generate, type HeldOut, trainLoop } from "./lib/lm.ts";
+import { checkRunCheckpoints, dataLog, formatSample, generate, type HeldOut, trainLm } from "./lib/lm.ts";
 import { ensureWritableDir, formatMB, machineInfo, PeakMemory, Staging } from "./lib/output.ts";
-import { trainingCurvesSvg } from "./lib/plot.ts";
 import { writeHfCheckpoint } from "./lib/checkpoint.ts";
 
 /** Where the script writes by default: never the shipped checkpoint (`examples/checkpoints/`). */
 const DEFAULT_OUT = "out/pretrain";
 /** The names the script writes into `--out`. */
-const PRETRAIN_OUTPUTS = ["config.json", "model.safetensors", "training_log.json", "loss.svg"];
+const PRETRAIN_OUTPUTS = [
+  "config.json",
+  "model.safetensors",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "training_log.json",
+  "loss.svg",
+];
 
 const OPTIONS: OptionSpec[] = [
   { name: "steps", type: "int", min: 1, default: 1200, help: "optimizer steps" },
@@ -52,7 +66,29 @@ const OPTIONS: OptionSpec[] = [
   { name: "layers", type: "int", min: 1, default: 4, help: "decoder layers" },
   { name: "heads", type: "int", min: 1, default: 4, help: "attention heads" },
   { name: "kv-heads", type: "int", min: 1, default: 2, help: "key/value heads (grouped-query attention)" },
+  {
+    name: "grad-accum",
+    type: "int",
+    min: 1,
+    default: 1,
+    help: "batches per optimizer step (gradient accumulation)",
+  },
   { name: "eval-every", type: "int", min: 0, default: 100, help: "held-out evaluation interval in steps" },
+  {
+    name: "save-every",
+    type: "int",
+    min: 0,
+    default: 100,
+    help: "checkpoint interval in steps, into OUT/checkpoints (0 = none; the newest two are kept); an " +
+      "interrupted run loses at most the steps since the last one",
+  },
+  {
+    name: "resume",
+    type: "string",
+    metavar: "DIR",
+    help: "continue an interrupted run from its checkpoint (OUT/checkpoints or one checkpoint-N in it), " +
+      "with the same options",
+  },
   { name: "eval-windows", type: "int", min: 1, default: 48, help: "held-out windows of seq-len bytes" },
   { name: "seed", type: "int", default: 1, help: "seed for weights and batches" },
   { name: "sample-length", type: "int", min: 0, default: 160, help: "bytes generated at the end (0 = none)" },
@@ -100,16 +136,24 @@ async function main(): Promise<void> {
   for (const name of PRETRAIN_OUTPUTS) {
     if (await Deno.lstat(`${outDir}/${name}`).then(() => true, () => false)) there.push(name);
   }
+  // the byte-level tokenizer written with the model (id = UTF-8 byte), used for the data too
+  const files = tokenizers.byteLevelTokenizerFiles(seqLen);
+  const tok = new PreTrainedTokenizer(files.tokenizerJson, files.tokenizerConfig);
   if (there.length > 0 && !v.overwrite) {
     throw new CliError(
       `--out ${outDir} already holds a checkpoint (${there.join(", ")}); pass --overwrite to replace it, ` +
         `or another --out`,
     );
   }
+  await checkRunCheckpoints(`${outDir}/checkpoints`, {
+    resume: v.resume as string | undefined,
+    overwrite: v.overwrite === true,
+    saveEvery: v["save-every"] as number,
+  });
   await ensureWritableDir(outDir); // after the input checks, so a bad --text creates no directory
   if (there.length > 0) console.log(`note: --overwrite: this run replaces ${there.join(", ")} in ${outDir}`);
-  const trainTokens = tokenize(split.train);
-  const heldTokens = tokenize(split.heldOut);
+  const trainTokens = tokenize(split.train, tok);
+  const heldTokens = tokenize(split.heldOut, tok);
   const heldOut: HeldOut = {
     tokens: heldTokens,
     offsets: evalOffsets(heldTokens, seqLen, v["eval-windows"] as number),
@@ -177,10 +221,9 @@ async function main(): Promise<void> {
   });
   const memory = new PeakMemory();
 
-  const initialBpb = evaluateBpb(model, heldOut);
-  const log = trainLoop({
+  const gradAccum = v["grad-accum"] as number;
+  const log = await trainLm({
     model,
-    params: model.parameters(),
     optimizer,
     scheduler,
     tokens: trainTokens,
@@ -188,19 +231,34 @@ async function main(): Promise<void> {
     steps,
     batchSize: v["batch-size"] as number,
     seqLen,
+    gradAccum,
     seed,
     evalEvery: v["eval-every"] as number,
     clipNorm: 1,
     label: "pretrain",
     memory,
-    initialBpb,
+    checkpointDir: `${outDir}/checkpoints`,
+    saveEvery: v["save-every"] as number,
+    resume: v.resume as string | undefined,
+    overwrite: v.overwrite === true,
+    // every option that changes the trained weights: a resumed run must repeat them
+    runConfig: Object.fromEntries(
+      Object.entries(v).filter(([k]) =>
+        !["out", "overwrite", "resume", "save-every", "eval-every", "eval-windows", "sample-length"].includes(
+          k,
+        )
+      ),
+    ),
   });
+  if (log.resumedFrom) console.log(`resumed from ${log.resumedFrom}`);
+  const initialBpb = log.eval[0].value;
   const finalBpb = log.eval[log.eval.length - 1].value;
-  const tok = new ByteTokenizer();
   const prompt = "Fellow-Citizens of the Senate and House of Representatives: ";
   const sampleLength = v["sample-length"] as number;
   const sample = sampleLength > 0
-    ? tok.decode(await generate(model, tok.encode(prompt), { length: sampleLength, context: seqLen }))
+    ? tok.decode(
+      await generate(model, Uint8Array.from(tok.encode(prompt)), { length: sampleLength, context: seqLen }),
+    )
     : "";
   if (sampleLength > 0) console.log(`sample (top-p 0.9, temperature 0.8): ${formatSample(prompt, sample)}`);
   console.log(
@@ -213,6 +271,7 @@ async function main(): Promise<void> {
   const staging = await Staging.create(outDir);
   try {
     await writeHfCheckpoint(staging, model, config);
+    await tok.savePretrained(staging.dir);
     await staging.writeJson("training_log.json", {
       script: "examples/pretrain.ts",
       args: Deno.args,
@@ -227,13 +286,19 @@ async function main(): Promise<void> {
       trainSeconds: log.trainSeconds,
       tokensPerSecond: log.tokensPerSecond,
       peakRssBytes: memory.peakRss,
+      resumedFrom: log.resumedFrom,
       sample: { prompt, continuation: sample, topP: 0.9, temperature: 0.8, repetitionPenalty: 1.1 },
       machine: machineInfo(),
       curves: { train: log.train, eval: log.eval, lr: log.lr },
     });
     await staging.writeText(
       "loss.svg",
-      await trainingCurvesSvg(log, 20, "byte-level Llama pretraining on State of the Union addresses"),
+      await training.trainingCurvesSvg(
+        log,
+        20,
+        "byte-level Llama pretraining on State of the Union addresses",
+        "bits per byte",
+      ),
     );
     const written = await staging.commit(PRETRAIN_OUTPUTS);
     console.log(`wrote ${written.join(", ")}`);

@@ -12,9 +12,9 @@ import {
 import {
   type Batch,
   bitsPerByte,
-  ByteTokenizer,
   evalOffsets,
   heldOutWarning,
+  loadByteTokenizer,
   loadCorpus,
   loadTextFile,
   Rng,
@@ -32,13 +32,22 @@ import type { Linear } from "../src/nn/mod.ts";
 import { C3AModel } from "../src/c3a/model.ts";
 import { suggestBlockSize } from "../src/c3a/blockSize.ts";
 
-Deno.test("data: byte tokenizer maps text to its UTF-8 bytes and back", () => {
-  const tok = new ByteTokenizer();
+Deno.test("data: the checkpoint's tokenizer (AutoTokenizer) gives UTF-8 bytes; a non-byte-level one is refused", async () => {
+  const tok = await loadByteTokenizer(DEFAULT_CHECKPOINT);
   // "Aé→" = 0x41, 0xC3 0xA9, 0xE2 0x86 0x92 (UTF-8 by hand)
-  assertEquals([...tok.encode("Aé→")], [0x41, 0xc3, 0xa9, 0xe2, 0x86, 0x92]);
+  assertEquals(tokenize([{ id: "x", text: "Aé→" }], tok), Uint8Array.of(0x41, 0xc3, 0xa9, 0xe2, 0x86, 0x92));
   assertEquals(tok.decode([0x41, 0xc3, 0xa9, 0xe2, 0x86, 0x92]), "Aé→");
   assertEquals(tok.decode([0x41, 0xc3]), "A\ufffd", "a cut character decodes to U+FFFD");
-  assertThrows(() => tok.decode([256]), RangeError, "256");
+  const dir = await Deno.makeTempDir();
+  try {
+    await assertRejects(() => loadByteTokenizer(dir), CliError, "tokenizer.json not found");
+    const json = JSON.parse(await Deno.readTextFile(`${DEFAULT_CHECKPOINT}/tokenizer.json`));
+    json.model.vocab["extra"] = 256;
+    await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(json));
+    await assertRejects(() => loadByteTokenizer(dir), CliError, "not byte-level (vocabulary 257");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("data: both corpora load; the document split is deterministic, disjoint and complete", async () => {
@@ -104,7 +113,10 @@ Deno.test("data: Rng is uniform enough and stays in range", () => {
 });
 
 Deno.test("data: evaluation windows cover the stream without overlap; bits per byte of a uniform model is 8", async () => {
-  const tokens = tokenize((await loadCorpus("moby-dick")).slice(0, 5));
+  const tokens = tokenize(
+    (await loadCorpus("moby-dick")).slice(0, 5),
+    await loadByteTokenizer(DEFAULT_CHECKPOINT),
+  );
   const seqLen = 64;
   const offs = evalOffsets(tokens, seqLen, 20);
   assertEquals(offs.length, 20);
@@ -161,7 +173,10 @@ function opts(extra: string[]): OptionValues {
 
 /** The held-out windows finetune() uses for these options (same split, same deterministic windows). */
 async function heldOutFor(seqLen: number, windows: number): Promise<HeldOut> {
-  const tokens = tokenize(splitDocs(await loadCorpus("moby-dick")).heldOut);
+  const tokens = tokenize(
+    splitDocs(await loadCorpus("moby-dick")).heldOut,
+    await loadByteTokenizer(DEFAULT_CHECKPOINT),
+  );
   return { tokens, offsets: evalOffsets(tokens, seqLen, windows), seqLen };
 }
 

@@ -23,7 +23,7 @@ Deno.test("first run: npm packages are cached lazily (deno.json) and README runs
   );
 });
 
-Deno.test("first run: the main job's module graph holds only deno-std, Vega and the tokenizer libraries from npm (corpora load on use)", async () => {
+Deno.test("first run: the main job's module graph holds only deno-std and the tokenizer libraries from npm (corpora and Vega load on use)", async () => {
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", "examples/finetune.ts"],
     cwd: ROOT,

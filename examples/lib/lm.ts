@@ -1,12 +1,14 @@
 /**
  * Language-model helpers shared by `pretrain.ts` and `finetune.ts`: next-byte loss, held-out bits per byte,
- * a training loop with progress, evaluation and peak-memory sampling, and text sampling.
+ * training through the library's `train()` (random windows, held-out evaluation, checkpoints and resume,
+ * peak-memory sampling), and text sampling.
  *
  * @module
  */
 
-import { nn, noGrad, type optim, type Tensor, tidy, utils } from "../../mod.ts";
+import { nn, noGrad, type optim, type Tensor, tidy, train, training } from "../../mod.ts";
 import { type Batch, bitsPerByte, Rng, sampleBatch, type Split } from "./data.ts";
+import { CliError } from "./cli.ts";
 import type { PeakMemory } from "./output.ts";
 
 /** A causal LM as these scripts use it: `forward(ids, {shape: [B, T]})` → logits `[B, T, V]`. */
@@ -54,13 +56,11 @@ export function evaluateBpb(model: CausalLM & nn.Module, heldOut: HeldOut, batch
   }
 }
 
-/** Options of {@linkcode trainLoop}. */
-export interface TrainLoopOptions {
+/** Options of {@linkcode trainLm}. */
+export interface TrainLmOptions {
   /** The model (trained in place). */
   model: CausalLM & nn.Module;
-  /** The tensors the optimizer updates (used for gradient clipping). */
-  params: Tensor[];
-  /** The optimizer over `params`. */
+  /** The optimizer over the model's trainable parameters. */
   optimizer: optim.Optimizer<{ lr: number }>;
   /** Optional LR schedule, stepped after every optimizer step. */
   scheduler?: optim.LRScheduler;
@@ -74,6 +74,8 @@ export interface TrainLoopOptions {
   batchSize: number;
   /** Tokens per row. */
   seqLen: number;
+  /** Batches per optimizer step (gradient accumulation). */
+  gradAccum: number;
   /** Seed of the batch sampler. */
   seed: number;
   /** Evaluate every this many steps (and at the end); 0 = only at the end. */
@@ -84,97 +86,136 @@ export interface TrainLoopOptions {
   label: string;
   /** Peak-memory sampler (sampled every step). */
   memory?: PeakMemory;
-  /** Held-out bits per byte before training, if already known (step 0 of the eval curve). */
-  initialBpb?: number;
+  /** Where checkpoints go (`<dir>/checkpoint-<step>`). */
+  checkpointDir: string;
+  /** Save a checkpoint every this many steps (0 = none). */
+  saveEvery: number;
+  /** Continue from this checkpoint folder (or run folder), `--resume`. */
+  resume?: string;
+  /** Start over even if `checkpointDir` holds an earlier run's checkpoints (`--overwrite`). */
+  overwrite?: boolean;
+  /** The settings a resumed run must repeat (the options that change training). */
+  runConfig: Record<string, unknown>;
 }
 
-/** What {@linkcode trainLoop} measured. */
+/**
+ * The scripts' check before training: a fresh run that saves checkpoints refuses a folder holding an
+ * earlier run's (unless `--overwrite`, which starts over); `--resume` must name an existing folder.
+ * @throws {CliError} one line naming the folder and the flags that fix it.
+ */
+export async function checkRunCheckpoints(
+  dir: string,
+  o: { resume?: string; overwrite?: boolean; saveEvery: number },
+): Promise<void> {
+  if (o.resume !== undefined) {
+    if (!(await Deno.stat(o.resume).then((s) => s.isDirectory, () => false))) {
+      throw new CliError(`--resume ${o.resume}: no such folder; pass the run's OUT/checkpoints folder`);
+    }
+    return;
+  }
+  if (o.overwrite || o.saveEvery === 0) return;
+  const old = await training.listCheckpoints(dir);
+  if (old.length > 0) {
+    throw new CliError(
+      `${dir} holds checkpoints of an earlier run (${
+        old.map((c) => c.path.split("/").pop()).join(", ")
+      }); pass --resume ${dir} to continue it, --overwrite to start over, or another --out`,
+    );
+  }
+}
+
+/** What {@linkcode trainLm} measured (the curves in the scripts' JSON logs). */
 export interface TrainLog {
-  /** Training loss per step, in bits per byte (nats / ln 2). */
+  /** Training loss per step, in bits per byte (nats / ln 2; mean over the step's batches). */
   train: { step: number; value: number }[];
-  /** Held-out bits per byte at step 0 (when given), every `evalEvery` steps and at the end. */
+  /** Held-out bits per byte at step 0, every `evalEvery` steps and at the end. */
   eval: { step: number; value: number }[];
   /** Learning rate per step (first group). */
   lr: { step: number; value: number }[];
-  /** Tokens trained on. */
+  /** Tokens trained on in this run (a resumed run: since the resume). */
   tokens: number;
-  /** Wall time of the loop (evaluations included), seconds. */
+  /** Wall time of the loop (evaluations and checkpoints included), seconds. */
   seconds: number;
   /** Wall time of the training steps alone, seconds. */
   trainSeconds: number;
   /** Training tokens per second (steps only). */
   tokensPerSecond: number;
+  /** The checkpoint the run resumed from, or null. */
+  resumedFrom: string | null;
 }
 
+const HELD_OUT = "held-out bits/byte";
+
 /**
- * Trains with random windows of the stream: forward, loss, backward, optional clipping, optimizer and
- * scheduler step; evaluates held-out bits per byte periodically; shows a progress line.
- * @throws {Error} if the loss becomes non-finite (names the step and suggests a lower learning rate).
+ * Trains with random windows of the stream through the library's {@linkcode train}: `gradAccum` batches
+ * per optimizer step, clipping, the schedule, held-out bits per byte at step 0, every `evalEvery` steps and
+ * at the end, a checkpoint every `saveEvery` steps (`--resume` continues bit for bit), a progress line.
+ * @throws {CliError} when `checkpointDir` holds an earlier run's checkpoints (without `--resume` or
+ *   `--overwrite`) or `--resume` names a folder of another run or model (one line, nothing written)
+ * @throws {Error} if the loss becomes non-finite (names the step and the learning rate).
  */
-export function trainLoop(o: TrainLoopOptions): TrainLog {
-  const rng = new Rng(o.seed);
-  const log: TrainLog = {
-    train: [],
-    eval: [],
-    lr: [],
-    tokens: 0,
-    seconds: 0,
-    trainSeconds: 0,
-    tokensPerSecond: 0,
-  };
-  if (o.initialBpb !== undefined) log.eval.push({ step: 0, value: o.initialBpb });
-  const bar = new utils.Progress({ total: o.steps, label: o.label });
+export async function trainLm(o: TrainLmOptions): Promise<TrainLog> {
+  await checkRunCheckpoints(o.checkpointDir, o);
+  const rowTokens = o.batchSize * o.seqLen;
   const t0 = performance.now();
-  let trainMs = 0;
-  o.model.train();
-  for (let step = 1; step <= o.steps; step++) {
-    const ts = performance.now();
-    const batch = sampleBatch(o.tokens, o.batchSize, o.seqLen, rng);
-    const lr = o.optimizer.paramGroups[0].lr;
-    const nats = tidy(() => {
-      const loss = lmLoss(o.model, batch);
-      loss.backward();
-      return loss.item();
+  let stepsHere = 0; // steps run by this process (a resumed run starts counting at the resume)
+  let result;
+  try {
+    result = await train<Batch>({
+      model: o.model,
+      optimizer: o.optimizer,
+      scheduler: o.scheduler,
+      data: function* () {
+        const rng = new Rng(o.seed);
+        while (true) yield sampleBatch(o.tokens, o.batchSize, o.seqLen, rng);
+      },
+      loss: (m, b) => lmLoss(m as unknown as CausalLM, b),
+      maxSteps: o.steps,
+      gradientAccumulationSteps: o.gradAccum,
+      maxGradNorm: o.clipNorm,
+      evaluate: (m) => ({ [HELD_OUT]: evaluateBpb(m as unknown as CausalLM & nn.Module, o.heldOut) }),
+      evalEvery: o.evalEvery,
+      evalAtStart: true,
+      outputDir: o.saveEvery > 0 || o.resume !== undefined ? o.checkpointDir : undefined,
+      saveEvery: o.saveEvery,
+      saveTotalLimit: 2,
+      resumeFrom: o.resume,
+      overwriteOutputDir: o.overwrite,
+      runConfig: o.runConfig,
+      tokensPerBatch: () => rowTokens,
+      writeLogFiles: false,
+      // progress: this step's training loss in bits per byte (the library's losses are in nats), the latest
+      // held-out bits per byte with the step it was measured at, and tokens/s over wall time (evaluation
+      // included; the summary's "training tokens/s" counts the optimizer steps only)
+      progress: {
+        label: o.label,
+        fields: (entry, last) => ({
+          "train bits/byte (this step)": (entry.loss / Math.LN2).toFixed(4),
+          [HELD_OUT]: last ? `${last.metrics[HELD_OUT].toFixed(4)} (step ${last.step})` : "-",
+          "tokens/s (wall, incl. eval)": String(
+            Math.round(
+              (++stepsHere * rowTokens * o.gradAccum) / Math.max(1e-9, (performance.now() - t0) / 1000),
+            ),
+          ),
+        }),
+      },
+      onStep: () => o.memory?.sample(),
     });
-    if (!Number.isFinite(nats)) {
-      throw new Error(`training loss became ${nats} at step ${step}; lower --lr (now ${lr})`);
-    }
-    tidy(() => {
-      if (o.clipNorm > 0) nn.utils.clipGradNorm(o.params, o.clipNorm);
-      o.optimizer.step();
-    });
-    o.optimizer.zeroGrad();
-    o.scheduler?.step();
-    trainMs += performance.now() - ts;
-    o.memory?.sample();
-    const tokens = o.batchSize * o.seqLen;
-    log.tokens += tokens;
-    log.train.push({ step, value: nats / Math.LN2 });
-    log.lr.push({ step, value: lr });
-    // progress: this batch's training loss in bits per byte (the library's losses are in nats), the latest
-    // held-out bits per byte with the step it was measured at, and tokens/s over wall time (evaluation
-    // included; the summary's "training tokens/s" counts the optimizer steps only)
-    if ((o.evalEvery > 0 && step % o.evalEvery === 0) || step === o.steps) {
-      const bpb = evaluateBpb(o.model, o.heldOut);
-      log.eval.push({ step, value: bpb });
-      o.memory?.sample();
-    }
-    const last = log.eval[log.eval.length - 1];
-    const extra: Record<string, string> = {
-      "train bits/byte (this batch)": (nats / Math.LN2).toFixed(4),
-      "held-out bits/byte": last ? `${last.value.toFixed(4)} (step ${last.step})` : "-",
-    };
-    const wallSeconds = (performance.now() - t0) / 1000;
-    extra["tokens/s (wall, incl. eval)"] = wallSeconds > 0
-      ? ((log.tokens / wallSeconds) | 0).toString()
-      : "?";
-    bar.tick(1, { extra });
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (msg.startsWith("resumeFrom ")) throw new CliError(`--resume: ${msg.slice("resumeFrom ".length)}`);
+    throw e;
   }
-  bar.finish();
-  log.seconds = (performance.now() - t0) / 1000;
-  log.trainSeconds = trainMs / 1000;
-  log.tokensPerSecond = log.tokens / Math.max(1e-9, log.trainSeconds);
-  return log;
+  return {
+    train: result.log.train.map((e) => ({ step: e.step, value: e.loss / Math.LN2 })),
+    eval: result.log.eval.map((e) => ({ step: e.step, value: e.metrics[HELD_OUT] })),
+    lr: result.log.train.map((e) => ({ step: e.step, value: e.lr })),
+    tokens: result.tokens,
+    seconds: result.seconds,
+    trainSeconds: result.trainSeconds,
+    tokensPerSecond: result.tokensPerSecond,
+    resumedFrom: result.resumedFrom,
+  };
 }
 
 /** Options of {@linkcode generate}. */

@@ -2,10 +2,25 @@
  * Loss-curve pictures (SVG), drawn with Vega-Lite and rendered headlessly by Vega
  * (`new View(..., { renderer: "none" }).toSVG()`): a well-kept plotting library that runs offline in Deno,
  * with axes, legend and scales done properly. Vega is imported when a picture is first drawn, so a
- * program that never plots never loads it.
+ * program that never plots never downloads or loads it.
  *
  * @module
  */
+
+// The parts of Vega / Vega-Lite used here (the packages load on first use: the specifiers go through a
+// variable, because Deno fetches the targets of literal dynamic imports up front, and a program that never
+// plots should not download Vega).
+interface VegaModule {
+  parse(spec: unknown): unknown;
+  View: new (runtime: unknown, options: { renderer: "none" }) => {
+    toSVG(): Promise<string>;
+    finalize(): void;
+  };
+}
+interface VegaLiteModule {
+  compile(spec: unknown): { spec: unknown };
+}
+const VEGA = "vega", VEGA_LITE = "vega-lite";
 
 /** One curve: a name for the legend and its points. */
 export interface Series {
@@ -65,28 +80,31 @@ export async function lossCurveSvg(series: readonly Series[], options: PlotOptio
       .map((p) => ({ step: p.step, value: p.value, series: s.name }))
   );
   if (values.length === 0) throw new RangeError("lossCurveSvg: no finite points to plot");
-  const [{ parse, View }, { compile }] = await Promise.all([import("vega"), import("vega-lite")]);
+  const [{ parse, View }, { compile }] = await Promise.all([
+    import(VEGA) as Promise<VegaModule>,
+    import(VEGA_LITE) as Promise<VegaLiteModule>,
+  ]);
   const spec = {
     title: options.title,
     width: options.width ?? 640,
     height: options.height ?? 320,
     background: "white",
     data: { values },
-    mark: { type: "line" as const, point: values.length <= 60 },
+    mark: { type: "line", point: values.length <= 60 },
     encoding: {
-      x: { field: "step", type: "quantitative" as const, title: options.xLabel ?? "step" },
+      x: { field: "step", type: "quantitative", title: options.xLabel ?? "step" },
       y: {
         field: "value",
-        type: "quantitative" as const,
+        type: "quantitative",
         title: options.yLabel ?? "loss",
         scale: { zero: false },
       },
       color: {
         field: "series",
-        type: "nominal" as const,
+        type: "nominal",
         title: null,
         sort: series.map((s) => s.name),
-        legend: { orient: "top-right" as const, labelLimit: 0 },
+        legend: { orient: "top-right", labelLimit: 0 },
       },
     },
   };
