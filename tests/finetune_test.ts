@@ -375,7 +375,8 @@ Deno.test("pretrain: writes out/pretrain by default and refuses to replace a che
   assertEquals(
     r.stderr,
     `error: --out ${CHECKPOINT} already holds a checkpoint (config.json, model.safetensors, ` +
-      "training_log.json, loss.svg); pass --overwrite to replace it, or another --out",
+      "tokenizer.json, tokenizer_config.json, training_log.json, loss.svg); pass --overwrite to replace it, " +
+      "or another --out",
   );
   assertEquals(await Deno.readFile(shipped), bytes, "the shipped checkpoint is untouched");
 });
@@ -519,11 +520,16 @@ Deno.test("pretrain: a smoke run writes an HF checkpoint that finetune accepts a
     }).output();
     assertEquals(run.code, 0, new TextDecoder().decode(run.stderr));
     assertEquals(await listFiles(ckpt), [
+      "checkpoints",
       "config.json",
       "loss.svg",
       "model.safetensors",
+      "tokenizer.json",
+      "tokenizer_config.json",
       "training_log.json",
     ]);
+    // the last step's checkpoint (every 100 steps and after the last), and the tokenizer finetune reads
+    assertEquals(await listFiles(`${ckpt}/checkpoints`), ["checkpoint-2"]);
     const cfg = JSON.parse(await Deno.readTextFile(`${ckpt}/config.json`));
     assertEquals(cfg.architectures, ["LlamaForCausalLM"]);
     assertEquals(cfg.model_type, "llama");
@@ -566,5 +572,45 @@ Deno.test("pretrain: a smoke run writes an HF checkpoint that finetune accepts a
     assertEquals(await listFiles(out), ["adapter", "finetune_log.json", "loss.svg"]);
   } finally {
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("finetune: --save-every/--resume continue a run to the same result; a resume with other options is refused", async () => {
+  const out = await Deno.makeTempDir({ prefix: "c3a-resume-" });
+  try {
+    const base = ["--steps", "4", "--batch-size", "2", "--seq-len", "16", "--eval-windows", "2"];
+    const opts = (...more: string[]) =>
+      parseOptions([...base, "--sample-length", "0", ...more], OPTIONS).values;
+    const full = await finetune(opts("--out", `${out}/full`), quiet);
+    // the same run "interrupted" after step 2: its checkpoint-2 is where the resumed run starts
+    await finetune(opts("--steps", "2", "--save-every", "2", "--out", `${out}/cut`), quiet).catch(() => {});
+    // (a 2-step run is another run: --steps is one of the checked settings)
+    await assertRejects(
+      () => finetune(opts("--out", `${out}/cut`, "--resume", `${out}/cut/checkpoints`), quiet),
+      CliError,
+      "trainer_state.json was written by another run: maxSteps is 2 there, 4 in this run",
+    );
+    const parts = await finetune(opts("--save-every", "2", "--out", `${out}/a`), quiet);
+    assertEquals(parts.bpbAfter, full.bpbAfter, "saving checkpoints changes nothing");
+    await Deno.remove(`${out}/a/checkpoints/checkpoint-4`, { recursive: true }); // as if killed after step 3
+    const resumed = await finetune(
+      opts("--save-every", "2", "--out", `${out}/a`, "--resume", `${out}/a/checkpoints`),
+      quiet,
+    );
+    assertEquals(resumed.bpbAfter, full.bpbAfter);
+    const log = JSON.parse(await Deno.readTextFile(`${out}/a/finetune_log.json`));
+    assert(log.resumedFrom.endsWith("checkpoint-2"), log.resumedFrom);
+    await assertRejects(
+      () => finetune(opts("--lr", "0.1", "--out", `${out}/a`, "--resume", `${out}/a/checkpoints`), quiet),
+      CliError,
+      "runConfig.lr is 0.3 there, 0.1 in this run",
+    );
+    await assertRejects(
+      () => finetune(opts("--save-every", "2", "--out", `${out}/a`), quiet),
+      CliError,
+      "holds checkpoints of an earlier run",
+    );
+  } finally {
+    await Deno.remove(out, { recursive: true });
   }
 });
