@@ -175,7 +175,7 @@ Deno.test({
         batch,
         x: uniformData(n * batch, n + batch),
       }));
-      const shape = { rows: 150, m: 6, n: 5, b: 64 };
+      const shape = { rows: 300, m: 6, n: 5, b: 64 }; // above the split thresholds
       const cx = uniformData(shape.rows * shape.n * shape.b, 41),
         cw = uniformData(shape.m * shape.n * shape.b, 42);
       const cg = uniformData(shape.rows * shape.m * shape.b, 43);

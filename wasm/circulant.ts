@@ -318,6 +318,27 @@ export function c3aSpectralKernelGrad(
 ): void {
   const vecB = <usize> freqs << 3;
   if (!accumulate) memory.fill(gw, 0, <usize> m * <usize> n * vecB);
+  c3aSpectralKernelGradPairs(xs, gs, gw, rows, m, n, freqs, 0, freqs >> 1, 1);
+}
+
+/**
+ * The part of c3aSpectralKernelGrad for bin pairs p0 <= p < p1 (and the odd last bin when `tail` != 0),
+ * always adding into gw. Every element of gw is computed as in the whole call (same row blocks, same
+ * tiles), so threads can take disjoint pair ranges and get the same bits.
+ */
+export function c3aSpectralKernelGradPairs(
+  xs: usize,
+  gs: usize,
+  gw: usize,
+  rows: i32,
+  m: i32,
+  n: i32,
+  freqs: i32,
+  p0: i32,
+  p1: i32,
+  tail: i32,
+): void {
+  const vecB = <usize> freqs << 3;
   if (rows <= 0) return;
   const pairs = freqs >> 1;
   const xRowB = <usize> n * vecB;
@@ -327,7 +348,7 @@ export function c3aSpectralKernelGrad(
     const nr = (rb + R < rows ? rb + R : rows) - rb;
     const xb = xs + <usize> rb * xRowB;
     const gb = gs + <usize> rb * gRowB;
-    for (let p = 0; p < pairs; p++) {
+    for (let p = p0; p < p1; p++) {
       const off = <usize> p << 4;
       if (m >= 2 && n >= 4) {
         for (let i = 0; i < m; i += 2) {
@@ -364,7 +385,7 @@ export function c3aSpectralKernelGrad(
         }
       }
     }
-    if (freqs & 1) {
+    if ((freqs & 1) && tail) {
       const off = <usize> pairs << 4;
       for (let i = 0; i < m; i++) {
         for (let j = 0; j < n; j++) {

@@ -289,6 +289,34 @@ function spectralRows(
 }
 
 /**
+ * Kernel-gradient product gw = Σ_r xs[r] ∘ conj(gs[r]) (overwrites gw `[m, n, F, 2]`); with several
+ * threads, disjoint ranges of bin pairs run in parallel after gw is zeroed, each element computed as
+ * in one call (same row blocks and tiles), so results do not depend on the thread count.
+ */
+function kernelGradProduct(
+  xs: number,
+  gs: number,
+  gw: number,
+  rows: number,
+  m: number,
+  n: number,
+  F: number,
+  work: number,
+): void {
+  const threads = getNumThreads(), pairs = F >> 1;
+  if (threads === 1 || pairs < 2 || rows * m * n * F < splitThreshold(PARALLEL_MIN_CMACS)) {
+    wasm.c3aSpectralKernelGrad(xs, gs, gw, rows, m, n, F, 0, work);
+    return;
+  }
+  f32view(gw, m * n * F * 2).fill(0);
+  const ranges = rangeSlices(pairs, 1, threads);
+  parallelCall(
+    "c3aSpectralKernelGradPairs",
+    ranges.map(([p0, p1], q) => [xs, gs, gw, rows, m, n, F, p0, p1, q === ranges.length - 1 ? 1 : 0]),
+  );
+}
+
+/**
  * Pointer level forward: `y = x·Aᵀ` for x `[rows, n·b]` at `xPtr` and the packed kernel spectrum at
  * `packedPtr`, writing y `[rows, m·b]` at `yPtr` (float32, raw/unscaled). No validation; spectra
  * scratch is allocated internally.
@@ -375,7 +403,7 @@ export function c3aBackwardPtr(
     const xs = s2.alloc(rows * n * F * 8);
     rfftPtr(b, xPtr, xs, rows * n);
     const gws = s2.alloc(m * n * F * 8);
-    wasm.c3aSpectralKernelGrad(xs, gs, gws, rows, m, n, F, 0, work);
+    kernelGradProduct(xs, gs, gws, rows, m, n, F, work);
     irfftPtr(b, gws, gradKernelPtr, m * n);
   }
   if (gradXPtr) {
@@ -554,7 +582,7 @@ export function c3aSpectralKernel(
   const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
   const po = s.alloc(out.length * 4);
   if (which === "kernelGrad") {
-    wasm.c3aSpectralKernelGrad(s.copyIn(a), s.copyIn(b), po, rows, m, n, F, 0, work);
+    kernelGradProduct(s.copyIn(a), s.copyIn(b), po, rows, m, n, F, work);
   } else {
     const pa = s.copyIn(a), pp = packSpectrum(s, b, shape);
     if (which === "forward") spectralRows("c3aSpectralForward", s, pa, n, pp, po, m, rows, m, n, F);
