@@ -334,13 +334,7 @@ export {
   NotImplementedError,
   ValueError,
 } from "./src/c3a/errors.ts";
-export {
-  C3ALinear,
-  checkBlockSize,
-  type MergeOptions,
-  type UpdateLayerOptions,
-  validBlockSizes,
-} from "./src/c3a/layer.ts";
+export { C3ALinear, type MergeOptions, type UpdateLayerOptions } from "./src/c3a/layer.ts";
 export {
   type AddAdapterOptions,
   C3AModel,
@@ -353,9 +347,11 @@ export {
 export { ModulesToSaveWrapper } from "./src/c3a/modulesToSave.ts";
 export {
   type BlockSizeSuggestion,
+  checkBlockSize,
   type ModuleTree,
   suggestBlockSize,
   type SuggestBlockSizeOptions,
+  validBlockSizes,
 } from "./src/c3a/blockSize.ts";
 export { C3A_DEFAULT_TARGET_MODULES } from "./src/c3a/matching.ts";
 export {

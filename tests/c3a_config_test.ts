@@ -3,7 +3,7 @@
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "./deps.ts";
 import { C3AConfig, DEFAULT_PEFT_VERSION, pythonJsonDumps } from "../src/c3a/config.ts";
 import { BlockSizeError, captureWarnings, formatValue, ValueError } from "../src/c3a/errors.ts";
-import { checkBlockSize } from "../src/c3a/layer.ts";
+import { checkBlockSize } from "../src/c3a/blockSize.ts";
 import { getPeftModel } from "../src/c3a/model.ts";
 import { findTargets } from "../src/c3a/matching.ts";
 import { Module } from "../src/nn/module.ts";

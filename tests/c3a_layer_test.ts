@@ -1,7 +1,8 @@
 // C3ALinear (spec §1.2–§1.5, §2, §3.1): golden vectors, the worked example, true gradients (finite
 // differences through two stacked adapted layers), multi-adapter sum = merge, merge/unmerge, errors.
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "./deps.ts";
-import { C3ALinear, checkBlockSize, validBlockSizes } from "../src/c3a/layer.ts";
+import { C3ALinear } from "../src/c3a/layer.ts";
+import { checkBlockSize, validBlockSizes } from "../src/c3a/blockSize.ts";
 import { BlockSizeError, captureWarnings, ValueError } from "../src/c3a/errors.ts";
 import { Linear } from "../src/nn/linear.ts";
 import { Embedding } from "../src/nn/embedding.ts";

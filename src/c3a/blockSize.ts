@@ -1,13 +1,75 @@
 /**
- * `suggestBlockSize`: which block sizes fit a set of layers, ranked by PEFT's guidance
+ * Block sizes, in one place (spec §1.1: b must divide both widths of a layer):
+ * {@link validBlockSizes} computes which fit a layer, {@link checkBlockSize} checks one with PEFT's
+ * messages, and {@link suggestBlockSize} ranks the sizes that fit a set of layers by PEFT's guidance
  * ("choose a gcd(d1, d2) near √(d1·d2)/r", r = the LoRA rank you would otherwise use; spec §6.1).
+ * The layer, the tuner and the C3A op all call these.
  *
  * @module
  */
 
 import { C3AConfig } from "./config.ts";
-import { formatValue } from "./errors.ts";
+import { BlockSizeError, formatValue } from "./errors.ts";
 import { allLinearExclusions, findTargets, type TargetCandidate } from "./matching.ts";
+
+/**
+ * The common divisors of `inFeatures` and `outFeatures`: the block sizes a layer accepts.
+ *
+ * @param inFeatures input width (positive integer)
+ * @param outFeatures output width (positive integer)
+ * @returns ascending list
+ */
+export function validBlockSizes(inFeatures: number, outFeatures: number): number[] {
+  const out: number[] = [];
+  const lim = Math.min(inFeatures, outFeatures);
+  for (let b = 1; b <= lim; b++) if (inFeatures % b === 0 && outFeatures % b === 0) out.push(b);
+  return out;
+}
+
+/**
+ * Check a block size for a layer exactly as PEFT's `C3ALayer.update_layer` (spec §3.1), with the
+ * valid block sizes appended to the message.
+ *
+ * @param blockSize the block size b
+ * @param inFeatures layer input width
+ * @param outFeatures layer output width
+ * @param layerName module name for the message (optional)
+ * @throws {BlockSizeError} (a RangeError) `` `block_size` should be a positive integer value but the
+ *   value passed is {b} ``, `The block size should be a factor of the input size. However, the input
+ *   size is {in} and the block size is {b}`, or the same for the output size
+ */
+export function checkBlockSize(
+  blockSize: number,
+  inFeatures: number,
+  outFeatures: number,
+  layerName?: string,
+): void {
+  const where = layerName ? ` (layer "${layerName}", ${inFeatures} -> ${outFeatures})` : "";
+  const valid = () =>
+    ` Valid block sizes for this layer (common divisors of ${inFeatures} and ${outFeatures}): ${
+      validBlockSizes(inFeatures, outFeatures).join(", ")
+    }. Set blockSize, or a blockSizePattern entry for this module, to one of them.`;
+  if (!Number.isInteger(blockSize) || blockSize <= 0) {
+    throw new BlockSizeError(
+      `\`block_size\` should be a positive integer value but the value passed is ${
+        formatValue(blockSize)
+      }${where}.` +
+        valid(),
+    );
+  }
+  if (inFeatures % blockSize !== 0) {
+    throw new BlockSizeError(
+      `The block size should be a factor of the input size. However, the input size is ${inFeatures} and the ` +
+        `block size is ${formatValue(blockSize)}${where}.` + valid(),
+    );
+  }
+  if (outFeatures % blockSize !== 0) {
+    throw new BlockSizeError(
+      `The block size should be a factor of the output size. However, the output size is ${outFeatures} and ` +
+        `the block size is ${formatValue(blockSize)}${where}.` + valid(),
+    );
+  }
+}
 
 /** One candidate block size. */
 export interface BlockSizeSuggestion {
@@ -105,8 +167,8 @@ export function suggestBlockSize(
   const target = Math.exp(logTarget / sizes.length);
   const totalInOut = sizes.reduce((s, [i, o]) => s + i * o, 0);
   const out: BlockSizeSuggestion[] = [];
-  for (let b = 1; b <= g; b++) {
-    if (g % b === 0) out.push({ blockSize: b, paramCount: totalInOut / b, ratio: b / target });
+  for (const b of validBlockSizes(g, g)) {
+    out.push({ blockSize: b, paramCount: totalInOut / b, ratio: b / target });
   }
   // Distances within 1e-9 are ties (e.g. b = target/√2 and target·√2), broken towards the larger b.
   out.sort((x, y) => {

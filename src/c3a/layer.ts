@@ -20,7 +20,8 @@ import { zeros } from "../tensor/creation.ts";
 import { type Generator, normal_, uniform_ } from "../tensor/random.ts";
 import { noGrad } from "../autograd/grad_mode.ts";
 import { addBlockCircularConvolution, getCirculant } from "../ops/circulant.ts";
-import { BlockSizeError, formatValue, ValueError, warn } from "./errors.ts";
+import { formatValue, ValueError, warn } from "./errors.ts";
+import { checkBlockSize } from "./blockSize.ts";
 import type { C3AInitWeights } from "./config.ts";
 
 /** Kernel-initialisation values PEFT accepts (spec §2). */
@@ -31,65 +32,6 @@ export const INIT_WEIGHTS_VALUES: readonly (C3AInitWeights)[] = [
   "kaiming_uniform",
   "gaussian",
 ];
-
-/**
- * The common divisors of `inFeatures` and `outFeatures`: the block sizes a layer accepts.
- *
- * @param inFeatures input width (positive integer)
- * @param outFeatures output width (positive integer)
- * @returns ascending list
- */
-export function validBlockSizes(inFeatures: number, outFeatures: number): number[] {
-  const out: number[] = [];
-  const lim = Math.min(inFeatures, outFeatures);
-  for (let b = 1; b <= lim; b++) if (inFeatures % b === 0 && outFeatures % b === 0) out.push(b);
-  return out;
-}
-
-/**
- * Check a block size for a layer exactly as PEFT's `C3ALayer.update_layer` (spec §3.1), with the
- * valid block sizes appended to the message.
- *
- * @param blockSize the block size b
- * @param inFeatures layer input width
- * @param outFeatures layer output width
- * @param layerName module name for the message (optional)
- * @throws {BlockSizeError} (a RangeError) `` `block_size` should be a positive integer value but the
- *   value passed is {b} ``, `The block size should be a factor of the input size. However, the input
- *   size is {in} and the block size is {b}`, or the same for the output size
- */
-export function checkBlockSize(
-  blockSize: number,
-  inFeatures: number,
-  outFeatures: number,
-  layerName?: string,
-): void {
-  const where = layerName ? ` (layer "${layerName}", ${inFeatures} -> ${outFeatures})` : "";
-  const valid = () =>
-    ` Valid block sizes for this layer (common divisors of ${inFeatures} and ${outFeatures}): ${
-      validBlockSizes(inFeatures, outFeatures).join(", ")
-    }. Set blockSize, or a blockSizePattern entry for this module, to one of them.`;
-  if (!Number.isInteger(blockSize) || blockSize <= 0) {
-    throw new BlockSizeError(
-      `\`block_size\` should be a positive integer value but the value passed is ${
-        formatValue(blockSize)
-      }${where}.` +
-        valid(),
-    );
-  }
-  if (inFeatures % blockSize !== 0) {
-    throw new BlockSizeError(
-      `The block size should be a factor of the input size. However, the input size is ${inFeatures} and the ` +
-        `block size is ${formatValue(blockSize)}${where}.` + valid(),
-    );
-  }
-  if (outFeatures % blockSize !== 0) {
-    throw new BlockSizeError(
-      `The block size should be a factor of the output size. However, the output size is ${outFeatures} and ` +
-        `the block size is ${formatValue(blockSize)}${where}.` + valid(),
-    );
-  }
-}
 
 /** Longest adapter name accepted by {@link checkAdapterName}. */
 export const MAX_ADAPTER_NAME_LENGTH = 128;

@@ -20,7 +20,8 @@ import { Progress } from "../util/progress.ts";
 import type { GenerateOptions } from "../models/generate.ts";
 import { C3AConfig, checkBias } from "./config.ts";
 import { captureWarnings, formatValue, NoMatchingPeftModuleError, ValueError, warn } from "./errors.ts";
-import { C3ALinear, checkAdapterName, checkBlockSize, INIT_WEIGHTS_VALUES } from "./layer.ts";
+import { C3ALinear, checkAdapterName, INIT_WEIGHTS_VALUES } from "./layer.ts";
+import { checkBlockSize } from "./blockSize.ts";
 import {
   allLinearExclusions,
   findTargets,

@@ -28,6 +28,7 @@ import { sameBackend } from "../tensor/placement.ts";
 import { fmtShape, sizeOf } from "../tensor/shape.ts";
 import type { Backend, Storage } from "../backend/backend.ts";
 import type { C3AAttrs } from "../backend/kernels.ts";
+import { validBlockSizes } from "../c3a/blockSize.ts";
 
 /**
  * The kernel spectrum `rfft(w)` `[m, n, floor(b/2)+1, 2]` as a tensor: an ordinary storage of the
@@ -78,16 +79,6 @@ function c3aBackward(
   }
   be.dispose(gs);
   return { gradX, gradKernel };
-}
-
-function commonDivisors(a: number, b: number): number[] {
-  const out: number[] = [];
-  for (let d = 1; d <= Math.min(a, b); d++) if (a % d === 0 && b % d === 0) out.push(d);
-  return out;
-}
-
-function divisors(a: number): number[] {
-  return commonDivisors(a, a);
 }
 
 /** Validates a kernel tensor `[m, n, b]` and returns its block shape. */
@@ -177,7 +168,7 @@ function bcc(what: string, x: Tensor, kernel: Tensor, add: Tensor | undefined): 
   if (inF !== n * b) {
     const why = inF % b !== 0
       ? `block size b = ${b} does not divide in_features = ${inF} (block sizes dividing ${inF}: ${
-        divisors(inF).join(", ")
+        validBlockSizes(inF, inF).join(", ")
       })`
       : `in_features = ${inF} but the kernel expects n·b = ${n}·${b} = ${n * b}`;
     throw new RangeError(
