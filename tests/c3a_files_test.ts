@@ -9,6 +9,8 @@ import { ValueError } from "../src/c3a/errors.ts";
 import { adapterToFiles } from "../src/c3a/save_and_load.ts";
 import { decodeSafetensors, encodeSafetensors, loadSafetensors } from "../src/io/safetensors.ts";
 import { LlamaForCausalLM } from "../src/models/llama.ts";
+import { randn } from "../src/tensor/random.ts";
+import type { Tensor } from "../src/tensor/tensor.ts";
 import { FIXTURES, lcgData, Net, netOutput as out, setData } from "./_c3a_util.ts";
 
 function trainedNet(blockSize = 4): C3AModel {
@@ -145,3 +147,30 @@ Deno.test("loadAdapterFromFiles adds an inactive adapter; a taken name or a bad 
   peft.setAdapter("other");
   assertEquals(out(peft), out(donor));
 });
+
+Deno.test("C3AModel<M> keeps the base model's types: forward's signature, model, mergeAndUnload/unload", async () => {
+  // Checked by `deno check`: each @ts-expect-error fails the type check if the line becomes valid.
+  const peft = getPeftModel(new Net(), new C3AConfig({ blockSize: 4, targetModules: ["lin0"] }));
+  const net: Net = peft.model;
+  assert(net instanceof Net);
+  const y: Tensor = peft.forward(randn([2, 8]));
+  assertEquals(y.shape, [2, 4]);
+  // @ts-expect-error Net.forward takes a Tensor, not a string
+  assertThrowsAny(() => peft.forward("x"));
+  const loaded = await C3AModel.fromFiles(new Net(), adapterToFiles(peft));
+  const merged: Net = loaded.mergeAndUnload();
+  assert(merged instanceof Net);
+  const plain: Net = getPeftModel(new Net(), new C3AConfig({ blockSize: 2, targetModules: ["lin1"] }))
+    .unload();
+  assert(plain instanceof Net);
+});
+
+function assertThrowsAny(f: () => unknown): void {
+  let threw = false;
+  try {
+    f();
+  } catch {
+    threw = true;
+  }
+  assert(threw, "expected an error");
+}

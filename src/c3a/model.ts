@@ -127,7 +127,11 @@ export interface SetAdapterOptions {
  * opt.zeroGrad();
  * ```
  */
-export function getPeftModel(model: Module, config: C3AConfig, options: GetPeftModelOptions = {}): C3AModel {
+export function getPeftModel<M extends Module>(
+  model: M,
+  config: C3AConfig,
+  options: GetPeftModelOptions = {},
+): C3AModel<M> {
   return new C3AModel(model, config, options);
 }
 
@@ -170,9 +174,9 @@ let undoSink: ((undo: () => void) => void) | null = null;
  * paths (e.g. `model.layers.0.self_attn.q_proj.c3a_kernel.default`). `forward(...)` calls the base
  * model's forward.
  */
-export class C3AModel extends Module {
-  /** The wrapped model (adapted in place). */
-  model: Module;
+export class C3AModel<M extends Module = Module> extends Module {
+  /** The wrapped model (adapted in place; typed as the base model). */
+  model: M;
   /** Config per adapter name (PEFT `peft_config`). */
   readonly peftConfig: Record<string, C3AConfig> = {};
   #active: string[];
@@ -185,7 +189,7 @@ export class C3AModel extends Module {
    * @param config the adapter configuration
    * @param options adapter name (default `"default"`), RNG
    */
-  constructor(model: Module, config: C3AConfig, options: GetPeftModelOptions = {}) {
+  constructor(model: M, config: C3AConfig, options: GetPeftModelOptions = {}) {
     super();
     if (!(model instanceof Module)) {
       throw new TypeError(`getPeftModel: model must be a Module, got ${describeModule(model)}`);
@@ -226,8 +230,7 @@ export class C3AModel extends Module {
   // ------------------------------------------------------------------ delegation to the base model
 
   /** Calls the base model's `forward` with the same arguments. */
-  // deno-lint-ignore no-explicit-any
-  override forward(...args: any[]): any {
+  override forward(...args: Parameters<M["forward"]>): ReturnType<M["forward"]> {
     this.#checkUsable();
     return this.model.forward(...args);
   }
@@ -726,7 +729,7 @@ export class C3AModel extends Module {
    * @throws {TypeError} `adapterNames` as a bare string (PEFT raises too)
    * @throws {ValueError} with `safeMerge`, a non-finite merged weight
    */
-  mergeAndUnload(options: MergeAndUnloadOptions = {}): Module {
+  mergeAndUnload(options: MergeAndUnloadOptions = {}): M {
     this.#checkUsable();
     checkOptionKeys(
       "mergeAndUnload",
@@ -748,7 +751,7 @@ export class C3AModel extends Module {
    * {@link C3AModel.mergeAdapter} stay in the weights (as in PEFT). This C3AModel must not be used
    * afterwards.
    */
-  unload(): Module {
+  unload(): M {
     this.#checkUsable();
     return this.#unloadAndOptionallyMerge(false, false, false, null);
   }
@@ -758,7 +761,7 @@ export class C3AModel extends Module {
     progressbar: boolean,
     safeMerge: boolean,
     adapterNames: string[] | null,
-  ): Module {
+  ): M {
     const layers = this.c3aLayers();
     const wrappers = this.modulesToSaveWrappers();
     const bar = progressbar
@@ -789,7 +792,7 @@ export class C3AModel extends Module {
   }
 
   #replace(path: string, m: Module): void {
-    if (path === "") this.model = m;
+    if (path === "") this.model = m as M; // the root was a target: its base layer is the model again
     else this.model.setSubmodule(path, m);
   }
 
@@ -886,11 +889,11 @@ export class C3AModel extends Module {
    * const y = model.forward(randn([3, 10])); // [3, 2]
    * ```
    */
-  static async fromPretrained(
-    model: Module,
+  static async fromPretrained<M extends Module>(
+    model: M,
     dir: string | URL,
     options: FromPretrainedOptions = {},
-  ): Promise<C3AModel> {
+  ): Promise<C3AModel<M>> {
     checkAdapterName(options.adapterName ?? "default");
     // read and decode both files before touching the model
     return C3AModel.#fromDecoded(model, await readAdapterDir(dir), options);
@@ -920,23 +923,27 @@ export class C3AModel extends Module {
    * model.peftConfig.default.blockSize; // 2
    * ```
    */
-  static async fromFiles(
-    model: Module,
+  static async fromFiles<M extends Module>(
+    model: M,
     files: AdapterFiles<string | Uint8Array | ArrayBuffer | Blob, Uint8Array | ArrayBuffer | Blob>,
     options: FromPretrainedOptions = {},
-  ): Promise<C3AModel> {
+  ): Promise<C3AModel<M>> {
     checkAdapterName(options.adapterName ?? "default");
     return C3AModel.#fromDecoded(model, await decodeAdapterFiles(files), options);
   }
 
   /** Inject the decoded adapter, copy its tensors, undo the injection if copying fails. */
-  static #fromDecoded(model: Module, decoded: DecodedAdapterFiles, options: FromPretrainedOptions): C3AModel {
+  static #fromDecoded<M extends Module>(
+    model: M,
+    decoded: DecodedAdapterFiles,
+    options: FromPretrainedOptions,
+  ): C3AModel<M> {
     const isTrainable = options.isTrainable ?? false;
     const adapterName = options.adapterName ?? "default";
     const config = decoded.config.with({ inferenceMode: !isTrainable });
     let undo: (() => void) | null = null;
     undoSink = (u) => (undo = u);
-    let peft: C3AModel;
+    let peft: C3AModel<M>;
     try {
       peft = new C3AModel(model, config, { adapterName });
     } finally {
