@@ -9,6 +9,10 @@
  * resolves once the kernels are ready. The kernel module has no imports, so it needs no glue.
  * Node built-ins used only on Deno code paths are replaced by throwing stubs (see `BROWSER_STUBS`).
  *
+ * Beside it goes `finetune-worker.js`, the fine-tuning page's Web Worker (`worker.ts` and what it
+ * imports from `examples/`), in which `mod.ts` stays an import of `./c3a.js`: the worker uses the
+ * library bundle, it does not carry a second copy.
+ *
  * Run: `deno task bundle` (or `deno run -A examples/browser/bundle.ts [--minify] [--outfile path]`).
  * Other scripts (the browser test) call {@link bundle} directly.
  *
@@ -28,6 +32,8 @@ export interface BundleOptions {
   minify?: boolean;
   /** Write `<outfile>.map` and link it from the bundle (default true). */
   sourcemap?: boolean;
+  /** Also write the page's worker, `finetune-worker.js`, beside `outfile` (default true). */
+  worker?: boolean;
 }
 
 /** What {@link bundle} wrote. */
@@ -36,6 +42,10 @@ export interface BundleResult {
   outfile: string;
   /** Size of the bundle in bytes. */
   bytes: number;
+  /** Absolute path of the worker bundle (when built). */
+  workerFile?: string;
+  /** Size of the worker bundle in bytes (when built). */
+  workerBytes?: number;
   /** Wall time of the build in milliseconds. */
   ms: number;
   /** esbuild warnings, formatted (empty when none). */
@@ -83,6 +93,36 @@ function nodeBuiltinStubs(): esbuild.Plugin {
   };
 }
 
+/** The worker's name beside the library bundle. */
+export const WORKER_FILE = "finetune-worker.js";
+
+/**
+ * esbuild plugin for the worker build: the repository's `mod.ts` becomes the external import
+ * `./c3a.js` (the library bundle beside the worker), and `examples/lib/deps.ts` (corpora, plots and
+ * CLI parsing, npm packages the page never uses) a module whose exports throw.
+ */
+function workerImports(): esbuild.Plugin {
+  const modTs = toPath(new URL("mod.ts", ROOT));
+  const depsTs = toPath(new URL("examples/lib/deps.ts", ROOT));
+  return {
+    name: "c3a-worker-imports",
+    setup(build) {
+      build.onResolve({ filter: /(^|\/)(mod|deps)\.ts$/ }, (args) => {
+        const full = toPath(new URL(args.path, `file://${args.importer}`));
+        if (full === modTs) return { path: "./c3a.js", external: true };
+        if (full === depsTs) return { path: full, namespace: "c3a-browser-stub" };
+        return undefined;
+      });
+      build.onLoad({ filter: /.*/, namespace: "c3a-browser-stub" }, () => ({
+        loader: "js",
+        contents: ["sotu", "mobyDick", "vegaParse", "VegaView", "vegaLiteCompile", "parseArgs"].map((name) =>
+          `export function ${name}() { throw new Error("examples/lib/deps.ts: ${name} is not in the browser worker"); }`
+        ).join("\n"),
+      }));
+    },
+  };
+}
+
 function toPath(p: string | URL): string {
   return p instanceof URL ? decodeURIComponent(p.pathname) : p;
 }
@@ -120,7 +160,25 @@ export async function bundle(opts: BundleOptions = {}): Promise<BundleResult> {
       Object.keys(result.metafile.outputs).find((k) => k.endsWith(".js"))!
     ]
       .bytes;
-    return { outfile, bytes, ms: performance.now() - t0, warnings };
+    if (opts.worker === false) return { outfile, bytes, ms: performance.now() - t0, warnings };
+    const workerFile = outfile.replace(/[^/\\]*$/, WORKER_FILE);
+    const w = await esbuild.build({
+      entryPoints: [toPath(new URL("examples/browser/worker.ts", ROOT))],
+      outfile: workerFile,
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      minify: opts.minify ?? false,
+      sourcemap: sourcemap ? "linked" : false,
+      legalComments: "none",
+      logLevel: "silent",
+      plugins: [workerImports()],
+      metafile: true,
+    });
+    warnings.push(...await esbuild.formatMessages(w.warnings, { kind: "warning" }));
+    const workerBytes = Object.entries(w.metafile.outputs).find(([k]) => k.endsWith(".js"))![1].bytes;
+    return { outfile, bytes, workerFile, workerBytes, ms: performance.now() - t0, warnings };
   } catch (e) {
     const errors = (e as { errors?: esbuild.Message[] }).errors;
     if (errors?.length) {
@@ -164,4 +222,5 @@ if (import.meta.main) {
   const r = await bundle({ minify, outfile, entry });
   for (const w of r.warnings) console.warn(w);
   console.log(`${r.outfile}: ${(r.bytes / 1024).toFixed(1)} KiB in ${r.ms.toFixed(0)} ms`);
+  if (r.workerFile) console.log(`${r.workerFile}: ${(r.workerBytes! / 1024).toFixed(1)} KiB`);
 }

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The computation of the browser example, written once and run in two places: the page
- * (`index.html` + `main.js`, with the library from the browser bundle `dist/c3a.js`) and the browser
+ * (`mlp.html` + `main.js`, with the library from the browser bundle `dist/c3a.js`) and the browser
  * test (`tests/browser_test.ts`, with the library from `mod.ts` in Deno), which compares the two.
  * Plain JavaScript so a browser loads it as is; `deno check` checks it against `mod.ts`.
  *

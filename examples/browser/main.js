@@ -1,5 +1,5 @@
 /**
- * The page script of the browser example: loads the library bundle, reads the chosen (or shipped)
+ * The script of the MLP probe page (`mlp.html`): loads the library bundle, reads the chosen (or shipped)
  * adapter, runs {@link runDemo} and shows the numbers. URL parameters `seed`, `steps`, `lr` preset the
  * form (the browser test uses them). When done, `#status` reads "done" and `#result-json` holds the
  * result as JSON; on failure `#status` starts with "error".
@@ -11,6 +11,7 @@
  */
 
 import { runDemo } from "./demo.js";
+import { probeWebGPU } from "./adapter_kind.js";
 
 /** @type {typeof import("../../mod.ts")} */
 const c3a = await import(new URL("../../dist/c3a.js", import.meta.url).href);
@@ -211,7 +212,9 @@ if (
     "function"
 ) {
   $("webgpu-label").hidden = false;
-  input("webgpu").checked = params.get("webgpu") !== "0";
+  // Ticked by default only on a hardware adapter (a software one, e.g. SwiftShader, is slower than wasm).
+  const w = params.get("webgpu");
+  input("webgpu").checked = w === null ? (await probeWebGPU()).hardware : w !== "0";
 }
 $("form").addEventListener("submit", (ev) => {
   ev.preventDefault();

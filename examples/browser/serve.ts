@@ -1,7 +1,10 @@
 /**
  * A small static file server for the browser example: serves the repository's `examples/browser/`
- * (the page) and `dist/` (the bundle `deno task bundle` writes) and nothing else, so the page's
- * `import "../../dist/c3a.js"` resolves as it does from any static host.
+ * (the pages), `examples/checkpoints/` (the model the fine-tuning page loads) and `dist/` (the bundles
+ * `deno task bundle` writes) and nothing else, so the pages' relative URLs (`../../dist/c3a.js`,
+ * `../checkpoints/sotu-byte-llama/`) resolve as they do from any static host. Every response carries
+ * the cross-origin isolation headers (COOP `same-origin`, COEP `require-corp`), so the page is
+ * `crossOriginIsolated` and may use `SharedArrayBuffer` (threaded wasm).
  *
  * Run: `deno task bundle && deno run --allow-net=127.0.0.1 --allow-read examples/browser/serve.ts
  * [--port 8000]`, then open http://127.0.0.1:8000/. The browser test uses {@link handler} with an
@@ -11,7 +14,14 @@
  */
 
 /** Directories (relative to the repository root, with trailing slash) that are served. */
-export const SERVED_DIRS: readonly string[] = ["examples/browser/", "dist/"];
+export const SERVED_DIRS: readonly string[] = ["examples/browser/", "examples/checkpoints/", "dist/"];
+
+/** Headers that make the page cross-origin isolated (`crossOriginIsolated === true` in the page). */
+export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+  "cross-origin-resource-policy": "same-origin",
+};
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -25,6 +35,8 @@ const CONTENT_TYPES: Record<string, string> = {
   ".wasm": "application/wasm",
   ".safetensors": "application/octet-stream",
   ".svg": "image/svg+xml",
+  ".txt": "text/plain; charset=utf-8",
+  ".png": "image/png",
 };
 
 function contentType(path: string): string {
@@ -40,7 +52,7 @@ export interface HandlerOptions {
 
 /**
  * A request handler for `Deno.serve` that answers GET/HEAD for files under {@link SERVED_DIRS} (`/`
- * redirects to the page). Anything else is 404 (unknown or hidden path, `..`), 405 (other methods).
+ * redirects to the fine-tuning page), every response with {@link ISOLATION_HEADERS}. Anything else is 404 (unknown or hidden path, `..`), 405 (other methods).
  * Responses are `no-store` so a rebuilt bundle is always picked up.
  *
  * @param opts where `/dist/` comes from
@@ -58,14 +70,17 @@ export const handler: (req: Request) => Promise<Response> = createHandler();
 
 async function serveFile(req: Request, dist: URL): Promise<Response> {
   if (req.method !== "GET" && req.method !== "HEAD") {
-    return new Response("method not allowed", { status: 405, headers: { allow: "GET, HEAD" } });
+    return new Response("method not allowed", {
+      status: 405,
+      headers: { allow: "GET, HEAD", ...ISOLATION_HEADERS },
+    });
   }
   const url = new URL(req.url);
   let path: string;
   try {
     path = decodeURIComponent(url.pathname).replace(/^\/+/, "");
   } catch {
-    return new Response("bad path", { status: 400 });
+    return new Response("bad path", { status: 400, headers: ISOLATION_HEADERS });
   }
   if (path === "") return Response.redirect(new URL("/examples/browser/", url), 302);
   if (path.endsWith("/")) path += "index.html";
@@ -74,7 +89,7 @@ async function serveFile(req: Request, dist: URL): Promise<Response> {
     parts.some((p) => p === ".." || p === "." || p.startsWith(".")) ||
     !SERVED_DIRS.some((d) => path.startsWith(d))
   ) {
-    return new Response("not found", { status: 404 });
+    return new Response("not found", { status: 404, headers: ISOLATION_HEADERS });
   }
   let body: Uint8Array<ArrayBuffer>;
   try {
@@ -82,11 +97,11 @@ async function serveFile(req: Request, dist: URL): Promise<Response> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.IsADirectory) {
       const hint = path.startsWith("dist/") ? " (run `deno task bundle` first)" : "";
-      return new Response(`not found: /${path}${hint}`, { status: 404 });
+      return new Response(`not found: /${path}${hint}`, { status: 404, headers: ISOLATION_HEADERS });
     }
     throw e;
   }
-  const headers = { "content-type": contentType(path), "cache-control": "no-store" };
+  const headers = { "content-type": contentType(path), "cache-control": "no-store", ...ISOLATION_HEADERS };
   return new Response(req.method === "HEAD" ? null : body, { headers });
 }
 
@@ -106,6 +121,8 @@ if (import.meta.main) {
     hostname: "127.0.0.1",
     port,
     onListen: ({ hostname, port }) =>
-      console.log(`browser example: http://${hostname}:${port}/examples/browser/`),
+      console.log(
+        `fine-tuning page: http://${hostname}:${port}/examples/browser/ (MLP probe: …/examples/browser/mlp.html)`,
+      ),
   }, handler);
 }

@@ -111,12 +111,25 @@ export async function loadTextFile(path: string, chunkBytes?: number): Promise<D
       `--text file "${path}" is not UTF-8 text (${why}: a binary file?); pass a UTF-8 text file`,
     );
   }
-  if (raw.length < 2048) {
+  if (raw.length < MIN_TEXT_BYTES) {
     throw new Error(
-      `--text file "${path}" has ${raw.length} bytes, fewer than 2048; give it more text to train on`,
+      `--text file "${path}" has ${raw.length} bytes, fewer than ${MIN_TEXT_BYTES}; give it more text to train on`,
     );
   }
-  return textToDocs(text, chunkBytes ?? Math.min(16_384, Math.max(256, Math.floor(raw.length / 20))), path);
+  return docsFromText(text, path, chunkBytes);
+}
+
+/** Fewest UTF-8 bytes a user's text must have to be fine-tuned on (`--text`, the browser page). */
+export const MIN_TEXT_BYTES = 2048;
+
+/**
+ * A user's whole text as documents, as `--text` reads it (the browser page uses the same split):
+ * {@linkcode textToDocs} with chunks of `chunkBytes` (default: 16 KB, or smaller for short texts so that there
+ * are at least about 20 chunks and the every-10th held-out split has material on both sides).
+ */
+export function docsFromText(text: string, label: string, chunkBytes?: number): Doc[] {
+  const bytes = new TextEncoder().encode(text).length;
+  return textToDocs(text, chunkBytes ?? Math.min(16_384, Math.max(256, Math.floor(bytes / 20))), label);
 }
 
 /**

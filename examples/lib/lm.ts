@@ -6,6 +6,7 @@
  * @module
  */
 
+// The public API only (the browser page's worker bundle maps mod.ts to the library bundle).
 import { nn, noGrad, type optim, type Tensor, tidy, train, training } from "../../mod.ts";
 import { type Batch, bitsPerByte, Rng, sampleBatch, type Split } from "./data.ts";
 import { CliError } from "./cli.ts";

@@ -1,0 +1,124 @@
+/**
+ * The page's Web Worker: picks the backend, runs the fine-tuning job (`job.ts`) off the page's main
+ * thread and posts its progress. Bundled by `bundle.ts` into `dist/finetune-worker.js`, where `mod.ts`
+ * is the library bundle `dist/c3a.js` (imported, not copied).
+ *
+ * Messages in: `{type: "start", checkpoint, text, options, backend: "auto" | "webgpu" | "wasm"}`, then
+ * `{type: "stop"}` to end training early (what was trained is kept). Messages out, in order:
+ * `backend`, `phase`*, `start`, (`step` | `eval` | `phase`)*, then `done` (with the result and PEFT's
+ * two adapter files) or `error` (`kind`: "input" | "gpu" | "memory" | "file" | "internal", and a
+ * message in plain words). One run per worker: the page starts a fresh worker for every run, so a
+ * failure (a lost GPU device, memory exhausted) never leaves state behind.
+ *
+ * @module
+ */
+
+import { describeBackend, SafetensorsError, selectBackend, WebGPUError } from "../../mod.ts";
+import { type Checkpoint, InputError, type JobOptions, runFinetune } from "./job.ts";
+import { probeWebGPU } from "./adapter_kind.js";
+
+/** The `start` message. */
+export interface StartMessage {
+  /** Message type. */
+  type: "start";
+  /** The base model. */
+  checkpoint: Checkpoint;
+  /** The user's text. */
+  text: string;
+  /** Settings (defaults: the main job's). */
+  options: JobOptions;
+  /** "auto": WebGPU on a hardware adapter, else wasm; or force one. */
+  backend: "auto" | "webgpu" | "wasm";
+}
+
+/** The kinds of failure the page words differently. */
+export type ErrorKind = "input" | "gpu" | "memory" | "file" | "internal";
+
+const scope = globalThis as unknown as {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  onmessage: ((ev: MessageEvent) => void) | null;
+  crossOriginIsolated?: boolean;
+};
+
+let stopRequested = false;
+let started = false;
+
+function post(message: Record<string, unknown>, transfer: Transferable[] = []): void {
+  scope.postMessage(message, transfer);
+}
+
+/** Selects the backend the user asked for; returns what the page shows. */
+async function chooseBackend(
+  mode: StartMessage["backend"],
+): Promise<{ name: string; description: string; why: string }> {
+  if (mode !== "auto" && mode !== "webgpu" && mode !== "wasm") {
+    throw new InputError(`backend must be "auto", "webgpu" or "wasm", got "${mode}"`);
+  }
+  const probe = mode === "wasm" ? null : await probeWebGPU();
+  let why: string;
+  if (mode === "wasm") why = "wasm chosen";
+  else if (!probe!.available) {
+    if (mode === "webgpu") {
+      throw new WebGPUError(
+        `WebGPU was asked for, but ${probe!.why}. Choose wasm (or Auto) and start again.`,
+      );
+    }
+    why = probe!.why;
+  } else if (mode === "auto" && !probe!.hardware) why = `${probe!.why}; Auto prefers wasm`;
+  else why = mode === "webgpu" ? `WebGPU chosen (${probe!.name})` : probe!.why;
+  const useGpu = probe !== null && probe.available && (mode === "webgpu" || probe.hardware);
+  const b = await selectBackend({ backend: useGpu ? "webgpu" : "wasm" });
+  const threads = b.name === "wasm"
+    ? `; one thread (${scope.crossOriginIsolated ? "cross-origin isolated" : "not cross-origin isolated"})`
+    : "";
+  return { name: b.name, description: describeBackend(b) + threads, why };
+}
+
+/** Sorts a failure into a kind and a message in plain words. */
+export function describeError(e: unknown): { kind: ErrorKind; message: string } {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const msg = err.message.split("\n")[0];
+  if (err instanceof InputError) return { kind: "input", message: msg };
+  if (err instanceof SafetensorsError) {
+    return { kind: "file", message: `The model file could not be read: ${msg}` };
+  }
+  if (err instanceof WebGPUError || /device (was )?lost|GPUDevice|WebGPU/i.test(msg)) {
+    return { kind: "gpu", message: `The GPU failed: ${msg}. Choose wasm and start again.` };
+  }
+  if (
+    /out of memory|allocation failed|could not allocate|Memory\.grow|memory access out of bounds/i.test(msg)
+  ) {
+    return {
+      kind: "memory",
+      message: `Out of memory (${msg}). Use a smaller batch size or sequence length, or close other tabs.`,
+    };
+  }
+  return { kind: "internal", message: `${err.name}: ${msg}` };
+}
+
+async function run(msg: StartMessage): Promise<void> {
+  try {
+    const backend = await chooseBackend(msg.backend);
+    post({ type: "backend", ...backend });
+    const r = await runFinetune(msg.checkpoint, msg.text, msg.options, {
+      phase: (text) => post({ type: "phase", text }),
+      start: (info) => post({ type: "start", info }),
+      step: (report) => post({ type: "step", report }),
+      eval: (report) => post({ type: "eval", report }),
+      shouldStop: () => stopRequested,
+    });
+    post({ type: "done", result: r }, [r.adapter.weights.buffer as ArrayBuffer]);
+  } catch (e) {
+    post({ type: "error", ...describeError(e) });
+  }
+}
+
+scope.onmessage = (ev: MessageEvent) => {
+  const m = ev.data as { type?: string };
+  if (m?.type === "stop") stopRequested = true;
+  else if (m?.type === "start" && !started) {
+    started = true;
+    void run(m as StartMessage);
+  } else post({ type: "error", kind: "internal", message: `unexpected message ${JSON.stringify(m?.type)}` });
+};
+post({ type: "ready" });
