@@ -15,8 +15,6 @@
  * @module
  */
 
-import { probeWebGPU } from "./adapter_kind.js";
-
 /** Fewest UTF-8 bytes of text (= `MIN_TEXT_BYTES` of examples/lib/data.ts; the worker checks again). */
 const MIN_TEXT_BYTES = 2048;
 /** Largest text file the page reads. */
@@ -174,15 +172,28 @@ async function loadCheckpoint() {
   updateStart();
 }
 
-async function showBackendChoice() {
-  const probe = await probeWebGPU();
+/** Asks a short-lived worker what Auto would choose here (the library's `setBackend("auto")`). */
+function showBackendChoice() {
   const isolated = globalThis.crossOriginIsolated ? "cross-origin isolated" : "not cross-origin isolated";
-  $("backend-info").textContent =
-    (probe.available && probe.hardware
-      ? `Auto uses WebGPU: ${probe.why}.`
-      : `Auto uses WebAssembly (one thread, ${isolated}): ${probe.why}.`) +
-    (probe.available ? "" : " WebGPU cannot be chosen here.");
-  /** @type {any} */ (globalThis).__webgpuProbe = probe;
+  const w = new Worker(WORKER, { type: "module" });
+  w.onmessage = (ev) => {
+    const m = ev.data;
+    if (m.type === "ready") return w.postMessage({ type: "probe" });
+    w.terminate();
+    /** @type {any} */ (globalThis).__autoBackend = m;
+    $("backend-info").textContent = m.type === "probe"
+      ? `Auto uses ${
+        m.name === "wasm" ? `WebAssembly (one thread, ${isolated})` : `WebGPU (${m.device})`
+      }: ${m.reason}.`
+      : `The backend check failed: ${m.message}`;
+  };
+  w.onerror = (ev) => {
+    ev.preventDefault();
+    w.terminate();
+    $("backend-info").textContent = `The worker could not start (${
+      ev.message || "no details"
+    }); run \`deno task bundle\`.`;
+  };
 }
 
 /** @returns {"auto" | "webgpu" | "wasm"} */
@@ -535,4 +546,5 @@ $("download").addEventListener("click", () => {
   for (const id of ["dl-config", "dl-weights"]) /** @type {HTMLAnchorElement} */ ($(id)).click();
 });
 
-await Promise.all([loadCheckpoint(), showBackendChoice()]);
+showBackendChoice();
+await loadCheckpoint();

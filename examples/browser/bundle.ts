@@ -93,6 +93,61 @@ function nodeBuiltinStubs(): esbuild.Plugin {
   };
 }
 
+/**
+ * esbuild plugin: bare specifiers that `deno.json` maps to npm packages (`"@huggingface/tokenizers":
+ * "npm:@huggingface/tokenizers@0.2.0"`) resolve to that package in Deno's npm cache (its `browser`,
+ * `module` or `main` entry), so the bundle holds exactly the versions Deno runs. `deno cache mod.ts`
+ * (run first by {@link bundle}) has put them there.
+ */
+function denoNpmImports(imports: Record<string, string>, npmCache: string): esbuild.Plugin {
+  return {
+    name: "c3a-deno-npm-imports",
+    setup(build) {
+      build.onResolve({ filter: /^[@a-zA-Z]/ }, (args) => {
+        const target = imports[args.path];
+        if (target === undefined || !target.startsWith("npm:")) return undefined;
+        const m = /^npm:(@?[^@/]+(?:\/[^@/]+)?)@([^/]+)$/.exec(target);
+        if (!m) {
+          return { errors: [{ text: `deno.json maps ${args.path} to ${target}: not an npm:name@version` }] };
+        }
+        const dir = `${npmCache}/registry.npmjs.org/${m[1]}/${m[2]}`;
+        let pkg: { browser?: unknown; module?: string; main?: string };
+        try {
+          pkg = JSON.parse(Deno.readTextFileSync(`${dir}/package.json`));
+        } catch {
+          return {
+            errors: [{ text: `${m[1]}@${m[2]} is not in Deno's npm cache (${dir}); run deno cache mod.ts` }],
+          };
+        }
+        const entry = (typeof pkg.browser === "string" ? pkg.browser : undefined) ?? pkg.module ?? pkg.main ??
+          "index.js";
+        return { path: `${dir}/${entry.replace(/^\.\//, "")}` };
+      });
+    },
+  };
+}
+
+/** Deno's npm cache directory and the repository's import map, after caching what `entry` imports. */
+async function denoNpmSetup(entry: string): Promise<{ imports: Record<string, string>; npmCache: string }> {
+  const run = async (args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: toPath(ROOT),
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+    if (!out.success) {
+      throw new Error(`deno ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+    }
+    return new TextDecoder().decode(out.stdout);
+  };
+  await run(["cache", entry]);
+  const npmCache = (JSON.parse(await run(["info", "--json"])) as { npmCache: string }).npmCache;
+  const imports = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).imports ?? {};
+  return { imports, npmCache };
+}
+
 /** The worker's name beside the library bundle. */
 export const WORKER_FILE = "finetune-worker.js";
 
@@ -113,14 +168,29 @@ function workerImports(): esbuild.Plugin {
         if (full === depsTs) return { path: full, namespace: "c3a-browser-stub" };
         return undefined;
       });
-      build.onLoad({ filter: /.*/, namespace: "c3a-browser-stub" }, () => ({
+      build.onLoad({ filter: /.*/, namespace: "c3a-browser-stub" }, (args) => ({
         loader: "js",
-        contents: ["sotu", "mobyDick", "vegaParse", "VegaView", "vegaLiteCompile", "parseArgs"].map((name) =>
+        contents: exportedNames(Deno.readTextFileSync(args.path)).map((name) =>
           `export function ${name}() { throw new Error("examples/lib/deps.ts: ${name} is not in the browser worker"); }`
         ).join("\n"),
       }));
     },
   };
+}
+
+/** The value names a module exports (`export const/function/class X`, `export { a as X, type T }`). */
+function exportedNames(source: string): string[] {
+  const names = [...source.matchAll(/export\s+(?:async\s+)?(?:const|let|function|class)\s+(\w+)/g)].map((m) =>
+    m[1]
+  );
+  for (const m of source.matchAll(/export\s*\{([^}]*)\}/g)) {
+    for (const part of m[1].split(",")) {
+      const p = part.trim();
+      if (p === "" || p.startsWith("type ")) continue;
+      names.push(p.split(/\s+as\s+/).pop()!.trim());
+    }
+  }
+  return names;
 }
 
 function toPath(p: string | URL): string {
@@ -139,6 +209,7 @@ export async function bundle(opts: BundleOptions = {}): Promise<BundleResult> {
   const outfile = toPath(opts.outfile ?? new URL("dist/c3a.js", ROOT));
   const sourcemap = opts.sourcemap ?? true;
   const t0 = performance.now();
+  const npm = await denoNpmSetup(entry);
   try {
     const result = await esbuild.build({
       entryPoints: [entry],
@@ -152,7 +223,11 @@ export async function bundle(opts: BundleOptions = {}): Promise<BundleResult> {
       sourcemap: sourcemap ? "linked" : false,
       legalComments: "none",
       logLevel: "silent",
-      plugins: [nodeBuiltinStubs(), wasmLoader({ mode: "embedded" })],
+      plugins: [
+        nodeBuiltinStubs(),
+        denoNpmImports(npm.imports, npm.npmCache),
+        wasmLoader({ mode: "embedded" }),
+      ],
       metafile: true,
     });
     const warnings = await esbuild.formatMessages(result.warnings, { kind: "warning" });

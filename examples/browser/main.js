@@ -11,7 +11,6 @@
  */
 
 import { runDemo } from "./demo.js";
-import { probeWebGPU } from "./adapter_kind.js";
 
 /** @type {typeof import("../../mod.ts")} */
 const c3a = await import(new URL("../../dist/c3a.js", import.meta.url).href);
@@ -128,21 +127,14 @@ function drawCurve(values) {
 }
 
 /**
- * Picks the backend with the library's `selectBackend`: WebGPU when the box is ticked and the browser
- * has a WebGPU adapter, else wasm. Returns a one-line description of the backend in use.
+ * Picks the backend with the library's `setBackend`: WebGPU when the box is ticked (the adapter the
+ * browser offers, even a software one), else wasm. Returns a one-line description of the backend in use.
  *
  * @returns {Promise<string>}
  */
 async function chooseBackend() {
-  const lib = /** @type {Record<string, any>} */ (/** @type {unknown} */ (c3a));
-  if (typeof lib.selectBackend === "function") {
-    await lib.selectBackend({ backend: input("webgpu").checked ? "auto" : "wasm" });
-    const why = lib.webgpuUnavailableReason?.();
-    const desc = typeof lib.describeBackend === "function" ? lib.describeBackend() : c3a.getBackend().name;
-    return input("webgpu").checked && why ? `${desc}; WebGPU not used: ${why}` : desc;
-  }
-  c3a.setBackend("wasm");
-  return "wasm";
+  await c3a.setBackend(input("webgpu").checked ? "webgpu" : "wasm");
+  return c3a.describeBackend();
 }
 
 async function run() {
@@ -206,15 +198,12 @@ for (const k of ["seed", "steps", "lr"]) {
   const v = params.get(k);
   if (v !== null) input(k).value = v;
 }
-if (
-  "gpu" in navigator &&
-  typeof (/** @type {Record<string, unknown>} */ (/** @type {unknown} */ (c3a)))["selectBackend"] ===
-    "function"
-) {
+if ("gpu" in navigator) {
   $("webgpu-label").hidden = false;
-  // Ticked by default only on a hardware adapter (a software one, e.g. SwiftShader, is slower than wasm).
+  // Ticked by default only where Auto would use WebGPU: a hardware adapter that passes the library's
+  // known-answer check (a software one, e.g. SwiftShader, is slower than wasm).
   const w = params.get("webgpu");
-  input("webgpu").checked = w === null ? (await probeWebGPU()).hardware : w !== "0";
+  input("webgpu").checked = w === null ? (await c3a.setBackend("auto")).name === "webgpu" : w !== "0";
 }
 $("form").addEventListener("submit", (ev) => {
   ev.preventDefault();

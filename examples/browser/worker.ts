@@ -3,7 +3,8 @@
  * thread and posts its progress. Bundled by `bundle.ts` into `dist/finetune-worker.js`, where `mod.ts`
  * is the library bundle `dist/c3a.js` (imported, not copied).
  *
- * Messages in: `{type: "start", checkpoint, text, options, backend: "auto" | "webgpu" | "wasm"}`, then
+ * Messages in: `{type: "probe"}` (answered with `{type: "probe", name, device, reason}`: what Auto
+ * would choose here), or `{type: "start", checkpoint, text, options, backend: "auto" | "webgpu" | "wasm"}`, then
  * `{type: "stop"}` to end training early (what was trained is kept). Messages out, in order:
  * `backend`, `phase`*, `start`, (`step` | `eval` | `phase`)*, then `done` (with the result and PEFT's
  * two adapter files) or `error` (`kind`: "input" | "gpu" | "memory" | "file" | "internal", and a
@@ -13,9 +14,8 @@
  * @module
  */
 
-import { describeBackend, SafetensorsError, selectBackend, WebGPUError } from "../../mod.ts";
+import { SafetensorsError, setBackend, WebGPUError } from "../../mod.ts";
 import { type Checkpoint, InputError, type JobOptions, runFinetune } from "./job.ts";
-import { probeWebGPU } from "./adapter_kind.js";
 
 /** The `start` message. */
 export interface StartMessage {
@@ -47,31 +47,29 @@ function post(message: Record<string, unknown>, transfer: Transferable[] = []): 
   scope.postMessage(message, transfer);
 }
 
-/** Selects the backend the user asked for; returns what the page shows. */
+/**
+ * Selects the backend the user asked for with the library's `setBackend` ("auto": WebGPU only on a
+ * hardware adapter that passes the known-answer check, else wasm); returns what the page shows.
+ */
 async function chooseBackend(
   mode: StartMessage["backend"],
 ): Promise<{ name: string; description: string; why: string }> {
   if (mode !== "auto" && mode !== "webgpu" && mode !== "wasm") {
     throw new InputError(`backend must be "auto", "webgpu" or "wasm", got "${mode}"`);
   }
-  const probe = mode === "wasm" ? null : await probeWebGPU();
-  let why: string;
-  if (mode === "wasm") why = "wasm chosen";
-  else if (!probe!.available) {
-    if (mode === "webgpu") {
-      throw new WebGPUError(
-        `WebGPU was asked for, but ${probe!.why}. Choose wasm (or Auto) and start again.`,
-      );
-    }
-    why = probe!.why;
-  } else if (mode === "auto" && !probe!.hardware) why = `${probe!.why}; Auto prefers wasm`;
-  else why = mode === "webgpu" ? `WebGPU chosen (${probe!.name})` : probe!.why;
-  const useGpu = probe !== null && probe.available && (mode === "webgpu" || probe.hardware);
-  const b = await selectBackend({ backend: useGpu ? "webgpu" : "wasm" });
-  const threads = b.name === "wasm"
-    ? `; one thread (${scope.crossOriginIsolated ? "cross-origin isolated" : "not cross-origin isolated"})`
+  let c;
+  try {
+    c = await setBackend(mode);
+  } catch (e) {
+    if (mode !== "webgpu") throw e;
+    throw new WebGPUError(
+      `WebGPU was asked for but cannot be used here (${(e as Error).message}). Choose WebAssembly or Auto.`,
+    );
+  }
+  const threads = c.name === "wasm"
+    ? `, one thread (${scope.crossOriginIsolated ? "cross-origin isolated" : "not cross-origin isolated"})`
     : "";
-  return { name: b.name, description: describeBackend(b) + threads, why };
+  return { name: c.name, description: `${c.name} (${c.device}${threads})`, why: c.reason };
 }
 
 /** Sorts a failure into a kind and a message in plain words. */
@@ -116,7 +114,13 @@ async function run(msg: StartMessage): Promise<void> {
 scope.onmessage = (ev: MessageEvent) => {
   const m = ev.data as { type?: string };
   if (m?.type === "stop") stopRequested = true;
-  else if (m?.type === "start" && !started) {
+  else if (m?.type === "probe" && !started) {
+    started = true;
+    setBackend("auto").then(
+      (c) => post({ type: "probe", name: c.name, device: c.device, reason: c.reason }),
+      (e) => post({ type: "error", ...describeError(e) }),
+    );
+  } else if (m?.type === "start" && !started) {
     started = true;
     void run(m as StartMessage);
   } else post({ type: "error", kind: "internal", message: `unexpected message ${JSON.stringify(m?.type)}` });
