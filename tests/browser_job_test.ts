@@ -1,7 +1,8 @@
 /**
  * The browser page's job (`examples/browser/job.ts`) is the main job: run in Deno with the same text and
  * settings as `examples/finetune.ts --text`, it gives bit-for-bit the same training losses, held-out bits
- * per byte and block size (same split, batches, adapter initialisation, schedule and clipping), and its
+ * per byte, block size and samples (same split, batches, adapter initialisation, schedule, clipping and
+ * sampler), and its
  * adapter file holds the kernels PEFT's layout names. Its text checks say how much text is needed.
  */
 
@@ -23,7 +24,7 @@ Deno.test("browser job: same losses and held-out bits/byte as examples/finetune.
       "--text",
       decodeURIComponent(TEXT.pathname),
       ...["--steps", `${steps}`, "--batch-size", `${batch}`, "--seq-len", `${seqLen}`, "--seed", `${seed}`],
-      ...["--eval-every", "2", "--eval-windows", "4", "--sample-length", "0", "--out", `${out}/ft`],
+      ...["--eval-every", "2", "--eval-windows", "4", "--sample-length", "6", "--out", `${out}/ft`],
     ], OPTIONS);
     const ft = await finetune(values, () => {});
     const log = JSON.parse(await Deno.readTextFile(`${out}/ft/finetune_log.json`));
@@ -34,11 +35,16 @@ Deno.test("browser job: same losses and held-out bits/byte as examples/finetune.
         name: "sotu-byte-llama",
       },
       await Deno.readTextFile(TEXT),
-      { steps, batchSize: batch, seqLen, seed, evalEvery: 2, evalWindows: 4, sampleLength: 0 },
+      { steps, batchSize: batch, seqLen, seed, evalEvery: 2, evalWindows: 4, sampleLength: 6 },
     );
     assertEquals(job.train, log.curves.train, "training bits/byte per step");
     assertEquals(job.eval, log.curves.eval, "held-out bits/byte");
     assertEquals(job.bpbBefore, ft.bpbBefore);
+    assertEquals(job.samples, {
+      prompt: log.samples.prompt,
+      before: log.samples.before,
+      after: log.samples.after,
+    });
     assertEquals(job.blockSize, ft.blockSize);
     assertEquals(job.trainableParams, ft.trainableParams);
     assertEquals([...job.layers].sort(), [...ft.targets!].sort());

@@ -9,8 +9,8 @@
  * same seeded sampler, held-out bits per byte on the same split — with two differences a page needs:
  * every value is read with `await tensor.data()` (a browser's WebGPU backend has no synchronous reads)
  * and the loop yields to the event loop after each step, so a Stop message is seen and progress is
- * posted while it runs. Samples come from the library's `generate` (seeded nucleus sampling, top-p 0.9),
- * at most as many bytes as the model's positions leave after the prompt (80 with the shipped model).
+ * posted while it runs. Samples come from the main job's sampler (`generate` of lib/lm.ts over the
+ * library's `generate`: top-p 0.9, temperature 0.8, seeded).
  *
  * @module
  */
@@ -22,7 +22,6 @@ import {
   clipGradNorm,
   decodeSafetensors,
   encodeSafetensors,
-  generate,
   getBackend,
   getPeftModel,
   getPeftModelStateDict,
@@ -47,7 +46,7 @@ import {
   splitDocs,
   tokenize,
 } from "../lib/data.ts";
-import { type CausalLM, lmLoss } from "../lib/lm.ts";
+import { type CausalLM, generate, lmLoss } from "../lib/lm.ts";
 
 /** The main job's defaults (`examples/finetune.ts`, method c3a); the browser test checks they agree. */
 export const FINETUNE_DEFAULTS = {
@@ -67,7 +66,7 @@ export const FINETUNE_DEFAULTS = {
   evalEvery: 25,
   /** Held-out windows of `seqLen` bytes. */
   evalWindows: 32,
-  /** Bytes generated for each sample (at most what `max_position_embeddings` leaves after the prompt). */
+  /** Bytes generated for each sample. */
   sampleLength: 120,
   /** Seed of the adapter initialisation, the batches and the sampler. */
   seed: 0,
@@ -77,8 +76,6 @@ export const FINETUNE_DEFAULTS = {
   targets: ["q_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as string[],
   /** C3A kernel initialisation (PEFT's default). */
   initWeights: "xavier_uniform",
-  /** Nucleus (top-p) mass of the sampler. */
-  topP: 0.9,
 };
 
 /** Settings of a run; anything left out is {@link FINETUNE_DEFAULTS}. */
@@ -218,7 +215,7 @@ export interface JobResult extends JobInfo {
   /** Training tokens per second (steps only). */
   tokensPerSecond: number;
   /** Samples from the same prompt and seed, before and after. */
-  samples: { prompt: string; before: string; after: string; topP: number };
+  samples: { prompt: string; before: string; after: string };
   /** PEFT's two adapter files. */
   adapter: { config: string; weights: Uint8Array };
 }
@@ -334,16 +331,13 @@ export async function runFinetune(
   const prompt = tok.encode(data.prompt);
   events.phase?.("evaluating the pretrained model");
   const bpbBefore = await evaluateBpbAsync(model, data.heldOut, data.offsets, o.seqLen);
-  // The library's generate (KV cache; seeded nucleus sampling); the prompt and the new bytes must fit
-  // the model's positions.
-  const newBytes = Math.max(0, Math.min(o.sampleLength, maxPos - prompt.length));
-  const sample = async (m: LlamaForCausalLM | C3AModel) => {
-    if (newBytes === 0) return "";
-    const opts = { maxNewTokens: newBytes, doSample: true, topK: 0, topP: o.topP, seed: o.seed };
-    const ids = Array.from(prompt);
-    const out = m instanceof LlamaForCausalLM ? await generate(m, ids, opts) : await m.generate(ids, opts);
-    return tok.decode((out as number[]).slice(prompt.length));
-  };
+  // The main job's sampler (lib/lm.ts: the library's generate, top-p 0.9, temperature 0.8, seeded).
+  const sample = async (m: LlamaForCausalLM | C3AModel) =>
+    o.sampleLength > 0
+      ? tok.decode(
+        await generate(m, prompt, { length: o.sampleLength, context: o.seqLen, topK: 0, seed: o.seed }),
+      )
+      : "";
   events.phase?.("sampling from the pretrained model");
   const sampleBefore = await sample(model);
 
@@ -455,7 +449,7 @@ export async function runFinetune(
     trainSeconds: trainMs / 1000,
     loopSeconds,
     tokensPerSecond: (step * o.batchSize * o.seqLen) / Math.max(1e-9, trainMs / 1000),
-    samples: { prompt: data.prompt, before: sampleBefore, after: sampleAfter, topP: o.topP },
+    samples: { prompt: data.prompt, before: sampleBefore, after: sampleAfter },
     adapter,
   };
 }
