@@ -96,7 +96,8 @@ function nodeBuiltinStubs(): esbuild.Plugin {
 /**
  * esbuild plugin: bare specifiers that `deno.json` maps to npm packages (`"@huggingface/tokenizers":
  * "npm:@huggingface/tokenizers@0.2.0"`) resolve to that package in Deno's npm cache (its `browser`,
- * `module` or `main` entry), so the bundle holds exactly the versions Deno runs. `deno cache mod.ts`
+ * `module` or `main` entry), so the bundle holds exactly the versions Deno runs. Packages the library
+ * imports dynamically (vega for training-curve SVGs, a Deno-side feature) stay external imports. `deno cache mod.ts`
  * (run first by {@link bundle}) has put them there.
  */
 function denoNpmImports(imports: Record<string, string>, npmCache: string): esbuild.Plugin {
@@ -106,6 +107,8 @@ function denoNpmImports(imports: Record<string, string>, npmCache: string): esbu
       build.onResolve({ filter: /^[@a-zA-Z]/ }, (args) => {
         const target = imports[args.path];
         if (target === undefined || !target.startsWith("npm:")) return undefined;
+        // Loaded on first use by Deno-only paths (vega for plot SVGs): left out of the browser bundle.
+        if (args.kind === "dynamic-import") return { path: args.path, external: true };
         const m = /^npm:(@?[^@/]+(?:\/[^@/]+)?)@([^/]+)$/.exec(target);
         if (!m) {
           return { errors: [{ text: `deno.json maps ${args.path} to ${target}: not an npm:name@version` }] };
