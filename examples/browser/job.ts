@@ -16,21 +16,19 @@
  */
 
 import {
-  AdamW,
   C3AConfig,
   type C3AModel,
-  clipGradNorm,
   decodeSafetensors,
   encodeSafetensors,
   getBackend,
   getPeftModel,
   getPeftModelStateDict,
-  LambdaLR,
-  Linear,
   type LlamaConfig,
   LlamaForCausalLM,
   manualSeed,
+  nn,
   noGrad,
+  optim,
   suggestBlockSize,
   type Tensor,
   tidy,
@@ -252,8 +250,8 @@ export async function evaluateBpbAsync(
 }
 
 /** The Linear layers the targets select (PEFT list rule: exact name or `.`-suffix). */
-function targetLinears(model: LlamaForCausalLM, targets: readonly string[]): [string, Linear][] {
-  const linears = model.namedModules().filter((e): e is [string, Linear] => e[1] instanceof Linear);
+function targetLinears(model: LlamaForCausalLM, targets: readonly string[]): [string, nn.Linear][] {
+  const linears = model.namedModules().filter((e): e is [string, nn.Linear] => e[1] instanceof nn.Linear);
   const hits = linears.filter(([n]) => targets.some((t) => n === t || n.endsWith("." + t)));
   if (hits.length === 0) {
     throw new InputError(`the targets ${targets.join(", ")} match no layer of the model`);
@@ -371,8 +369,8 @@ export async function runFinetune(
 
   const steps = o.steps;
   const warmup = Math.min(o.warmup, steps);
-  const optimizer = new AdamW(params, { lr: o.lr, weightDecay: o.weightDecay });
-  const scheduler = new LambdaLR(
+  const optimizer = new optim.AdamW(params, { lr: o.lr, weightDecay: o.weightDecay });
+  const scheduler = new optim.LambdaLR(
     optimizer,
     (s) => s < warmup ? (s + 1) / warmup : Math.max(0, (steps - s) / Math.max(1, steps - warmup)),
   );
@@ -411,7 +409,7 @@ export async function runFinetune(
       );
     }
     tidy(() => {
-      if (o.clipNorm > 0) clipGradNorm(params, o.clipNorm);
+      if (o.clipNorm > 0) nn.utils.clipGradNorm(params, o.clipNorm);
       optimizer.step();
     });
     optimizer.zeroGrad();
