@@ -508,6 +508,8 @@ export {
 // Backends: wasm is the default; importing this module registers "webgpu" without touching
 // navigator.gpu until `await setBackend("webgpu" | "auto")` or `tensor.to("webgpu")`.
 // ---------------------------------------------------------------------------------------------
+// Side effect only: registers backend "webgpu" (without it setBackend("webgpu") answers "unknown backend").
+import "./src/backend/webgpu/select.ts";
 export { getBackend } from "./src/backend/backend.ts";
 // CPU threads of the wasm executor (torch.set_num_threads / torch.get_num_threads).
 export { getNumThreads, setNumThreads } from "./src/backend/threads/pool.ts";
