@@ -16,13 +16,15 @@
  */
 
 import {
+  ADAPTER_CONFIG_NAME,
+  ADAPTER_SAFE_WEIGHTS_NAME,
+  adapterToFiles,
   C3AConfig,
   type C3AModel,
   decodeSafetensors,
   encodeSafetensors,
   getBackend,
   getPeftModel,
-  getPeftModelStateDict,
   type LlamaConfig,
   LlamaForCausalLM,
   manualSeed,
@@ -260,20 +262,20 @@ function targetLinears(model: LlamaForCausalLM, targets: readonly string[]): [st
 }
 
 /**
- * The adapter's two PEFT files. On wasm through the library's `getPeftModelStateDict`; a browser's
- * WebGPU backend has no synchronous reads, so there the kernels (the only adapter tensors with the
- * page's settings: bias "none", no modules_to_save) are read with `await` under the same keys.
+ * The adapter's two PEFT files. On wasm through the library's pure `adapterToFiles`; a browser's WebGPU
+ * backend has no synchronous reads (which `adapterToFiles` uses), so there the kernels (the only
+ * adapter tensors with the page's settings: bias "none", no modules_to_save) are read with `await`
+ * under PEFT's keys, and the config is written as `adapterToFiles` writes it for this model.
  */
 async function adapterFiles(model: C3AModel, config: C3AConfig): Promise<JobResult["adapter"]> {
-  let tensors: Record<string, { shape: number[]; data: Float32Array }>;
   if (getBackend().name === "wasm") {
-    tensors = getPeftModelStateDict(model) as typeof tensors;
-  } else {
-    tensors = {};
-    for (const [path, layer] of model.c3aLayers()) {
-      const k = layer.c3a_kernel.get("default") as Tensor;
-      tensors[`base_model.model.${path}.c3a_kernel`] = { shape: [...k.shape], data: await k.data() };
-    }
+    const files = adapterToFiles(model);
+    return { config: files[ADAPTER_CONFIG_NAME], weights: files[ADAPTER_SAFE_WEIGHTS_NAME] };
+  }
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [path, layer] of model.c3aLayers()) {
+    const k = layer.c3a_kernel.get("default") as Tensor;
+    tensors[`base_model.model.${path}.c3a_kernel`] = { shape: [...k.shape], data: await k.data() };
   }
   return {
     config: config.toJSONString({ inference_mode: true }),
