@@ -33,6 +33,8 @@ Deno.test("browser job: same losses and held-out bits/byte as examples/finetune.
         config: JSON.parse(await Deno.readTextFile(new URL("config.json", CHECKPOINT))),
         weights: await Deno.readFile(new URL("model.safetensors", CHECKPOINT)),
         name: "sotu-byte-llama",
+        tokenizerJson: JSON.parse(await Deno.readTextFile(new URL("tokenizer.json", CHECKPOINT))),
+        tokenizerConfig: JSON.parse(await Deno.readTextFile(new URL("tokenizer_config.json", CHECKPOINT))),
       },
       await Deno.readTextFile(TEXT),
       { steps, batchSize: batch, seqLen, seed, evalEvery: 2, evalWindows: 4, sampleLength: 6 },
@@ -60,13 +62,16 @@ Deno.test("browser job: same losses and held-out bits/byte as examples/finetune.
   }
 });
 
+/** Ids = UTF-8 bytes (what the checkpoint's byte-level tokenizer gives). */
+const BYTES = { encode: (t: string) => Array.from(new TextEncoder().encode(t)) };
+
 Deno.test("browser job: too-short text says how much is needed", () => {
-  const e = assertThrows(() => prepareText("word ".repeat(100), 128, 32), InputError);
+  const e = assertThrows(() => prepareText("word ".repeat(100), 128, 32, BYTES), InputError);
   assert(e.message.includes("500 bytes; at least 2,048 are needed: add 1,548 more bytes"), e.message);
   // Long enough in total, but the held-out tenth is shorter than a window of 1,025 bytes.
-  const e2 = assertThrows(() => prepareText("word ".repeat(600), 1024, 32), InputError);
+  const e2 = assertThrows(() => prepareText("word ".repeat(600), 1024, 32, BYTES), InputError);
   assert(/at least [\d,]+ are needed/.test(e2.message), e2.message);
-  const ok = prepareText("word ".repeat(600), 16, 4);
+  const ok = prepareText("word ".repeat(600), 16, 4, BYTES);
   assertEquals(ok.bytes, 3000);
   assertEquals(ok.offsets.length, 4);
 });

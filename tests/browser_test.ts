@@ -38,7 +38,13 @@ import { bundle } from "../examples/browser/bundle.ts";
 import { createHandler } from "../examples/browser/serve.ts";
 import { type DemoResult, runDemo } from "../examples/browser/demo.js";
 import { C3AModel, LlamaForCausalLM, setBackend } from "../mod.ts";
-import { FINETUNE_DEFAULTS, type JobResult, prepareText, runFinetune } from "../examples/browser/job.ts";
+import {
+  checkpointTokenizer,
+  FINETUNE_DEFAULTS,
+  type JobResult,
+  prepareText,
+  runFinetune,
+} from "../examples/browser/job.ts";
 import { evaluateBpb } from "../examples/lib/lm.ts";
 import { MIN_TEXT_BYTES } from "../examples/lib/data.ts";
 import { DEFAULT_TARGETS, OPTIONS } from "../examples/finetune.ts";
@@ -330,6 +336,8 @@ Deno.test({
         config: JSON.parse(await Deno.readTextFile(new URL("config.json", CHECKPOINT))),
         weights: await Deno.readFile(new URL("model.safetensors", CHECKPOINT)),
         name: "sotu-byte-llama",
+        tokenizerJson: JSON.parse(await Deno.readTextFile(new URL("tokenizer.json", CHECKPOINT))),
+        tokenizerConfig: JSON.parse(await Deno.readTextFile(new URL("tokenizer_config.json", CHECKPOINT))),
       };
       const t0 = performance.now();
       const deno = await runFinetune(ckpt, text, RUN);
@@ -469,7 +477,7 @@ Deno.test({
           const cfg = JSON.parse(await Deno.readTextFile(`${dlDir}/adapter_config.json`));
           assertEquals(cfg.peft_type, "C3A");
           assertEquals(cfg.block_size, wasmResult.blockSize);
-          const data = prepareText(text, RUN.seqLen, RUN.evalWindows);
+          const data = prepareText(text, RUN.seqLen, RUN.evalWindows, checkpointTokenizer(ckpt));
           const bpb = evaluateBpb(model as unknown as LlamaForCausalLM, {
             tokens: data.heldOut,
             offsets: data.offsets,

@@ -61,7 +61,7 @@ function fmtTime(s) {
     : `${s} s`;
 }
 
-/** @type {{config: Record<string, unknown>, weights: ArrayBuffer} | null} */
+/** @type {{config: Record<string, unknown>, weights: ArrayBuffer, tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown>} | null} */
 let checkpoint = null;
 /** The checked text, or null. */
 let text = /** @type {string | null} */ (null);
@@ -154,14 +154,17 @@ function updateStart() {
 
 async function loadCheckpoint() {
   try {
-    const [cfg, weights] = await Promise.all([
-      fetch(new URL("config.json", CHECKPOINT)),
-      fetch(new URL("model.safetensors", CHECKPOINT)),
-    ]);
-    for (const r of [cfg, weights]) {
+    const names = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"];
+    const res = await Promise.all(names.map((n) => fetch(new URL(n, CHECKPOINT))));
+    for (const r of res) {
       if (!r.ok) throw new Error(`GET ${new URL(r.url).pathname}: HTTP ${r.status}`);
     }
-    checkpoint = { config: await cfg.json(), weights: await weights.arrayBuffer() };
+    checkpoint = {
+      config: await res[0].json(),
+      weights: await res[1].arrayBuffer(),
+      tokenizerJson: await res[2].json(),
+      tokenizerConfig: await res[3].json(),
+    };
     setStatus(`model loaded (${(checkpoint.weights.byteLength / 1e6).toFixed(1)} MB); choose a text`);
   } catch (e) {
     showError(
@@ -356,7 +359,13 @@ function start() {
   const weights = checkpoint.weights.slice(0);
   pendingStart = [{
     type: "start",
-    checkpoint: { config: checkpoint.config, weights: new Uint8Array(weights), name: "sotu-byte-llama" },
+    checkpoint: {
+      config: checkpoint.config,
+      weights: new Uint8Array(weights),
+      name: "sotu-byte-llama",
+      tokenizerJson: checkpoint.tokenizerJson,
+      tokenizerConfig: checkpoint.tokenizerConfig,
+    },
     text,
     options: opts,
     backend: backendChoice(),

@@ -31,13 +31,13 @@ import {
   nn,
   noGrad,
   optim,
+  PreTrainedTokenizer,
   suggestBlockSize,
   type Tensor,
   tidy,
 } from "../../mod.ts";
 import {
   batchFromOffsets,
-  ByteTokenizer,
   docsFromText,
   evalOffsets,
   MIN_TEXT_BYTES,
@@ -98,6 +98,33 @@ export interface Checkpoint {
   weights: Uint8Array;
   /** Recorded as `base_model_name_or_path` in the adapter config. */
   name: string;
+  /** The checkpoint's `tokenizer.json` (parsed): byte-level, id = UTF-8 byte. */
+  tokenizerJson: Record<string, unknown>;
+  /** The checkpoint's `tokenizer_config.json` (parsed). */
+  tokenizerConfig: Record<string, unknown>;
+}
+
+/** A text tokenizer as the job uses it (the checkpoint's `PreTrainedTokenizer`). */
+export interface TextTokenizer {
+  /** Text → ids. */
+  encode(text: string, options: { addSpecialTokens: boolean }): number[];
+}
+
+/**
+ * The checkpoint's tokenizer, checked to be byte-level (the job counts bits per byte).
+ * @throws {InputError} a tokenizer whose ids are not the UTF-8 bytes.
+ */
+export function checkpointTokenizer(checkpoint: Checkpoint): PreTrainedTokenizer {
+  const tok = new PreTrainedTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig);
+  const probe = "A é→";
+  const ids = tok.encode(probe, { addSpecialTokens: false });
+  const bytes = new TextEncoder().encode(probe);
+  if (ids.length !== bytes.length || ids.some((v, i) => v !== bytes[i])) {
+    throw new InputError(
+      `the checkpoint's tokenizer.json is not byte-level ("${probe}" -> [${ids.join(", ")}])`,
+    );
+  }
+  return tok;
 }
 
 /** The text after checks: its split and token streams (bytes). */
@@ -120,7 +147,12 @@ export interface PreparedText {
  * @throws {InputError} a text shorter than {@link MIN_TEXT_BYTES} bytes, or one whose training or
  *   held-out part is shorter than a window of `seqLen + 1` bytes; the message says how much is needed.
  */
-export function prepareText(text: string, seqLen: number, evalWindows: number): PreparedText {
+export function prepareText(
+  text: string,
+  seqLen: number,
+  evalWindows: number,
+  tokenizer: TextTokenizer,
+): PreparedText {
   const bytes = new TextEncoder().encode(text).length;
   const more = (need: number) =>
     `The text has ${bytes.toLocaleString("en-US")} bytes; at least ${need.toLocaleString("en-US")} are ` +
@@ -129,8 +161,8 @@ export function prepareText(text: string, seqLen: number, evalWindows: number): 
     } words).`;
   if (bytes < MIN_TEXT_BYTES) throw new InputError(more(MIN_TEXT_BYTES));
   const split = splitDocs(docsFromText(text, "text"));
-  const train = tokenize(split.train);
-  const heldOut = tokenize(split.heldOut);
+  const train = tokenize(split.train, tokenizer);
+  const heldOut = tokenize(split.heldOut, tokenizer);
   if (train.length < seqLen + 1 || heldOut.length < seqLen + 1) {
     // The held-out part is about a tenth of the text.
     throw new InputError(more(Math.max(MIN_TEXT_BYTES, Math.ceil(bytes * (seqLen + 1) / heldOut.length))));
@@ -318,7 +350,8 @@ export async function runFinetune(
   if (o.seqLen > maxPos) {
     throw new InputError(`seqLen ${o.seqLen} exceeds the checkpoint's max_position_embeddings ${maxPos}`);
   }
-  const data = prepareText(text, o.seqLen, o.evalWindows);
+  const tok = checkpointTokenizer(checkpoint);
+  const data = prepareText(text, o.seqLen, o.evalWindows, tok);
 
   events.phase?.("loading the model");
   const model = new LlamaForCausalLM(checkpoint.config, { init: false });
@@ -327,8 +360,7 @@ export async function runFinetune(
   const layers = targetLinears(model, o.targets);
   const blockSize = suggestBlockSize(layers.map(([, m]) => [m.inFeatures, m.outFeatures]))[0].blockSize;
 
-  const tok = new ByteTokenizer();
-  const prompt = tok.encode(data.prompt);
+  const prompt = Uint8Array.from(tok.encode(data.prompt));
   events.phase?.("evaluating the pretrained model");
   const bpbBefore = await evaluateBpbAsync(model, data.heldOut, data.offsets, o.seqLen);
   // The main job's sampler (lib/lm.ts: the library's generate, top-p 0.9, temperature 0.8, seeded).
