@@ -225,3 +225,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "threads: without --allow-read the kernels stay on one thread (one warning, right result, the process exits)",
+  ignore: !sharedMemory,
+  async fn() {
+    const script = `import { matmul, tensor } from "./mod.ts";
+const a = new Float32Array(256 * 300).map((_, i) => (i % 7) - 3), b = new Float32Array(300 * 200).map((_, i) => (i % 5) - 2);
+const y = matmul(tensor(a, [256, 300]), tensor(b, [300, 200])).dataSync();
+let s = 0; for (let p = 0; p < 300; p++) s += a[255 * 300 + p] * b[p * 200 + 199];
+console.log(y[255 * 200 + 199] === s ? "same" : "differs");`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--allow-env=C3A_NUM_THREADS", "-"],
+      cwd: new URL("..", import.meta.url),
+      env: { C3A_NUM_THREADS: "2" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(script));
+    await w.close();
+    const out = await child.output();
+    const stdout = new TextDecoder().decode(out.stdout), stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 0, stderr);
+    assertEquals(stdout.trim(), "same");
+    assert(stderr.includes("wasm kernels stay on one thread"), stderr);
+  },
+});

@@ -143,14 +143,41 @@ function ensureControl(): void {
   args = new Float64Array(memory.buffer, controlPtr + CONTROL_WORDS * 4, MAX_SLICES * MAX_ARGS);
 }
 
+/** Why workers cannot start here (set once, after the first failure), or null. */
+let workersUnavailable: string | null = null;
+
+/** Whether starting a worker from `url` would need a permission Deno has not granted (never prompts). */
+function missingPermission(url: URL): string | null {
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (deno === undefined || url.protocol !== "file:") return null;
+  try {
+    const path = decodeURIComponent(url.pathname);
+    if (deno.permissions.querySync({ name: "read", path }).state !== "granted") {
+      return `starting worker threads needs read access to ${path} (--allow-read)`;
+    }
+  } catch {
+    // permissions API unavailable: let the Worker constructor decide
+  }
+  return null;
+}
+
 function ensureWorkers(): void {
   ensureControl();
-  while (workers.length < numThreads - 1) {
-    const w = new Worker(new URL("./worker.ts", import.meta.url), {
-      workerData: { memory, build: kernelBuild, controlPtr, generation },
-    });
-    w.unref();
-    workers.push(w);
+  while (workers.length < numThreads - 1 && workersUnavailable === null) {
+    const url = new URL("./worker.ts", import.meta.url);
+    let reason = missingPermission(url);
+    if (reason === null) {
+      try {
+        const w = new Worker(url, { workerData: { memory, build: kernelBuild, controlPtr, generation } });
+        w.unref();
+        workers.push(w);
+        continue;
+      } catch (e) {
+        reason = (e as Error).message;
+      }
+    }
+    workersUnavailable = reason;
+    console.warn(`c3a: wasm kernels stay on one thread: ${reason}`);
   }
 }
 
