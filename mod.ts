@@ -505,16 +505,14 @@ export {
 } from "./src/io/safetensors.ts";
 
 // ---------------------------------------------------------------------------------------------
-// Backends: wasm is the default; importing this module registers "webgpu" without touching
+// Backends: wasm is the default; "webgpu" is registered (src/backend/executors.ts) without touching
 // navigator.gpu until `await setBackend("webgpu" | "auto")` or `tensor.to("webgpu")`.
 // ---------------------------------------------------------------------------------------------
-// Side effect only: registers backend "webgpu" (without it setBackend("webgpu") answers "unknown backend").
-import "./src/backend/webgpu/select.ts";
 export { getBackend } from "./src/backend/backend.ts";
-// CPU threads of the wasm executor (torch.set_num_threads / torch.get_num_threads).
-export { getNumThreads, setNumThreads } from "./src/backend/threads/pool.ts";
+// The executors' composition root registers "wasm" and "webgpu"; CPU threads of the wasm executor
+// (torch.set_num_threads / torch.get_num_threads); the error of the WebGPU executor.
+export { getNumThreads, setNumThreads, WebGPUError } from "./src/backend/executors.ts";
 export { describeBackend, setBackend } from "./src/tensor/select.ts";
-export { WebGPUError } from "./src/backend/webgpu/transport.ts";
 
 /**
  * Types of the backend interface that public signatures name (`tensor.backend`, `getBackend()`,

@@ -13,7 +13,7 @@
 
 import { sgemm, type SgemmOptions, sgemmPtr } from "../src/backend/wasm/gemm.ts";
 import { kernelBuild, malloc, Scratch, sharedMemory, wasm } from "../src/backend/wasm/memory.ts";
-import { getNumThreads, setNumThreads } from "../src/backend/threads/pool.ts";
+import { getNumThreads, setNumThreads } from "../mod.ts";
 
 /** Plain TypeScript i-k-j triple loop, row-major, Float32Array: C[m,n] = A[m,k]·B[k,n]. */
 function naiveGemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number): void {

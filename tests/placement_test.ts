@@ -191,7 +191,7 @@ Deno.test("setBackend: wasm, unknown names, describeBackend", async () => {
   assert(err instanceof RangeError);
   assertEquals(
     err.message,
-    'setBackend: unknown backend "cuda"; allowed: "wasm", "cpu2", "auto"',
+    'setBackend: unknown backend "cuda"; allowed: "wasm", "webgpu", "cpu2", "auto"',
   );
   assertStrictEquals(getBackend(), wasm);
 });

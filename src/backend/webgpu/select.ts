@@ -1,6 +1,7 @@
 /**
- * Starting the WebGPU backend: registers it as "webgpu" with a {@link BackendProvider} (probe the
- * adapter without starting it, start asynchronously, describe the device), starts it on a device
+ * Starting the WebGPU backend: its {@link BackendProvider} ({@link webgpuProvider}: probe the adapter
+ * without starting it, start asynchronously, describe the device; registered as "webgpu" by
+ * src/backend/executors.ts), starts it on a device
  * ({@link initWebGPU}) and releases it ({@link destroyWebGPU}). Which backend is used is decided by
  * the one public entry point, `await setBackend("wasm" | "webgpu" | "auto")` (src/tensor/select.ts).
  *
@@ -11,13 +12,12 @@
  * @module
  */
 
-import "../executors.ts";
 import {
   type Backend,
   backendNamed,
+  type BackendProvider,
   type DeviceProbe,
   getBackend,
-  registerBackend,
   setCurrentBackend,
 } from "../backend.ts";
 import { WebGPUBackend } from "./backend.ts";
@@ -62,7 +62,11 @@ interface ProviderOptions extends InitWebGPUOptions {
   requestAdapter?: () => Promise<GPUAdapter | null>;
 }
 
-registerBackend("webgpu", {
+/**
+ * How the WebGPU backend is probed, started and described; registered as "webgpu" by the
+ * composition root (src/backend/executors.ts).
+ */
+export const webgpuProvider: BackendProvider = {
   create() {
     if (!webgpuBackend.ready) {
       if (!canBlock()) {
@@ -111,7 +115,7 @@ registerBackend("webgpu", {
   device(b: Backend): string {
     return (b as WebGPUBackend).describe().replace(/^webgpu \((.*)\)$/, "$1");
   },
-});
+};
 
 /** Options of {@link initWebGPU}. */
 export interface InitWebGPUOptions extends ExecutorOptions {
