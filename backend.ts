@@ -38,8 +38,8 @@ export {
   setCurrentBackend,
   type Storage,
 } from "./src/backend/backend.ts";
-// The kernel table (each kernel declared once) and the executor base classes: how to add a kernel or
-// an executor is in src/backend/mod.ts.
+// The kernel table (each kernel declared once) and the executor base classes: how to add a kernel is
+// in src/backend/kernels.ts, how to add an executor in src/backend/executor.ts.
 export {
   type AdamStepParams,
   type BinaryOp,
