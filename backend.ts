@@ -101,24 +101,5 @@ export { irfftPtr, RealFft, rfftPtr } from "./src/backend/wasm/fft.ts";
 // The wasm executor.
 export { memoryStats } from "./src/backend/wasm/memory.ts";
 
-// The WebGPU executor.
-export {
-  destroyWebGPU,
-  initWebGPU,
-  type InitWebGPUOptions,
-  isSoftwareAdapter,
-  webgpuBackend,
-  webgpuUnavailableReason,
-} from "./src/backend/webgpu/select.ts";
-export { WebGPUBackend, WebGPUStorage } from "./src/backend/webgpu/backend.ts";
-export { type Transport, WebGPUError } from "./src/backend/webgpu/transport.ts";
-export type { Command } from "./src/backend/webgpu/commands.ts";
-export type { ResolvedMatmul } from "./src/backend/webgpu/matmul.ts";
-export type { AdamParams, RotaryLayout } from "./src/backend/webgpu/fused.ts";
-export type {
-  AdapterDescription,
-  ExecutorLimits,
-  ExecutorOptions,
-  ExecutorStats,
-} from "./src/backend/webgpu/executor.ts";
-export type { PoolStats } from "./src/backend/webgpu/pool.ts";
+// The WebGPU executor (its list of exports is src/backend/webgpu/mod.ts).
+export * from "./src/backend/webgpu/mod.ts";
