@@ -5,7 +5,6 @@
 import { assert, assertEquals, assertThrows } from "./deps.ts";
 import {
   c3aBackward,
-  c3aBlockShape,
   c3aForward,
   getCirculant,
   KernelSpectrum,
@@ -325,21 +324,4 @@ Deno.test("bad sizes and lengths throw RangeError naming the value", () => {
     "kernel has 5 elements",
   );
   assertThrows(() => kernelSpectrum(w, { m: 1, n: 2, b: -3 }), RangeError, "got -3");
-});
-
-Deno.test("c3aBlockShape: block size must divide both sizes; the error lists valid divisors", () => {
-  assertEquals(c3aBlockShape(768, 1024, 256), { m: 4, n: 3, b: 256 });
-  assertEquals(c3aBlockShape(6, 9, 3), { m: 3, n: 2, b: 3 });
-  assertThrows(
-    () => c3aBlockShape(768, 1024, 512),
-    RangeError,
-    "valid block sizes: 1, 2, 4, 8, 16, 32, 64, 128, 256",
-  );
-  assertThrows(
-    () => c3aBlockShape(12, 18, 4),
-    RangeError,
-    "block size 4 must divide both in_features (12) and out_features (18)",
-  );
-  assertThrows(() => c3aBlockShape(12, 18, 0), RangeError, "block size must be an integer >= 1, got 0");
-  assertThrows(() => c3aBlockShape(0, 18, 1), RangeError, "inFeatures must be an integer >= 1, got 0");
 });

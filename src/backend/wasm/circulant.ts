@@ -124,41 +124,6 @@ function checkLength(where: string, name: string, a: Float32Array, want: number,
   }
 }
 
-/** Common divisors of a and b, ascending. */
-function commonDivisors(a: number, b: number): number[] {
-  const out: number[] = [];
-  for (let d = 1; d <= Math.min(a, b); d++) if (a % d === 0 && b % d === 0) out.push(d);
-  return out;
-}
-
-/**
- * Block structure of a C3A layer with the given feature sizes and block size (spec §1.1): b must
- * divide both `inFeatures` and `outFeatures`.
- *
- * @param inFeatures input width of the linear layer, integer >= 1
- * @param outFeatures output width, integer >= 1
- * @param blockSize block size b
- * @returns `{m: outFeatures / b, n: inFeatures / b, b}`
- * @throws {RangeError} if a size is not a positive integer, or b does not divide both sizes (the
- *   message lists the valid block sizes, i.e. the common divisors)
- * @example
- * ```ts
- * c3aBlockShape(768, 768, 64); // {m: 12, n: 12, b: 64}
- * ```
- */
-export function c3aBlockShape(inFeatures: number, outFeatures: number, blockSize: number): C3ABlockShape {
-  checkInt("inFeatures", inFeatures, 1);
-  checkInt("outFeatures", outFeatures, 1);
-  checkInt("block size", blockSize, 1);
-  if (inFeatures % blockSize !== 0 || outFeatures % blockSize !== 0) {
-    throw new RangeError(
-      `C3A: block size ${blockSize} must divide both in_features (${inFeatures}) and out_features ` +
-        `(${outFeatures}); valid block sizes: ${commonDivisors(inFeatures, outFeatures).join(", ")}`,
-    );
-  }
-  return { m: outFeatures / blockSize, n: inFeatures / blockSize, b: blockSize };
-}
-
 /**
  * The rfft of a C3A kernel, packed in the layout the wasm block products read (frequency-pair
  * major; see wasm/circulant.ts). Computed once by {@link kernelSpectrum} and accepted by
