@@ -1,6 +1,6 @@
 /**
  * `C3AModel` and `getPeftModel`: inject C3A adapters into a model and manage them (PEFT `PeftModel`
- * + `C3AModel`/`BaseTuner`, spec §3–§5): several named adapters, activation, disabling, merging,
+ * + `C3AModel`, spec §3–§5; the generic `BaseTuner` machinery is in src/c3a/tuner.ts): several named adapters, activation, disabling, merging,
  * unloading, trainability (bias, modules_to_save), and PEFT-format save/load (see src/c3a/save_and_load.ts).
  *
  * Names: `namedModules()`, `namedParameters()` and `stateDict()` of a C3AModel use the base model's
@@ -30,6 +30,7 @@ import {
   type TargetCandidate,
 } from "./matching.ts";
 import { ModulesToSaveWrapper } from "./modulesToSave.ts";
+import { countParameters, EditLog, markOnlyAdaptersAsTrainable } from "./tuner.ts";
 import {
   type AdapterFiles,
   decodeAdapterFiles,
@@ -458,15 +459,11 @@ export class C3AModel<M extends Module = Module> extends Module {
     }
 
     // ---- mutate, logging how to undo each step
-    const flags = this.model.parameters().map((p): [Parameter, boolean] => [p, p.requiresGrad]);
-    const steps: Array<() => void> = [];
-    const undo = () => {
-      for (let i = steps.length - 1; i >= 0; i--) steps[i]();
-      steps.length = 0;
+    const log = new EditLog(this.model, () => {
       delete this.peftConfig[name];
       config.modulesToSave = savedModulesToSave;
-      for (const [p, rg] of flags) p.requiresGrad = rg;
-    };
+    });
+    const undo = () => log.undo();
     // PEFT stores the resolved targets in the config (so they are saved): the model-type default for
     // null, the list of Linear module names for "all-linear".
     const expanded = config.targetModules === null ||
@@ -481,7 +478,7 @@ export class C3AModel<M extends Module = Module> extends Module {
         if (m instanceof C3ALinear) {
           const active = m.activeAdapters;
           m.updateLayer(name, t.blockSize, config.initWeights, opts);
-          steps.push(() => {
+          log.push(() => {
             captureWarnings(() => m.deleteAdapter(name));
             m.setAdapter(active);
           });
@@ -492,7 +489,7 @@ export class C3AModel<M extends Module = Module> extends Module {
           layer.setAdapter(this.#active, config.inferenceMode);
           layer.train(m.training);
           this.model.setSubmodule(t.name, layer);
-          steps.push(() => this.model.setSubmodule(t.name, m));
+          log.push(() => this.model.setSubmodule(t.name, m));
         }
       }
       for (const n of mtsTargets) {
@@ -500,7 +497,7 @@ export class C3AModel<M extends Module = Module> extends Module {
         if (m instanceof ModulesToSaveWrapper) {
           const active = m.activeAdapter;
           m.update(name);
-          steps.push(() => {
+          log.push(() => {
             m.deleteAdapter(name);
             m.setAdapter(active === null ? [] : [active]);
           });
@@ -509,7 +506,7 @@ export class C3AModel<M extends Module = Module> extends Module {
           const w = new ModulesToSaveWrapper(m, name);
           w.setAdapter(isActive ? [name] : this.#active.slice(0, 1), config.inferenceMode);
           this.model.setSubmodule(n, w);
-          steps.push(() => this.model.setSubmodule(n, m));
+          log.push(() => this.model.setSubmodule(n, m));
         }
       }
       this.#markTrainable();
@@ -529,15 +526,12 @@ export class C3AModel<M extends Module = Module> extends Module {
   #markTrainable(): void {
     const layers = this.c3aLayers();
     const wrappers = this.modulesToSaveWrappers();
-    const kernelParams = new Set<Parameter>();
-    for (const [, l] of layers) for (const k of l.c3a_kernel.keys()) kernelParams.add(l.c3a_kernel.get(k)!);
-    const copyParams = new Set<Parameter>();
+    const adapterParams = new Set<Parameter>();
+    for (const [, l] of layers) for (const k of l.c3a_kernel.keys()) adapterParams.add(l.c3a_kernel.get(k)!);
     for (const [, w] of wrappers) {
-      for (const [, c] of w.modules_to_save.entries()) for (const p of c.parameters()) copyParams.add(p);
+      for (const [, c] of w.modules_to_save.entries()) for (const p of c.parameters()) adapterParams.add(p);
     }
-    for (const p of this.model.parameters()) {
-      if (!kernelParams.has(p) && !copyParams.has(p)) p.requiresGrad = false;
-    }
+    markOnlyAdaptersAsTrainable(this.model, adapterParams);
     for (const active of this.#active) {
       const bias = this.peftConfig[active]?.bias ?? "none";
       if (bias === "none") continue;
@@ -803,13 +797,7 @@ export class C3AModel<M extends Module = Module> extends Module {
    * tied parameters count once.
    */
   getNbTrainableParameters(): [number, number] {
-    let trainable = 0;
-    let all = 0;
-    for (const p of this.model.parameters()) {
-      all += p.size;
-      if (p.requiresGrad) trainable += p.size;
-    }
-    return [trainable, all];
+    return countParameters(this.model);
   }
 
   /**
