@@ -121,6 +121,17 @@ Deno.test("savePretrained sharding: index.json, shard names, total_size; round t
       RangeError,
       "maxShardSize",
     );
+    // a config.json that is not JSON: both loaders name the file
+    await Deno.mkdir(`${dir}/bad`);
+    await Deno.writeTextFile(`${dir}/bad/config.json`, "{not json");
+    for (
+      const load of [
+        () => AutoModelForCausalLM.fromPretrained(`${dir}/bad`),
+        () => LlamaForCausalLM.fromPretrained(`${dir}/bad`),
+      ]
+    ) {
+      await assertRejects(load, Error, `${dir}/bad/config.json is not JSON`);
+    }
   });
   assertEquals([parseShardSize("5GB"), parseShardSize("2GiB"), parseShardSize("500MB"), parseShardSize(10)], [
     5e9,

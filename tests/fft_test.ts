@@ -3,6 +3,7 @@
 import { assert, assertEquals, assertThrows } from "./deps.ts";
 import FFT from "fft.js";
 import { irfft, rfft } from "../src/fft/mod.ts";
+import { type Tensor, tensor } from "../src/tensor/index.ts";
 import { irfftPtr, RealFft, rfftPtr } from "../src/backend/wasm/fft.ts";
 import { factorize, getComplexPlan, getFftPlan, isSmooth, type StockhamPlan } from "../src/fft/plan.ts";
 import { free, malloc, memory, memoryStats } from "../src/backend/wasm/memory.ts";
@@ -258,6 +259,12 @@ Deno.test("bad sizes throw RangeError naming the value", () => {
   assertThrows(() => irfft(x, 8, 1), RangeError, "batch * (floor(n/2)+1) * 2 = 1 * 5 * 2 = 10, got 8");
   assertThrows(() => irfft(new Float32Array(10), 8, 2), RangeError, "got 10");
   assertThrows(() => irfft(x, 0, 1), RangeError, "got 0");
+  // a tensor's n is its last axis: an extra n (torch.fft.rfft's padding argument) is refused, not ignored
+  assertThrows(
+    () => (rfft as (t: Tensor, n: number) => Tensor)(tensor([1, 2, 3, 4]), 8),
+    RangeError,
+    "got 8",
+  );
   assertThrows(() => rfft(x, 8, 1, new Float32Array(9)), RangeError, "out must be a Float32Array of length");
   assertThrows(() => irfft(new Float32Array(10), 8, 1, new Float32Array(7)), RangeError, "= 8, got 7");
   assertThrows(() => rfftPtr(8, 3, 64, 1), RangeError, "inPtr");

@@ -311,6 +311,9 @@ Deno.test("finetune: bad input fails before training with a one-line error and w
       "--targets, --init-weights, --merge apply to C3A only",
     );
     await bad(["--seq-len", "100000", "--out", out], "max_position_embeddings");
+    // --resume naming a folder without checkpoints (another run's adapter/ folder) fails up front
+    await Deno.mkdir(`${tmp}/adapter`);
+    await bad(["--resume", `${tmp}/adapter`, "--out", out], `--resume ${tmp}/adapter: no checkpoint there`);
     // an output path below a regular file cannot be created (even as root)
     await Deno.writeTextFile(`${tmp}/file`, "x");
     await assertRejects(

@@ -101,7 +101,7 @@ export interface TrainLmOptions {
 
 /**
  * The scripts' check before training: a fresh run that saves checkpoints refuses a folder holding an
- * earlier run's (unless `--overwrite`, which starts over); `--resume` must name an existing folder.
+ * earlier run's (unless `--overwrite`, which starts over); `--resume` must name a folder holding a checkpoint.
  * @throws {CliError} one line naming the folder and the flags that fix it.
  */
 export async function checkRunCheckpoints(
@@ -111,6 +111,13 @@ export async function checkRunCheckpoints(
   if (o.resume !== undefined) {
     if (!(await Deno.stat(o.resume).then((s) => s.isDirectory, () => false))) {
       throw new CliError(`--resume ${o.resume}: no such folder; pass the run's OUT/checkpoints folder`);
+    }
+    const hasState = await Deno.stat(`${o.resume}/trainer_state.json`).then(() => true, () => false);
+    if (!hasState && (await training.listCheckpoints(o.resume)).length === 0) {
+      throw new CliError(
+        `--resume ${o.resume}: no checkpoint there (trainer_state.json or checkpoint-<step>/); pass the ` +
+          `OUT/checkpoints folder of a run made with --save-every N`,
+      );
     }
     return;
   }

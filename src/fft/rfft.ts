@@ -156,7 +156,7 @@ function irfftTensor(spec: Tensor, n?: number): Tensor {
  * ```
  */
 export function rfft(input: Float32Array, n: number, batch: number, out?: Float32Array): Float32Array;
-/** The real FFT of a tensor's last axis (see the array overload). */
+/** The real FFT of a tensor's last axis `[..., n]` → `[..., n/2+1, 2]` (see the array overload); takes no `n` (RangeError). */
 export function rfft(input: Tensor): Tensor;
 export function rfft(
   input: Float32Array | Tensor,
@@ -164,7 +164,14 @@ export function rfft(
   batch?: number,
   out?: Float32Array,
 ): Float32Array | Tensor {
-  if (input instanceof Tensor) return rfftTensor(input);
+  if (input instanceof Tensor) {
+    if (n !== undefined) {
+      throw new RangeError(
+        `rfft: a tensor input takes no n (got ${n}); its last axis is n: pad or slice it first`,
+      );
+    }
+    return rfftTensor(input);
+  }
   checkN("rfft", n!);
   checkInt("rfft: batch", batch!, 0);
   if (!(input instanceof Float32Array) || input.length !== batch! * n!) {

@@ -66,12 +66,11 @@ export async function readText(dir: string | URL, name: string): Promise<string>
 }
 
 /**
- * Reads `config.json` and the weights (single file or shards) of a checkpoint directory.
+ * Reads and parses `config.json` of a checkpoint directory.
  *
- * @throws {Error} a missing `config.json` / weights file (names it); {@link SafetensorsError} for a
- *   corrupt file; a `config.json` that is not a JSON object.
+ * @throws {Error} a missing file, text that is not JSON, or JSON that is not an object (each names the file).
  */
-export async function readCheckpoint(dir: string | URL): Promise<Checkpoint> {
+export async function readConfigJson(dir: string | URL): Promise<Record<string, unknown>> {
   const text = await readText(dir, "config.json");
   let config: unknown;
   try {
@@ -84,6 +83,17 @@ export async function readCheckpoint(dir: string | URL): Promise<Checkpoint> {
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
     throw new Error(`fromPretrained: ${String(joinPath(dir, "config.json"))} must hold a JSON object`);
   }
+  return config as Record<string, unknown>;
+}
+
+/**
+ * Reads `config.json` and the weights (single file or shards) of a checkpoint directory.
+ *
+ * @throws {Error} a missing `config.json` / weights file (names it); {@link SafetensorsError} for a
+ *   corrupt file; a `config.json` that is not a JSON object.
+ */
+export async function readCheckpoint(dir: string | URL): Promise<Checkpoint> {
+  const config = await readConfigJson(dir);
   let index: string | null = null;
   try {
     index = await readText(dir, "model.safetensors.index.json");

@@ -9,7 +9,7 @@ import { type LlamaConfig, LlamaForCausalLM } from "./llama.ts";
 import { Qwen2ForCausalLM, Qwen2ForSequenceClassification } from "./qwen2.ts";
 import { MistralForCausalLM, MistralForSequenceClassification } from "./mistral.ts";
 import { LlamaForSequenceClassification } from "./sequence_classification.ts";
-import { readText } from "../io/checkpoint.ts";
+import { readConfigJson } from "../io/checkpoint.ts";
 
 const CAUSAL_LM: Record<string, typeof LlamaForCausalLM> = {
   llama: LlamaForCausalLM,
@@ -23,7 +23,7 @@ const SEQ_CLS: Record<string, typeof LlamaForSequenceClassification> = {
 };
 
 async function modelType(dir: string | URL, overrides: Partial<LlamaConfig>): Promise<string> {
-  const cfg = { ...JSON.parse(await readText(dir, "config.json")), ...overrides } as LlamaConfig;
+  const cfg = { ...(await readConfigJson(dir)), ...overrides } as LlamaConfig;
   if (typeof cfg.model_type === "string") return cfg.model_type;
   const arch = Array.isArray(cfg.architectures) ? String(cfg.architectures[0]) : "";
   const m = /^(Llama|Mistral|Qwen2)For/.exec(arch);
