@@ -253,7 +253,10 @@ async function main(): Promise<void> {
   if (log.resumedFrom) console.log(`resumed from ${log.resumedFrom}`);
   const initialBpb = log.eval[0].value;
   const finalBpb = log.eval[log.eval.length - 1].value;
-  const prompt = "Fellow-Citizens of the Senate and House of Representatives: ";
+  // the speeches' salutation; with --text, the start of the first held-out document (as finetune.ts)
+  const prompt = v.text === undefined
+    ? "Fellow-Citizens of the Senate and House of Representatives: "
+    : split.heldOut[0].text.slice(0, 48);
   const sampleLength = v["sample-length"] as number;
   const sample = sampleLength > 0
     ? tok.decode(

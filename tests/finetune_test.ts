@@ -515,7 +515,7 @@ Deno.test("pretrain: a smoke run writes an HF checkpoint that finetune accepts a
         "-A",
         new URL("../examples/pretrain.ts", import.meta.url).pathname,
         ...["--steps", "2", "--batch-size", "2", "--seq-len", "32", "--hidden-size", "32"],
-        ...["--intermediate-size", "64", "--layers", "1", "--eval-windows", "2", "--sample-length", "0"],
+        ...["--intermediate-size", "64", "--layers", "1", "--eval-windows", "2", "--sample-length", "4"],
         ...["--text", text, "--out", ckpt],
       ],
       stdout: "piped",
@@ -543,6 +543,10 @@ Deno.test("pretrain: a smoke run writes an HF checkpoint that finetune accepts a
       JSON.parse(await Deno.readTextFile(`${ckpt}/training_log.json`)).parameters,
     );
     assertStringIncludes(await Deno.readTextFile(`${ckpt}/loss.svg`), "<svg");
+    // the sample's prompt comes from the user's text (48 characters of a held-out document), not the speeches
+    const { prompt } = JSON.parse(await Deno.readTextFile(`${ckpt}/training_log.json`)).sample;
+    assertEquals(prompt.length, 48);
+    assertStringIncludes(await Deno.readTextFile(text), prompt);
     const out = `${tmp}/ft`;
     const r = await finetune(
       parseOptions(
