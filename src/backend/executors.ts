@@ -14,7 +14,7 @@ import { WasmBackend } from "./wasm/backend.ts";
 import { webgpuProvider } from "./webgpu/select.ts";
 
 registerBackend("wasm", { create: () => new WasmBackend(), device: () => "WebAssembly SIMD, CPU" });
-registerBackend("webgpu", webgpuProvider);
+registerBackend("webgpu", webgpuProvider());
 
 // CPU threads of the wasm executor (torch.set_num_threads / torch.get_num_threads).
 export { getNumThreads, setNumThreads } from "./threads/pool.ts";

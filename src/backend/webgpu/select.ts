@@ -12,6 +12,8 @@
  * @module
  */
 
+// Registers "wasm" (destroyWebGPU falls back to it) and "webgpu" when this module is imported alone.
+import "../executors.ts";
 import {
   type Backend,
   backendNamed,
@@ -64,58 +66,61 @@ interface ProviderOptions extends InitWebGPUOptions {
 
 /**
  * How the WebGPU backend is probed, started and described; registered as "webgpu" by the
- * composition root (src/backend/executors.ts).
+ * composition root (src/backend/executors.ts). A function declaration (hoisted) because
+ * executors.ts and this module import each other: it is called before this module's body has run.
  */
-export const webgpuProvider: BackendProvider = {
-  create() {
-    if (!webgpuBackend.ready) {
-      if (!canBlock()) {
-        throw new WebGPUError(
-          'the WebGPU backend must be started with "await setBackend("webgpu")" (or "auto") first in this runtime',
-        );
+export function webgpuProvider(): BackendProvider {
+  return {
+    create() {
+      if (!webgpuBackend.ready) {
+        if (!canBlock()) {
+          throw new WebGPUError(
+            'the WebGPU backend must be started with "await setBackend("webgpu")" (or "auto") first in this runtime',
+          );
+        }
+        void webgpuBackend.transport; // starts the worker; throws WebGPUError when no adapter
       }
-      void webgpuBackend.transport; // starts the worker; throws WebGPUError when no adapter
-    }
-    return webgpuBackend;
-  },
-  async probe(options = {}): Promise<DeviceProbe> {
-    const o = options as ProviderOptions;
-    const gpu = gpuOrNull();
-    if (!o.requestAdapter && !gpu) {
-      return { available: false, device: "", fallback: false, reason: "navigator.gpu is not available" };
-    }
-    let adapter: GPUAdapter | null;
-    try {
-      adapter = o.requestAdapter ? await o.requestAdapter() : await gpu!.requestAdapter();
-    } catch (e) {
-      return { available: false, device: "", fallback: false, reason: `requestAdapter() failed: ${e}` };
-    }
-    if (!adapter) {
+      return webgpuBackend;
+    },
+    async probe(options = {}): Promise<DeviceProbe> {
+      const o = options as ProviderOptions;
+      const gpu = gpuOrNull();
+      if (!o.requestAdapter && !gpu) {
+        return { available: false, device: "", fallback: false, reason: "navigator.gpu is not available" };
+      }
+      let adapter: GPUAdapter | null;
+      try {
+        adapter = o.requestAdapter ? await o.requestAdapter() : await gpu!.requestAdapter();
+      } catch (e) {
+        return { available: false, device: "", fallback: false, reason: `requestAdapter() failed: ${e}` };
+      }
+      if (!adapter) {
+        return {
+          available: false,
+          device: "",
+          fallback: false,
+          reason: "requestAdapter() returned no adapter",
+        };
+      }
       return {
-        available: false,
-        device: "",
-        fallback: false,
-        reason: "requestAdapter() returned no adapter",
+        available: true,
+        device: adapterName(adapter),
+        fallback: isSoftwareAdapter(adapter),
+        reason: "",
       };
-    }
-    return {
-      available: true,
-      device: adapterName(adapter),
-      fallback: isSoftwareAdapter(adapter),
-      reason: "",
-    };
-  },
-  async start(options = {}): Promise<Backend> {
-    if (webgpuBackend.ready) return webgpuBackend;
-    const { requestAdapter: _r, ...init } = options as ProviderOptions;
-    const b = await initWebGPU(init);
-    if (b === null) throw new WebGPUError(`WebGPU is unavailable: ${unavailable}`);
-    return b;
-  },
-  device(b: Backend): string {
-    return (b as WebGPUBackend).describe().replace(/^webgpu \((.*)\)$/, "$1");
-  },
-};
+    },
+    async start(options = {}): Promise<Backend> {
+      if (webgpuBackend.ready) return webgpuBackend;
+      const { requestAdapter: _r, ...init } = options as ProviderOptions;
+      const b = await initWebGPU(init);
+      if (b === null) throw new WebGPUError(`WebGPU is unavailable: ${unavailable}`);
+      return b;
+    },
+    device(b: Backend): string {
+      return (b as WebGPUBackend).describe().replace(/^webgpu \((.*)\)$/, "$1");
+    },
+  };
+}
 
 /** Options of {@link initWebGPU}. */
 export interface InitWebGPUOptions extends ExecutorOptions {
