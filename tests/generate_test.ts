@@ -144,6 +144,9 @@ Deno.test("generate: one-line errors for bad options and too-long prompts", asyn
   await bad({ repetitionPenalty: 0 }, "repetitionPenalty");
   await bad({}, "empty", []);
   await bad({ attentionMask: [1, 1] }, "attentionMask");
+  // an unknown key (transformers' snake_case) is an error naming the key meant, not silently dropped
+  const e = await assertRejects(() => lm.generate([1], { max_new_tokens: 2 } as object), TypeError);
+  assert(e.message.includes('unknown option "max_new_tokens" (did you mean "maxNewTokens"?)'), e.message);
   // beyond max_position_embeddings while generating is allowed (as transformers: positions go on)
   assertEquals((await lm.generate(new Array(38).fill(1), { maxNewTokens: 5 })).length, 43);
 });

@@ -13,6 +13,7 @@ import { tidy } from "../tensor/scope.ts";
 import { Generator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { DynamicCache } from "./cache.ts";
+import { checkOptionKeys, keysOf } from "../util/options.ts";
 
 /** Options of {@link generate} (transformers' `GenerationConfig` names in camelCase). */
 export interface GenerateOptions {
@@ -133,6 +134,22 @@ function pickToken(
   return last;
 }
 
+const GENERATE_KEYS = keysOf<GenerateOptions>({
+  maxNewTokens: true,
+  doSample: true,
+  temperature: true,
+  topK: true,
+  topP: true,
+  repetitionPenalty: true,
+  eosTokenId: true,
+  padTokenId: true,
+  seed: true,
+  generator: true,
+  attentionMask: true,
+  useCache: true,
+  onToken: true,
+});
+
 /**
  * Continues token ids with `model` (transformers `model.generate(input_ids, ...)`): greedy by default,
  * sampling with `doSample`; returns every row's prompt followed by its new tokens (as transformers
@@ -147,6 +164,7 @@ function pickToken(
  * @param inputIds one prompt (`number[]`) or equal-length rows (left-padded, with `attentionMask`).
  * @param options see {@link GenerateOptions}.
  * @returns the prompt(s) with the new tokens: `number[]` for one prompt, `number[][]` for rows.
+ * @throws {TypeError} an unknown option key (e.g. `max_new_tokens`), named with the key meant.
  * @throws {RangeError} (one line naming the value) for `maxNewTokens` not an integer >= 0, an empty
  *   prompt, rows of different lengths, a prompt longer than `max_position_embeddings`, a mask of
  *   the wrong length, `temperature` <= 0, `topK` not an integer >= 0, `topP` outside (0, 1],
@@ -157,6 +175,7 @@ export async function generate(
   inputIds: readonly number[] | readonly (readonly number[])[],
   options: GenerateOptions = {},
 ): Promise<number[] | number[][]> {
+  checkOptionKeys("generate", options, GENERATE_KEYS);
   const single = !Array.isArray(inputIds[0]);
   const rows: number[][] = single
     ? [Array.from(inputIds as readonly number[])]
