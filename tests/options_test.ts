@@ -1,6 +1,6 @@
 // Option bags are strict: an unknown key (a typo, PEFT's / PyTorch's snake_case spelling) is a TypeError
 // naming the key and the camelCase key meant — never silently dropped (src/util/options.ts).
-import { assert, assertEquals, assertThrows } from "./deps.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./deps.ts";
 import { checkOptionKeys, suggestKey } from "../src/util/options.ts";
 import { C3AConfig } from "../src/c3a/config.ts";
 import { C3AModel, getPeftModel } from "../src/c3a/model.ts";
@@ -8,7 +8,9 @@ import { C3ALinear } from "../src/c3a/layer.ts";
 import { MLP } from "../src/models/mlp.ts";
 import { Adam, AdamW, clipGradNorm, SGD } from "../src/optim/mod.ts";
 import { Linear } from "../src/nn/linear.ts";
-import { randn } from "../src/tensor/index.ts";
+import { randn, type Tensor } from "../src/tensor/index.ts";
+import type { Module } from "../src/nn/module.ts";
+import { train } from "../src/train/mod.ts";
 
 Deno.test("suggestKey: snake_case, case and separators, small typos; nothing for unrelated keys", () => {
   const allowed = ["blockSize", "targetModules", "layersToTransform", "layersPattern", "initWeights", "bias"];
@@ -137,4 +139,27 @@ Deno.test("optimizers and clipGradNorm: unknown option and parameter-group keys 
   lin.forward(randn([4, 3])).sum().backward();
   assertThrows(() => clipGradNorm(params, 1, { norm_type: 2 } as never), TypeError, '"normType"');
   clipGradNorm(params, 1, { normType: 2 }).dispose();
+});
+
+Deno.test("train: transformers' snake_case keys are an error naming the camelCase key, before any step", async () => {
+  const model = new Linear(2, 1);
+  const optimizer = new SGD(model.parameters(), { lr: 0.1 });
+  let steps = 0;
+  await assertRejects(
+    () =>
+      train({
+        model,
+        optimizer,
+        data: [randn([1, 2])],
+        loss: (m: Module, x: Tensor) => {
+          steps++;
+          return (m as Linear).forward(x).sum();
+        },
+        maxSteps: 1,
+        max_steps: 3,
+      } as never),
+    TypeError,
+    'train: unknown option "max_steps" (did you mean "maxSteps"?)',
+  );
+  assertEquals(steps, 0);
 });

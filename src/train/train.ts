@@ -7,6 +7,7 @@
  * @module
  */
 
+import { checkOptionKeys, keysOf } from "../util/options.ts";
 import type { Module } from "../nn/module.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import type { LRScheduler, LRSchedulerState } from "../optim/lr_scheduler.ts";
@@ -277,6 +278,34 @@ function checkResume(
  */
 export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
   const o = options;
+  checkOptionKeys(
+    "train",
+    o,
+    keysOf<TrainOptions<B>>({
+      model: true,
+      optimizer: true,
+      data: true,
+      loss: true,
+      maxSteps: true,
+      gradientAccumulationSteps: true,
+      maxGradNorm: true,
+      scheduler: true,
+      evaluate: true,
+      evalEvery: true,
+      evalAtStart: true,
+      outputDir: true,
+      saveEvery: true,
+      saveTotalLimit: true,
+      resumeFrom: true,
+      overwriteOutputDir: true,
+      runConfig: true,
+      generators: true,
+      tokensPerBatch: true,
+      progress: true,
+      writeLogFiles: true,
+      onStep: true,
+    }),
+  );
   const maxSteps = checkCount(o.maxSteps, "maxSteps", 1);
   const accum = checkCount(o.gradientAccumulationSteps ?? 1, "gradientAccumulationSteps", 1);
   const evalEvery = checkCount(o.evalEvery ?? 0, "evalEvery", 0);
