@@ -107,6 +107,10 @@ if (args.make !== undefined) {
     throw new RangeError(`--make: shape must be one of ${Object.keys(SHAPES)}, got ${shape}`);
   }
   if (!dir) throw new RangeError("--make: give the output directory after the shape");
+  const exists = await Deno.stat(`${dir}/model.safetensors`).then(() => true, () => false);
+  if (exists) {
+    throw new Error(`--make: ${dir}/model.safetensors exists; give a new directory (nothing overwritten)`);
+  }
   manualSeed(1);
   // Random init (N(0, 0.02) weights, unit norms) by the constructor; saved in HF layout.
   const model = new LlamaForCausalLM(
@@ -116,7 +120,9 @@ if (args.make !== undefined) {
     } as unknown as ConstructorParameters<typeof LlamaForCausalLM>[0],
   );
   await model.savePretrained(dir);
-  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(SHAPES[shape], null, 1));
+  // The Hugging Face config of the shape (what the torch reference writes), via a temporary name.
+  await Deno.writeTextFile(`${dir}/config.json.tmp`, JSON.stringify(SHAPES[shape], null, 1));
+  await Deno.rename(`${dir}/config.json.tmp`, `${dir}/config.json`);
   console.log(JSON.stringify({ made: dir }));
   Deno.exit(0);
 }
