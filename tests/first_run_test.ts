@@ -1,6 +1,6 @@
 // The main job downloads what it needs (issue: the first `deno task finetune` fetched ~300 npm packages,
 // 211 MB, build and test tools included). `deno task` installs every npm dependency of the repository before
-// it runs anything (denoland/deno#30887), so README runs the job with `deno run`; with
+// it runs anything (denoland/deno#28999), so README runs the job with `deno run`; with
 // `"unstable": ["npm-lazy-caching"]` in deno.json that fetches only the npm packages of the job's module
 // graph, and the corpora are imported on first use. `bench/first_run_downloads.ts` measures it with an
 // empty Deno cache (needs the npm registry); this test guards the three parts offline.
