@@ -459,10 +459,17 @@ Deno.test({
           });
         });
         await page.click("#download");
-        await Promise.race([
-          got,
-          new Promise((_, rej) => setTimeout(() => rej(new Error("downloads timed out")), 30_000)),
-        ]);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        try {
+          await Promise.race([
+            got,
+            new Promise((_, rej) => {
+              timer = setTimeout(() => rej(new Error("downloads timed out")), 30_000);
+            }),
+          ]);
+        } finally {
+          clearTimeout(timer);
+        }
         await Promise.all(downloads);
         assertEquals(saved.sort(), ["adapter_config.json", "adapter_model.safetensors"]);
         assertEquals((await Deno.stat(`${dlDir}/adapter_model.safetensors`)).size, r.adapterBytes);
