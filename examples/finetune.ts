@@ -414,7 +414,7 @@ export async function finetune(
   log(
     `data: ${v.text ?? "Moby-Dick"}: ${split.train.length} train docs (${formatMB(trainTokens.length)}), ` +
       `${split.heldOut.length} held-out docs (${formatMB(heldTokens.length)}), ${heldOut.offsets.length} ` +
-      `held-out windows of ${seqLen} bytes`,
+      `held-out window${heldOut.offsets.length === 1 ? "" : "s"} of ${seqLen} bytes`,
   );
   log(
     `model: ${checkpoint} (${

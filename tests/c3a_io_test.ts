@@ -15,6 +15,10 @@ async function tmp(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "c3a_io_test_" });
 }
 
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
 async function ls(dir: string): Promise<string[]> {
   const names: string[] = [];
   for await (const e of Deno.readDir(dir)) names.push(e.isDirectory ? e.name + "/" : e.name);
@@ -39,6 +43,18 @@ Deno.test("savePretrained writes PEFT's files; fromPretrained reproduces the out
     const y = out(peft);
     await peft.savePretrained(dir);
     assertEquals(await ls(dir), [ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME]); // no temp files left
+    // saving again over existing files is refused (nothing written) unless overwrite is passed
+    const firstBytes = await Deno.readFile(`${dir}/${ADAPTER_SAFE_WEIGHTS_NAME}`);
+    const k0 = peft.c3aLayers()[0][1].c3a_kernel.get("default")!;
+    const k0Before = new Float32Array(k0.dataSync());
+    setData(k0, new Float32Array(k0.size).fill(0.5));
+    await assertRejects(() => peft.savePretrained(dir), Error, `${dir}/${ADAPTER_CONFIG_NAME} exists`);
+    assertEquals(await Deno.readFile(`${dir}/${ADAPTER_SAFE_WEIGHTS_NAME}`), firstBytes);
+    await peft.savePretrained(dir, { overwrite: true });
+    assert(!equalBytes(await Deno.readFile(`${dir}/${ADAPTER_SAFE_WEIGHTS_NAME}`), firstBytes), "replaced");
+    setData(k0, k0Before);
+    await peft.savePretrained(dir, { overwrite: true });
+    assertEquals(await Deno.readFile(`${dir}/${ADAPTER_SAFE_WEIGHTS_NAME}`), firstBytes);
     assertEquals(cfg.inferenceMode, false, "in-memory config untouched");
 
     const text = await Deno.readTextFile(`${dir}/${ADAPTER_CONFIG_NAME}`);

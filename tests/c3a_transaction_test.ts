@@ -66,11 +66,11 @@ async function tmp(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "c3a_transaction_test_" });
 }
 
-/** Save a trained-looking adapter for Net and return the expected outputs. */
+/** Save (or replace) a trained-looking adapter for Net and return the expected outputs. */
 async function saveAdapter(dir: string, cfg: C3AConfig): Promise<Float32Array> {
   const peft = getPeftModel(new Net(), cfg);
   for (const p of peft.parameters().filter((q) => q.requiresGrad)) setData(p, lcgData(p.size, p.size + 3));
-  await peft.savePretrained(dir);
+  await peft.savePretrained(dir, { overwrite: true });
   return out(peft);
 }
 

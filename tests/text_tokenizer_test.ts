@@ -207,6 +207,14 @@ Deno.test("tokenizer: AutoTokenizer reads the three files; a missing tokenizer.j
       "tokenizer.json",
       "tokenizer_config.json",
     ]);
+    // an existing tokenizer is not replaced unless asked; nothing is written on refusal
+    const savedBefore = await Deno.readTextFile(`${out}/tokenizer_config.json`);
+    tok.padToken = null;
+    await assertRejects(() => tok.savePretrained(out), Error, `${out}/tokenizer.json exists`);
+    assertEquals(await Deno.readTextFile(`${out}/tokenizer_config.json`), savedBefore);
+    await tok.savePretrained(out, { overwrite: true });
+    assertEquals((await AutoTokenizer.fromPretrained(out)).padTokenId, null);
+    tok.padToken = "<pad>";
 
     await Deno.remove(`${dir}/tokenizer.json`);
     const e = await assertRejects(

@@ -218,6 +218,15 @@ Deno.test("train: resumeFrom another run, another model or a non-checkpoint is a
     );
     const again = await train({ ...options(`${root}/run`, build()), maxSteps: 2, overwriteOutputDir: true });
     assertEquals(again.globalStep, 2);
+    // an outputDir that is a file is a one-line error up front; the file is left alone
+    await Deno.writeTextFile(`${root}/file`, "mine");
+    const e = await assertRejects(
+      () => train({ ...options(`${root}/file`, build()), maxSteps: 2 }),
+      Error,
+      `outputDir "${root}/file" is a file, not a directory`,
+    );
+    assert(!e.message.includes("\n"), e.message);
+    assertEquals(await Deno.readTextFile(`${root}/file`), "mine");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -43,6 +43,12 @@ export const PEFT_KEY_PREFIX = "base_model.model.";
 export interface SavePretrainedOptions {
   /** Adapters to write (default: all). `"default"` goes to the directory itself, others to sub-folders. */
   selectedAdapters?: readonly string[];
+  /**
+   * Replace adapter files that already exist (default false: an existing `adapter_config.json` or
+   * `adapter_model.safetensors` is an error and nothing is written — this library never overwrites a
+   * user's files without being asked; PEFT's `save_pretrained` overwrites silently).
+   */
+  overwrite?: boolean;
 }
 
 /** Options of `C3AModel.fromPretrained`. */
@@ -358,6 +364,8 @@ function decodeAdapterWeights(bytes: Uint8Array, where: string): DecodedAdapterF
  *
  * @throws {ValueError} an unknown adapter name, or a name that is not a plain folder name (see
  *   `checkAdapterName`: `A-Z a-z 0-9 _ -` only); nothing is written
+ * @throws {Error} an adapter file already exists and `options.overwrite` is not set (names the file);
+ *   nothing is written
  * @throws {Error} the directory cannot be created or a file cannot be written
  */
 export async function savePretrainedImpl(
@@ -378,8 +386,19 @@ export async function savePretrainedImpl(
       );
     }
   }
+  const folder = (n: string) => n === "default" ? root : pathJoin(root, n);
+  if (!options.overwrite) {
+    for (const n of names) {
+      for (const f of [ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME]) {
+        const path = pathJoin(folder(n), f);
+        if (await exists(path)) {
+          throw new Error(`savePretrained: ${path} exists; pass { overwrite: true } to replace it`);
+        }
+      }
+    }
+  }
   for (const n of names) {
-    const out = n === "default" ? root : pathJoin(root, n);
+    const out = folder(n);
     const files = adapterToFiles(model, n);
     await Deno.mkdir(out, { recursive: true });
     await writeBytesAtomic(pathJoin(out, ADAPTER_SAFE_WEIGHTS_NAME), files[ADAPTER_SAFE_WEIGHTS_NAME]);

@@ -480,10 +480,28 @@ export class PreTrainedTokenizer {
    * and pad token) into `dir` (created if needed), each to a temporary name first and then renamed, so a
    * reader never sees half a file (transformers `save_pretrained`).
    *
-   * @throws {Error} when the directory cannot be created or a file cannot be written (names the file)
+   * An existing `tokenizer.json` or `tokenizer_config.json` in `dir` is an error unless
+   * `options.overwrite` is true (this library never overwrites a user's files without being asked;
+   * transformers overwrites silently).
+   *
+   * @param dir target directory
+   * @param options `overwrite`: replace existing tokenizer files (default false)
+   * @throws {Error} a tokenizer file exists and `overwrite` is not set (names the file; nothing is
+   *   written); the directory cannot be created or a file cannot be written (names the file)
    */
-  async savePretrained(dir: string | URL): Promise<void> {
+  async savePretrained(dir: string | URL, options: { overwrite?: boolean } = {}): Promise<void> {
     const root = (dir instanceof URL ? decodeURIComponent(dir.pathname) : dir).replace(/\/+$/, "") || "/";
+    if (!options.overwrite) {
+      for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
+        try {
+          await Deno.lstat(`${root}/${f}`);
+        } catch (e) {
+          if (e instanceof Deno.errors.NotFound) continue;
+          throw e;
+        }
+        throw new Error(`savePretrained: ${root}/${f} exists; pass { overwrite: true } to replace it`);
+      }
+    }
     await Deno.mkdir(root, { recursive: true });
     const config: Record<string, unknown> = {
       ...this.config,

@@ -327,6 +327,19 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
   const writeLogs = o.writeLogFiles ?? true;
 
   // --- resume or start fresh: every check before anything is changed or written ----------------------
+  if (o.outputDir) {
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = await Deno.stat(o.outputDir);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    if (info !== null && !info.isDirectory) {
+      throw new Error(
+        `outputDir "${o.outputDir}" is a file, not a directory; pass a directory (created if missing)`,
+      );
+    }
+  }
   let ck: LoadedCheckpoint | null = null;
   if (o.resumeFrom !== undefined) {
     ck = await readCheckpoint(o.resumeFrom);
