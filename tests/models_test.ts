@@ -200,6 +200,27 @@ Deno.test("resolveLlamaConfig: HF defaults and clear errors", () => {
   assertThrows(() => resolveLlamaConfig({ ...base, num_attention_heads: 0 }), RangeError, "positive integer");
 });
 
+Deno.test("rope_parameters (transformers v5 configs): its rope_theta is used; other rope types and conflicts throw", () => {
+  const { rope_theta: _, ...noTheta } = ropeCfg;
+  const v5 = { ...noTheta, rope_parameters: { rope_type: "default", rope_theta: 7 } };
+  assertEquals(resolveLlamaConfig(v5).rope_theta, 7);
+  // the logits follow the float64 reference at theta 7 (and differ from the default 10000)
+  manualSeed(5);
+  const lm = new LlamaForCausalLM(v5).eval();
+  const ids = [1, 5, 9, 2, 0, 7, 3, 3];
+  const y = lm.forward(ids, { shape: [1, 8] }).dataSync();
+  assertCloseRel(y, refLogits(weights64(lm), { ...lm.config, rope_theta: 7 }, ids, 1, 8), 1e-4, "theta 7");
+  const other = refLogits(weights64(lm), { ...lm.config, rope_theta: 10000 }, ids, 1, 8);
+  assert(y.some((v, i) => Math.abs(v - other[i]) > 1e-3), "theta matters in this test");
+  assertThrows(
+    () => resolveLlamaConfig({ ...v5, rope_parameters: { rope_type: "yarn", rope_theta: 7, factor: 4 } }),
+    RangeError,
+    'rope_parameters of type "yarn" is not supported',
+  );
+  assertThrows(() => resolveLlamaConfig({ ...v5, rope_theta: 8 }), RangeError, "disagree");
+  assertEquals(resolveLlamaConfig({ ...v5, rope_theta: 7 }).rope_theta, 7);
+});
+
 Deno.test("LlamaForCausalLM.fromPretrained: single file and sharded checkpoint directories", async () => {
   const dir = await Deno.makeTempDir();
   try {

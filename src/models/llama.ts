@@ -58,6 +58,12 @@ export interface LlamaConfig {
   rope_theta?: number;
   /** Only null / `{rope_type: "default"}` is supported; other scalings throw. */
   rope_scaling?: Record<string, unknown> | null;
+  /**
+   * transformers ≥ 4.56 / v5 form of the RoPE settings: `{rope_type, rope_theta, …}`; its `rope_theta`
+   * is used when the top-level `rope_theta` is absent (they must agree when both are given). Only
+   * rope_type "default" is supported; other types throw.
+   */
+  rope_parameters?: Record<string, unknown> | null;
   /** Share `lm_head.weight` with `model.embed_tokens.weight` (default false). */
   tie_word_embeddings?: boolean;
   /** Longest sequence the model is meant for (default 2048); longer inputs throw. */
@@ -163,7 +169,7 @@ export function resolveLlamaConfig(
     num_key_value_heads: cfg.num_key_value_heads ?? hq,
     head_dim: cfg.head_dim ?? cfg.hidden_size / hq,
     rms_norm_eps: cfg.rms_norm_eps ?? 1e-6,
-    rope_theta: cfg.rope_theta ?? 10000,
+    rope_theta: cfg.rope_theta ?? ropeThetaOf(cfg.rope_parameters) ?? 10000,
     tie_word_embeddings: cfg.tie_word_embeddings ?? false,
     max_position_embeddings: cfg.max_position_embeddings ?? 2048,
     attention_bias: cfg.attention_bias ?? false,
@@ -197,16 +203,37 @@ export function resolveLlamaConfig(
       `LlamaConfig.hidden_act "${out.hidden_act}" is not supported (${Object.keys(ACTS).join(", ")})`,
     );
   }
-  const rs = cfg.rope_scaling;
-  if (rs != null) {
-    const t = rs.rope_type ?? rs.type;
+  for (const key of ["rope_scaling", "rope_parameters"] as const) {
+    const rs = cfg[key];
+    if (rs == null) continue;
+    if (typeof rs !== "object" || Array.isArray(rs)) {
+      throw new RangeError(`LlamaConfig.${key} must be an object or null, got ${JSON.stringify(rs)}`);
+    }
+    const t = rs.rope_type ?? rs.type ?? (key === "rope_parameters" ? "default" : undefined);
     if (t !== "default") {
       throw new RangeError(
-        `LlamaConfig.rope_scaling of type ${JSON.stringify(t)} is not supported (only "default")`,
+        `LlamaConfig.${key} of type ${JSON.stringify(t)} is not supported (only "default")`,
       );
     }
   }
+  const inner = ropeThetaOf(cfg.rope_parameters);
+  if (cfg.rope_theta !== undefined && inner !== undefined && inner !== cfg.rope_theta) {
+    throw new RangeError(
+      `LlamaConfig: rope_theta ${cfg.rope_theta} and rope_parameters.rope_theta ${inner} disagree`,
+    );
+  }
+  if (!(typeof out.rope_theta === "number" && out.rope_theta > 0)) {
+    throw new RangeError(
+      `LlamaConfig.rope_theta must be a positive number, got ${JSON.stringify(out.rope_theta)}`,
+    );
+  }
   return out;
+}
+
+/** `rope_parameters.rope_theta` when given (transformers v5 configs), else undefined. */
+function ropeThetaOf(p: Record<string, unknown> | null | undefined): number | undefined {
+  const t = p?.rope_theta;
+  return t === undefined || t === null ? undefined : t as number;
 }
 
 /**
