@@ -19,6 +19,8 @@ export interface RefConfig {
   rms_norm_eps: number;
   rope_theta: number;
   use_rotary_embeddings?: boolean;
+  /** Inverse frequencies `[head_dim/2]` replacing `rope_theta^(−2i/D)` (scaled RoPE schemes). */
+  ref_inv_freq?: ArrayLike<number>;
 }
 
 /** Architecture switches of the reference. */
@@ -71,7 +73,9 @@ export function refHidden(w: W, cfg: RefConfig, ids: number[], B: number, T: num
       for (let h = 0; h < H; h++) {
         const off = bt * H * hd + h * hd;
         for (let j = 0; j < hd; j++) {
-          const ang = t / cfg.rope_theta ** (2 * (j % half) / hd);
+          const ang = cfg.ref_inv_freq
+            ? t * cfg.ref_inv_freq[j % half]
+            : t / cfg.rope_theta ** (2 * (j % half) / hd);
           const rot = j < half ? -x[off + j + half] : x[off + j - half];
           y[off + j] = x[off + j] * Math.cos(ang) + rot * Math.sin(ang);
         }

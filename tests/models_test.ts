@@ -7,6 +7,7 @@ import { manualSeed, noGrad, type Tensor, tensor } from "../src/tensor/index.ts"
 import { loadSafetensors, saveSafetensors } from "../src/io/safetensors.ts";
 import { MLP } from "../src/models/mlp.ts";
 import { causalLmLoss, type LlamaConfig, LlamaForCausalLM, resolveLlamaConfig } from "../src/models/llama.ts";
+import { ropeInvFreq } from "../src/models/rope.ts";
 import { refLogits, weights64 } from "./_ref_decoder.ts";
 
 const FIX = new URL("./fixtures/peft/", import.meta.url);
@@ -198,6 +199,72 @@ Deno.test("resolveLlamaConfig: HF defaults and clear errors", () => {
     "rope_scaling",
   );
   assertThrows(() => resolveLlamaConfig({ ...base, num_attention_heads: 0 }), RangeError, "positive integer");
+});
+
+/**
+ * Llama 3.1's RoPE frequencies written out band by band in float64 (the test's own reading of the
+ * scheme, independent of src/models/rope.ts): wavelength λ = 2π/f; λ < ctx/high: f; λ > ctx/low: f/factor;
+ * between: a linear blend, weight s = (ctx/λ − low)/(high − low) on f and 1 − s on f/factor.
+ */
+function llama3Freqs(theta: number, d: number, factor: number, low: number, high: number, ctx: number) {
+  const out: number[] = [];
+  for (let i = 0; i < d / 2; i++) {
+    const f = Math.pow(theta, -(2 * i) / d), lambda = (2 * Math.PI) / f;
+    if (lambda < ctx / high) out.push(f);
+    else if (lambda > ctx / low) out.push(f / factor);
+    else {
+      const s = (ctx / lambda - low) / (high - low);
+      out.push(s * f + (1 - s) * (f / factor));
+    }
+  }
+  return out;
+}
+
+Deno.test("rope_scaling linear and llama3: frequencies and logits vs a float64 reference", () => {
+  // Llama-3.2-1B's numbers (theta 5e5, D 64, factor 32, low 1, high 4, original context 8192)
+  const l3 = {
+    rope_type: "llama3",
+    factor: 32,
+    low_freq_factor: 1,
+    high_freq_factor: 4,
+    original_max_position_embeddings: 8192,
+  };
+  const got = ropeInvFreq(500000, 64, l3)!;
+  const want = llama3Freqs(500000, 64, 32, 1, 4, 8192);
+  assertCloseRel(got, Float64Array.from(want), 1e-6, "llama3 inv_freq");
+  assertEquals(got[0], 1, "the highest frequency is unchanged");
+  assert(
+    Math.abs(got[31] * 32 / Math.pow(500000, -62 / 64) - 1) < 1e-6,
+    "the lowest is divided by the factor",
+  );
+  // some frequency falls in the blended band (2048 ≤ λ ≤ 8192) here, so the blend is exercised
+  assert(want.some((f) => 2 * Math.PI / f > 2048 && 2 * Math.PI / f < 8192));
+  const lin = ropeInvFreq(100, 4, { rope_type: "linear", factor: 4 })!;
+  assertCloseRel(lin, Float64Array.from([1 / 4, 1 / 40]), 1e-6, "linear inv_freq");
+
+  // a model with llama3 scaling follows the reference at those frequencies (positions up to 40)
+  const l3small = { ...l3, factor: 4, original_max_position_embeddings: 16 };
+  const cfg = { ...ropeCfg, rope_theta: 50, rope_scaling: l3small, max_position_embeddings: 64 };
+  manualSeed(6);
+  const lm = new LlamaForCausalLM(cfg).eval();
+  const ids = [1, 5, 9, 2, 0, 7, 3, 3];
+  const positions = [0, 3, 7, 12, 20, 27, 33, 40];
+  const y = lm.forward(ids, { shape: [1, 8], positionIds: positions }).dataSync();
+  const freqs = llama3Freqs(50, ropeCfg.hidden_size / ropeCfg.num_attention_heads, 4, 1, 4, 16);
+  const ref = refLogits(weights64(lm), { ...lm.config, ref_inv_freq: freqs }, ids, 1, 8, { positions });
+  assertCloseRel(y, ref, 1e-4, "llama3 logits");
+  const plain = refLogits(weights64(lm), lm.config, ids, 1, 8, { positions });
+  assert(y.some((v, i) => Math.abs(v - plain[i]) > 1e-3), "the scaling matters in this test");
+  assertThrows(
+    () => resolveLlamaConfig({ ...ropeCfg, rope_scaling: { ...l3, high_freq_factor: 0.5 } }),
+    RangeError,
+    "high_freq_factor",
+  );
+  assertThrows(
+    () => resolveLlamaConfig({ ...ropeCfg, rope_scaling: { rope_type: "dynamic", factor: 2 } }),
+    RangeError,
+    'rope_scaling of type "dynamic" is not supported (default, linear, llama3)',
+  );
 });
 
 Deno.test("rope_parameters (transformers v5 configs): its rope_theta is used; other rope types and conflicts throw", () => {

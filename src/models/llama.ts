@@ -14,6 +14,7 @@
  * @module
  */
 
+import { checkRopeScaling, ropeInvFreq } from "./rope.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { normal_ } from "../tensor/random.ts";
 import { noGrad } from "../autograd/grad_mode.ts";
@@ -56,12 +57,15 @@ export interface LlamaConfig {
   rms_norm_eps?: number;
   /** RoPE base (default 10000). */
   rope_theta?: number;
-  /** Only null / `{rope_type: "default"}` is supported; other scalings throw. */
+  /**
+   * RoPE scaling (`{rope_type, factor, …}`): "default", "linear" and "llama3" are supported (see
+   * ./rope.ts); other types throw.
+   */
   rope_scaling?: Record<string, unknown> | null;
   /**
    * transformers ≥ 4.56 / v5 form of the RoPE settings: `{rope_type, rope_theta, …}`; its `rope_theta`
-   * is used when the top-level `rope_theta` is absent (they must agree when both are given). Only
-   * rope_type "default" is supported; other types throw.
+   * is used when the top-level `rope_theta` is absent (they must agree when both are given). Types as
+   * for `rope_scaling`.
    */
   rope_parameters?: Record<string, unknown> | null;
   /** Share `lm_head.weight` with `model.embed_tokens.weight` (default false). */
@@ -150,7 +154,8 @@ const ACTS: Record<string, (x: Tensor) => Tensor> = {
  * @param cfg the config.json object.
  * @param arch the architecture (default Llama); its `model_type` is the default.
  * @throws {RangeError} for non-positive sizes, Hq not a multiple of Hkv, hidden_size not divisible by
- *   the head count (without head_dim), an unknown activation, or an unsupported `rope_scaling`.
+ *   the head count (without head_dim), an unknown activation, or an unsupported `rope_scaling` /
+ *   `rope_parameters` (type or fields).
  */
 export function resolveLlamaConfig(
   config: LlamaConfig,
@@ -203,18 +208,10 @@ export function resolveLlamaConfig(
       `LlamaConfig.hidden_act "${out.hidden_act}" is not supported (${Object.keys(ACTS).join(", ")})`,
     );
   }
-  for (const key of ["rope_scaling", "rope_parameters"] as const) {
-    const rs = cfg[key];
-    if (rs == null) continue;
-    if (typeof rs !== "object" || Array.isArray(rs)) {
-      throw new RangeError(`LlamaConfig.${key} must be an object or null, got ${JSON.stringify(rs)}`);
-    }
-    const t = rs.rope_type ?? rs.type ?? (key === "rope_parameters" ? "default" : undefined);
-    if (t !== "default") {
-      throw new RangeError(
-        `LlamaConfig.${key} of type ${JSON.stringify(t)} is not supported (only "default")`,
-      );
-    }
+  checkRopeScaling("rope_scaling", cfg.rope_scaling);
+  checkRopeScaling("rope_parameters", cfg.rope_parameters);
+  if (cfg.rope_scaling != null && cfg.rope_parameters != null) {
+    throw new RangeError("LlamaConfig: give rope_scaling or rope_parameters, not both");
   }
   const inner = ropeThetaOf(cfg.rope_parameters);
   if (cfg.rope_theta !== undefined && inner !== undefined && inner !== cfg.rope_theta) {
@@ -294,6 +291,7 @@ export class LlamaAttention extends Module {
   readonly #cfg: ResolvedLlamaConfig;
   readonly #layer: number;
   readonly #window: number | null;
+  readonly #invFreq: Float64Array | undefined;
 
   /**
    * Creates the four projections.
@@ -307,6 +305,7 @@ export class LlamaAttention extends Module {
     this.#cfg = cfg;
     this.#layer = layerIdx;
     this.#window = arch.slidingWindow(cfg, layerIdx);
+    this.#invFreq = ropeInvFreq(cfg.rope_theta, cfg.head_dim, cfg.rope_scaling ?? cfg.rope_parameters);
     const c = cfg.hidden_size, hd = cfg.head_dim, bias = arch.projectionBias(cfg);
     this.q_proj = new Linear(c, cfg.num_attention_heads * hd, { bias: bias.qkv });
     this.k_proj = new Linear(c, cfg.num_key_value_heads * hd, { bias: bias.qkv });
@@ -333,7 +332,7 @@ export class LlamaAttention extends Module {
     let k = this.k_proj.forward(h).reshape([b, t, hkv, hd]).transpose(1, 2);
     let v = this.v_proj.forward(h).reshape([b, t, hkv, hd]).transpose(1, 2);
     if (cfg.use_rotary_embeddings) {
-      const ro = { positions: ctx.positionIds, theta: cfg.rope_theta };
+      const ro = { positions: ctx.positionIds, theta: cfg.rope_theta, invFreq: this.#invFreq };
       q = applyRotaryEmb(q, ro);
       k = applyRotaryEmb(k, ro);
     }

@@ -276,6 +276,11 @@ export interface RotaryOptions {
   /** Base of the frequencies (Hugging Face `rope_theta`), default 10000. */
   theta?: number;
   /**
+   * Inverse frequencies `[D/2]` to use instead of `theta^(−2i/D)` (a scaled RoPE scheme, e.g. Llama 3's
+   * `rope_scaling`; Hugging Face's `inv_freq` buffer); positive finite numbers. `theta` is then unused.
+   */
+  invFreq?: ArrayLike<number>;
+  /**
    * Axis layout of `x`: "BHTD" (default; `[batch, heads, seq, headDim]`, where Hugging Face applies
    * it after the head transpose) or "BTHD" (`[batch, seq, heads, headDim]`, straight out of the
    * projection reshape).
@@ -297,10 +302,15 @@ function ropeTables(
   d: number,
   theta: number,
   cached: boolean,
+  invFreq?: ArrayLike<number>,
 ): { cos: Tensor; sin: Tensor } {
   const half = d / 2;
   const inv = new Float64Array(half);
-  for (let i = 0; i < half; i++) inv[i] = Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / d)));
+  for (let i = 0; i < half; i++) {
+    inv[i] = invFreq
+      ? Math.fround(invFreq[i])
+      : Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / d)));
+  }
   const cos = new Float32Array(pos.length * d), sin = new Float32Array(pos.length * d);
   for (let p = 0; p < pos.length; p++) {
     for (let i = 0; i < half; i++) {
@@ -336,8 +346,8 @@ function swapHalves(x: Tensor): Tensor {
  *
  * @param x `[B, H, T, D]` (default layout "BHTD") or `[B, T, H, D]` ("BTHD"); D even.
  * @returns same shape as x. The backward is the transposed rotation.
- * @throws {RangeError} when x is not 4-D, D is odd, `positions` has neither T nor B·T entries, or
- *   theta is not a positive finite number.
+ * @throws {RangeError} when x is not 4-D, D is odd, `positions` has neither T nor B·T entries,
+ *   theta is not a positive finite number, or `invFreq` has not D/2 positive finite entries.
  * @example
  * ```ts
  * import { randn } from "@c3a/c3a";
@@ -363,14 +373,27 @@ export function applyRotaryEmb(x: Tensor, opts: RotaryOptions = {}): Tensor {
   const [bsz, a1, a2, d] = x.shape;
   const t = layout === "BHTD" ? a2 : a1;
   if (d % 2 !== 0) throw new RangeError(`applyRotaryEmb: head dimension must be even, got ${d}`);
+  const invFreq = opts.invFreq;
+  if (invFreq !== undefined) {
+    if (invFreq.length !== d / 2) {
+      throw new RangeError(`applyRotaryEmb: invFreq has ${invFreq.length} entries; need D/2 = ${d / 2}`);
+    }
+    for (let i = 0; i < invFreq.length; i++) {
+      if (!(invFreq[i] > 0) || !Number.isFinite(invFreq[i])) {
+        throw new RangeError(
+          `applyRotaryEmb: invFreq[${i}] must be a positive finite number, got ${invFreq[i]}`,
+        );
+      }
+    }
+  }
   const b = x.backend;
   let tables: { cos: Tensor; sin: Tensor };
   let perBatch = false;
   if (opts.positions === undefined) {
-    const key = `${b.name}|${d}|${theta}|${t}`;
+    const key = `${b.name}|${d}|${invFreq ? Array.from(invFreq).join(",") : theta}|${t}`;
     let c = ropeCache.get(key);
     if (!c || c.cos.isDisposed) {
-      c = ropeTables(b, Array.from({ length: t }, (_, i) => i), d, theta, true);
+      c = ropeTables(b, Array.from({ length: t }, (_, i) => i), d, theta, true, invFreq);
       ropeCache.set(key, c);
     }
     tables = c;
@@ -385,7 +408,7 @@ export function applyRotaryEmb(x: Tensor, opts: RotaryOptions = {}): Tensor {
       if (!Number.isFinite(pos[i])) throw new RangeError(`applyRotaryEmb: position ${i} is ${pos[i]}`);
     }
     perBatch = pos.length !== t || bsz === 1;
-    tables = ropeTables(b, pos, d, theta, false);
+    tables = ropeTables(b, pos, d, theta, false, invFreq);
   }
   const pb = perBatch ? bsz : 1;
   if (b.supports("rotaryEmb") && x.size > 0) {
