@@ -7,7 +7,7 @@
 import type { Backend } from "../../src/backend/backend.ts";
 import { backendNamed } from "../../src/backend/backend.ts";
 import { WasmBackend } from "../../src/backend/wasm/backend.ts";
-import { sharedMemory } from "../../src/backend/wasm/memory.ts";
+import { kernelBuild, sharedMemory } from "../../src/backend/wasm/memory.ts";
 import { getNumThreads, setNumThreads, stopWorkers, withThreads } from "../../src/backend/threads/pool.ts";
 import type { FusedKernel } from "../../src/backend/kernels.ts";
 import { initWebGPU, webgpuBackend } from "../../src/backend/webgpu/mod.ts";
@@ -34,12 +34,21 @@ const FUSED: FusedKernel[] = [
   "c3aBackward",
 ];
 
+/**
+ * The wasm kernel build in test titles: "relaxed" (relaxed-SIMD FMA, chosen where supported) or "simd"
+ * (`C3A_WASM_BUILD=simd`, which deno.json's test:simd task sets to run the suite on the plain build too).
+ */
+const build = kernelBuild === "relaxed" ? "relaxed-simd" : "simd";
+
 /** The default CPU executor. */
-export const wasm: ConformanceExecutor = { name: "wasm", setup: () => Promise.resolve(backendNamed("wasm")) };
+export const wasm: ConformanceExecutor = {
+  name: `wasm[${build}]`,
+  setup: () => Promise.resolve(backendNamed("wasm")),
+};
 
 /** The wasm executor without its fused kernels: every op's composed path (rfft → product → irfft, …). */
 export const wasmComposed: ConformanceExecutor = {
-  name: "wasm-composed",
+  name: `wasm-composed[${build}]`,
   setup: () => Promise.resolve(new WasmBackend(FUSED)),
 };
 
@@ -61,7 +70,7 @@ export const webgpu: ConformanceExecutor = {
  * wasm threads are unavailable.
  */
 export const wasmThreads: ConformanceExecutor = {
-  name: "wasm-threads",
+  name: `wasm-threads[${build}]`,
   setup() {
     if (!sharedMemory) return Promise.resolve("wasm threads are unavailable (no shared wasm memory)");
     class ThreadedWasm extends WasmBackend {
