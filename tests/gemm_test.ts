@@ -1,6 +1,15 @@
 import { assert, assertEquals, assertThrows } from "./deps.ts";
-import { setSgemmResidentCap, sgemm, type SgemmArrayOptions, sgemmPtr } from "../src/backend/wasm/gemm.ts";
-import { f32view, free, malloc, memoryStats, Scratch, wasm } from "../src/backend/wasm/memory.ts";
+import { sgemm, type SgemmArrayOptions, sgemmPtr } from "../src/backend/wasm/gemm.ts";
+import {
+  f32view,
+  free,
+  malloc,
+  memoryStats,
+  Scratch,
+  setResidentCap,
+  wasm,
+} from "../src/backend/wasm/memory.ts";
+import { stopWorkers, withThreads } from "../src/backend/threads/pool.ts";
 import { uniformData } from "./_random.ts";
 
 interface RefOpts {
@@ -371,12 +380,12 @@ Deno.test("sgemm streams row tiles when the operands exceed the resident cap: bi
     const a = uniformData(m * k, m + 1), b = uniformData(k * n, n + 2), c0 = uniformData(m * n, 3);
     for (const accumulate of [false, true]) {
       const whole = sgemm(a, b, m, n, k, { ...o, accumulate, out: c0.slice() });
-      setSgemmResidentCap(64 << 10);
+      setResidentCap(64 << 10);
       let tiled: Float32Array;
       try {
         tiled = sgemm(a, b, m, n, k, { ...o, accumulate, out: c0.slice() });
       } finally {
-        setSgemmResidentCap(undefined);
+        setResidentCap(undefined);
       }
       const tag = `${m}x${n}x${k} ${JSON.stringify(o)} accumulate=${accumulate}`;
       assert(tiled.every((v, i) => Object.is(v, whole[i])), `${tag}: tiled differs from one call`);
@@ -390,5 +399,162 @@ Deno.test("sgemm streams row tiles when the operands exceed the resident cap: bi
         assert(Math.abs(whole[i * n + j] - want) < 1e-4, `${tag} [${i}, ${j}]`);
       }
     }
+  }
+});
+
+/** `sgemm` with the resident cap lowered to `cap` bytes (restored afterwards). */
+function sgemmCapped(
+  cap: number,
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  o: SgemmArrayOptions,
+) {
+  setResidentCap(cap);
+  try {
+    return sgemm(a, b, m, n, k, o);
+  } finally {
+    setResidentCap(undefined);
+  }
+}
+
+/**
+ * Independent float64 reference of a strided batch (strideC = 0 sums into one C), checked entry by
+ * entry against `got` with the dot-product error bound.
+ */
+function checkBatchedRef(
+  tag: string,
+  got: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  o: SgemmArrayOptions,
+  c0: Float32Array | undefined,
+): void {
+  const batch = o.batch ?? 1;
+  const sA = o.strideA ?? m * k, sB = o.strideB ?? k * n, sC = o.strideC ?? m * n;
+  const want = new Float64Array(got.length), abs = new Float64Array(got.length);
+  if (c0 !== undefined) { for (let i = 0; i < got.length; i++) want[i] = c0[i]; }
+  // without accumulate the items' entries start at 0 (gaps between items keep c0)
+  if (!o.accumulate) {
+    for (let t = 0; t < batch; t++) for (let i = 0; i < m * n; i++) want[t * sC + i] = 0;
+  }
+  for (let t = 0; t < batch; t++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0, mag = 0;
+        for (let p = 0; p < k; p++) {
+          const x = (o.transA ? a[t * sA + p * m + i] : a[t * sA + i * k + p]) *
+            (o.transB ? b[t * sB + j * k + p] : b[t * sB + p * n + j]);
+          acc += x;
+          mag += Math.abs(x);
+        }
+        want[t * sC + i * n + j] += acc;
+        abs[t * sC + i * n + j] += mag;
+      }
+    }
+  }
+  for (let i = 0; i < got.length; i++) {
+    const tol = 2 * (k * batch + 2) * 2 ** -24 * (abs[i] + Math.abs(want[i])) + 1e-30;
+    assert(Math.abs(got[i] - want[i]) <= tol, `${tag} [${i}]: ${got[i]} vs float64 ${want[i]} (tol ${tol})`);
+  }
+}
+
+Deno.test("sgemm tiles columns of B and C when B alone exceeds the cap: bit-identical to one call", () => {
+  // B of 4·k·n bytes above half the cap: column blocks (multiples of 8, a ragged last one), with A
+  // resident or in row tiles too; m <= 10 takes the kernel's small-m paths, m > 10 the blocked path
+  const cases: [number, number, number, SgemmArrayOptions, number][] = [
+    [40, 203, 90, {}, 64 << 10],
+    [40, 203, 90, { transB: true }, 64 << 10],
+    [5, 301, 70, {}, 32 << 10], // smallAxpy
+    [3, 301, 300, { transB: true }, 128 << 10], // smallDot
+    [131, 77, 60, { transA: true }, 24 << 10], // row and column tiles, transA gather
+    [97, 150, 64, { transA: true, transB: true }, 40 << 10],
+  ];
+  for (const [m, n, k, o, cap] of cases) {
+    assert(4 * k * n > cap / 2, "the case must tile B");
+    const a = uniformData(m * k, m + 11), b = uniformData(k * n, n + 12), c0 = uniformData(m * n, 13);
+    for (const accumulate of [false, true]) {
+      const opts = () => ({ ...o, accumulate, out: c0.slice() });
+      const whole = sgemm(a, b, m, n, k, opts());
+      const tiled = sgemmCapped(cap, a, b, m, n, k, opts());
+      const tag = `${m}x${n}x${k} ${JSON.stringify(o)} accumulate=${accumulate}`;
+      assert(tiled.every((v, i) => Object.is(v, whole[i])), `${tag}: tiled differs from one call`);
+      checkBatchedRef(tag, whole, a, b, m, n, k, { ...o, accumulate }, accumulate ? c0 : undefined);
+    }
+  }
+});
+
+Deno.test("sgemm tiles batches over the batch dimension (attention QKᵀ and PV, sums, broadcasts, folds)", () => {
+  const T = 37, hd = 16, items = 6; // batch × heads = 6
+  const cases: [string, number, number, number, SgemmArrayOptions][] = [
+    ["QKᵀ", T, T, hd, { batch: items, transB: true }],
+    ["PV", T, hd, T, { batch: items }],
+    ["gradQ = gS·K", T, hd, T, { batch: items }],
+    ["gradK = gSᵀ·Q", T, hd, T, { batch: items, transA: true }],
+    ["broadcast A", 12, 20, 9, { batch: 5, strideA: 0 }],
+    ["sum into one C", 12, 20, 9, { batch: 5, strideC: 0 }],
+    ["gapped C", 12, 20, 9, { batch: 4, strideC: 12 * 20 + 7 }],
+    ["fold: shared B", 4, 30, 25, { batch: 7, strideB: 0 }], // 4 rows per item: [28, 25] · B
+    ["fold: C summed over k", 20, 24, 6, { batch: 9, transA: true, strideC: 0 }],
+  ];
+  for (const [name, m, n, k, o] of cases) {
+    const batch = o.batch!;
+    const sA = o.strideA ?? m * k, sB = o.strideB ?? k * n, sC = o.strideC ?? m * n;
+    const lenC = sC === 0 ? m * n : (batch - 1) * sC + m * n;
+    const a = uniformData(Math.max(sA * (batch - 1), 0) + m * k, 21),
+      b = uniformData((batch - 1) * sB + k * n, 22);
+    const c0 = uniformData(lenC, 23);
+    const item = 4 * (m * k + k * n + m * n);
+    // caps: two or three items per group; and below one item (each item tiled on its own)
+    for (const cap of [3 * item, Math.floor(item / 2)]) {
+      for (const accumulate of [false, true]) {
+        const opts = () => ({ ...o, accumulate, out: c0.slice() });
+        const whole = sgemm(a, b, m, n, k, opts());
+        const tiled = sgemmCapped(cap, a, b, m, n, k, opts());
+        const tag = `${name} cap=${cap} accumulate=${accumulate}`;
+        assert(tiled.every((v, i) => Object.is(v, whole[i])), `${tag}: tiled differs from one call`);
+        checkBatchedRef(
+          tag,
+          whole,
+          a,
+          b,
+          m,
+          n,
+          k,
+          { ...o, accumulate },
+          accumulate || sC > m * n ? c0 : undefined,
+        );
+      }
+    }
+  }
+});
+
+Deno.test("tiled sgemm is bit-identical for every thread count", async () => {
+  try {
+    const cases: [number, number, number, SgemmArrayOptions, number][] = [
+      [64, 200, 48, { transB: true }, 48 << 10], // column and row tiles
+      [40, 40, 16, { batch: 12, transB: true }, 4 * 3 * (40 * 16 * 2 + 1600)], // groups of 3 items
+      [40, 16, 40, { batch: 12 }, 16 << 10], // items tiled on their own
+    ];
+    for (const [m, n, k, o, cap] of cases) {
+      const batch = o.batch ?? 1;
+      const a = uniformData(batch * m * k, 31), b = uniformData(batch * k * n, 32);
+      const one = withThreads(1, false, () => sgemmCapped(cap, a, b, m, n, k, o));
+      for (const threads of [2, 3]) {
+        const many = withThreads(threads, true, () => sgemmCapped(cap, a, b, m, n, k, o));
+        assert(
+          many.every((v, i) => Object.is(v, one[i])),
+          `${m}x${n}x${k} ${JSON.stringify(o)}: ${threads} threads`,
+        );
+      }
+      checkBatchedRef(`${m}x${n}x${k}`, one, a, b, m, n, k, o, undefined);
+    }
+  } finally {
+    await stopWorkers();
   }
 });

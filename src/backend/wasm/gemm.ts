@@ -8,13 +8,13 @@
  *
  * Two levels, following the ownership rule of `memory.ts`:
  * - {@link sgemm} takes and returns JS `Float32Array`s (operands copied into wasm memory once, the
- *   result copied out);
+ *   result copied out; operands larger than `residentCap()` of memory.ts stream through in tiles);
  * - {@link sgemmPtr} works on byte offsets into wasm memory for hot paths that chain kernels.
  *
  * @module
  */
 
-import { f32view, memory, Scratch, wasm } from "./memory.ts";
+import { f32view, memory, residentCap, Scratch, wasm } from "./memory.ts";
 import { getNumThreads, parallelCall, splitThreshold } from "../threads/pool.ts";
 import { MAX_SLICES } from "../threads/control.ts";
 
@@ -290,8 +290,9 @@ export function sgemm(
   }
   const c = out ?? new Float32Array(r.extentC);
   if (r.extentC === 0) return c;
-  if (r.batch === 1 && (r.extentA + r.extentB + r.extentC) * 4 > residentCap && m > SMALL_M_ROWS + 1) {
-    return rowTiles(a, b, c, m, n, k, r);
+  if ((r.extentA + r.extentB + r.extentC) * 4 > residentCap()) {
+    tiled(a, b, c, m, n, k, r);
+    return c;
   }
   using s = new Scratch();
   const pa = r.extentA > 0 ? s.copyIn(a.subarray(0, r.extentA)) : 0;
@@ -308,27 +309,18 @@ export function sgemm(
 
 /** Rows of op(A) at or below which the kernel takes its small-m path (wasm/gemm.ts SMALL_M). */
 const SMALL_M_ROWS = 10;
-/** Operand bytes above which {@link sgemm} streams row tiles through wasm memory. */
-const DEFAULT_RESIDENT_CAP = 1 << 30;
-let residentCap = DEFAULT_RESIDENT_CAP;
 
 /**
- * Sets the operand size (bytes of A + B + C) above which {@link sgemm} streams row tiles through wasm
- * memory instead of copying everything in at once; `undefined` restores the default (1 GiB). For tests
- * (a small cap forces tiling on small inputs).
+ * {@link sgemm} whose operands exceed {@link residentCap}: streamed through wasm memory in tiles, each
+ * computed exactly as in one call, so the result is bit-identical to the untiled product.
+ * - A batch that the kernel folds into one product (shared B with stacked A and C: `[batch·m, k]·B`;
+ *   one C summed over A and B stacked along k) is folded here the same way and tiled as one product.
+ * - Other batches go in groups of consecutive items (same strides; an item summed into a shared C adds
+ *   to the previous groups' sum in the kernel's order); an item too large on its own is tiled alone.
+ * - One product goes in column tiles of B and C (multiples of the micro-kernel's 8 columns, B block at
+ *   most half the cap; all columns when B fits that) times row tiles of A and C ({@link productTiles}).
  */
-export function setSgemmResidentCap(bytes: number | undefined): void {
-  residentCap = bytes ?? DEFAULT_RESIDENT_CAP;
-}
-
-/**
- * One product too large to hold in wasm memory at once (the tied lm_head of a big vocabulary over a
- * long sequence, its gradients): rows of op(A) and C go through wasm memory a tile at a time, B stays
- * resident. Tiles have more than SMALL_M_ROWS rows, so every tile takes the kernel's blocked path and
- * each row of C is computed exactly as in one call (bit-identical to the untiled product). With transA
- * the tile's columns of the stored A `[k, m]` are gathered into a contiguous `[k, rows]` block.
- */
-function rowTiles(
+function tiled(
   a: Float32Array,
   b: Float32Array,
   c: Float32Array,
@@ -336,33 +328,131 @@ function rowTiles(
   n: number,
   k: number,
   r: Resolved,
-): Float32Array {
-  const budget = Math.max(0, residentCap - r.extentB * 4);
-  const rowBytes = (k + n) * 4;
-  const tile = Math.max(SMALL_M_ROWS + 1, Math.min(m, Math.floor(budget / rowBytes)));
-  using s = new Scratch();
-  const pb = r.extentB > 0 ? s.copyIn(b.subarray(0, r.extentB)) : 0;
-  const pa = s.alloc(tile * k * 4), pc = s.alloc(tile * n * 4);
-  for (let i0 = 0; i0 < m; i0 += tile) {
-    // keep every tile above the small-m threshold: the last one borrows rows from its predecessor's end
-    let rows = Math.min(tile, m - i0);
-    let start = i0;
-    if (rows <= SMALL_M_ROWS) {
-      start = m - (SMALL_M_ROWS + 1);
-      rows = SMALL_M_ROWS + 1;
-    }
-    if (r.transA) {
-      const av = f32view(pa, rows * k);
-      for (let p = 0; p < k; p++) av.set(a.subarray(p * r.lda + start, p * r.lda + start + rows), p * rows);
-    } else {
-      f32view(pa, rows * k).set(a.subarray(start * r.lda, start * r.lda + rows * k));
-    }
-    if (r.accumulate) f32view(pc, rows * n).set(c.subarray(start * n, (start + rows) * n));
-    run({ ...r, lda: r.transA ? rows : r.lda, strideA: 0, strideC: 0 }, rows, n, k, pa, pb, pc);
-    // rows before i0 (borrowed by a short last tile) were written by the previous tile: not again
-    c.set(f32view(pc + (i0 - start) * n * 4, (start + rows - i0) * n), i0 * n);
+) {
+  const { batch, transA, transB, strideA, strideB, strideC, accumulate } = r;
+  if (batch === 1) return productTiles(a, b, c, m, n, k, transA, transB, accumulate);
+  if (strideB === 0 && !transA && strideA === m * k && strideC === m * n) {
+    return productTiles(a, b, c, batch * m, n, k, transA, transB, accumulate);
   }
-  return c;
+  if (strideC === 0 && transA && !transB && strideA === k * m && strideB === k * n) {
+    return productTiles(a, b, c, m, n, batch * k, transA, transB, accumulate);
+  }
+  const one = m * k + k * n + m * n, perItem = strideA + strideB + strideC;
+  const cap = residentCap() / 4;
+  if (one > cap) {
+    for (let t = 0; t < batch; t++) {
+      productTiles(
+        a.subarray(t * strideA),
+        b.subarray(t * strideB),
+        c.subarray(t * strideC),
+        m,
+        n,
+        k,
+        transA,
+        transB,
+        accumulate || (strideC === 0 && t > 0),
+      );
+    }
+    return;
+  }
+  const group = perItem === 0 ? batch : Math.min(batch, 1 + Math.floor((cap - one) / perItem));
+  for (let t0 = 0; t0 < batch; t0 += group) {
+    const g = Math.min(group, batch - t0);
+    const sub = { ...r, batch: g, accumulate: accumulate || (strideC === 0 && t0 > 0) };
+    const eA = extent(g, strideA, transA ? k : m, transA ? m : k, r.lda);
+    const eB = extent(g, strideB, transB ? n : k, transB ? k : n, r.ldb);
+    const eC = extent(g, strideC, m, n, n);
+    using s = new Scratch();
+    const pa = eA > 0 ? s.copyIn(a.subarray(t0 * strideA, t0 * strideA + eA)) : 0;
+    const pb = eB > 0 ? s.copyIn(b.subarray(t0 * strideB, t0 * strideB + eB)) : 0;
+    const cView = c.subarray(t0 * strideC, t0 * strideC + eC);
+    const pc = sub.accumulate || strideC > m * n ? s.copyIn(cView) : s.alloc(eC * 4);
+    run(sub, m, n, k, pa, pb, pc);
+    cView.set(f32view(pc, eC));
+  }
+}
+
+/**
+ * One product `C (+)= op(A)·op(B)` (contiguous operands) in tiles: column blocks of op(B) and C
+ * (multiples of SLICE_COLS, as the threaded split: each column computed as in one call), each B block
+ * resident while row tiles of op(A) and C stream past it. Row tiles have more than SMALL_M_ROWS rows
+ * (a short last tile borrows rows from its predecessor), so every tile takes the kernel's path of the
+ * whole product. With transA the tile's columns of the stored A `[k, m]` are gathered into a contiguous
+ * `[k, rows]` block; without transB a block's columns of B `[k, n]` into `[k, cols]`.
+ */
+function productTiles(
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  accumulate: boolean,
+): void {
+  const cap = residentCap() / 4; // in elements
+  let nt = n;
+  if (k * n > cap / 2) nt = Math.min(n, Math.max(1, Math.floor(cap / 2 / k / SLICE_COLS)) * SLICE_COLS);
+  const minRows = Math.min(m, SMALL_M_ROWS + 1);
+  const mt = Math.min(m, Math.max(minRows, Math.floor((cap - k * nt) / (k + nt))));
+  using s = new Scratch();
+  const pb = s.alloc(k * nt * 4), pa = s.alloc(mt * k * 4), pc = s.alloc(mt * nt * 4);
+  for (let j0 = 0; j0 < n; j0 += nt) {
+    const cols = Math.min(nt, n - j0);
+    if (transB) f32view(pb, cols * k).set(b.subarray(j0 * k, (j0 + cols) * k));
+    else if (cols === n) f32view(pb, k * n).set(b.subarray(0, k * n));
+    else {
+      const bv = f32view(pb, k * cols);
+      for (let p = 0; p < k; p++) bv.set(b.subarray(p * n + j0, p * n + j0 + cols), p * cols);
+    }
+    for (let i0 = 0; i0 < m; i0 += mt) {
+      let rows = Math.min(mt, m - i0), start = i0;
+      if (rows < minRows) {
+        start = m - minRows;
+        rows = minRows;
+      }
+      if (transA) {
+        const av = f32view(pa, rows * k);
+        for (let p = 0; p < k; p++) av.set(a.subarray(p * m + start, p * m + start + rows), p * rows);
+      } else {
+        f32view(pa, rows * k).set(a.subarray(start * k, (start + rows) * k));
+      }
+      if (accumulate) {
+        const cv = f32view(pc, rows * cols);
+        if (cols === n) cv.set(c.subarray(start * n, (start + rows) * n));
+        else {
+          for (let i = 0; i < rows; i++) {
+            cv.set(c.subarray((start + i) * n + j0, (start + i) * n + j0 + cols), i * cols);
+          }
+        }
+      }
+      const r: Resolved = {
+        transA,
+        transB,
+        batch: 1,
+        strideA: 0,
+        strideB: 0,
+        strideC: 0,
+        accumulate,
+        lda: transA ? rows : k,
+        ldb: transB ? k : cols,
+        ldc: cols,
+        extentA: 0,
+        extentB: 0,
+        extentC: 0,
+      };
+      run(r, rows, cols, k, pa, pb, pc);
+      // rows before i0 (borrowed by a short last tile) were written by the previous tile: not again
+      const cv = f32view(pc, rows * cols);
+      if (cols === n) c.set(cv.subarray((i0 - start) * n), i0 * n);
+      else {
+        for (let i = i0 - start; i < rows; i++) {
+          c.set(cv.subarray(i * cols, (i + 1) * cols), (start + i) * n + j0);
+        }
+      }
+    }
+  }
 }
 
 /**

@@ -187,6 +187,33 @@ export function memoryStats(): { liveBytes: number; liveBlocks: number; memoryBy
   return { liveBytes, liveBlocks: live.size, memoryBytes: memory.buffer.byteLength };
 }
 
+/** Default of {@link residentCap}: 1 GiB, a quarter of what wasm32 memory can address. */
+const DEFAULT_RESIDENT_CAP = 1 << 30;
+let cap = DEFAULT_RESIDENT_CAP;
+
+/**
+ * Bytes of operands one kernel call keeps in wasm memory at once. Kernels over JS arrays whose
+ * operands are larger stream them through wasm memory in tiles (matrix products: row, column or batch
+ * tiles; C3A and FFT: row chunks), computed so that the results are bit-identical to one call. Sizes of
+ * the data a model can use are then limited by the machine's memory, not by wasm32's 4 GiB.
+ */
+export function residentCap(): number {
+  return cap;
+}
+
+/**
+ * Sets {@link residentCap} in bytes (a positive integer); `undefined` restores the default (1 GiB).
+ * For tests: a small cap forces the tiled paths on small inputs.
+ *
+ * @throws {RangeError} when `bytes` is not a positive integer
+ */
+export function setResidentCap(bytes: number | undefined): void {
+  if (bytes !== undefined && (!Number.isInteger(bytes) || bytes < 1)) {
+    throw new RangeError(`setResidentCap: bytes must be a positive integer or undefined, got ${bytes}`);
+  }
+  cap = bytes ?? DEFAULT_RESIDENT_CAP;
+}
+
 /**
  * A Float32Array view of `length` floats at byte offset `ptr`. Invalidated by any later allocation
  * (memory growth detaches the buffer): derive it again after allocating.
