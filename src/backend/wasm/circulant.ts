@@ -14,16 +14,16 @@
  * `gradKernel[i][j][k] = Σ_rows Σ_s g_i[s]·x_j[(s + k) mod b]` (`irfft(Σ_rows rfft(x_j) ∘ conj(rfft(g_i)))`).
  * PEFT's custom backward returns a different (wrong for b ≥ 3) input gradient; it is not reproduced.
  *
- * Memory: each call copies its operands into wasm scratch memory once, runs the batched rfft
- * (./fft.ts), the frequency-domain block products (wasm/circulant.ts) and the inverse rfft there, and
- * copies the results out once. The `…Ptr` variants work on wasm pointers directly for callers that chain
+ * Memory: each call copies its operands into wasm scratch memory once (in chunks of rows when they
+ * exceed `residentCap()` of memory.ts), runs the batched rfft (./fft.ts), the frequency-domain block
+ * products (wasm/circulant.ts) and the inverse rfft there, and copies the results out once. The `…Ptr` variants work on wasm pointers directly for callers that chain
  * kernels. A {@link KernelSpectrum} holds a kernel's packed spectrum so that autograd transforms the
  * kernel once per forward and reuses it in backward.
  *
  * @module
  */
 
-import { f32view, readF32, Scratch, wasm } from "./memory.ts";
+import { f32view, readF32, residentCap, Scratch, wasm } from "./memory.ts";
 import { getNumThreads, parallelCall, rangeSlices, splitThreshold } from "../threads/pool.ts";
 import { irfftPtr, rfftPtr } from "./fft.ts";
 
@@ -65,21 +65,6 @@ export interface C3AForwardOptions {
    * recycled array of the caller's backend.
    */
   out?: Float32Array;
-}
-
-/** Copies `length` floats at `ptr` into `out` (checked to hold exactly `length`), or into a new array. */
-function readOut(
-  where: string,
-  name: string,
-  ptr: number,
-  length: number,
-  layout: string,
-  out?: Float32Array,
-) {
-  if (out === undefined) return length === 0 ? new Float32Array(0) : readF32(ptr, length);
-  checkLength(where, name, out, length, layout);
-  if (length > 0) out.set(f32view(ptr, length));
-  return out;
 }
 
 /** Result of {@link c3aBackward}; a gradient is null when it was not requested. */
@@ -254,7 +239,8 @@ function spectralRows(
 }
 
 /**
- * Kernel-gradient product gw = Σ_r xs[r] ∘ conj(gs[r]) (overwrites gw `[m, n, F, 2]`); with several
+ * Kernel-gradient product gw = Σ_r xs[r] ∘ conj(gs[r]) (overwrites gw `[m, n, F, 2]`, or adds to it when
+ * `accumulate`: row blocks after earlier ones, as in one call over all their rows); with several
  * threads, disjoint ranges of bin pairs run in parallel after gw is zeroed, each element computed as
  * in one call (same row blocks and tiles), so results do not depend on the thread count.
  */
@@ -267,18 +253,108 @@ function kernelGradProduct(
   n: number,
   F: number,
   work: number,
+  accumulate = false,
 ): void {
   const threads = getNumThreads(), pairs = F >> 1;
   if (threads === 1 || pairs < 2 || rows * m * n * F < splitThreshold(PARALLEL_MIN_CMACS)) {
-    wasm.c3aSpectralKernelGrad(xs, gs, gw, rows, m, n, F, 0, work);
+    wasm.c3aSpectralKernelGrad(xs, gs, gw, rows, m, n, F, accumulate ? 1 : 0, work);
     return;
   }
-  f32view(gw, m * n * F * 2).fill(0);
+  if (!accumulate) f32view(gw, m * n * F * 2).fill(0);
   const ranges = rangeSlices(pairs, 1, threads);
   parallelCall(
     "c3aSpectralKernelGradPairs",
     ranges.map(([p0, p1], q) => [xs, gs, gw, rows, m, n, F, p0, p1, q === ranges.length - 1 ? 1 : 0]),
   );
+}
+
+// ------------------------------------------------------------------ row chunks
+// Array-level calls whose operands exceed residentCap() (memory.ts) go through wasm memory in chunks
+// of rows. Chunks start at multiples of 4 rows (the FFT's and the spectral products' row groups) and,
+// for the kernel gradient, of its row block (wasm/circulant.ts kgRowBlock), whose partial sums are added
+// into one resident spectrum in the order of one call: every result is bit-identical to one call (for
+// even b; an odd-b FFT pairs rows across its whole batch, so chunks there round differently).
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** Rows per row block of the kernel-gradient product (wasm/circulant.ts kgRowBlock before capping). */
+function kgRowBlock(m: number, n: number, F: number): number {
+  return Math.max(2, Math.floor((256 << 10) / ((m + n) * F * 8)));
+}
+
+/** Rows per chunk: as many as fit in residentCap() next to `fixed` bytes, a multiple of `unit`. */
+function chunkRows(rows: number, perRow: number, fixed: number, unit: number): number {
+  const fit = Math.floor((residentCap() - fixed) / perRow / unit) * unit;
+  return Math.max(1, Math.min(rows, Math.max(unit, fit)));
+}
+
+/** y `[rows, m·b]` = x·Aᵀ for x `[rows, n·b]` and the packed spectrum at `pp`, in row chunks. */
+function forwardRows(x: Float32Array, pp: number, y: Float32Array, shape: C3AShape): void {
+  const { rows, m, n, b } = shape;
+  const F = bins(b), inF = n * b, outF = m * b;
+  const perRow = 4 * (inF + outF) + 8 * F * (n + m);
+  const chunk = chunkRows(rows, perRow, packedSpectrumBytes(shape), 4);
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const nr = Math.min(chunk, rows - r0);
+    using s = new Scratch();
+    const px = s.copyIn(x.subarray(r0 * inF, (r0 + nr) * inF));
+    const py = s.alloc(nr * outF * 4);
+    c3aForwardPtr(px, pp, py, { rows: nr, m, n, b });
+    y.set(f32view(py, nr * outF), r0 * outF);
+  }
+}
+
+/**
+ * gradX `[rows, n·b]` = g·A (when gradX is given; `pp` the packed spectrum) and gradKernel `[m, n, b]`
+ * (when given; x read only then), in row chunks; rows >= 1.
+ */
+function backwardRows(
+  x: Float32Array | null,
+  pp: number,
+  g: Float32Array,
+  gradX: Float32Array | null,
+  gradKernel: Float32Array | null,
+  shape: C3AShape,
+): void {
+  const { rows, m, n, b } = shape;
+  const F = bins(b), inF = n * b, outF = m * b;
+  using s = new Scratch();
+  const gws = gradKernel !== null ? s.alloc(m * n * F * 8) : 0;
+  const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
+  const nSide = 4 * inF + 8 * F * n;
+  const perRow = 4 * outF + 8 * F * m + (gradKernel !== null ? nSide : 0) + (gradX !== null ? nSide : 0);
+  const kg = kgRowBlock(m, n, F);
+  const unit = gradKernel !== null ? (4 * kg) / gcd(4, kg) : 4;
+  const chunk = chunkRows(rows, perRow, packedSpectrumBytes(shape) + m * n * F * 8, unit);
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const nr = Math.min(chunk, rows - r0);
+    using c = new Scratch();
+    const pg = c.copyIn(g.subarray(r0 * outF, (r0 + nr) * outF));
+    const gs = c.alloc(nr * m * F * 8);
+    rfftPtr(b, pg, gs, nr * m);
+    if (gradKernel !== null) {
+      using c2 = new Scratch();
+      const px = c2.copyIn(x!.subarray(r0 * inF, (r0 + nr) * inF));
+      const xs = c2.alloc(nr * n * F * 8);
+      rfftPtr(b, px, xs, nr * n);
+      kernelGradProduct(xs, gs, gws, nr, m, n, F, work, r0 > 0);
+    }
+    if (gradX !== null) {
+      using c3 = new Scratch();
+      const gxs = c3.alloc(nr * n * F * 8);
+      spectralRows("c3aSpectralInputGrad", c3, gs, m, pp, gxs, n, nr, m, n, F);
+      const pgx = c3.alloc(nr * inF * 4);
+      irfftPtr(b, gxs, pgx, nr * n);
+      gradX.set(f32view(pgx, nr * inF), r0 * inF);
+    }
+  }
+  if (gradKernel !== null) {
+    const pgk = s.alloc(m * n * b * 4);
+    irfftPtr(b, gws, pgk, m * n);
+    gradKernel.set(f32view(pgk, m * n * b));
+  }
 }
 
 /**
@@ -331,11 +407,9 @@ export function c3aForward(
   if (opts.out !== undefined) checkLength(where, "out", opts.out, rows * m * b, yLayout);
   using s = new Scratch();
   const pp = packedIn(s, kernel, shape, where);
-  if (rows === 0) return readOut(where, "out", 0, 0, yLayout, opts.out);
-  const px = s.copyIn(x);
-  const py = s.alloc(rows * m * b * 4);
-  c3aForwardPtr(px, pp, py, shape);
-  return readOut(where, "out", py, rows * m * b, yLayout, opts.out);
+  const y = opts.out ?? new Float32Array(rows * m * b);
+  if (rows > 0) forwardRows(x, pp, y, shape);
+  return y;
 }
 
 /**
@@ -428,17 +502,11 @@ export function c3aBackward(
   if (!wantX && !(kernel instanceof KernelSpectrum)) {
     checkLength(where, "kernel", kernel, m * n * b, `[m=${m}, n=${n}, b=${b}]`);
   }
-  const pg = rows > 0 ? s.copyIn(gradY) : 0;
-  const px = wantK && rows > 0 ? s.copyIn(x as Float32Array) : 0;
-  const pgx = wantX && rows > 0 ? s.alloc(rows * n * b * 4) : 0;
-  const pgk = wantK ? s.alloc(m * n * b * 4) : 0;
-  c3aBackwardPtr(px, pp, pg, pgx, pgk, shape);
-  return {
-    gradX: wantX
-      ? readOut(where, "gradXOut", pgx, rows > 0 ? rows * n * b : 0, gxLayout, opts.gradXOut)
-      : null,
-    gradKernel: wantK ? readOut(where, "gradKernelOut", pgk, m * n * b, gkLayout, opts.gradKernelOut) : null,
-  };
+  const gradX = wantX ? opts.gradXOut ?? new Float32Array(rows * n * b) : null;
+  const gradKernel = wantK ? opts.gradKernelOut ?? new Float32Array(m * n * b) : null;
+  if (rows > 0) backwardRows(x, pp, gradY, gradX, gradKernel, shape);
+  else gradKernel?.fill(0);
+  return { gradX, gradKernel };
 }
 
 /**
@@ -496,11 +564,7 @@ function packSpectrum(s: Scratch, ws: Float32Array, shape: C3ABlockShape): numbe
 export function c3aForwardKernel(x: Float32Array, ws: Float32Array, y: Float32Array, shape: C3AShape): void {
   if (shape.rows === 0) return;
   using s = new Scratch();
-  const pp = packSpectrum(s, ws, shape);
-  const px = s.copyIn(x);
-  const py = s.alloc(y.length * 4);
-  c3aForwardPtr(px, pp, py, shape);
-  y.set(f32view(py, y.length));
+  forwardRows(x, packSpectrum(s, ws, shape), y, shape);
 }
 
 /** Kernel `c3aBackward`: gradX = g·A and/or gradKernel (x needed only for the latter). */
@@ -518,14 +582,7 @@ export function c3aBackwardKernel(
     return;
   }
   using s = new Scratch();
-  const pp = gradX !== null ? packSpectrum(s, ws, shape) : 0;
-  const pg = s.copyIn(g);
-  const px = gradKernel !== null ? s.copyIn(x!) : 0;
-  const pgx = gradX !== null ? s.alloc(gradX.length * 4) : 0;
-  const pgk = gradKernel !== null ? s.alloc(gradKernel.length * 4) : 0;
-  c3aBackwardPtr(px, pp, pg, pgx, pgk, shape);
-  if (gradX !== null) gradX.set(f32view(pgx, gradX.length));
-  if (gradKernel !== null) gradKernel.set(f32view(pgk, gradKernel.length));
+  backwardRows(x, gradX !== null ? packSpectrum(s, ws, shape) : 0, g, gradX, gradKernel, shape);
 }
 
 /** The three spectral products of the kernel table over arrays (see src/backend/kernels.ts). */
@@ -544,14 +601,46 @@ export function c3aSpectralKernel(
     return;
   }
   using s = new Scratch();
-  const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
-  const po = s.alloc(out.length * 4);
+  const vec = F * 2; // floats per spectrum
   if (which === "kernelGrad") {
-    kernelGradProduct(s.copyIn(a), s.copyIn(b), po, rows, m, n, F, work);
-  } else {
-    const pa = s.copyIn(a), pp = packSpectrum(s, b, shape);
-    if (which === "forward") spectralRows("c3aSpectralForward", s, pa, n, pp, po, m, rows, m, n, F);
-    else spectralRows("c3aSpectralInputGrad", s, pa, m, pp, po, n, rows, m, n, F);
+    // a = xs [rows, n, F, 2], b = gs [rows, m, F, 2]: row chunks summed into one resident gw
+    const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
+    const po = s.alloc(out.length * 4);
+    const kg = kgRowBlock(m, n, F);
+    const chunk = chunkRows(rows, 4 * vec * (n + m), out.length * 4, (4 * kg) / gcd(4, kg));
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const nr = Math.min(chunk, rows - r0);
+      using c = new Scratch();
+      const px = c.copyIn(a.subarray(r0 * n * vec, (r0 + nr) * n * vec));
+      const pg = c.copyIn(b.subarray(r0 * m * vec, (r0 + nr) * m * vec));
+      kernelGradProduct(px, pg, po, nr, m, n, F, work, r0 > 0);
+    }
+    out.set(f32view(po, out.length));
+    return;
   }
-  out.set(f32view(po, out.length));
+  // row-wise products: a = [rows, inVecs, F, 2] → out [rows, outVecs, F, 2]
+  const fwd = which === "forward";
+  const inVecs = fwd ? n : m, outVecs = fwd ? m : n;
+  const pp = packSpectrum(s, b, shape);
+  const chunk = chunkRows(rows, 4 * vec * (inVecs + outVecs), packedSpectrumBytes(shape), 4);
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const nr = Math.min(chunk, rows - r0);
+    using c = new Scratch();
+    const pa = c.copyIn(a.subarray(r0 * inVecs * vec, (r0 + nr) * inVecs * vec));
+    const po = c.alloc(nr * outVecs * vec * 4);
+    spectralRows(
+      fwd ? "c3aSpectralForward" : "c3aSpectralInputGrad",
+      c,
+      pa,
+      inVecs,
+      pp,
+      po,
+      outVecs,
+      nr,
+      m,
+      n,
+      F,
+    );
+    out.set(f32view(po, nr * outVecs * vec), r0 * outVecs * vec);
+  }
 }

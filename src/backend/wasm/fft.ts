@@ -15,7 +15,7 @@
  * @module
  */
 
-import { free, malloc, memory, wasm } from "./memory.ts";
+import { free, malloc, memory, residentCap, wasm } from "./memory.ts";
 import { fftWorkspace, getWasmFftPlan, type WasmFftPlan } from "./fft_plan.ts";
 import { getNumThreads, parallelCall, rangeSlices, splitThreshold } from "../threads/pool.ts";
 
@@ -151,16 +151,42 @@ export function irfftPtr(n: number, inPtr: number, outPtr: number, batch: number
  * validation; see the public `fft.rfft` for the checked form).
  */
 export function rfftInto(input: Float32Array, n: number, batch: number, out: Float32Array): void {
-  if (batch === 0) return;
-  const pin = malloc(input.length * 4);
-  const pout = malloc(out.length * 4);
-  try {
-    new Float32Array(memory.buffer, pin, input.length).set(input);
-    rfftPtr(n, pin, pout, batch);
-    out.set(new Float32Array(memory.buffer, pout, out.length));
-  } finally {
-    free(pout);
-    free(pin);
+  intoRows(rfftPtr, input, n, n, 2 * rfftBins(n), batch, out);
+}
+
+/**
+ * Runs `fn` over `batch` rows of `inRow` → `outRow` floats, copied into wasm memory at once, or in
+ * chunks of rows (multiples of 4: the kernels' row groups for even n, bit-identical to one call) when
+ * they exceed `residentCap()` (memory.ts).
+ */
+function intoRows(
+  fn: (n: number, inPtr: number, outPtr: number, batch: number) => void,
+  input: Float32Array,
+  n: number,
+  inRow: number,
+  outRow: number,
+  batch: number,
+  out: Float32Array,
+): void {
+  const perRow = 4 * (inRow + outRow);
+  const chunk = Math.min(batch, Math.max(4, Math.floor(residentCap() / perRow / 4) * 4));
+  for (let r0 = 0; r0 < batch; r0 += chunk) {
+    const rows = Math.min(chunk, batch - r0);
+    const pin = malloc(rows * inRow * 4);
+    try {
+      const pout = malloc(rows * outRow * 4);
+      try {
+        new Float32Array(memory.buffer, pin, rows * inRow).set(
+          input.subarray(r0 * inRow, (r0 + rows) * inRow),
+        );
+        fn(n, pin, pout, rows);
+        out.set(new Float32Array(memory.buffer, pout, rows * outRow), r0 * outRow);
+      } finally {
+        free(pout);
+      }
+    } finally {
+      free(pin);
+    }
   }
 }
 
@@ -169,17 +195,7 @@ export function rfftInto(input: Float32Array, n: number, batch: number, out: Flo
  * `[batch, floor(n/2)+1, 2]` (no validation; see the public `fft.irfft` for the checked form).
  */
 export function irfftInto(spectrum: Float32Array, n: number, batch: number, out: Float32Array): void {
-  if (batch === 0) return;
-  const pin = malloc(spectrum.length * 4);
-  const pout = malloc(out.length * 4);
-  try {
-    new Float32Array(memory.buffer, pin, spectrum.length).set(spectrum);
-    irfftPtr(n, pin, pout, batch);
-    out.set(new Float32Array(memory.buffer, pout, out.length));
-  } finally {
-    free(pout);
-    free(pin);
-  }
+  intoRows(irfftPtr, spectrum, n, 2 * rfftBins(n), n, batch, out);
 }
 
 /**

@@ -1,0 +1,176 @@
+// Kernels over JS arrays whose operands exceed memory.ts residentCap() stream them through wasm memory
+// in tiles or row chunks (sgemm: tests/gemm_test.ts). With a lowered cap forcing chunks: C3A forward,
+// backward (gradX and the kernel gradient summed over row chunks), the kernel table's spectral
+// products and the batched rfft/irfft give results bit-identical to one call (default cap), for 1 and
+// 3 threads, and right against float64 references written here (direct circular sums, naive DFT).
+import { assert } from "./deps.ts";
+import {
+  c3aBackward,
+  c3aBackwardKernel,
+  c3aForward,
+  c3aForwardKernel,
+  c3aSpectralKernel,
+} from "../src/backend/wasm/circulant.ts";
+import { irfftInto, rfftInto } from "../src/backend/wasm/fft.ts";
+import { memoryStats, setResidentCap } from "../src/backend/wasm/memory.ts";
+import { stopWorkers, withThreads } from "../src/backend/threads/pool.ts";
+import { uniformData } from "./_random.ts";
+
+/** `fn()` with the resident cap lowered to `cap` bytes, restored afterwards. */
+function capped<T>(cap: number, fn: () => T): T {
+  setResidentCap(cap);
+  try {
+    return fn();
+  } finally {
+    setResidentCap(undefined);
+  }
+}
+
+function assertSameBits(tag: string, got: Float32Array, want: Float32Array): void {
+  assert(got.length === want.length, `${tag}: length ${got.length} vs ${want.length}`);
+  for (let i = 0; i < got.length; i++) {
+    assert(Object.is(got[i], want[i]), `${tag} [${i}]: ${got[i]} (chunked) vs ${want[i]} (one call)`);
+  }
+}
+
+function assertNear(tag: string, got: Float32Array, want: Float64Array, tol: number): void {
+  let scale = 0;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < got.length; i++) {
+    assert(Math.abs(got[i] - want[i]) <= tol * scale, `${tag} [${i}]: ${got[i]} vs float64 ${want[i]}`);
+  }
+}
+
+// rows 300 and a 2 MiB cap: forward in chunks of 244 rows; backward (kernel-gradient row block 62, so
+// chunks of 124 rows) in 124 + 124 + 52
+const rows = 300, m = 8, n = 8, b = 64, inF = n * b, outF = m * b;
+const x = uniformData(rows * inF, 1), w = uniformData(m * n * b, 2, 0.1), g = uniformData(rows * outF, 3);
+const shape = { rows, m, n, b };
+
+/** float64 direct sums: y = x·Aᵀ, gradX = g·A, gradKernel[i][j][k] = Σ_r Σ_s g[r][i·b+s]·x[r][j·b+(s+k) mod b]. */
+function reference() {
+  const y = new Float64Array(rows * outF),
+    gx = new Float64Array(rows * inF),
+    gk = new Float64Array(m * n * b);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        const wo = (i * n + j) * b;
+        for (let s = 0; s < b; s++) {
+          const gv = g[r * outF + i * b + s];
+          let ys = 0;
+          for (let t = 0; t < b; t++) {
+            const a = w[wo + ((t - s + b) % b)]; // A[i·b+s][j·b+t]
+            ys += a * x[r * inF + j * b + t];
+            gx[r * inF + j * b + t] += gv * a;
+          }
+          y[r * outF + i * b + s] += ys;
+          for (let k = 0; k < b; k++) gk[wo + k] += gv * x[r * inF + j * b + ((s + k) % b)];
+        }
+      }
+    }
+  }
+  return { y, gx, gk };
+}
+
+Deno.test("C3A forward and backward in row chunks: bit-identical to one call, 1 and 3 threads, vs float64", async () => {
+  const ref = reference();
+  try {
+    for (const threads of [1, 3]) {
+      withThreads(threads, threads > 1, () => {
+        const y1 = c3aForward(x, w, shape);
+        const g1 = c3aBackward(x, w, g, shape);
+        const before = memoryStats().liveBytes;
+        const y2 = capped(2 << 20, () => c3aForward(x, w, shape));
+        const g2 = capped(2 << 20, () => c3aBackward(x, w, g, shape));
+        assert(memoryStats().liveBytes === before, "chunked calls leave no wasm allocation behind");
+        const tag = `${threads} thread(s)`;
+        assertSameBits(`${tag} y`, y2, y1);
+        assertSameBits(`${tag} gradX`, g2.gradX!, g1.gradX!);
+        assertSameBits(`${tag} gradKernel`, g2.gradKernel!, g1.gradKernel!);
+        // only one gradient, into given arrays
+        const onlyK = capped(
+          2 << 20,
+          () => c3aBackward(x, w, g, shape, { inputGrad: false, gradKernelOut: new Float32Array(m * n * b) }),
+        );
+        assertSameBits(`${tag} gradKernel alone`, onlyK.gradKernel!, g1.gradKernel!);
+        assertNear(`${tag} y`, y2, ref.y, 1e-5);
+        assertNear(`${tag} gradX`, g2.gradX!, ref.gx, 1e-5);
+        assertNear(`${tag} gradKernel`, g2.gradKernel!, ref.gk, 1e-5);
+      });
+    }
+  } finally {
+    await stopWorkers();
+  }
+});
+
+Deno.test("kernel table C3A entries (fused and spectral) in row chunks: bit-identical to one call", () => {
+  const F = b / 2 + 1, vec = 2 * F;
+  // natural-layout spectra [.., F, 2] of the kernel, x and g
+  const spec = (data: Float32Array, count: number) => {
+    const out = new Float32Array(count * vec);
+    rfftInto(data, b, count, out);
+    return out;
+  };
+  const ws = spec(w, m * n), xs = spec(x, rows * n), gs = spec(g, rows * m);
+  const ref = reference();
+  const fused = () => {
+    const y = new Float32Array(rows * outF),
+      gx = new Float32Array(rows * inF),
+      gk = new Float32Array(m * n * b);
+    c3aForwardKernel(x, ws, y, shape);
+    c3aBackwardKernel(x, ws, g, gx, gk, shape);
+    return [y, gx, gk];
+  };
+  const one = fused(), chunked = capped(2 << 20, fused);
+  ["y", "gradX", "gradKernel"].forEach((name, q) => assertSameBits(`fused ${name}`, chunked[q], one[q]));
+  assertNear("fused y", chunked[0], ref.y, 1e-5);
+  assertNear("fused gradKernel", chunked[2], ref.gk, 1e-5);
+  const spectral = () => {
+    const ys = new Float32Array(rows * m * vec), gxs = new Float32Array(rows * n * vec);
+    const gws = new Float32Array(m * n * vec);
+    c3aSpectralKernel("forward", xs, ws, ys, shape);
+    c3aSpectralKernel("inputGrad", gs, ws, gxs, shape);
+    c3aSpectralKernel("kernelGrad", xs, gs, gws, shape);
+    return [ys, gxs, gws];
+  };
+  // 1 MiB: forward/inputGrad in chunks of 236 rows, kernelGrad of 124
+  const s1 = spectral(), s2 = capped(1 << 20, spectral);
+  ["forward", "inputGrad", "kernelGrad"].forEach((name, q) =>
+    assertSameBits(`spectral ${name}`, s2[q], s1[q])
+  );
+  // the spectral forward, transformed back, is y
+  const y = new Float32Array(rows * outF);
+  irfftInto(s2[0], b, rows * m, y);
+  assertNear("spectral forward → y", y, ref.y, 1e-5);
+});
+
+Deno.test("rfft/irfft of arrays in row chunks: bit-identical to one call, vs a float64 DFT", () => {
+  const len = 64, batch = 50, bins = len / 2 + 1;
+  const sig = uniformData(batch * len, 9);
+  const run = () => {
+    const spec = new Float32Array(batch * bins * 2), back = new Float32Array(batch * len);
+    rfftInto(sig, len, batch, spec);
+    irfftInto(spec, len, batch, back);
+    return [spec, back];
+  };
+  const [spec1, back1] = run();
+  const [spec2, back2] = capped(4 * 8 * (len + 2 * bins), run); // chunks of 8 rows
+  assertSameBits("rfft", spec2, spec1);
+  assertSameBits("irfft", back2, back1);
+  const dft = new Float64Array(batch * bins * 2);
+  for (let r = 0; r < batch; r++) {
+    for (let k = 0; k < bins; k++) {
+      let re = 0, im = 0;
+      for (let t = 0; t < len; t++) {
+        const v = sig[r * len + t], a = (-2 * Math.PI * k * t) / len;
+        re += v * Math.cos(a);
+        im += v * Math.sin(a);
+      }
+      dft[(r * bins + k) * 2] = re;
+      dft[(r * bins + k) * 2 + 1] = im;
+    }
+  }
+  assertNear("rfft", spec2, dft, 1e-6);
+  assertNear("irfft(rfft(x))", back2, Float64Array.from(sig), 1e-6);
+});
