@@ -788,10 +788,11 @@ export function ewSumRows(x: usize, out: usize, rows: i32, cols: i32): void {
 }
 
 /**
- * acc[j] += Σ_r x[r, j] for x [rows, cols], acc float64 [cols] (padded to whole vectors; lanes past
- * cols receive garbage).
+ * acc[j] += Σ_r x[r, j] for r < rows, j < cols, rows `stride` elements apart, in row order (float64
+ * accumulation); acc float64 [cols] padded to whole vectors (lanes past cols receive garbage). Column
+ * ranges starting at a multiple of 4 are independent: threads split the columns.
  */
-export function ewSumColsAcc(x: usize, acc: usize, rows: i32, cols: i32): void {
+export function ewSumColsAcc(x: usize, acc: usize, rows: i32, cols: i32, stride: i32): void {
   const end = vecBytes(cols);
   for (let r = 0; r < rows; r++) {
     for (let o: usize = 0; o < end; o += 16) {
@@ -800,7 +801,7 @@ export function ewSumColsAcc(x: usize, acc: usize, rows: i32, cols: i32): void {
       v128.store(p, f64x2.add(v128.load(p), f64x2.promote_low_f32x4(v)));
       v128.store(p, f64x2.add(v128.load(p, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1))), 16);
     }
-    x += <usize> cols << 2;
+    x += <usize> stride << 2;
   }
 }
 
@@ -887,6 +888,28 @@ export function ewRmsNormGrad(
     g += rowBytes;
     x += rowBytes;
     gx += rowBytes;
+  }
+}
+
+/**
+ * The weight-gradient part of ewRmsNormGrad alone: gwAcc[j] += g·(x·r) in float64 for r < rows,
+ * j < cols, rows `stride` elements apart, in row order; the same float32 products and float64 sums as
+ * ewRmsNormGrad with flag 2, so threads can split the columns (ranges starting at a multiple of 4)
+ * while another pass computes gx by rows. gwAcc padded to whole vectors.
+ */
+export function ewRmsNormGradW(g: usize, x: usize, rstd: usize, gwAcc: usize, rows: i32, cols: i32, stride: i32): void {
+  const end = vecBytes(cols);
+  const rowBytes = <usize> stride << 2;
+  for (let r = 0; r < rows; r++) {
+    const vr = v128.load32_splat(rstd + (<usize> r << 2));
+    for (let o: usize = 0; o < end; o += 16) {
+      const t = f32x4.mul(v128.load(g + o), f32x4.mul(v128.load(x + o), vr));
+      const p = gwAcc + (o << 1);
+      v128.store(p, f64x2.add(v128.load(p), f64x2.promote_low_f32x4(t)));
+      v128.store(p, f64x2.add(v128.load(p, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(t, t, 2, 3, 0, 1))), 16);
+    }
+    g += rowBytes;
+    x += rowBytes;
   }
 }
 

@@ -6,9 +6,9 @@
  * Two implementations of each kernel:
  * - SIMD kernels of the wasm module (wasm/elementwise.ts; polynomial exp/log/tanh/sigmoid/erf with the
  *   error bounds documented there). Tensor data lives in JS arrays (ownership rule of ./memory.ts), so
- *   each call streams its operands through a small persistent staging area in wasm memory in chunks of
- *   {@link STAGE_CHUNK} elements (copy chunk in, run, copy chunk out): the working set stays in cache
- *   and nothing is allocated per call.
+ *   each call streams its operands through a persistent staging area in wasm memory (./stream.ts):
+ *   chunks of {@link STAGE_CHUNK} elements on one thread, and large calls split over the worker pool
+ *   by rows (results bit-identical for every thread count).
  * - Plain-JS loops (`*Js`), used for ops the wasm module lacks (sin, cos, pow, where), for strided
  *   patterns it does not cover, and for arrays shorter than {@link wasmElementwise}`.minElements`
  *   where the call overhead outweighs the SIMD speed-up (bench/elementwise_bench.ts measures both).
@@ -25,8 +25,22 @@ import type { Backend, BinaryOp, UnaryOp } from "../backend.ts";
 export type AdamStepParams = Parameters<NonNullable<Backend["adamStep"]>>[5];
 /** Layout of {@link rotaryKernel}'s input (that of `Backend.rotaryEmb`). */
 export type RotaryParams = Parameters<NonNullable<Backend["rotaryEmb"]>>[3];
-import { free, malloc, memory, wasm } from "./memory.ts";
+import { memory, wasm } from "./memory.ts";
+import { getNumThreads, parallelCall, rangeSlices } from "../threads/pool.ts";
 import { collapseDims } from "../strides.ts";
+import {
+  get,
+  heapF32,
+  PARALLEL_MIN,
+  PARALLEL_MIN_HEAVY,
+  put,
+  type RowOperand,
+  STAGE_CHUNK,
+  stageSlots,
+  streamRows,
+} from "./stream.ts";
+
+export { get, heapF32, put, rowsWasm, STAGE_CHUNK, stageArea, stageSlots } from "./stream.ts";
 
 const INV_SQRT_2PI = 0.3989422804014327;
 const GELU_K = 0.7978845608028654; // sqrt(2/pi)
@@ -49,10 +63,6 @@ export const wasmElementwise: {
    */
   minElementsTranscendental: number;
 } = { enabled: true, minElements: 256, minElementsTranscendental: 16 };
-
-/** Elements per operand and chunk streamed through wasm memory. */
-export const STAGE_CHUNK = 8192;
-const PAD = 16; // floats after every slot: kernels read and write whole vectors (up to 3 extra lanes)
 
 // ------------------------------------------------------------------------------------------ scalar math
 
@@ -105,76 +115,6 @@ export function normalCdf(x: number): number {
 export function erf(x: number): number {
   if (x !== x) return x;
   return x >= 0 ? 1 - 2 * normalCdf(-x * Math.SQRT2) : 2 * normalCdf(x * Math.SQRT2) - 1;
-}
-
-// ------------------------------------------------------------------------------------------ staging
-
-let stageBase = 0, stageBytes = 0;
-let heap = new Float32Array(memory.buffer);
-
-/** The current Float32 view of wasm memory (re-derived after memory growth). */
-export function heapF32(): Float32Array {
-  if (heap.buffer !== memory.buffer) heap = new Float32Array(memory.buffer);
-  return heap;
-}
-
-/**
- * Byte offsets of `count` staging slots of `floats` elements each (plus padding) in a persistent
- * wasm-memory area that grows on demand. Invalidates Float32 views (call {@link heapF32} after).
- */
-export function stageSlots(count: number, floats: number = STAGE_CHUNK): number[] {
-  const slot = Math.ceil((floats + PAD) / 16) * 64;
-  const need = slot * count;
-  if (need > stageBytes) {
-    if (stageBytes > 0) free(stageBase);
-    stageBytes = Math.max(need, 8 * (STAGE_CHUNK + PAD) * 4);
-    stageBase = malloc(stageBytes);
-  }
-  const out = new Array<number>(count);
-  for (let i = 0; i < count; i++) out[i] = stageBase + i * slot;
-  return out;
-}
-
-/** Copies `src[off, off+len)` to wasm memory at byte offset `ptr` (`h` from {@link heapF32}). */
-export function put(h: Float32Array, src: Float32Array, off: number, len: number, ptr: number): void {
-  const base = ptr >>> 2;
-  if (len <= 24) {
-    for (let i = 0; i < len; i++) h[base + i] = src[off + i];
-  } else h.set(off === 0 && len === src.length ? src : src.subarray(off, off + len), base);
-}
-
-/** Copies `len` floats at byte offset `ptr` into `dst[off, off+len)` (`h` from {@link heapF32}). */
-export function get(h: Float32Array, ptr: number, dst: Float32Array, off: number, len: number): void {
-  const base = ptr >>> 2;
-  if (len <= 24) {
-    for (let i = 0; i < len; i++) dst[off + i] = h[base + i];
-  } else dst.set(h.subarray(base, base + len), off);
-}
-
-/**
- * Streams `rows` rows of `dim` elements of every array in `ins` through staging slots in chunks of
- * whole rows, calls `run(inPtrs, outPtrs, rowsInChunk)` per chunk, and copies the chunk of every
- * array in `outs` (also `[rows, dim]`) back.
- */
-export function rowsWasm(
-  ins: readonly Float32Array[],
-  outs: readonly Float32Array[],
-  rows: number,
-  dim: number,
-  run: (pin: number[], pout: number[], rows: number) => void,
-): void {
-  if (rows === 0 || dim === 0) return;
-  const slotF = Math.max(STAGE_CHUNK, dim);
-  const slots = stageSlots(ins.length + outs.length, slotF);
-  const pin = slots.slice(0, ins.length), pout = slots.slice(ins.length);
-  const h = heapF32();
-  const k = Math.floor(slotF / dim);
-  for (let r0 = 0; r0 < rows; r0 += k) {
-    const kk = Math.min(k, rows - r0), off = r0 * dim, len = kk * dim;
-    for (let i = 0; i < ins.length; i++) put(h, ins[i], off, len, pin[i]);
-    run(pin, pout, kk);
-    for (let i = 0; i < outs.length; i++) get(h, pout[i], outs[i], off, len);
-  }
 }
 
 // ------------------------------------------------------------------------------------------ op codes
@@ -248,18 +188,26 @@ export function useWasm(n: number, heavy = false): boolean {
 // ------------------------------------------------------------------------------------------ wasm kernels
 
 /**
- * SIMD `out[i] = op(x[i])` (`out` may alias `x`).
+ * SIMD `out[i] = op(x[i])` (`out` may alias `x`); split over threads when large.
  *
  * @throws {RangeError} for an op without a wasm kernel (sin, cos).
  */
 export function unaryWasm(op: UnaryOp, x: Float32Array, out: Float32Array): void {
   const code = UNARY_CODE[op];
   if (code === undefined) throw new RangeError(`unary op "${op}" has no wasm kernel`);
-  rowsWasm([x], [out], x.length, 1, ([px], [po], len) => wasm.ewUnary(code, px, po, len));
+  streamRows({
+    fn: "ewUnary",
+    rows: x.length,
+    ins: [{ a: x, w: 1 }],
+    outs: [{ a: out, w: 1 }],
+    minSplit: TRANSCENDENTAL.has(op) ? PARALLEL_MIN_HEAVY : PARALLEL_MIN,
+    args: ([px], [po], _f, _r0, n) => [code, px, po, n],
+  });
 }
 
 /**
- * SIMD gradient of a unary op: `gx[i] = g[i]·op'(x[i])` from the input `x`, output `y`, upstream `g`.
+ * SIMD gradient of a unary op: `gx[i] = g[i]·op'(x[i])` from the input `x`, output `y`, upstream `g`;
+ * split over threads when large.
  *
  * @throws {RangeError} for an op without a wasm kernel (sin, cos).
  */
@@ -273,22 +221,51 @@ export function unaryGradWasm(
   const code = UNARY_CODE[op];
   const reads = GRAD_READS[op];
   if (code === undefined || reads === undefined) throw new RangeError(`unary op "${op}" has no wasm kernel`);
-  const n = g.length;
-  const [px, py, pg, po] = stageSlots(4);
-  const h = heapF32();
-  for (let off = 0; off < n; off += STAGE_CHUNK) {
-    const len = Math.min(STAGE_CHUNK, n - off);
-    if (reads & 1) put(h, x, off, len, px);
-    if (reads & 2) put(h, y, off, len, py);
-    put(h, g, off, len, pg);
-    wasm.ewUnaryGrad(code, px, py, pg, po, len);
-    get(h, po, gx, off, len);
+  // inputs: g, then x and y when read (unread operands point at g's staged rows)
+  const ins: RowOperand[] = [{ a: g, w: 1 }];
+  const ix = reads & 1 ? ins.push({ a: x, w: 1 }) - 1 : 0;
+  const iy = reads & 2 ? ins.push({ a: y, w: 1 }) - 1 : 0;
+  streamRows({
+    fn: "ewUnaryGrad",
+    rows: g.length,
+    ins,
+    outs: [{ a: gx, w: 1 }],
+    minSplit: GRAD_TRANSCENDENTAL.has(op) ? PARALLEL_MIN_HEAVY : PARALLEL_MIN,
+    args: (pin, [po], _f, _r0, n) => [code, pin[ix], pin[iy], pin[0], po, n],
+  });
+}
+
+/**
+ * One operand of {@link binary2d} as a streamed row operand (`w` elements per row, staged row stride
+ * `stride`) or a fixed vector (`fixed`, staged stride 0); null when the pattern has no streamed form.
+ */
+function binaryOperand(
+  x: Float32Array,
+  o: number,
+  s: number,
+  i: number,
+  rows: number,
+  cols: number,
+): { row: RowOperand | null; fixed: Float32Array | null; stride: number } | null {
+  if (rows === 1) {
+    // one row: stream its elements (rows of one element), or a broadcast scalar
+    return i === 1 ? { row: { a: x, w: 1, off: o }, fixed: null, stride: 0 } : {
+      row: null,
+      fixed: x.subarray(o, o + 1),
+      stride: 0,
+    };
   }
+  if (s === 0) return { row: null, fixed: x.subarray(o, o + (cols - 1) * i + 1), stride: 0 };
+  if (i === 1 && s === cols) return { row: { a: x, w: cols, off: o }, fixed: null, stride: cols };
+  if (i === 0 && s === 1) return { row: { a: x, w: 1, off: o }, fixed: null, stride: 1 };
+  return null;
 }
 
 /**
  * SIMD binary op on a 2-D pattern: `out[oo + r·cols + j] = op(a[oa + r·sa + j·ia], b[ob + r·sb + j·ib])`
- * for r < rows, j < cols, with ia, ib in {0, 1} and row strides sa, sb >= 0.
+ * for r < rows, j < cols, with ia, ib in {0, 1} and row strides sa, sb >= 0. Contiguous rows,
+ * broadcast rows or columns and single rows stream through {@link streamRows} (split over threads
+ * when large); other strides take a one-thread chunked loop.
  */
 function binary2d(
   code: number,
@@ -305,6 +282,26 @@ function binary2d(
   rows: number,
   cols: number,
 ): void {
+  const ra = binaryOperand(a, oa, sa, ia, rows, cols), rb = binaryOperand(b, ob, sb, ib, rows, cols);
+  if (ra !== null && rb !== null) {
+    const flat = rows === 1;
+    const ins: RowOperand[] = [], fixed: Float32Array[] = [];
+    const where = [ra, rb].map((r) => r.row ? ins.push(r.row) - 1 : -1 - (fixed.push(r.fixed!) - 1));
+    const ptr = (q: number, pin: readonly number[], pf: readonly number[]) => q >= 0 ? pin[q] : pf[-1 - q];
+    streamRows({
+      fn: "ewBinary",
+      rows: flat ? cols : rows,
+      ins,
+      outs: [{ a: out, w: flat ? 1 : cols, off: oo }],
+      fixed,
+      minSplit: PARALLEL_MIN,
+      args: (pin, [po], pf, _r0, k) =>
+        flat
+          ? [code, ptr(where[0], pin, pf), 0, ia, ptr(where[1], pin, pf), 0, ib, po, 1, k]
+          : [code, ptr(where[0], pin, pf), ra.stride, ia, ptr(where[1], pin, pf), rb.stride, ib, po, k, cols],
+    });
+    return;
+  }
   const [pa, pb, po] = stageSlots(3);
   const h = heapF32();
   const cap = STAGE_CHUNK;
@@ -395,7 +392,7 @@ export function binaryWasm(
 
 /**
  * SIMD `out[i] = op(x[i], s)` (or `op(s, x[i])` when `reverse`); `s` is rounded to float32 first.
- * `out` may alias `x`.
+ * `out` may alias `x`. Split over threads when large.
  *
  * @throws {RangeError} for `pow` (no wasm kernel).
  */
@@ -408,17 +405,16 @@ export function scalarWasm(
 ): void {
   const code = BINARY_CODE[op];
   if (code === undefined) throw new RangeError(`binary op "${op}" has no wasm kernel`);
-  const n = x.length;
-  const [px, ps, po] = stageSlots(3);
-  const h = heapF32();
-  h[ps >>> 2] = s;
-  for (let off = 0; off < n; off += STAGE_CHUNK) {
-    const len = Math.min(STAGE_CHUNK, n - off);
-    put(h, x, off, len, px);
-    if (reverse) wasm.ewBinary(code, ps, 0, 0, px, 0, 1, po, 1, len);
-    else wasm.ewBinary(code, px, 0, 1, ps, 0, 0, po, 1, len);
-    get(h, po, out, off, len);
-  }
+  streamRows({
+    fn: "ewBinary",
+    rows: x.length,
+    ins: [{ a: x, w: 1 }],
+    outs: [{ a: out, w: 1 }],
+    fixed: [new Float32Array([s])],
+    minSplit: PARALLEL_MIN,
+    args: ([px], [po], [ps], _r0, n) =>
+      reverse ? [code, ps, 0, 0, px, 0, 1, po, 1, n] : [code, px, 0, 1, ps, 0, 0, po, 1, n],
+  });
 }
 
 /** SIMD `out[i] = alpha·x[i] + beta·y[i]` (float32 arithmetic); `out` may alias `x` or `y`. */
@@ -429,7 +425,14 @@ export function axpbyWasm(
   beta: number,
   out: Float32Array,
 ): void {
-  rowsWasm([x, y], [out], x.length, 1, ([px, py], [po], len) => wasm.ewAxpby(px, alpha, py, beta, po, len));
+  streamRows({
+    fn: "ewAxpby",
+    rows: x.length,
+    ins: [{ a: x, w: 1 }, { a: y, w: 1 }],
+    outs: [{ a: out, w: 1 }],
+    minSplit: PARALLEL_MIN,
+    args: ([px, py], [po], _f, _r0, n) => [px, alpha, py, beta, po, n],
+  });
 }
 
 /** Plain-JS `out[i] = alpha·x[i] + beta·y[i]` (float64 arithmetic, rounded once). */
@@ -509,7 +512,8 @@ export function axpbyKernel(
 
 /**
  * RMSNorm forward over rows of `x` `[rows, d]`: `rstd[r] = 1/√(mean(x[r]²) + eps)` (float64, rounded
- * to float32), `y = (x·rstd)·w` (`w` `[d]`, or no scale when null). SIMD, chunked by rows.
+ * to float32), `y = (x·rstd)·w` (`w` `[d]`, or no scale when null). SIMD, streamed by rows, split
+ * over threads by rows when large.
  */
 export function rmsNormKernel(
   x: Float32Array,
@@ -521,24 +525,22 @@ export function rmsNormKernel(
   eps: number,
 ): void {
   if (rows === 0 || d === 0) return;
-  const slotF = Math.max(STAGE_CHUNK, d);
-  const [px, py, pw, pr] = stageSlots(4, slotF);
-  const h = heapF32();
-  if (w) put(h, w, 0, d, pw);
-  const k = Math.floor(slotF / d);
-  for (let r0 = 0; r0 < rows; r0 += k) {
-    const kk = Math.min(k, rows - r0);
-    put(h, x, r0 * d, kk * d, px);
-    wasm.ewRmsNorm(px, pw, py, pr, kk, d, eps, w ? 1 : 0);
-    get(h, py, y, r0 * d, kk * d);
-    get(h, pr, rstd, r0, kk);
-  }
+  streamRows({
+    fn: "ewRmsNorm",
+    rows,
+    ins: [{ a: x, w: d }],
+    outs: [{ a: y, w: d }, { a: rstd, w: 1 }],
+    fixed: w ? [w.subarray(0, d)] : [],
+    minSplit: PARALLEL_MIN_HEAVY,
+    args: ([px], [py, pr], pf, _r0, k) => [px, w ? pf[0] : px, py, pr, k, d, eps, w ? 1 : 0],
+  });
 }
 
 /**
  * RMSNorm backward (see {@link rmsNormKernel}): with `n = x·rstd`, `gn = g·w`,
- * `gx = rstd·(gn − n·mean(gn·n))`; `gw = Σ_rows g·n` (float64 accumulation) into `gw` when both `w`
- * and `gw` are given.
+ * `gx = rstd·(gn − n·mean(gn·n))`; `gw = Σ_rows g·n` (float64 accumulation in row order) into `gw`
+ * when both `w` and `gw` are given. Split over threads when large: `gx` by rows, then `gw` by
+ * columns over each round's rows (ewRmsNormGradW: the same products and sums as the one-pass kernel).
  */
 export function rmsNormGradKernel(
   g: Float32Array,
@@ -550,36 +552,57 @@ export function rmsNormGradKernel(
   rows: number,
   d: number,
 ): void {
-  const withW = w !== null;
+  const withW = w !== null, accW = withW && gw !== null;
   if (gw) gw.fill(0);
   if (rows === 0 || d === 0) return;
-  const slotF = Math.max(STAGE_CHUNK, d);
-  const [pg, px, po, pw, pr, pacc] = stageSlots(7, slotF); // pacc spans slots 5 and 6 (float64 [d])
-  const h = heapF32();
-  if (withW) put(h, w, 0, d, pw);
-  const accLen = 2 * (Math.ceil(d / 4) * 4);
-  if (gw) h.fill(0, pacc >>> 2, (pacc >>> 2) + accLen);
-  const k = Math.floor(slotF / d);
-  for (let r0 = 0; r0 < rows; r0 += k) {
-    const kk = Math.min(k, rows - r0);
-    put(h, g, r0 * d, kk * d, pg);
-    put(h, x, r0 * d, kk * d, px);
-    put(h, rstd, r0, kk, pr);
-    wasm.ewRmsNormGrad(pg, px, pw, pr, po, pacc, kk, d, (withW ? 1 : 0) | (withW && gw ? 2 : 0));
-    get(h, po, gx, r0 * d, kk * d);
-  }
-  if (gw && withW) {
-    const acc = new Float64Array(memory.buffer, pacc, d);
-    for (let j = 0; j < d; j++) gw[j] = acc[j];
-  }
+  const accFloats = 2 * (Math.ceil(d / 4) * 4); // float64 [d] padded to whole vectors
+  streamRows({
+    fn: "ewRmsNormGrad",
+    rows,
+    ins: [{ a: g, w: d }, { a: x, w: d }, { a: rstd, w: 1 }],
+    outs: [{ a: gx, w: d }],
+    fixed: [withW ? w.subarray(0, d) : new Float32Array(0), accFloats * 4],
+    minSplit: PARALLEL_MIN_HEAVY,
+    args: ([pg, px, pr], [po], [pw, pacc], _r0, k, split) => [
+      pg,
+      px,
+      withW ? pw : pg,
+      pr,
+      po,
+      pacc,
+      k,
+      d,
+      (withW ? 1 : 0) | (accW && !split ? 2 : 0),
+    ],
+    round: ([pg, px, pr], [, pacc], _r0, k, split) => {
+      if (!accW || !split) return;
+      const ranges = rangeSlices(d, 4, getNumThreads());
+      parallelCall(
+        "ewRmsNormGradW",
+        ranges.map(([c0, c1]) => [pg + 4 * c0, px + 4 * c0, pr, pacc + 8 * c0, k, c1 - c0, d]),
+      );
+    },
+    done: ([, pacc]) => {
+      if (!accW) return;
+      const acc = new Float64Array(memory.buffer, pacc, d);
+      for (let j = 0; j < d; j++) gw![j] = acc[j];
+    },
+  });
 }
 
-/** SwiGLU forward `y = silu(a)·b` elementwise (SIMD). */
+/** SwiGLU forward `y = silu(a)·b` elementwise (SIMD, split over threads when large). */
 export function swigluKernel(a: Float32Array, b: Float32Array, y: Float32Array): void {
-  rowsWasm([a, b], [y], a.length, 1, ([pa, pb], [py], len) => wasm.ewSwiglu(pa, pb, py, len));
+  streamRows({
+    fn: "ewSwiglu",
+    rows: a.length,
+    ins: [{ a, w: 1 }, { a: b, w: 1 }],
+    outs: [{ a: y, w: 1 }],
+    minSplit: PARALLEL_MIN_HEAVY,
+    args: ([pa, pb], [py], _f, _r0, n) => [pa, pb, py, n],
+  });
 }
 
-/** SwiGLU backward: `ga = g·b·silu'(a)`, `gb = g·silu(a)` (SIMD). */
+/** SwiGLU backward: `ga = g·b·silu'(a)`, `gb = g·silu(a)` (SIMD, split over threads when large). */
 export function swigluGradKernel(
   a: Float32Array,
   b: Float32Array,
@@ -587,19 +610,22 @@ export function swigluGradKernel(
   ga: Float32Array,
   gb: Float32Array,
 ): void {
-  rowsWasm(
-    [a, b, g],
-    [ga, gb],
-    a.length,
-    1,
-    ([pa, pb, pg], [pga, pgb], len) => wasm.ewSwigluGrad(pa, pb, pg, pga, pgb, len),
-  );
+  streamRows({
+    fn: "ewSwigluGrad",
+    rows: a.length,
+    ins: [{ a, w: 1 }, { a: b, w: 1 }, { a: g, w: 1 }],
+    outs: [{ a: ga, w: 1 }, { a: gb, w: 1 }],
+    minSplit: PARALLEL_MIN_HEAVY,
+    args: ([pa, pb, pg], [pga, pgb], _f, _r0, n) => [pa, pb, pg, pga, pgb, n],
+  });
 }
 
 /**
  * Rotary embedding with cos / signed-sin tables (`[T, D]`, or `[B, T, D]` when `perBatch`):
  * forward `y = x·cos + swapHalves(x)·sin`; `inverse` applies the transposed rotation
- * `g·cos + swapHalves(g·sin)` (the gradient). Same float32 operations as the composed form.
+ * `g·cos + swapHalves(g·sin)` (the gradient). Same float32 operations as the composed form. The
+ * tables are staged once; rows (of one head in `BHTD`, of every head of a token in `BTHD`) stream
+ * and split over threads when large.
  */
 export function rotaryKernel(
   x: Float32Array,
@@ -612,49 +638,33 @@ export function rotaryKernel(
   const { batch, heads, seq, dim, layout, perBatch } = p;
   if (x.length === 0 || dim === 0) return;
   const inv = inverse ? 1 : 0;
-  if (layout === "BHTD") {
-    const slotF = Math.max(STAGE_CHUNK, dim);
-    const [px, pc, ps, po] = stageSlots(4, slotF);
-    const h = heapF32();
-    const k = Math.floor(slotF / dim);
-    for (let b = 0; b < batch; b++) {
-      const tOff = perBatch ? b * seq * dim : 0;
-      for (let hd = 0; hd < heads; hd++) {
-        const xOff = (b * heads + hd) * seq * dim;
-        for (let t0 = 0; t0 < seq; t0 += k) {
-          const kk = Math.min(k, seq - t0);
-          put(h, x, xOff + t0 * dim, kk * dim, px);
-          put(h, cos, tOff + t0 * dim, kk * dim, pc);
-          put(h, sin, tOff + t0 * dim, kk * dim, ps);
-          wasm.ewRotary(px, pc, ps, po, kk, dim, 1, inv);
-          get(h, po, out, xOff + t0 * dim, kk * dim);
-        }
-      }
-    }
-  } else {
-    const rowF = heads * dim;
-    const slotF = Math.max(STAGE_CHUNK, rowF);
-    const [px, pc, ps, po] = stageSlots(4, slotF);
-    const h = heapF32();
-    const k = Math.floor(slotF / rowF);
-    for (let b = 0; b < batch; b++) {
-      const tOff = perBatch ? b * seq * dim : 0;
-      const xOff = b * seq * rowF;
-      for (let t0 = 0; t0 < seq; t0 += k) {
-        const kk = Math.min(k, seq - t0);
-        put(h, x, xOff + t0 * rowF, kk * rowF, px);
-        put(h, cos, tOff + t0 * dim, kk * dim, pc);
-        put(h, sin, tOff + t0 * dim, kk * dim, ps);
-        wasm.ewRotary(px, pc, ps, po, kk * heads, dim, heads, inv);
-        get(h, po, out, xOff + t0 * rowF, kk * rowF);
-      }
-    }
-  }
+  const tableLen = (perBatch ? batch : 1) * seq * dim;
+  const bhtd = layout === "BHTD";
+  const w = bhtd ? dim : heads * dim;
+  // row r: BHTD (b, h, t) with seq·heads rows per batch item; BTHD (b, t) with seq per item
+  const perItem = bhtd ? heads * seq : seq;
+  streamRows({
+    fn: "ewRotary",
+    rows: x.length / w,
+    ins: [{ a: x, w }],
+    outs: [{ a: out, w }],
+    fixed: [cos.subarray(0, tableLen), sin.subarray(0, tableLen)],
+    block: seq,
+    minSplit: PARALLEL_MIN,
+    args: ([px], [po], [pc, ps], r0, k) => {
+      const t = (perBatch ? Math.floor(r0 / perItem) * seq : 0) + (r0 % seq);
+      const at = t * dim * 4;
+      return bhtd
+        ? [px, pc + at, ps + at, po, k, dim, 1, inv]
+        : [px, pc + at, ps + at, po, k * heads, dim, heads, inv];
+    },
+  });
 }
 
 /**
  * One fused Adam/AdamW update in place over `p`, `m`, `v` (and `vmax` for AMSGrad), reading `g`
  * (PyTorch's single-tensor algorithm, float32 arithmetic; see wasm/elementwise.ts `ewAdamStep`).
+ * Split over threads when large.
  */
 export function adamStepKernel(
   p: Float32Array,
@@ -664,26 +674,26 @@ export function adamStepKernel(
   vmax: Float32Array | null,
   c: AdamStepParams,
 ): void {
-  const n = p.length;
   const bc1 = 1 - c.beta1 ** c.step, bc2 = 1 - c.beta2 ** c.step;
   const decoupled = c.decoupled || c.weightDecay === 0;
   const flags = (decoupled ? 1 : 0) | (c.maximize ? 2 : 0) | (vmax ? 4 : 0);
-  const [pp, pg, pm, pv, px] = stageSlots(5);
-  const h = heapF32();
-  for (let off = 0; off < n; off += STAGE_CHUNK) {
-    const len = Math.min(STAGE_CHUNK, n - off);
-    put(h, p, off, len, pp);
-    put(h, g, off, len, pg);
-    put(h, m, off, len, pm);
-    put(h, v, off, len, pv);
-    if (vmax) put(h, vmax, off, len, px);
-    wasm.ewAdamStep(
+  const ins: RowOperand[] = [{ a: p, w: 1 }, { a: g, w: 1 }, { a: m, w: 1 }, { a: v, w: 1 }];
+  if (vmax) ins.push({ a: vmax, w: 1 });
+  streamRows({
+    fn: "ewAdamStep",
+    rows: p.length,
+    ins,
+    outs: [{ a: p, w: 1, from: 0 }, { a: m, w: 1, from: 2 }, { a: v, w: 1, from: 3 }].concat(
+      vmax ? [{ a: vmax, w: 1, from: 4 }] : [],
+    ),
+    minSplit: PARALLEL_MIN,
+    args: ([pp, pg, pm, pv, px], _o, _f, _r0, n) => [
       pp,
       pg,
       pm,
       pv,
-      px,
-      len,
+      px ?? 0,
+      n,
       c.beta1,
       1 - c.beta1,
       c.beta2,
@@ -694,12 +704,8 @@ export function adamStepKernel(
       c.lr / bc1,
       1 / Math.sqrt(bc2),
       flags,
-    );
-    get(h, pp, p, off, len);
-    get(h, pm, m, off, len);
-    get(h, pv, v, off, len);
-    if (vmax) get(h, px, vmax, off, len);
-  }
+    ],
+  });
 }
 
 // ------------------------------------------------------------------------------------------ JS kernels

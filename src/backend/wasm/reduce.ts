@@ -1,19 +1,25 @@
 /**
  * Reduction kernel of the wasm backend: sum / max / min over any set of axes, output in kept-dims
  * layout. Sums accumulate in float64. Sums over trailing axes (rows of a contiguous `[rows, cols]`
- * view, e.g. `sum(x, -1)`, or everything) run in the SIMD kernel `ewSumRows` of the wasm module;
- * other reductions use plain-JS loops.
+ * view, e.g. `sum(x, -1)`, or everything) run in the SIMD kernel `ewSumRows` of the wasm module, sums
+ * over leading axes (`[rows, cols]` → `[cols]`, bias gradients) in `ewSumColsAcc`, both split over
+ * threads when large (by output element: every sum keeps its single-thread order); other reductions
+ * use plain-JS loops.
  *
  * @module
  */
 
 import type { ReduceOp } from "../backend.ts";
 import { collapseDims } from "../strides.ts";
-import { heapF32, put, STAGE_CHUNK, stageSlots, useWasm } from "./elementwise.ts";
-import { memory, wasm } from "./memory.ts";
+import { useWasm } from "./elementwise.ts";
+import { PARALLEL_MIN, STAGE_CHUNK, streamRows } from "./stream.ts";
+import { memory } from "./memory.ts";
+import { getNumThreads, parallelCall, rangeSlices } from "../threads/pool.ts";
 
 /**
  * SIMD row sums: `out[r] = Σ_j x[r·cols + j]` for r < rows (float64 accumulation, rounded once).
+ * Rows longer than {@link STAGE_CHUNK} are summed in segments of that length whose float64 sums are
+ * added in order. Rows (or a long row's segments) split over threads when large.
  */
 export function sumRowsWasm(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
   if (rows === 0) return;
@@ -21,30 +27,58 @@ export function sumRowsWasm(x: Float32Array, out: Float32Array, rows: number, co
     out.fill(0, 0, rows);
     return;
   }
-  const [px, pacc] = stageSlots(3); // pacc spans two slots: up to STAGE_CHUNK float64 sums
-  const h = heapF32();
-  const h64 = new Float64Array(memory.buffer);
-  const a64 = pacc >>> 3;
+  const sumRows = (off: number, n: number, w: number, sums: Float64Array) =>
+    streamRows({
+      fn: "ewSumRows",
+      rows: n,
+      ins: [{ a: x, w, off }],
+      outs: [{ a: sums, w: 1 }],
+      minSplit: PARALLEL_MIN,
+      args: ([px], [po], _f, _r0, k) => [px, po, k, w],
+    });
   if (cols <= STAGE_CHUNK) {
-    const k = Math.floor(STAGE_CHUNK / cols);
-    for (let r0 = 0; r0 < rows; r0 += k) {
-      const kk = Math.min(k, rows - r0);
-      put(h, x, r0 * cols, kk * cols, px);
-      wasm.ewSumRows(px, pacc, kk, cols);
-      for (let i = 0; i < kk; i++) out[r0 + i] = h64[a64 + i];
-    }
+    const sums = new Float64Array(rows);
+    sumRows(0, rows, cols, sums);
+    out.set(sums);
     return;
   }
+  const full = Math.floor(cols / STAGE_CHUNK), tail = cols - full * STAGE_CHUNK;
+  const parts = new Float64Array(full + 1);
   for (let r = 0; r < rows; r++) {
+    sumRows(r * cols, full, STAGE_CHUNK, parts);
+    if (tail > 0) sumRows(r * cols + full * STAGE_CHUNK, 1, tail, parts.subarray(full));
     let s = 0;
-    for (let c0 = 0; c0 < cols; c0 += STAGE_CHUNK) {
-      const len = Math.min(STAGE_CHUNK, cols - c0);
-      put(h, x, r * cols + c0, len, px);
-      wasm.ewSumRows(px, pacc, 1, len);
-      s += h64[a64];
-    }
+    for (let i = 0; i < full; i++) s += parts[i];
+    if (tail > 0) s += parts[full];
     out[r] = s;
   }
+}
+
+/**
+ * SIMD column sums: `out[j] = Σ_r x[r·cols + j]` for j < cols, accumulated in float64 in row order
+ * (the same sums as the plain-JS loop). Large inputs split over threads by columns (each column is
+ * summed by one thread, over every row, in order).
+ */
+export function sumColsWasm(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
+  if (cols === 0) return;
+  if (rows === 0) {
+    out.fill(0, 0, cols);
+    return;
+  }
+  const accFloats = 2 * (Math.ceil(cols / 4) * 4); // float64 [cols] padded to whole vectors
+  streamRows({
+    rows,
+    ins: [{ a: x, w: cols }],
+    outs: [],
+    fixed: [accFloats * 4],
+    minSplit: PARALLEL_MIN,
+    args: () => [],
+    round: ([px], [pacc], _r0, k, split) => {
+      const ranges = split ? rangeSlices(cols, 4, getNumThreads()) : [[0, cols]];
+      parallelCall("ewSumColsAcc", ranges.map(([c0, c1]) => [px + 4 * c0, pacc + 8 * c0, k, c1 - c0, cols]));
+    },
+    done: ([pacc]) => out.set(new Float64Array(memory.buffer, pacc, cols)),
+  });
 }
 
 /**
@@ -89,6 +123,11 @@ export function reduceKernel(
   ) {
     // trailing-axes sum: [rows, cols] -> [rows]
     sumRowsWasm(x, out, cnd === 1 ? 1 : c.shape[0], c.shape[cnd - 1]);
+    return;
+  }
+  if (op === "sum" && useWasm(x.length) && cnd === 2 && c.strides[1][0] === 0 && c.strides[1][1] === 1) {
+    // leading-axes sum: [rows, cols] -> [cols]
+    sumColsWasm(x, out, c.shape[0], c.shape[1]);
     return;
   }
   const so = c.strides[1];

@@ -2,13 +2,14 @@
  * Softmax / log-softmax kernels of the wasm backend over the middle axis of `[outer, dim, inner]`.
  * Rows over the last axis (`inner` = 1, the attention and loss case) run in the SIMD kernels of the
  * wasm module (wasm/elementwise.ts `ewSoftmaxRows`, normaliser summed in float64), streamed through
- * wasm memory in whole rows; other layouts use the plain-JS loops.
+ * wasm memory in whole rows and split over threads by rows when large (./stream.ts); other layouts
+ * use the plain-JS loops.
  *
  * @module
  */
 
-import { rowsWasm, useWasm } from "./elementwise.ts";
-import { wasm } from "./memory.ts";
+import { useWasm } from "./elementwise.ts";
+import { PARALLEL_MIN, PARALLEL_MIN_HEAVY, streamRows } from "./stream.ts";
 
 let row = new Float64Array(256);
 
@@ -26,7 +27,14 @@ export function softmaxKernel(
   log: boolean,
 ): void {
   if (useRows(inner, x.length, true)) {
-    rowsWasm([x], [out], outer, dim, (p, q, rows) => wasm.ewSoftmaxRows(p[0], q[0], rows, dim, log ? 1 : 0));
+    streamRows({
+      fn: "ewSoftmaxRows",
+      rows: outer,
+      ins: [{ a: x, w: dim }],
+      outs: [{ a: out, w: dim }],
+      minSplit: PARALLEL_MIN_HEAVY,
+      args: ([px], [po], _f, _r0, rows) => [px, po, rows, dim, log ? 1 : 0],
+    });
   } else softmaxJs(x, out, outer, dim, inner, log);
 }
 
@@ -41,13 +49,14 @@ export function softmaxGradKernel(
   log: boolean,
 ): void {
   if (useRows(inner, y.length, log)) {
-    rowsWasm(
-      [y, g],
-      [out],
-      outer,
-      dim,
-      (p, q, rows) => wasm.ewSoftmaxGradRows(p[0], p[1], q[0], rows, dim, log ? 1 : 0),
-    );
+    streamRows({
+      fn: "ewSoftmaxGradRows",
+      rows: outer,
+      ins: [{ a: y, w: dim }, { a: g, w: dim }],
+      outs: [{ a: out, w: dim }],
+      minSplit: log ? PARALLEL_MIN_HEAVY : PARALLEL_MIN,
+      args: ([py, pg], [po], _f, _r0, rows) => [py, pg, po, rows, dim, log ? 1 : 0],
+    });
   } else softmaxGradJs(y, g, out, outer, dim, inner, log);
 }
 
