@@ -85,6 +85,7 @@ import * as _mlp from "./src/models/mlp.ts";
 import * as _qwen2 from "./src/models/qwen2.ts";
 import * as _mistral from "./src/models/mistral.ts";
 import * as _seqCls from "./src/models/sequence_classification.ts";
+import * as _torchDtype from "./src/models/torch_dtype.ts";
 import * as _generate from "./src/models/generate.ts";
 import * as _cache from "./src/models/cache.ts";
 import * as _checkpoint from "./src/io/checkpoint.ts";
@@ -104,6 +105,8 @@ import * as _trainPlot from "./src/train/plot.ts";
 // ---------------------------------------------------------------------------------------------
 export { Tensor, type TensorOrScalar } from "./src/tensor/tensor.ts";
 export type { Shape } from "./src/tensor/shape.ts";
+// torch.dtype: "float32", or "bfloat16" / "float16" for frozen 16-bit weights (fromPretrained's torchDtype)
+export type { DType } from "./src/backend/backend.ts";
 export {
   arange,
   type CreationOptions,
@@ -412,6 +415,7 @@ export declare namespace models {
   export import LlamaOutput = _llama.LlamaOutput;
   export import LlamaInputIds = _llama.LlamaInputIds;
   export import LlamaInitOptions = _llama.LlamaInitOptions;
+  export import LoadPretrainedOptions = _torchDtype.LoadPretrainedOptions;
   export import DecoderArchitecture = _llama.DecoderArchitecture;
   export import SequenceClassificationForwardOptions = _seqCls.SequenceClassificationForwardOptions;
   export import GenerateOptions = _generate.GenerateOptions;
@@ -524,6 +528,7 @@ export declare namespace backends {
   export import Backend = _backend.Backend;
   export import Storage = _backend.Storage;
   export import MatmulParams = _backend.MatmulParams;
+  export import HalfDType = _backend.HalfDType;
   export import BackendChoice = _select.BackendChoice;
   export import SetBackendOptions = _select.SetBackendOptions;
   export import BackendLike = _placement.BackendLike;

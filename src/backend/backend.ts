@@ -7,6 +7,8 @@
  *
  * Conventions for every kernel:
  * - Storage holds float32 elements, row-major; a tensor's data is the whole storage (no offsets).
+ *   Storage made by {@link Backend.fromBits} holds bfloat16/float16 instead; only the kernel inputs
+ *   declared `half` accept it ({@link Backend.run} throws for any other).
  * - A kernel never mutates its inputs unless the argument is named `out`/`dst`.
  * - Sizes are element counts, never bytes.
  * - Integer index data (class targets, token ids) travels as `Int32Array`s owned by the caller.
@@ -30,14 +32,26 @@ import type {
 } from "./kernels.ts";
 
 /**
- * A backend-owned buffer of float32 elements. Opaque to ops: only the backend that created it reads
- * or writes it. `size` is the element count.
+ * Element types of tensors (PyTorch's `torch.float32`, `torch.bfloat16`, `torch.float16`). Every
+ * kernel computes in float32; 16-bit storage exists for frozen weights (half the memory) and is read
+ * only by the kernels that declare it (`KernelDecl.half`: the B operand of `matmul`, the table of
+ * `indexSelectRows`), converted to float32 tile by tile inside them.
+ */
+export type DType = "float32" | "bfloat16" | "float16";
+/** The 16-bit element types of {@link DType}. */
+export type HalfDType = "bfloat16" | "float16";
+
+/**
+ * A backend-owned buffer of elements. Opaque to ops: only the backend that created it reads or
+ * writes it. `size` is the element count; `dtype` the element type (absent: float32).
  */
 export interface Storage {
-  /** Number of float32 elements. */
+  /** Number of elements. */
   readonly size: number;
   /** The backend that owns this storage. */
   readonly backend: Backend;
+  /** Element type; absent or "float32" for float32 storage (16-bit only from {@link Backend.fromBits}). */
+  readonly dtype?: DType;
 }
 
 export type { AdamStepParams, BinaryOp, MatmulAttrs, ReduceOp, RotaryParams, UnaryOp } from "./kernels.ts";
@@ -112,6 +126,14 @@ export interface Backend {
   readSync(s: Storage): Float32Array;
   /** A copy (or, on wasm, the storage array itself) of the contents, on every backend. */
   read(s: Storage): Promise<Float32Array>;
+  /**
+   * 16-bit storage holding the bit patterns `bits` (bfloat16 or float16, one element each); taken over
+   * when `adopt`, else copied. Optional: an executor without it has no 16-bit storage (the wasm
+   * executor has it; the WebGPU executor does not).
+   */
+  fromBits?(bits: Uint16Array, dtype: HalfDType, adopt?: boolean): Storage;
+  /** The bit patterns of a 16-bit storage (on wasm the storage itself). Present with `fromBits`. */
+  readBits?(s: Storage): Uint16Array;
   /** Releases the storage; using it afterwards throws. Idempotent. */
   dispose(s: Storage): void;
   /** True when {@link Backend.dispose} was called on `s`. */

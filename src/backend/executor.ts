@@ -37,6 +37,16 @@ import {
 
 type AnyRecord = Record<string, unknown>;
 
+/** The one-line error for a 16-bit storage in a kernel input that reads float32 only. */
+function halfOperandError(name: string, input: string, dtype: string, attrs: unknown): TypeError {
+  const op = (attrs as AnyRecord | null)?.op;
+  const what = typeof op === "string" ? `${name} "${op}"` : name;
+  return new TypeError(
+    `${what}: input "${input}" is a ${dtype} tensor, and only matmul/linear (the weight operand) and ` +
+      `embedding read 16-bit tensors; convert it with .float() first`,
+  );
+}
+
 /** See the module doc. `H` is the executor's storage handle type. */
 export abstract class ExecutorBase<H> implements Backend {
   /** The executor's name ("wasm", "webgpu", …). */
@@ -90,6 +100,9 @@ export abstract class ExecutorBase<H> implements Backend {
     const sizesIn: Record<string, number> = {};
     for (const k of d.inputs) {
       const s = ins[k] as Storage | null | undefined;
+      if (s != null && s.dtype !== undefined && s.dtype !== "float32" && !d.half?.includes(k)) {
+        throw halfOperandError(name, k, s.dtype, attrs);
+      }
       hin[k] = s == null ? null : this.handle(s);
       sizesIn[k] = s == null ? 0 : s.size;
     }

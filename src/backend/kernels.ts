@@ -12,7 +12,8 @@
  * src/backend/webgpu/kernels.ts). A kernel marked `fused` is optional: an executor may leave it out,
  * and the op using it composes the same result from required kernels (`backend.supports(name)`).
  *
- * Conventions: storages hold float32 elements, row-major; sizes are element counts; a kernel never
+ * Conventions: storages hold float32 elements (a kernel's `half` inputs may also hold bfloat16 /
+ * float16, converted inside the kernel), row-major; sizes are element counts; a kernel never
  * mutates an input, only its outputs; outputs not passed by the caller are fresh storages of the
  * declared size (zero-filled when listed in `zeroed`), outputs passed by the caller are written in
  * place (for `unary`, `binary`, `binaryScalar`, `axpby` they may alias an input of the same size).
@@ -172,6 +173,11 @@ export interface KernelDecl<S extends KernelSig<string, string, unknown, string,
   readonly zeroed?: readonly S["o"][];
   /** True for a fast path an executor may leave out (ops compose a fallback). */
   readonly fused?: S["f"];
+  /**
+   * Inputs that may hold 16-bit storage (bfloat16 / float16, see `DType`), converted to float32 inside
+   * the kernel; {@link Backend.run} refuses a 16-bit storage in any other input.
+   */
+  readonly half?: readonly S["i"][];
   /**
    * Element count of each output the backend allocates (null: not produced for these attributes),
    * from the attributes and the inputs' element counts (0 for an absent input). Absent when every
@@ -386,6 +392,7 @@ export const KERNELS: KernelDeclarations = {
     inputs: ["a", "b", "bias"],
     outputs: ["c"],
     optional: ["bias"],
+    half: ["b"],
     sizes: (a) => ({ c: a.batch * a.m * a.n }),
   },
   softmax: {
@@ -413,6 +420,7 @@ export const KERNELS: KernelDeclarations = {
   indexSelectRows: {
     inputs: ["x"],
     outputs: ["y"],
+    half: ["x"],
     sizes: (a) => ({ y: a.index.length * a.rowSize }),
   },
   indexAddRows: {

@@ -325,8 +325,9 @@ export class C3ALinear extends Module {
 
   /**
    * Add the deltas of `adapterNames` (default: the active adapters) to the base weight in place
-   * (PEFT `C3ALinear.merge`). Names already merged are skipped with PEFT's warning; names this layer
-   * lacks are skipped silently. The base bias is never changed.
+   * (PEFT `C3ALinear.merge`); a bfloat16 / float16 base weight (`torchDtype`) gets `W + ΔW` computed
+   * in float32 and rounded to its dtype (as PEFT adds in the weight's dtype), and stays 16-bit.
+   * Names already merged are skipped with PEFT's warning; names this layer lacks are skipped silently. The base bias is never changed.
    *
    * @throws {ValueError} with `safeMerge`, `NaNs detected in the merged weights. The adapter {name}
    *   seems to be broken` when the result has a non-finite entry (the weight is left untouched)
@@ -340,8 +341,9 @@ export class C3ALinear extends Module {
       if (!this.c3a_kernel.has(name)) continue;
       noGrad(() => {
         const delta = this.getDeltaWeight(name);
-        if (options.safeMerge) {
-          const merged = weight.add(delta);
+        if (options.safeMerge || weight.dtype !== "float32") {
+          // a 16-bit base weight: W + ΔW in float32, rounded back to the weight's dtype by copy_
+          const merged = weight.float().add(delta);
           const d = merged.dataSync();
           for (let i = 0; i < d.length; i++) {
             if (!Number.isFinite(d[i])) {
@@ -378,7 +380,8 @@ export class C3ALinear extends Module {
 
   /**
    * Subtract the merged deltas again, last merged first (PEFT `C3ALinear.unmerge`). ΔW is recomputed
-   * from the current kernel, so a kernel changed while merged does not restore the weight exactly.
+   * from the current kernel, so a kernel changed while merged does not restore the weight exactly
+   * (nor does a 16-bit weight: each merge and unmerge rounds it to its dtype).
    * Warns `Already unmerged. Nothing to do.` when nothing is merged.
    */
   unmerge(): void {
@@ -390,7 +393,10 @@ export class C3ALinear extends Module {
     while (this.#merged.length > 0) {
       const name = this.#merged.pop()!;
       if (!this.c3a_kernel.has(name)) continue;
-      noGrad(() => weight.sub_(this.getDeltaWeight(name)));
+      noGrad(() => {
+        if (weight.dtype === "float32") weight.sub_(this.getDeltaWeight(name));
+        else weight.copy_(weight.float().sub(this.getDeltaWeight(name))); // rounded to the weight's dtype
+      });
     }
   }
 

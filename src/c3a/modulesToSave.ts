@@ -18,6 +18,8 @@ import { ValueError } from "./errors.ts";
  * A deep copy of a module (PyTorch `copy.deepcopy`): same class and structure, new Parameters and
  * buffers with copied values (same `requiresGrad`), submodules copied recursively, shared
  * (tied) parameters and modules stay shared within the copy, other properties copied by reference.
+ * A bfloat16 / float16 parameter (a frozen base weight, `torchDtype`) is copied as float32, so the
+ * copy can be trained (`modules_to_save`).
  *
  * How: the copy is created with the module's prototype by running only the base `Module`
  * constructor (subclass constructors are not re-run), then own enumerable properties are copied. A
@@ -54,7 +56,11 @@ function copyValue(v: unknown, memo: Map<unknown, unknown>): unknown {
   if (memo.has(v)) return memo.get(v);
   if (v instanceof Module) return cloneModule(v, memo);
   if (v instanceof Parameter) {
-    const p = new Parameter(noGrad(() => v.detach().clone()), v.requiresGrad);
+    // a 16-bit (frozen base) weight is copied as float32: the copy is trained
+    const p = new Parameter(
+      noGrad(() => v.dtype === "float32" ? v.detach().clone() : v.float()),
+      v.requiresGrad,
+    );
     memo.set(v, p);
     return p;
   }

@@ -17,7 +17,11 @@ const BYTES: Record<SaveDtype, number> = { float32: 4, float16: 2, bfloat16: 2 }
 
 /** Options of `savePretrained` of the Hugging Face architectures (transformers' names). */
 export interface SaveCheckpointOptions {
-  /** Element type of the weights on disk (default "float32"); written to config.json as `torch_dtype`. */
+  /**
+   * Element type of the weights on disk, written to config.json as `torch_dtype`. Default: each
+   * tensor's own (float32, or bfloat16 / float16 for weights loaded with `torchDtype`, written bit for
+   * bit); `torch_dtype` is then the 16-bit type when there is one, else "float32".
+   */
   dtype?: SaveDtype;
   /**
    * Largest shard: bytes, or a string as transformers accepts ("5GB" = 5·10⁹, "500MB", "2GiB" = 2·2³⁰,
@@ -172,7 +176,7 @@ const WEIGHT_FILE = /^model(-\d{5}-of-\d{5})?\.safetensors$|^model\.safetensors\
  *
  * @param dir target directory (created if missing).
  * @param config the `config.json` object (`torch_dtype` is set from `dtype`).
- * @param tensors name → float32 tensor.
+ * @param tensors name → tensor (float32, or bfloat16 / float16 Tensors).
  * @throws {Error} when `dir` already holds checkpoint files and `overwrite` is not set (names the
  *   file); {@link parseShardSize}'s and the safetensors writer's errors. Nothing is written then.
  */
@@ -182,19 +186,25 @@ export async function saveCheckpoint(
   tensors: Record<string, TensorLike>,
   options: SaveCheckpointOptions = {},
 ): Promise<void> {
-  const dtype = options.dtype ?? "float32";
-  if (!(dtype in DTYPES)) {
+  const given = options.dtype;
+  if (given !== undefined && !(given in DTYPES)) {
     throw new RangeError(
-      `savePretrained: dtype ${JSON.stringify(dtype)} is not one of ${Object.keys(DTYPES).join(", ")}`,
+      `savePretrained: dtype ${JSON.stringify(given)} is not one of ${Object.keys(DTYPES).join(", ")}`,
     );
   }
+  const own = (t: TensorLike): SaveDtype => {
+    const d = (t as { dtype?: unknown }).dtype;
+    return d === "bfloat16" || d === "float16" ? d : "float32";
+  };
+  const dtype: SaveDtype = given ??
+    Object.values(tensors).map(own).find((d) => d !== "float32") ?? "float32";
   const limit = parseShardSize(options.maxShardSize ?? "5GB");
   if (typeof Deno === "undefined") throw new Error("savePretrained: needs the Deno file system");
   const names = Object.keys(tensors).sort();
   const shards: string[][] = [[]];
   let size = 0, total = 0;
   for (const n of names) {
-    const bytes = tensors[n].shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
+    const bytes = tensors[n].shape.reduce((a, b) => a * b, 1) * BYTES[given ?? own(tensors[n])];
     if (size > 0 && size + bytes > limit) {
       shards.push([]);
       size = 0;
@@ -231,7 +241,7 @@ export async function saveCheckpoint(
   const tag = `.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
   const temps: string[] = [];
   try {
-    const st = DTYPES[dtype];
+    const st = given === undefined ? undefined : DTYPES[given];
     for (let i = 0; i < shards.length; i++) {
       const tmp = `${base}.${files[i]}${tag}`;
       temps.push(tmp);

@@ -2,10 +2,13 @@
  * float32 → float16 / bfloat16 bit patterns, rounding to nearest with ties to even (IEEE 754 and
  * PyTorch's `tensor.to(torch.float16 / torch.bfloat16)`): NaN stays NaN (quiet, sign kept), ±Inf and
  * −0 are kept, values beyond the largest finite number round to ±Inf, small ones to subnormals or ±0.
- * The reverse direction (exact) is in src/io/safetensors.ts's reader.
+ * And back (exact: every 16-bit value is a float32): {@link decodeHalf}, used by the safetensors
+ * reader and by the kernels that read 16-bit storage tile by tile.
  *
  * @module
  */
+
+import type { HalfDType } from "../backend/backend.ts";
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -84,4 +87,66 @@ export function toHalfBits(data: Float32Array, dtype: "F16" | "BF16"): Uint16Arr
     for (let i = 0; i < data.length; i++) out[i] = floatToF16Bits(data[i]);
   }
   return out;
+}
+
+/** float16 bit pattern -> float32 value (exact: every half is representable in single precision). */
+export function f16BitsToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24; // zero and subnormals
+  if (exp === 0x1f) return mant === 0 ? sign * Infinity : NaN;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+let f16Table: Float32Array | null = null;
+
+/** Every float16 bit pattern's value (256 KiB, built on first use). */
+function getF16Table(): Float32Array {
+  if (f16Table === null) {
+    f16Table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToFloat(h);
+  }
+  return f16Table;
+}
+
+/**
+ * bfloat16 / float16 bit patterns → float32 values (exact), written into `out` from `outOffset`.
+ *
+ * @param bits the patterns (a subarray for a tile).
+ * @param dtype "bfloat16" (the upper half of a float32) or "float16" (IEEE binary16).
+ * @param out destination with room for `bits.length` values from `outOffset` (default: a new array).
+ * @returns `out`.
+ * @example
+ * ```ts
+ * decodeHalf(new Uint16Array([0x3f80, 0xc000]), "bfloat16"); // Float32Array [1, -2]
+ * ```
+ */
+export function decodeHalf(
+  bits: Uint16Array,
+  dtype: HalfDType,
+  out: Float32Array = new Float32Array(bits.length),
+  outOffset = 0,
+): Float32Array {
+  const n = bits.length;
+  if (dtype === "bfloat16") {
+    const u = new Uint32Array(out.buffer, out.byteOffset + outOffset * 4, n);
+    for (let i = 0; i < n; i++) u[i] = bits[i] << 16;
+  } else {
+    const table = getF16Table();
+    for (let i = 0; i < n; i++) out[outOffset + i] = table[bits[i]];
+  }
+  return out;
+}
+
+/**
+ * float32 values → bfloat16 / float16 bit patterns, round to nearest even (as {@link toHalfBits}).
+ *
+ * @example
+ * ```ts
+ * encodeHalf(new Float32Array([1, -2]), "bfloat16"); // Uint16Array [0x3f80, 0xc000]
+ * ```
+ */
+export function encodeHalf(data: Float32Array, dtype: HalfDType): Uint16Array {
+  return toHalfBits(data, dtype === "bfloat16" ? "BF16" : "F16");
 }

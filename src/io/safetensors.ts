@@ -20,7 +20,8 @@
  * @module
  */
 
-import { toHalfBits } from "./half.ts";
+import { decodeHalf, toHalfBits } from "./half.ts";
+export { f16BitsToFloat } from "./half.ts";
 import { HeaderJsonError, type HeaderValue, parseHeaderJson } from "./header_json.ts";
 
 /** Element types this module decodes (each is returned as float32). */
@@ -45,18 +46,24 @@ export interface DecodedSafetensors {
 }
 
 /**
- * Anything with a shape and float32 data: a `Tensor` (via `dataSync()`) or a plain
- * `{shape, data}` record.
+ * Anything with a shape and float32 data: a `Tensor` (via `dataSync()`, or `bitsSync()` when its
+ * `dtype` is "bfloat16" / "float16") or a plain `{shape, data}` record.
  */
 export type TensorLike =
-  | { readonly shape: readonly number[]; dataSync(): Float32Array }
+  | {
+    readonly shape: readonly number[];
+    readonly dtype?: string;
+    dataSync(): Float32Array;
+    bitsSync?(): Uint16Array;
+  }
   | { readonly shape: readonly number[]; readonly data: Float32Array };
 
 /** Options of {@link encodeSafetensors} / {@link saveSafetensors}. */
 export interface EncodeSafetensorsOptions {
   /**
-   * Element type written for every tensor (default "F32"): "F16" / "BF16" round each float32 value to
-   * nearest, ties to even (src/io/half.ts); NaN stays NaN, ±Inf and −0 are kept.
+   * Element type written for every tensor: "F16" / "BF16" round each float32 value to nearest, ties to
+   * even (src/io/half.ts); NaN stays NaN, ±Inf and −0 are kept. Default: each tensor's own type
+   * ("F32", or "BF16" / "F16" for a bfloat16 / float16 Tensor, whose bits are written unchanged).
    */
   dtype?: SafetensorsDtype;
 }
@@ -96,26 +103,6 @@ const DTYPE_BYTES: Record<string, number> = {
 const SUPPORTED: readonly string[] = ["F32", "F16", "BF16"];
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-let f16Table: Float32Array | null = null;
-
-/** float16 bit pattern -> float32 value (exact: every half is representable in single precision). */
-export function f16BitsToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24; // zero and subnormals
-  if (exp === 0x1f) return mant === 0 ? sign * Infinity : NaN;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
-function getF16Table(): Float32Array {
-  if (f16Table === null) {
-    f16Table = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToFloat(h);
-  }
-  return f16Table;
-}
 
 function fail(msg: string): never {
   throw new SafetensorsError(`safetensors: ${msg}`);
@@ -325,15 +312,7 @@ function convert(bytes: Uint8Array, start: number, count: number, dtype: Safeten
     const dv = new DataView(bytes.buffer, abs, count * 2);
     for (let i = 0; i < count; i++) halves[i] = dv.getUint16(i * 2, true);
   }
-  if (dtype === "F16") {
-    const table = getF16Table();
-    for (let i = 0; i < count; i++) out[i] = table[halves[i]];
-  } else {
-    // BF16 is the upper half of a float32
-    const bits = new Uint32Array(out.buffer);
-    for (let i = 0; i < count; i++) bits[i] = halves[i] << 16;
-  }
-  return out;
+  return decodeHalf(halves, dtype === "F16" ? "float16" : "bfloat16", out);
 }
 
 /** Orders strings by Unicode code point (= UTF-8 byte order, as the reference implementation sorts). */
@@ -363,6 +342,15 @@ function checkWellFormed(what: string, s: string): void {
   }
 }
 
+const HALF_DTYPES: Record<string, SafetensorsDtype> = { bfloat16: "BF16", float16: "F16" };
+
+/** The 16-bit bits and their safetensors dtype of a bfloat16 / float16 Tensor, else null. */
+function halfData(t: TensorLike): { bits: Uint16Array; dtype: "BF16" | "F16" } | null {
+  if (t === null || typeof t !== "object" || !("dtype" in t) || typeof t.bitsSync !== "function") return null;
+  const dtype = HALF_DTYPES[t.dtype as string];
+  return dtype === undefined ? null : { bits: t.bitsSync(), dtype: dtype as "BF16" | "F16" };
+}
+
 function tensorData(name: string, t: TensorLike): Float32Array {
   if (t === null || typeof t !== "object") {
     throw new TypeError(`encodeSafetensors: "${name}" is not a tensor`);
@@ -385,7 +373,8 @@ function tensorData(name: string, t: TensorLike): Float32Array {
  * @param tensors name -> tensor (`{shape, dataSync()}` or `{shape, data}`), float32, row-major; the
  *   element count must equal the product of `shape`.
  * @param metadata optional `__metadata__` string map (PEFT writes `{format: "pt"}`).
- * @param options `dtype` of the stored elements (default "F32"; "F16"/"BF16" round to nearest even).
+ * @param options `dtype` of the stored elements (default: each tensor's own, "F32" for float32 data;
+ *   "F16"/"BF16" round to nearest even).
  * @returns the file bytes.
  * @throws {RangeError} for a shape with non-integer or negative dimensions, or whose size differs from
  *   the data length; for the reserved name `__metadata__` or an empty name; for a name or metadata
@@ -404,11 +393,11 @@ export function encodeSafetensors(
   metadata?: Record<string, string>,
   options: EncodeSafetensorsOptions = {},
 ): Uint8Array {
-  const dtype = options.dtype ?? "F32";
-  if (!SUPPORTED.includes(dtype)) {
-    throw new RangeError(`encodeSafetensors: dtype ${describe(dtype)} is not one of ${SUPPORTED.join(", ")}`);
+  if (options.dtype !== undefined && !SUPPORTED.includes(options.dtype)) {
+    throw new RangeError(
+      `encodeSafetensors: dtype ${describe(options.dtype)} is not one of ${SUPPORTED.join(", ")}`,
+    );
   }
-  const width = DTYPE_BYTES[dtype];
   const names = Object.keys(tensors).sort(compareCodePoints);
   // The JSON is assembled by hand: JS objects would reorder integer-like keys ("0", "10", "2").
   const parts: string[] = [];
@@ -433,7 +422,16 @@ export function encodeSafetensors(
     }
     checkWellFormed("tensor name", name);
     const t = tensors[name];
-    const data = tensorData(name, t);
+    const half = halfData(t);
+    const dtype = options.dtype ?? half?.dtype ?? "F32";
+    const width = DTYPE_BYTES[dtype];
+    // 16 bits kept as they are when the dtype does not change; otherwise through float32
+    const keep = half !== null && half.dtype === dtype;
+    const data: Float32Array | Uint16Array = keep
+      ? half.bits
+      : half !== null
+      ? decodeHalf(half.bits, half.dtype === "BF16" ? "bfloat16" : "float16")
+      : tensorData(name, t);
     const shape = Array.from(t.shape);
     if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new RangeError(
@@ -462,7 +460,7 @@ export function encodeSafetensors(
     const entry = { dtype, shape, data_offsets: [offset, offset + data.length * width] };
     parts.push(`${JSON.stringify(name)}:${JSON.stringify(entry)}`);
     offset += data.length * width;
-    datas.push(dtype === "F32" ? data : toHalfBits(data, dtype));
+    datas.push(keep || dtype === "F32" ? data : toHalfBits(data as Float32Array, dtype));
   }
   const json = new TextEncoder().encode(`{${parts.join(",")}}`);
   const headerLen = json.length + ((8 - (json.length % 8)) % 8);

@@ -10,6 +10,7 @@ import { Qwen2ForCausalLM, Qwen2ForSequenceClassification } from "./qwen2.ts";
 import { MistralForCausalLM, MistralForSequenceClassification } from "./mistral.ts";
 import { LlamaForSequenceClassification } from "./sequence_classification.ts";
 import { readConfigJson } from "../io/checkpoint.ts";
+import { type LoadPretrainedOptions, splitLoadOptions } from "./torch_dtype.ts";
 
 const CAUSAL_LM: Record<string, typeof LlamaForCausalLM> = {
   llama: LlamaForCausalLM,
@@ -22,8 +23,11 @@ const SEQ_CLS: Record<string, typeof LlamaForSequenceClassification> = {
   qwen2: Qwen2ForSequenceClassification,
 };
 
-async function modelType(dir: string | URL, overrides: Partial<LlamaConfig>): Promise<string> {
-  const cfg = { ...(await readConfigJson(dir)), ...overrides } as LlamaConfig;
+async function modelType(
+  dir: string | URL,
+  options: Partial<LlamaConfig> & LoadPretrainedOptions,
+): Promise<string> {
+  const cfg = { ...(await readConfigJson(dir)), ...splitLoadOptions(options).overrides } as LlamaConfig;
   if (typeof cfg.model_type === "string") return cfg.model_type;
   const arch = Array.isArray(cfg.architectures) ? String(cfg.architectures[0]) : "";
   const m = /^(Llama|Mistral|Qwen2)For/.exec(arch);
@@ -49,7 +53,7 @@ export class AutoModelForCausalLM {
   /**
    * Reads `config.json`, picks `LlamaForCausalLM`, `Qwen2ForCausalLM` or `MistralForCausalLM` by
    * `model_type` (or `architectures[0]` when it is missing) and loads the weights (see
-   * `LlamaForCausalLM.fromPretrained`).
+   * `LlamaForCausalLM.fromPretrained`; `options` are its config overrides and `torchDtype`).
    *
    * @throws {Error} an unsupported `model_type` (one line naming it and the supported ones), and the
    *   loader's errors (missing files, shapes that disagree with the config).
@@ -65,10 +69,10 @@ export class AutoModelForCausalLM {
    */
   static async fromPretrained(
     dir: string | URL,
-    configOverrides: Partial<LlamaConfig> = {},
+    options: Partial<LlamaConfig> & LoadPretrainedOptions = {},
   ): Promise<LlamaForCausalLM> {
-    const cls = pick(CAUSAL_LM, await modelType(dir, configOverrides), "AutoModelForCausalLM");
-    return await cls.fromPretrained(dir, configOverrides);
+    const cls = pick(CAUSAL_LM, await modelType(dir, options), "AutoModelForCausalLM");
+    return await cls.fromPretrained(dir, options);
   }
 }
 
@@ -86,9 +90,9 @@ export class AutoModelForSequenceClassification {
    */
   static async fromPretrained(
     dir: string | URL,
-    configOverrides: Partial<LlamaConfig> = {},
+    options: Partial<LlamaConfig> & LoadPretrainedOptions = {},
   ): Promise<LlamaForSequenceClassification> {
-    const cls = pick(SEQ_CLS, await modelType(dir, configOverrides), "AutoModelForSequenceClassification");
-    return await cls.fromPretrained(dir, configOverrides);
+    const cls = pick(SEQ_CLS, await modelType(dir, options), "AutoModelForSequenceClassification");
+    return await cls.fromPretrained(dir, options);
   }
 }

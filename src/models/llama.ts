@@ -31,6 +31,12 @@ import { ModuleList } from "../nn/container.ts";
 import { readCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from "../io/checkpoint.ts";
 import type { DynamicCache } from "./cache.ts";
 import { generate, type GenerateOptions } from "./generate.ts";
+import {
+  castBaseWeights,
+  type LoadPretrainedOptions,
+  resolveTorchDtype,
+  splitLoadOptions,
+} from "./torch_dtype.ts";
 
 /**
  * Hyper-parameters in Hugging Face `LlamaConfig` / `config.json` names (snake_case, as stored on
@@ -756,28 +762,35 @@ export class LlamaForCausalLM extends Module {
 
   /**
    * Loads a Hugging Face checkpoint directory: `config.json` plus `model.safetensors` (or the shards
-   * listed in `model.safetensors.index.json`). F16/BF16 weights are converted to float32. Works with
+   * listed in `model.safetensors.index.json`). F16/BF16 weights are converted to float32, unless
+   * `torchDtype` keeps the frozen base in 16 bits (see {@link LoadPretrainedOptions}). Works with
    * a local path (Deno) or an http(s) URL (fetch). Builds this class (for any `model_type` use
    * `AutoModelForCausalLM`).
    *
    * @param dir directory path or URL.
-   * @param configOverrides fields merged over `config.json` (e.g. `{use_rotary_embeddings: false}`).
+   * @param options fields merged over `config.json` (e.g. `{use_rotary_embeddings: false}`), and the
+   *   loading option `torchDtype` ("float32" default, "bfloat16", "float16", "auto": Linear and
+   *   Embedding weights, tied lm_head included, stored in 16 bits, half the memory; norms stay float32).
    * @throws {Error} when files are missing (names the file) or the weights do not match the config
    *   (one line naming the tensor, its shape and the expected shape).
+   * @throws {RangeError} a `torchDtype` that is not a dtype or "auto".
    * @example
    * ```ts ignore
    * // needs a downloaded Hugging Face checkpoint directory (config.json + model.safetensors)
-   * const lm = await LlamaForCausalLM.fromPretrained("./SmolLM-135M");
+   * const lm = await LlamaForCausalLM.fromPretrained("./SmolLM-135M", { torchDtype: "bfloat16" });
    * ```
    */
   static async fromPretrained<T extends LlamaForCausalLM>(
     this: new (config: LlamaConfig, opts?: LlamaInitOptions) => T,
     dir: string | URL,
-    configOverrides: Partial<LlamaConfig> = {},
+    options: Partial<LlamaConfig> & LoadPretrainedOptions = {},
   ): Promise<T> {
+    const { overrides, load } = splitLoadOptions(options);
     const { config, tensors } = await readCheckpoint(dir);
-    const lm = new this({ ...config, ...configOverrides } as LlamaConfig, { init: false });
+    const dtype = resolveTorchDtype(load.torchDtype, config);
+    const lm = new this({ ...config, ...overrides } as LlamaConfig, { init: false });
     lm.loadHfStateDict(tensors);
+    castBaseWeights(lm, dtype);
     return lm.eval();
   }
 }

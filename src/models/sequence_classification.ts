@@ -15,6 +15,12 @@ import { indexSelect } from "../ops/indexing.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { readCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from "../io/checkpoint.ts";
 import {
+  castBaseWeights,
+  type LoadPretrainedOptions,
+  resolveTorchDtype,
+  splitLoadOptions,
+} from "./torch_dtype.ts";
+import {
   checkShapes,
   configForSave,
   type DecoderArchitecture,
@@ -146,19 +152,23 @@ export class LlamaForSequenceClassification extends Module {
 
   /**
    * Loads a checkpoint directory (a sequence-classification checkpoint, or a causal LM whose decoder
-   * becomes the backbone and whose head is new). `configOverrides` sets e.g. `num_labels`,
-   * `id2label`, `pad_token_id`.
+   * becomes the backbone and whose head is new). `options` sets config fields, e.g. `num_labels`,
+   * `id2label`, `pad_token_id`; `torchDtype` keeps the backbone's Linear and Embedding weights in 16
+   * bits (the `score` head stays float32).
    *
    * @throws {Error} as `LlamaForCausalLM.fromPretrained`.
    */
   static async fromPretrained<T extends LlamaForSequenceClassification>(
     this: new (config: LlamaConfig, opts?: LlamaInitOptions) => T,
     dir: string | URL,
-    configOverrides: Partial<LlamaConfig> = {},
+    options: Partial<LlamaConfig> & LoadPretrainedOptions = {},
   ): Promise<T> {
+    const { overrides, load } = splitLoadOptions(options);
     const { config, tensors } = await readCheckpoint(dir);
-    const m = new this({ ...config, ...configOverrides } as LlamaConfig, { init: false });
+    const dtype = resolveTorchDtype(load.torchDtype, config);
+    const m = new this({ ...config, ...overrides } as LlamaConfig, { init: false });
     m.loadHfStateDict(tensors);
+    castBaseWeights(m.model, dtype); // the backbone; the classification head stays float32 (trained)
     return m.eval();
   }
 }

@@ -359,7 +359,10 @@ export class Module {
     }
     noGrad(() => {
       for (const [t, v] of plan) {
-        if (v instanceof Tensor) {
+        if (t.dtype !== "float32" || (v instanceof Tensor && v.dtype !== "float32")) {
+          // 16-bit on either side: converted by copy_ (to 16 bits: round to nearest even)
+          t.copy_(v instanceof Tensor ? v : Tensor.fromStorage(t.backend.fromArray(v.data, true), t.shape));
+        } else if (v instanceof Tensor) {
           if (v.backend === t.backend) t.backend.copy(v.storage, t.storage);
           else t.backend.copy(t.backend.fromArray(v.dataSync()), t.storage);
         } else {
@@ -507,6 +510,8 @@ export class Module {
    * behind: create the optimizer after `to()`, as in PyTorch. Mirrors `Module.to(device)`.
    *
    * @throws {RangeError} when `backend` names no registered backend.
+   * @throws {TypeError} when a parameter is bfloat16 / float16 and `backend` has no 16-bit storage
+   *   (WebGPU): call {@link Module.float} first.
    * @example
    * ```ts
    * import { Linear } from "./linear.ts";
@@ -531,6 +536,17 @@ export class Module {
         }
       }
     });
+    return this;
+  }
+
+  /**
+   * Converts every 16-bit (bfloat16 / float16) parameter of this module and its descendants to
+   * float32 in place (the same Parameter objects; they stay frozen until `requiresGrad` is set) and
+   * returns this. Mirrors `Module.float()` (here only 16-bit parameters change: buffers are float32).
+   * Needed before `to("webgpu")` of a model loaded with `torchDtype`.
+   */
+  float(): this {
+    for (const p of this.parameters()) p._castTo("float32");
     return this;
   }
 

@@ -199,6 +199,10 @@ export function abs(x: Tensor): Tensor {
 
 /** A copy with its own storage; gradient passes through unchanged. Mirrors `Tensor.clone()`. */
 export function clone(x: Tensor): Tensor {
+  if (x.dtype !== "float32") {
+    // 16-bit storage: a copy of the bits (never requires grad, so no graph)
+    return Tensor.fromStorage(x.backend.fromBits!(x.bitsSync(), x.dtype), x.shape);
+  }
   const st = x.backend.full(x.size);
   x.backend.copy(x.storage, st);
   return recordOp("clone", Tensor.fromStorage(st, x.shape), [x], (g) => [g]);

@@ -14,7 +14,8 @@
  */
 
 import "../backend/executors.ts"; // registers the default "wasm" executor
-import { type Backend, getBackend, type Storage } from "../backend/backend.ts";
+import { type Backend, type DType, getBackend, type HalfDType, type Storage } from "../backend/backend.ts";
+import { decodeHalf, encodeHalf } from "../io/half.ts";
 import { type BackwardOptions, type Node, recordOp, runBackward } from "../autograd/engine.ts";
 import { type BackendLike, resolveBackend } from "./placement.ts";
 import { isGradEnabled } from "../autograd/grad_mode.ts";
@@ -32,9 +33,19 @@ const storageRefs = new WeakMap<Storage, number>();
 /** A tensor or a JS number (treated as a 0-d scalar that broadcasts), accepted by binary ops. */
 export type TensorOrScalar = Tensor | number;
 
+const DTYPES: readonly DType[] = ["float32", "bfloat16", "float16"];
+
+/** True when `v` names a {@link DType}. */
+export function isDType(v: unknown): v is DType {
+  return typeof v === "string" && (DTYPES as readonly string[]).includes(v);
+}
+
 /**
- * A float32 tensor with shape `shape`, row-major, on a backend. Create with `tensor`, `zeros`,
- * `randn`, ... (src/tensor/creation.ts); ops return new tensors. Mirrors `torch.Tensor` (float32 only).
+ * A tensor with shape `shape`, row-major, on a backend. Create with `tensor`, `zeros`, `randn`, ...
+ * (src/tensor/creation.ts); ops return new tensors. Mirrors `torch.Tensor`. Elements are float32;
+ * bfloat16 / float16 tensors (`to("bfloat16")`, `fromPretrained(dir, {torchDtype})`) are frozen
+ * 16-bit storage that only `linear`/`matmul` (as the weight operand), `embedding`, `reshape`,
+ * `detach`, `clone`, `float()`/`to(dtype)` and saving read; other ops throw a one-line error.
  */
 export class Tensor {
   /** Dimensions, outermost first (`[]` for a 0-d scalar). */
@@ -84,9 +95,9 @@ export class Tensor {
   get ndim(): number {
     return this.shape.length;
   }
-  /** Always "float32". */
-  get dtype(): "float32" {
-    return "float32";
+  /** Element type: "float32", or "bfloat16" / "float16" for 16-bit storage. Mirrors `Tensor.dtype`. */
+  get dtype(): DType {
+    return this.#storage.dtype ?? "float32";
   }
   /** The node that produced this tensor in the autograd graph; null for leaves. */
   get gradFn(): Node | null {
@@ -101,6 +112,12 @@ export class Tensor {
     return this.#requiresGrad || this.#gradFn !== null;
   }
   set requiresGrad(v: boolean) {
+    if (v && this.dtype !== "float32") {
+      throw new TypeError(
+        `requiresGrad: a ${this.dtype} tensor (shape ${fmtShape(this.shape)}) cannot require grad; ` +
+          `16-bit tensors are frozen storage, train a float32 copy (.float())`,
+      );
+    }
     if (this.#gradFn !== null && !v) {
       throw new Error(
         `requiresGrad can only be turned off on leaf tensors; this one was produced by "${this.#gradFn.name}" ` +
@@ -132,11 +149,30 @@ export class Tensor {
    * {@link Tensor.data}.
    */
   dataSync(): Float32Array {
+    this.#checkFloat("dataSync()");
     return this.backend.readSync(this.#storage);
   }
   /** The elements, row-major, on every backend (on wasm the storage itself, as {@link Tensor.dataSync}). */
   data(): Promise<Float32Array> {
+    this.#checkFloat("data()");
     return this.backend.read(this.#storage);
+  }
+  /**
+   * The bit patterns of a bfloat16 / float16 tensor, row-major, one per element (on wasm the storage
+   * itself: writing into it changes the tensor).
+   *
+   * @throws {TypeError} for a float32 tensor.
+   */
+  bitsSync(): Uint16Array {
+    if (this.dtype === "float32" || this.backend.readBits === undefined) {
+      throw new TypeError(`bitsSync(): the tensor is ${this.dtype}, not bfloat16 / float16`);
+    }
+    return this.backend.readBits(this.#storage);
+  }
+  #checkFloat(what: string): void {
+    if (this.dtype !== "float32") {
+      throw new TypeError(`${what}: the tensor is ${this.dtype}; read .float().dataSync() (a float32 copy)`);
+    }
   }
   /**
    * The value of a one-element tensor as a JS number. Mirrors `Tensor.item()`.
@@ -170,7 +206,11 @@ export class Tensor {
   }
   /** A short description: shape, grad state and (up to 20) elements. */
   toString(): string {
-    const d = this.backend.isDisposed(this.#storage) ? null : this.dataSync();
+    const d = this.backend.isDisposed(this.#storage)
+      ? null
+      : this.dtype === "float32"
+      ? this.dataSync()
+      : decodeHalf(this.bitsSync().subarray(0, 21), this.dtype as HalfDType);
     const vals = d === null
       ? "<disposed>"
       : `[${Array.from(d.subarray(0, 20), (v) => Number(v.toPrecision(6))).join(", ")}${
@@ -181,7 +221,8 @@ export class Tensor {
       : this.#requiresGrad
       ? ", requiresGrad=true"
       : "";
-    return `Tensor(shape=${fmtShape(this.shape)}${g}, ${vals})`;
+    const dt = this.dtype === "float32" ? "" : `, dtype=${this.dtype}`;
+    return `Tensor(shape=${fmtShape(this.shape)}${dt}${g}, ${vals})`;
   }
 
   /**
@@ -214,7 +255,15 @@ export class Tensor {
    * there, else a copy there. Differentiable: the gradient is copied back to this tensor's backend.
    * Mirrors `torch.Tensor.to(device)`. Moving a whole model: `module.to(backend)`.
    *
+   * Given a {@link DType} ("float32", "bfloat16", "float16") instead, this tensor converted to it
+   * (itself when it already has it), as `tensor.to(torch.bfloat16)`: to 16 bits rounds to nearest
+   * even; back to float32 is exact. A 16-bit result is outside the autograd graph and cannot require
+   * grad; a float32 result of a 16-bit tensor is a new leaf.
+   *
    * @throws {RangeError} when `backend` names no registered backend.
+   * @throws {TypeError} converting a tensor that requires grad to 16 bits while grad is enabled, a
+   *   16-bit tensor to a backend without 16-bit storage (WebGPU: convert with `.float()` first), or to
+   *   16 bits on such a backend.
    * @throws {WebGPUError} when reading a WebGPU tensor synchronously is impossible (a browser's
    *   same-thread device: `Tensor.fromArray(await t.data())`-style copies work there).
    * @example
@@ -224,9 +273,13 @@ export class Tensor {
    * x.to("wasm") === x; // true: already there
    * ```
    */
-  to(backend: BackendLike): Tensor {
+  to(backend: BackendLike | DType): Tensor {
+    if (isDType(backend)) return this.#cast(backend);
     const target = resolveBackend(backend, "to");
     if (target === this.backend) return this;
+    if (this.dtype !== "float32") {
+      return new Tensor(this.#halfStorageOn(target, `to("${target.name}")`), this.shape);
+    }
     const out = new Tensor(target.fromArray(this.backend.readSync(this.#storage)), this.shape);
     const source = this.backend;
     return recordOp("to", out, [this], (g) => [g.to(source)]);
@@ -241,12 +294,78 @@ export class Tensor {
     if (this.grad !== null && this.grad.backend !== target) this.grad._moveTo(target);
     if (target === this.backend) return;
     const old = this.#storage;
-    const moved = target.fromArray(this.backend.readSync(old));
+    const moved = this.dtype === "float32"
+      ? target.fromArray(this.backend.readSync(old))
+      : this.#halfStorageOn(target, `to("${target.name}")`);
+    this.#replaceStorage(moved);
+  }
+
+  /** A copy of this 16-bit tensor's storage on `target`, or a one-line error when it has no 16-bit storage. */
+  #halfStorageOn(target: Backend, what: string): Storage {
+    if (target.fromBits === undefined) {
+      throw new TypeError(
+        `${what}: the tensor (shape ${
+          fmtShape(this.shape)
+        }) is ${this.dtype} and the ${target.name} executor ` +
+          `holds float32 only; convert with .float() (module.float() for a model) first`,
+      );
+    }
+    return target.fromBits(this.bitsSync(), this.dtype as HalfDType);
+  }
+
+  /** Points this tensor at `moved`, releasing the old storage once unshared. */
+  #replaceStorage(moved: Storage): void {
+    const old = this.#storage;
     this.#storage = moved;
     storageRefs.set(moved, (storageRefs.get(moved) ?? 0) + 1);
     const r = (storageRefs.get(old) ?? 1) - 1;
     storageRefs.set(old, r);
     if (r === 0) old.backend.dispose(old);
+  }
+
+  /** This tensor converted to `dtype` (see {@link Tensor.to}). */
+  #cast(dtype: DType): Tensor {
+    if (dtype === this.dtype) return this;
+    return new Tensor(this.#castStorage(dtype, "to"), this.shape);
+  }
+
+  /** New storage holding this tensor's values as `dtype` (differs from this dtype). */
+  #castStorage(dtype: DType, what: string, checkGrad = true): Storage {
+    const bk = this.backend;
+    if (dtype === "float32") return bk.fromArray(decodeHalf(this.bitsSync(), this.dtype as HalfDType), true);
+    if (checkGrad && isGradEnabled() && this.requiresGrad) {
+      throw new TypeError(
+        `${what}("${dtype}"): the tensor requires grad and 16-bit tensors carry none; ` +
+          `detach() it or convert under noGrad`,
+      );
+    }
+    if (bk.fromBits === undefined) {
+      throw new TypeError(`${what}("${dtype}"): the ${bk.name} executor has no 16-bit storage`);
+    }
+    const f = this.dtype === "float32"
+      ? this.dataSync()
+      : decodeHalf(this.bitsSync(), this.dtype as HalfDType);
+    return bk.fromBits(encodeHalf(f, dtype as HalfDType), dtype as HalfDType, true);
+  }
+
+  /** A float32 copy of a 16-bit tensor (itself when already float32). Mirrors `Tensor.float()`. */
+  float(): Tensor {
+    return this.#cast("float32");
+  }
+
+  /**
+   * @internal Converts this tensor's elements to `dtype` in place (new storage, the old one released
+   * once unshared), keeping its identity; a 16-bit result stops requiring grad. No autograd; for
+   * `fromPretrained`'s `torchDtype` and `Module.float()` (PyTorch's `param.data = param.data.to(dtype)`).
+   */
+  _castTo(dtype: DType): void {
+    if (dtype === this.dtype) return;
+    const moved = this.#castStorage(dtype, "_castTo", false);
+    if (dtype !== "float32") {
+      this.#requiresGrad = false;
+      this.grad = null;
+    }
+    this.#replaceStorage(moved);
   }
 
   // ---------- autograd ----------
@@ -299,6 +418,19 @@ export class Tensor {
    */
   copy_(src: Tensor): this {
     this.#checkInPlace("copy_");
+    if (this.dtype !== "float32" || src.dtype !== "float32") {
+      // 16-bit on either side: same shape only, values converted (to 16 bits: nearest even)
+      if (this.size !== src.size || this.ndim !== src.ndim || this.shape.some((d, i) => d !== src.shape[i])) {
+        throw new RangeError(
+          `copy_: a ${this.dtype} tensor ${fmtShape(this.shape)} takes values of the same shape only, got ` +
+            `${fmtShape(src.shape)}`,
+        );
+      }
+      const f = src.dtype === "float32" ? src.dataSync() : decodeHalf(src.bitsSync(), src.dtype as HalfDType);
+      if (this.dtype === "float32") this.dataSync().set(f);
+      else this.bitsSync().set(encodeHalf(f, this.dtype as HalfDType));
+      return this;
+    }
     ew.binaryInPlace("copy", this, src);
     return this;
   }

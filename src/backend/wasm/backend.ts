@@ -12,10 +12,13 @@
  * @module
  */
 
-import type { Storage } from "../backend.ts";
+import type { HalfDType, Storage } from "../backend.ts";
 import type { FusedKernel } from "../kernels.ts";
 import { TableExecutor } from "../executor.ts";
 import { wasmKernels } from "./kernels.ts";
+import { HalfArray } from "./half_array.ts";
+
+export { HalfArray };
 
 /**
  * Limits of the wasm backend's array pool. Arrays of disposed storages that the backend allocated
@@ -31,14 +34,16 @@ export const wasmStoragePool: {
   minElements: number;
 } = { maxBytes: 256 * 1024 * 1024, minElements: 4096 };
 
-/** Storage of the wasm backend: a Float32Array (null once disposed). */
+/** Storage of the wasm backend: a Float32Array (null once disposed), or a {@link HalfArray}. */
 export class WasmStorage implements Storage {
-  /** The elements; null after {@link Backend.dispose}. */
+  /** The elements (a {@link HalfArray} for 16-bit storage); null after {@link Backend.dispose}. */
   data: Float32Array | null;
   /** The owning backend. */
   readonly backend: WasmBackend;
   /** Element count. */
   readonly size: number;
+  /** Element type. */
+  readonly dtype: "float32" | HalfDType;
   /**
    * True while no reference to `data` exists outside the backend (allocated by it, never returned by
    * `readSync`/`read`): only then may `dispose` recycle the array.
@@ -47,7 +52,8 @@ export class WasmStorage implements Storage {
   /** Wraps `data` (taken over, not copied) as storage of `backend`. */
   constructor(data: Float32Array, backend: WasmBackend) {
     this.data = data;
-    this.size = data.length;
+    this.size = data instanceof HalfArray ? data.bits.length : data.length;
+    this.dtype = data instanceof HalfArray ? data.dtype : "float32";
     this.backend = backend;
   }
 }
@@ -56,6 +62,15 @@ function arr(s: Storage): Float32Array {
   const d = (s as WasmStorage).data;
   if (d === undefined) throw new TypeError(`storage of backend "${s.backend.name}" used on the wasm backend`);
   if (d === null) throw new Error("tensor storage was disposed (Tensor.dispose or tidy) and cannot be used");
+  return d;
+}
+
+/** The float32 array of `s`; a one-line error for 16-bit storage (`what` names the operation). */
+function f32(s: Storage, what: string): Float32Array {
+  const d = arr(s);
+  if (d instanceof HalfArray) {
+    throw new TypeError(`${what}: the tensor is ${d.dtype}; convert it with .float() first`);
+  }
   return d;
 }
 
@@ -114,13 +129,25 @@ export class WasmBackend extends TableExecutor<Float32Array> {
     d.set(data);
     return this.#wrap(d);
   }
-  readSync(s: Storage): Float32Array {
+  /** 16-bit storage over `bits` (see {@link HalfArray}); copied unless `adopt`. */
+  fromBits(bits: Uint16Array, dtype: HalfDType, adopt = false): Storage {
+    return new WasmStorage(new HalfArray(adopt ? bits : bits.slice(), dtype), this);
+  }
+  /** The bit patterns of 16-bit storage (the storage itself). @throws {TypeError} for float32 storage. */
+  readBits(s: Storage): Uint16Array {
     const d = arr(s);
+    if (!(d instanceof HalfArray)) {
+      throw new TypeError("readBits: the storage holds float32, not 16-bit values");
+    }
+    return d.bits;
+  }
+  readSync(s: Storage): Float32Array {
+    const d = f32(s, "readSync");
     (s as WasmStorage).recyclable = false;
     return d;
   }
   read(s: Storage): Promise<Float32Array> {
-    const d = arr(s);
+    const d = f32(s, "read");
     (s as WasmStorage).recyclable = false;
     return Promise.resolve(d);
   }
@@ -152,9 +179,19 @@ export class WasmBackend extends TableExecutor<Float32Array> {
     return (s as WasmStorage).data === null;
   }
   fill(s: Storage, value: number): void {
-    arr(s).fill(value);
+    f32(s, "fill_").fill(value);
   }
   copy(src: Storage, dst: Storage): void {
-    arr(dst).set(arr(src));
+    const a = arr(src), b = arr(dst);
+    if (a instanceof HalfArray || b instanceof HalfArray) {
+      if (!(a instanceof HalfArray && b instanceof HalfArray && a.dtype === b.dtype)) {
+        throw new TypeError(
+          `copy: cannot copy ${(src as WasmStorage).dtype} storage into ${
+            (dst as WasmStorage).dtype
+          } storage`,
+        );
+      }
+      b.bits.set(a.bits);
+    } else b.set(a);
   }
 }

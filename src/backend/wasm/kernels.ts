@@ -26,6 +26,9 @@ import { copyStridedKernel } from "./layout.ts";
 import { reduceKernel } from "./reduce.ts";
 import { softmaxGradKernel, softmaxKernel } from "./softmax.ts";
 import { sgemm } from "./gemm.ts";
+import { sgemmHalfB } from "./half_gemm.ts";
+import { HalfArray } from "./half_array.ts";
+import { decodeHalf } from "../../io/half.ts";
 import { wasm } from "./memory.ts";
 import type { MatmulAttrs } from "../kernels.ts";
 import { irfftInto, rfftInto } from "./fft.ts";
@@ -71,7 +74,8 @@ export const wasmKernels: KernelTable<Float32Array> = {
     if (bias !== null) { for (let off = 0; off < c.length; off += a.n) c.set(bias, off); }
     else if (a.k === 0) c.fill(0);
     if (c.length > 0 && a.k > 0) {
-      if (hasWasmSgemm) sgemm(i.a, i.b, a.m, a.n, a.k, { ...a, accumulate: bias !== null, out: c });
+      if (i.b instanceof HalfArray) sgemmHalfB(i.a, i.b, c, a, bias !== null);
+      else if (hasWasmSgemm) sgemm(i.a, i.b, a.m, a.n, a.k, { ...a, accumulate: bias !== null, out: c });
       else {
         if (bias === null) c.fill(0);
         matmulFallback(i.a, i.b, c, a);
@@ -96,6 +100,13 @@ export const wasmKernels: KernelTable<Float32Array> = {
   },
   indexSelectRows: (i, o, a) => {
     const { x } = i, { y } = o, { index, rowSize } = a;
+    if (x instanceof HalfArray) {
+      for (let r = 0; r < index.length; r++) {
+        const s = index[r] * rowSize;
+        decodeHalf(x.bits.subarray(s, s + rowSize), x.dtype, y, r * rowSize);
+      }
+      return;
+    }
     for (let r = 0; r < index.length; r++) {
       const s = index[r] * rowSize;
       y.set(x.subarray(s, s + rowSize), r * rowSize);
