@@ -15,6 +15,7 @@ import { getPeftModel } from "../src/c3a/model.ts";
 import type { C3ALinear } from "../src/c3a/layer.ts";
 import { Linear } from "../src/nn/linear.ts";
 import { WasmBackend, type WasmStorage } from "../src/backend/wasm/backend.ts";
+import { setResidentCap } from "../src/backend/wasm/memory.ts";
 import { maxRelErr, refLogits, type W } from "./_ref_decoder.ts";
 
 // ---- independent helpers (plain arithmetic, not src/) ----
@@ -295,6 +296,21 @@ Deno.test("16-bit weight operand: tiled linear/matmul (forward, input gradient, 
   // embedding rows
   const e = embedding(tensor([5, 0, 199], [3]), w);
   assertEquals(e.dataSync(), embedding(tensor([5, 0, 199], [3]), w32).dataSync());
+});
+
+Deno.test("16-bit weight operand: rows of A and C go through in blocks past the operand cap", () => {
+  manualSeed(12);
+  const w = randn([50, 300]).to("bfloat16"), w32 = w.float();
+  const x = randn([40, 300]), g = randn([40, 50]);
+  const want = linear(x, w32).dataSync(), wantGx = matmul(g, w32).dataSync();
+  setResidentCap(4096); // 16-row blocks: 16 + 16 + 8
+  try {
+    const y = linear(x, w).dataSync(), gx = matmul(g, w).dataSync();
+    assert(maxAbsDiff(y, want) <= 1e-6 * Math.max(...want.map(Math.abs)), "forward");
+    assert(maxAbsDiff(gx, wantGx) <= 1e-6 * Math.max(...wantGx.map(Math.abs)), "input gradient");
+  } finally {
+    setResidentCap(undefined);
+  }
 });
 
 Deno.test("16-bit tensors: one-line errors for other ops, requiresGrad, reads and backends without 16 bits", () => {

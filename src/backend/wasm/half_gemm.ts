@@ -3,22 +3,21 @@
  * `DType`): `C = op(A) · op(B)` (+ C when accumulating) with B converted to float32 one column tile
  * of op(B) at a time, straight into wasm memory, and each tile multiplied by the SIMD sgemm
  * ({@link sgemmPtr}). No float32 copy of the whole weight ever exists: besides A and C, wasm memory
- * holds one tile of about {@link HALF_TILE_BYTES} bytes. The forward of a Linear layer (`x · Wᵀ`,
+ * holds one tile of about {@link HALF_TILE_BYTES} bytes; A and C go through in row blocks when they
+ * exceed the shared operand cap (`residentCap()` of ./memory.ts). The forward of a Linear layer (`x · Wᵀ`,
  * transB) converts rows of W; its input gradient (`g · W`) converts column blocks of W.
  *
  * @module
  */
 
 import type { MatmulAttrs } from "../kernels.ts";
-import { f32view, Scratch } from "./memory.ts";
+import { f32view, residentCap, Scratch } from "./memory.ts";
 import { sgemmPtr } from "./gemm.ts";
 import type { HalfArray } from "./half_array.ts";
 import { decodeHalf } from "../../io/half.ts";
 
 /** Bytes of one converted float32 tile of B (its width is a multiple of 8 columns of op(B)). */
 export const HALF_TILE_BYTES = 1 << 20;
-/** Bytes of A and C rows held in wasm memory at once (more rows go through in blocks). */
-const ROW_BLOCK_BYTES = 256 * 1024 * 1024;
 
 /**
  * `C[t] = op(A[t]) · op(B[t])` (+ C[t] when `accumulate`) for the batch of `p`, B 16-bit. `c` is
@@ -35,7 +34,7 @@ export function sgemmHalfB(
   if (m === 0 || n === 0 || k === 0) return;
   const nt = Math.min(n, Math.max(8, Math.floor(HALF_TILE_BYTES / (4 * k) / 8) * 8));
   // row blocks of A and C (only without transA: A's rows are then contiguous)
-  const block = transA ? m : Math.max(16, Math.min(m, Math.floor(ROW_BLOCK_BYTES / ((k + n) * 4))));
+  const block = transA ? m : Math.max(16, Math.min(m, Math.floor(residentCap() / ((k + n) * 4))));
   const bits = b.bits;
   for (let t = 0; t < batch; t++) {
     const oa = t * strideA, ob = t * strideB, oc = t * m * n;
