@@ -170,9 +170,9 @@ if (!import.meta.main) {
     } caches; ${navigator.userAgent}`,
   );
   console.log(
-    "\n| n | fft.js realTransform | PFFFT SIMD | c3a rfft | c3a vs PFFFT | c3a vs fft.js | PFFFT fwd+inv | c3a rfft+irfft | c3a rfft(Float32Array) new out / reused out |",
+    "\n| n | fft.js realTransform | PFFFT SIMD | c3a rfft | c3a vs PFFFT | c3a vs fft.js | PFFFT fwd+inv | c3a rfft+irfft | c3a rfft(Float32Array) new out / reused out | rfft(x, n, batch, out) vs PFFFT |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const n of [64, 256, 1024]) {
     const g = `rfft n=${n} x${B}`;
     const fj = get(g, `fft.js realTransform n=${n}`), pf = get(g, `pffft simd n=${n}`);
@@ -182,7 +182,7 @@ if (!import.meta.main) {
         f0(get(g, `pffft simd fwd+inv n=${n}`))
       } | ${f0(get(g, `c3a rfft+irfft n=${n}`))} | ${f0(get(g, `c3a rfft(Float32Array) n=${n}`))} / ${
         f0(get(g, `c3a rfft(Float32Array, out) n=${n}`))
-      } |`,
+      } | ${f2(pf / get(g, `c3a rfft(Float32Array, out) n=${n}`))}x |`,
     );
   }
   console.log(

@@ -8,6 +8,8 @@ import { getNumThreads, setNumThreads, startedWorkers, stopWorkers } from "../sr
 import { uniformData } from "./_random.ts";
 import { irfft, rfft } from "../src/fft/rfft.ts";
 import { c3aBackward, c3aForward } from "../src/backend/wasm/circulant.ts";
+import { irfftPtr, rfftPtr, setFftStreamChunkBytes } from "../src/backend/wasm/fft.ts";
+import { free, malloc, memory } from "../src/backend/wasm/memory.ts";
 
 const THREAD_COUNTS = [1, 2, 3, 5];
 
@@ -165,7 +167,7 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 
 Deno.test({
   name:
-    "threads: rfft/irfft batches (n = 256 split; odd n = 127 not split) and C3A products are bit-identical for 1, 2, 3, 5 threads",
+    "threads: rfft/irfft batches (n = 256 row ranges; odd n = 127 in groups of 136 rows) and C3A products are bit-identical for 1, 2, 3, 5 threads",
   ignore: !sharedMemory,
   async fn() {
     const before = getNumThreads();
@@ -253,4 +255,48 @@ console.log(y[255 * 200 + 199] === s ? "same" : "differs");`;
     assertEquals(stdout.trim(), "same");
     assert(stderr.includes("wasm kernels stay on one thread"), stderr);
   },
+});
+
+Deno.test("threads: the array FFT streamed in small chunks equals the resident pointer API bit for bit (1 and 3 threads)", async () => {
+  const before = getNumThreads();
+  try {
+    // chunk boundaries every few rows, even n (4-row units) and odd n (several 136-row groups, the
+    // last one short), forward and inverse
+    for (const { n, batch } of [{ n: 256, batch: 301 }, { n: 127, batch: 403 }, { n: 5, batch: 7000 }]) {
+      const bins = Math.floor(n / 2) + 1;
+      const x = uniformData(n * batch, 7 * n + batch);
+      // resident reference: one pointer-API call over the whole batch, one thread
+      setNumThreads(1);
+      const pin = malloc(n * batch * 4), pspec = malloc(2 * bins * batch * 4), pback = malloc(n * batch * 4);
+      let spec0: Float32Array, back0: Float32Array;
+      try {
+        new Float32Array(memory.buffer, pin, n * batch).set(x);
+        rfftPtr(n, pin, pspec, batch);
+        irfftPtr(n, pspec, pback, batch);
+        spec0 = new Float32Array(memory.buffer, pspec, 2 * bins * batch).slice();
+        back0 = new Float32Array(memory.buffer, pback, n * batch).slice();
+      } finally {
+        [pin, pspec, pback].forEach(free);
+      }
+      for (const t of [1, 3]) {
+        setNumThreads(t);
+        for (const chunk of [4096, 1 << 16, undefined]) {
+          setFftStreamChunkBytes(chunk);
+          const spec = rfft(x, n, batch), back = irfft(spec0, n, batch);
+          assert(sameBits(spec, spec0), `rfft n=${n}, ${t} threads, chunk ${chunk}`);
+          assert(sameBits(back, back0), `irfft n=${n}, ${t} threads, chunk ${chunk}`);
+        }
+      }
+      // not vacuous: the first and last spectra match a float64 DFT, the round trip gives x back
+      for (const row of [0, batch - 1]) {
+        const want = dft(x, row * n, n);
+        for (let i = 0; i < 2 * bins; i++) assert(Math.abs(spec0[row * 2 * bins + i] - want[i]) < 1e-4 * n);
+      }
+      for (let i = 0; i < x.length; i++) assert(Math.abs(back0[i] - x[i]) < 1e-5);
+    }
+  } finally {
+    setFftStreamChunkBytes(undefined);
+    setNumThreads(before);
+    await stopWorkers();
+  }
 });

@@ -187,16 +187,27 @@ function ensureWorkers(): void {
  * each other's results; which thread runs which slice is not specified. With one thread, or one slice,
  * the calls run in order on the calling thread.
  *
+ * `beside`, when given, runs on the calling thread once the job is published, before it claims slices
+ * itself (with one thread: before the slices): work that only the calling thread can do (copying JS
+ * arrays into or out of wasm memory) overlaps the workers' slices. It must not touch the memory the
+ * slices read or write, and must not allocate wasm memory. If it throws, the job still completes
+ * before the error propagates.
+ *
  * @throws {RangeError} for more than 256 slices or more than 24 arguments per call
  * @throws {Error} when a call threw in a worker
  */
-export function parallelCall(fn: keyof Kernels & string, slices: readonly (readonly number[])[]): void {
+export function parallelCall(
+  fn: keyof Kernels & string,
+  slices: readonly (readonly number[])[],
+  beside?: () => void,
+): void {
   const index = fnIndex.get(fn);
   if (index === undefined) throw new RangeError(`parallelCall: ${fn} is not a kernel export`);
   if (slices.length > MAX_SLICES) {
     throw new RangeError(`parallelCall: ${slices.length} slices, at most ${MAX_SLICES}`);
   }
   if (numThreads === 1 || slices.length <= 1) {
+    beside?.();
     for (const a of slices) fns[index](...a);
     return;
   }
@@ -218,12 +229,21 @@ export function parallelCall(fn: keyof Kernels & string, slices: readonly (reado
   Atomics.store(c, W.TICKET, (generation & 0xffff) << 16);
   Atomics.store(c, W.GEN, generation);
   Atomics.notify(c, W.GEN);
+  let besideError: { e: unknown } | undefined;
+  if (beside !== undefined) {
+    try {
+      beside();
+    } catch (e) {
+      besideError = { e };
+    }
+  }
   runSlices(c, table, fns, generation);
   for (;;) {
     const done = Atomics.load(c, W.DONE);
     if (done >= slices.length) break;
     Atomics.wait(c, W.DONE, done);
   }
+  if (besideError !== undefined) throw besideError.e;
   if (Atomics.load(c, W.ERROR) !== 0) throw new Error(`parallelCall: ${fn} failed in a worker thread`);
 }
 

@@ -6,8 +6,9 @@
  * table (kernels `rfft` / `irfft`).
  *
  * Three entry levels:
- * - {@link rfftInto} / {@link irfftInto}: Float32Array in and out (copies in and out of wasm memory
- *   on every call; no validation: the caller checked the sizes);
+ * - {@link rfftInto} / {@link irfftInto}: Float32Array in and out (streamed through wasm memory in
+ *   cache-sized chunks, the copies overlapping the transforms when threads are on; no validation: the
+ *   caller checked the sizes);
  * - {@link rfftPtr} / {@link irfftPtr}: byte offsets into wasm memory, no copies, for chaining
  *   kernels (circulant products);
  * - {@link RealFft}: a plan object owning wasm-resident signal and spectrum buffers, for hot loops.
@@ -23,10 +24,27 @@ import { getNumThreads, parallelCall, rangeSlices, splitThreshold } from "../thr
 const PARALLEL_MIN_SAMPLES = 1 << 15;
 
 /**
- * Runs `rfftExec`/`irfftExec` on `batch` rows; with several threads and even n, contiguous row ranges
- * (multiples of 4: the kernels transform 4 rows per SIMD group) run in parallel, each with its own
- * workspace. For even n rows are independent (one per SIMD lane) and transformed identically wherever
- * they fall, so results do not depend on the thread count.
+ * Odd n: signal samples per independent kernel call. The odd-n kernels transform two rows as one
+ * complex signal, partnering rows across the call's whole batch (rows r and r + 4·ceil(batch/8)), so a
+ * row's rounding depends on which rows share its call. Batches are therefore always cut into groups
+ * of {@link oddGroupRows} rows (fixed by n alone), one call each, whatever the thread count or the
+ * streaming chunk: results do not depend on either.
+ */
+const ODD_GROUP_SAMPLES = 1 << 14;
+
+/** Rows per odd-n kernel call: a multiple of 8 (the kernels' group of rows), about 16 Ki samples. */
+function oddGroupRows(n: number): number {
+  return 8 * Math.max(1, Math.ceil(ODD_GROUP_SAMPLES / (8 * n)));
+}
+
+/**
+ * Runs `rfftExec`/`irfftExec` on `batch` rows. Even n: rows are independent (one per SIMD lane) and
+ * transformed identically wherever they fall, so with several threads contiguous row ranges
+ * (multiples of 4: the kernels transform 4 rows per SIMD group) run in parallel. Odd n: one call per
+ * group of {@link oddGroupRows} rows, groups spread over the threads. Either way results do not
+ * depend on the thread count. `beside` runs on the calling thread while the workers start (see
+ * `parallelCall`), before the kernels on one thread; `work` (samples) decides whether to split,
+ * default `batch · n`.
  */
 function execRows(
   fn: "rfftExec" | "irfftExec",
@@ -36,21 +54,28 @@ function execRows(
   outPtr: number,
   outRowBytes: number,
   batch: number,
+  beside?: () => void,
+  work = batch * p.plan.n,
 ): void {
-  if (batch <= 0) return;
+  const odd = p.plan.n % 2 === 1;
+  const unit = odd ? oddGroupRows(p.plan.n) : 4;
   const threads = getNumThreads();
-  // odd n: the kernels transform two rows as one complex signal, partnered across the whole batch
-  // (rows r and r + 4·ceil(batch/8)), so a row's rounding depends on the batch: not split
-  if (
-    threads === 1 || p.plan.n % 2 === 1 || batch < 2 ||
-    batch * p.plan.n < splitThreshold(PARALLEL_MIN_SAMPLES)
-  ) {
-    wasm[fn](p.ptr, inPtr, outPtr, batch, fftWorkspace(p.workBytes), p.bufElems);
+  if (threads === 1 || batch <= unit || work < splitThreshold(PARALLEL_MIN_SAMPLES)) {
+    const ws = fftWorkspace(p.workBytes);
+    beside?.();
+    for (let r0 = 0; r0 < batch; r0 += odd ? unit : batch) {
+      const rows = Math.min(odd ? unit : batch, batch - r0);
+      wasm[fn](p.ptr, inPtr + r0 * inRowBytes, outPtr + r0 * outRowBytes, rows, ws, p.bufElems);
+    }
     return;
   }
-  const ranges = rangeSlices(batch, 4, threads);
-  const works = ranges.map(() => malloc(p.workBytes));
+  // even n: up to 4 row ranges per thread; odd n: jobs of up to 4 groups per thread (one call each)
+  const ranges = odd ? [] : rangeSlices(batch, 4, threads);
+  const groups = Math.ceil(batch / unit);
+  const perJob = odd ? Math.min(groups, 4 * threads) : ranges.length;
+  const works: number[] = [];
   try {
+    for (let q = 0; q < perJob; q++) works.push(malloc(p.workBytes));
     const at = (r0: number, r1: number, q: number) => [
       p.ptr,
       inPtr + r0 * inRowBytes,
@@ -59,9 +84,101 @@ function execRows(
       works[q],
       p.bufElems,
     ];
-    parallelCall(fn, ranges.map(([r0, r1], q) => at(r0, r1, q)));
+    if (!odd) {
+      parallelCall(fn, ranges.map(([r0, r1], q) => at(r0, r1, q)), beside);
+      return;
+    }
+    for (let g0 = 0; g0 < groups; g0 += perJob) {
+      const slices = [];
+      for (let g = g0; g < Math.min(groups, g0 + perJob); g++) {
+        slices.push(at(g * unit, Math.min(batch, (g + 1) * unit), g - g0));
+      }
+      parallelCall(fn, slices, g0 === 0 ? beside : undefined);
+    }
   } finally {
     works.forEach(free);
+  }
+}
+
+/**
+ * Bytes of input plus output per streaming chunk of {@link streamRows}: small enough that a chunk
+ * copied into wasm memory is still in the core's caches when it is transformed, and its spectrum when
+ * it is copied out.
+ */
+let streamChunkBytes = 1 << 19;
+
+/**
+ * Sets the chunk size of the array entry points (benchmarks and tests; `undefined` restores the
+ * default of 512 KiB).
+ */
+export function setFftStreamChunkBytes(bytes: number | undefined): void {
+  streamChunkBytes = bytes ?? 1 << 19;
+}
+
+/**
+ * Array entry points: streams `batch` rows of `src` (`inRow` floats each) through wasm memory in
+ * chunks of about {@link streamChunkBytes} (at most half of `residentCap()`; a multiple of 4 rows, of the odd-n group for odd n): copy
+ * a chunk in, transform it while it is in the caches, copy its result out. With several threads the
+ * copies overlap the transforms: while the workers transform chunk k, the calling thread copies out
+ * chunk k − 1 and copies in chunk k + 1 (two buffers each), then joins the transform.
+ */
+function streamRows(
+  fn: "rfftExec" | "irfftExec",
+  n: number,
+  src: Float32Array,
+  inRow: number,
+  dst: Float32Array,
+  outRow: number,
+  batch: number,
+): void {
+  if (batch === 0) return;
+  const p = getWasmFftPlan(n);
+  const unit = n % 2 === 1 ? oddGroupRows(n) : 4;
+  // both buffers of a chunk within residentCap() (memory.ts) too
+  const bytes = Math.min(streamChunkBytes, residentCap() / 2);
+  const chunkRows = Math.max(unit, Math.floor(bytes / ((inRow + outRow) * 4) / unit) * unit);
+  const rows = Math.min(batch, chunkRows);
+  const chunks = Math.ceil(batch / rows);
+  const nbuf = chunks > 1 ? 2 : 1;
+  const inBytes = rows * inRow * 4, outBytes = rows * outRow * 4;
+  const pin = malloc(nbuf * inBytes);
+  let pout = -1;
+  try {
+    pout = malloc(nbuf * outBytes);
+    fftWorkspace(p.workBytes);
+    const count = (k: number) => Math.min(rows, batch - k * rows);
+    const copyIn = (k: number) =>
+      new Float32Array(memory.buffer, pin + (k % nbuf) * inBytes, count(k) * inRow).set(
+        src.subarray(k * rows * inRow, (k * rows + count(k)) * inRow),
+      );
+    const copyOut = (k: number) =>
+      dst.set(
+        new Float32Array(memory.buffer, pout + (k % nbuf) * outBytes, count(k) * outRow),
+        k * rows * outRow,
+      );
+    copyIn(0);
+    for (let k = 0; k < chunks; k++) {
+      const beside = () => {
+        if (k > 0) copyOut(k - 1);
+        if (k + 1 < chunks) copyIn(k + 1);
+      };
+      const r = count(k);
+      execRows(
+        fn,
+        p,
+        pin + (k % nbuf) * inBytes,
+        inRow * 4,
+        pout + (k % nbuf) * outBytes,
+        outRow * 4,
+        r,
+        beside,
+        batch * n,
+      );
+    }
+    copyOut(chunks - 1);
+  } finally {
+    if (pout >= 0) free(pout);
+    free(pin);
   }
 }
 
@@ -151,43 +268,7 @@ export function irfftPtr(n: number, inPtr: number, outPtr: number, batch: number
  * validation; see the public `fft.rfft` for the checked form).
  */
 export function rfftInto(input: Float32Array, n: number, batch: number, out: Float32Array): void {
-  intoRows(rfftPtr, input, n, n, 2 * rfftBins(n), batch, out);
-}
-
-/**
- * Runs `fn` over `batch` rows of `inRow` → `outRow` floats, copied into wasm memory at once, or in
- * chunks of rows (multiples of 4: the kernels' row groups for even n, bit-identical to one call) when
- * they exceed `residentCap()` (memory.ts).
- */
-function intoRows(
-  fn: (n: number, inPtr: number, outPtr: number, batch: number) => void,
-  input: Float32Array,
-  n: number,
-  inRow: number,
-  outRow: number,
-  batch: number,
-  out: Float32Array,
-): void {
-  const perRow = 4 * (inRow + outRow);
-  const chunk = Math.min(batch, Math.max(4, Math.floor(residentCap() / perRow / 4) * 4));
-  for (let r0 = 0; r0 < batch; r0 += chunk) {
-    const rows = Math.min(chunk, batch - r0);
-    const pin = malloc(rows * inRow * 4);
-    try {
-      const pout = malloc(rows * outRow * 4);
-      try {
-        new Float32Array(memory.buffer, pin, rows * inRow).set(
-          input.subarray(r0 * inRow, (r0 + rows) * inRow),
-        );
-        fn(n, pin, pout, rows);
-        out.set(new Float32Array(memory.buffer, pout, rows * outRow), r0 * outRow);
-      } finally {
-        free(pout);
-      }
-    } finally {
-      free(pin);
-    }
-  }
+  streamRows("rfftExec", n, input, n, out, rfftBins(n) * 2, batch);
 }
 
 /**
@@ -195,7 +276,7 @@ function intoRows(
  * `[batch, floor(n/2)+1, 2]` (no validation; see the public `fft.irfft` for the checked form).
  */
 export function irfftInto(spectrum: Float32Array, n: number, batch: number, out: Float32Array): void {
-  intoRows(irfftPtr, spectrum, n, 2 * rfftBins(n), n, batch, out);
+  streamRows("irfftExec", n, spectrum, rfftBins(n) * 2, out, n, batch);
 }
 
 /**
