@@ -25,7 +25,7 @@
 
 import { f32view, readF32, residentCap, Scratch, wasm } from "./memory.ts";
 import { getNumThreads, parallelCall, rangeSlices, splitThreshold } from "../threads/pool.ts";
-import { irfftPtr, rfftPtr } from "./fft.ts";
+import { irfftPtr, oddGroupRows, rfftPtr } from "./fft.ts";
 
 /** Block structure of a C3A kernel `[m, n, b]`: m = out/b, n = in/b. */
 export interface C3ABlockShape {
@@ -270,13 +270,28 @@ function kernelGradProduct(
 
 // ------------------------------------------------------------------ row chunks
 // Array-level calls whose operands exceed residentCap() (memory.ts) go through wasm memory in chunks
-// of rows. Chunks start at multiples of 4 rows (the FFT's and the spectral products' row groups) and,
-// for the kernel gradient, of its row block (wasm/circulant.ts kgRowBlock), whose partial sums are added
-// into one resident spectrum in the order of one call: every result is bit-identical to one call (for
-// even b; an odd-b FFT pairs rows across its whole batch, so chunks there round differently).
+// of rows. Chunks start at multiples of 4 rows (the FFT's and the spectral products' row groups), for
+// odd b at rows whose FFT rows (rows·n and rows·m) start an odd-n kernel group (fft.ts oddGroupRows),
+// and for the kernel gradient at multiples of its row block (wasm/circulant.ts kgRowBlock), whose
+// partial sums are added into one resident spectrum in the order of one call: every result is
+// bit-identical to one call.
 
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
+}
+
+function lcm(a: number, b: number): number {
+  return (a / gcd(a, b)) * b;
+}
+
+/** Rows at whose multiples a chunk may start: 4, the odd-b FFT group alignment, and `extra`. */
+function chunkUnit(shape: C3ABlockShape, extra = 1): number {
+  let unit = lcm(4, extra);
+  if (shape.b % 2 === 1) {
+    const g = oddGroupRows(shape.b);
+    unit = lcm(unit, lcm(g / gcd(g, shape.n), g / gcd(g, shape.m)));
+  }
+  return unit;
 }
 
 /** Rows per row block of the kernel-gradient product (wasm/circulant.ts kgRowBlock before capping). */
@@ -295,7 +310,7 @@ function forwardRows(x: Float32Array, pp: number, y: Float32Array, shape: C3ASha
   const { rows, m, n, b } = shape;
   const F = bins(b), inF = n * b, outF = m * b;
   const perRow = 4 * (inF + outF) + 8 * F * (n + m);
-  const chunk = chunkRows(rows, perRow, packedSpectrumBytes(shape), 4);
+  const chunk = chunkRows(rows, perRow, packedSpectrumBytes(shape), chunkUnit(shape));
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const nr = Math.min(chunk, rows - r0);
     using s = new Scratch();
@@ -326,7 +341,7 @@ function backwardRows(
   const nSide = 4 * inF + 8 * F * n;
   const perRow = 4 * outF + 8 * F * m + (gradKernel !== null ? nSide : 0) + (gradX !== null ? nSide : 0);
   const kg = kgRowBlock(m, n, F);
-  const unit = gradKernel !== null ? (4 * kg) / gcd(4, kg) : 4;
+  const unit = chunkUnit(shape, gradKernel !== null ? kg : 1);
   const chunk = chunkRows(rows, perRow, packedSpectrumBytes(shape) + m * n * F * 8, unit);
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const nr = Math.min(chunk, rows - r0);
@@ -607,7 +622,7 @@ export function c3aSpectralKernel(
     const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
     const po = s.alloc(out.length * 4);
     const kg = kgRowBlock(m, n, F);
-    const chunk = chunkRows(rows, 4 * vec * (n + m), out.length * 4, (4 * kg) / gcd(4, kg));
+    const chunk = chunkRows(rows, 4 * vec * (n + m), out.length * 4, lcm(4, kg));
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const nr = Math.min(chunk, rows - r0);
       using c = new Scratch();

@@ -32,8 +32,11 @@ const PARALLEL_MIN_SAMPLES = 1 << 15;
  */
 const ODD_GROUP_SAMPLES = 1 << 14;
 
-/** Rows per odd-n kernel call: a multiple of 8 (the kernels' group of rows), about 16 Ki samples. */
-function oddGroupRows(n: number): number {
+/**
+ * Rows per odd-n kernel call: a multiple of 8 (the kernels' group of rows), about 16 Ki samples. A
+ * caller that splits a batch (C3A row chunks) starts its parts at multiples of it to keep the bits.
+ */
+export function oddGroupRows(n: number): number {
   return 8 * Math.max(1, Math.ceil(ODD_GROUP_SAMPLES / (8 * n)));
 }
 
