@@ -110,6 +110,9 @@ function execRows(
  */
 let streamChunkBytes = 1 << 19;
 
+/** Batches of at most this many chunks' bytes are transformed in one piece (see {@link streamRows}). */
+const STREAM_MIN_CHUNKS = 32;
+
 /**
  * Sets the chunk size of the array entry points (benchmarks and tests; `undefined` restores the
  * default of 512 KiB).
@@ -120,10 +123,11 @@ export function setFftStreamChunkBytes(bytes: number | undefined): void {
 
 /**
  * Array entry points: streams `batch` rows of `src` (`inRow` floats each) through wasm memory in
- * chunks of about {@link streamChunkBytes} (at most half of `residentCap()`; a multiple of 4 rows, of the odd-n group for odd n): copy
- * a chunk in, transform it while it is in the caches, copy its result out. With several threads the
- * copies overlap the transforms: while the workers transform chunk k, the calling thread copies out
- * chunk k − 1 and copies in chunk k + 1 (two buffers each), then joins the transform.
+ * chunks of about {@link streamChunkBytes} (a multiple of 4 rows, of the odd-n group for odd n) when
+ * the batch's input and output exceed {@link STREAM_MIN_CHUNKS} chunks or half of `residentCap()`, in
+ * one piece otherwise: copy a chunk in, transform it while it is in the caches, copy its result out.
+ * With several threads the copies overlap the transforms: while the workers transform chunk k, the
+ * calling thread copies out chunk k − 1 and copies in chunk k + 1 (two buffers each), then joins.
  */
 function streamRows(
   fn: "rfftExec" | "irfftExec",
@@ -138,9 +142,14 @@ function streamRows(
   const p = getWasmFftPlan(n);
   const unit = n % 2 === 1 ? oddGroupRows(n) : 4;
   // both buffers of a chunk within residentCap() (memory.ts) too
+  const rowBytes = (inRow + outRow) * 4;
   const bytes = Math.min(streamChunkBytes, residentCap() / 2);
-  const chunkRows = Math.max(unit, Math.floor(bytes / ((inRow + outRow) * 4) / unit) * unit);
-  const rows = Math.min(batch, chunkRows);
+  const chunkRows = Math.max(unit, Math.floor(bytes / rowBytes / unit) * unit);
+  // batches up to STREAM_MIN_CHUNKS chunks (which stay in the last-level cache) in one piece: streaming
+  // them gained nothing on one thread and lost 10-40 % on two (a dispatch per chunk) at n = 64, 256
+  const rows = batch * rowBytes <= STREAM_MIN_CHUNKS * streamChunkBytes && batch * rowBytes <= residentCap()
+    ? batch
+    : Math.min(batch, chunkRows);
   const chunks = Math.ceil(batch / rows);
   const nbuf = chunks > 1 ? 2 : 1;
   const inBytes = rows * inRow * 4, outBytes = rows * outRow * 4;
