@@ -12,7 +12,9 @@
  * and, when the pool has several threads and the call is large enough ({@link PARALLEL_MIN} ·
  * `splitThreshold`), in rounds of many *pieces*: the round's rows are staged once (each input
  * contiguously), every piece (a run of whole rows) is one slice of {@link parallelCall} writing its
- * own padded output slot, then the outputs are copied back. A row's result depends only on that row,
+ * own padded output slot, then the outputs are copied back. Two staging buffers alternate, so while the
+ * workers run one round the calling thread copies the previous round's results out and stages the next
+ * round (`beside` of parallelCall), then joins in the current round. A row's result depends only on that row,
  * never on where a piece starts or which thread runs it, so results are bit-identical for every thread
  * count; kernels that may write whole vectors past a row's end (ragged rows) never write another
  * piece's memory.
@@ -41,7 +43,9 @@ export const PARALLEL_MIN_HEAVY = 1 << 16;
 /** Elements (per operand) of one piece when split. */
 const PIECE = 2 * STAGE_CHUNK;
 /** Pieces per round and thread when split. */
-const PIECES_PER_THREAD = 6;
+const PIECES_PER_THREAD = 8;
+/** Most elements (per operand) of one round when split: bounds the staging memory at high thread counts. */
+const ROUND_MAX = 1 << 20;
 
 // ------------------------------------------------------------------------------------------ staging
 
@@ -199,6 +203,20 @@ export interface RowsJob {
   done?(fixed: readonly number[]): void;
 }
 
+/** One round of {@link streamRows}: its rows, pieces and staged locations. */
+interface Round {
+  r0: number;
+  rows: number;
+  /** Kernel arguments per piece. */
+  slices: number[][];
+  starts: number[];
+  counts: number[];
+  /** Staged inputs (byte offsets). */
+  pIn: number[];
+  /** Output slots per piece (byte offsets). */
+  pOut: number[][];
+}
+
 /**
  * Runs a {@link RowsJob}: stages rows through wasm memory and runs its kernel on every piece of rows,
  * on one thread or split over the pool (see the module doc). Pieces hold whole rows; in-place outputs
@@ -221,7 +239,7 @@ export function streamRows(job: RowsJob): void {
     // small inputs (tests' splitAll): still several pieces
     pieceRows = Math.min(pieceRows, Math.ceil(rows / (4 * threads)));
     // rounds of about PIECES_PER_THREAD pieces per thread, at least one row per thread
-    const budget = PIECE * PIECES_PER_THREAD * threads;
+    const budget = Math.min(PIECE * PIECES_PER_THREAD * threads, ROUND_MAX);
     perRound = Math.min(MAX_SLICES, Math.max(threads, Math.floor(budget / (pieceRows * maxW))));
   } else {
     pieceRows = Math.max(1, Math.floor(Math.max(STAGE_CHUNK, maxW) / maxW));
@@ -230,77 +248,120 @@ export function streamRows(job: RowsJob): void {
   pieceRows = Math.ceil(pieceRows / mult) * mult;
   const roundRows = pieceRows * perRound;
 
-  // layout: fixed regions, inputs (round rows, contiguous), outputs (one padded slot per piece)
+  // Split calls without a second pass overlap the copies with the kernels: while the workers run
+  // round i in one buffer, the calling thread copies round i−1's results out of the other buffer and
+  // stages round i+1 into it (parallelCall's `beside`), then joins in running round i's pieces.
+  const pipelined = split && job.fn !== undefined && job.round === undefined;
+  const buffers = pipelined ? 2 : 1;
+
+  // layout: fixed regions; per buffer: inputs (round rows, contiguous), outputs (a padded slot per piece)
   let bytes = 0;
   const fixedAt = fixed.map((f) => {
     const at = bytes;
     bytes += regionBytes(typeof f === "number" ? Math.ceil(f / 4) : f.length);
     return at;
   });
-  const inAt = ins.map((o) => {
-    const at = bytes;
-    bytes += regionBytes(Math.min(roundRows, rows) * o.w);
-    return at;
-  });
   // floats per row of each output's slots (float64 outputs take two)
   const outF = outs.map((o) => o.w * (o.a instanceof Float64Array ? 2 : 1));
-  const outAt = outs.map((o, i) => {
-    if (o.from !== undefined) return -1;
-    const at = bytes;
-    bytes += perRound * regionBytes(pieceRows * outF[i]);
-    return at;
-  });
+  const slotBytes = outs.map((_, i) => regionBytes(pieceRows * outF[i]));
+  const bufAt: { ins: number[]; outs: number[] }[] = [];
+  for (let b = 0; b < buffers; b++) {
+    const inAt = ins.map((o) => {
+      const at = bytes;
+      bytes += regionBytes(Math.min(roundRows, rows) * o.w);
+      return at;
+    });
+    const outAt = outs.map((o, i) => {
+      if (o.from !== undefined) return -1;
+      const at = bytes;
+      bytes += perRound * slotBytes[i];
+      return at;
+    });
+    bufAt.push({ ins: inAt, outs: outAt });
+  }
   const base = stageArea(bytes);
-  const pFixed = fixedAt.map((at) => base + at), pIn = inAt.map((at) => base + at);
-  let h = heapF32();
+  const pFixed = fixedAt.map((at) => base + at);
+  const h0 = heapF32();
   fixed.forEach((f, i) => {
-    if (typeof f === "number") h.fill(0, pFixed[i] >>> 2, (pFixed[i] >>> 2) + Math.ceil(f / 4));
-    else put(h, f, 0, f.length, pFixed[i]);
+    if (typeof f === "number") h0.fill(0, pFixed[i] >>> 2, (pFixed[i] >>> 2) + Math.ceil(f / 4));
+    else put(h0, f, 0, f.length, pFixed[i]);
   });
   const block = job.block ?? 0;
-  const slices: number[][] = [];
-  const starts: number[] = [], counts: number[] = [];
-  for (let r0 = 0; r0 < rows;) {
-    // the round's pieces
+
+  /** The pieces of the round starting at row r0, staged in buffer `buf`. */
+  const plan = (r0: number, buf: number): Round => {
+    const pIn = bufAt[buf].ins.map((at) => base + at);
+    const slot = (i: number, q: number, r: number) => {
+      const o = outs[i];
+      return o.from !== undefined ? pIn[o.from] + (r - r0) * 4 : base + bufAt[buf].outs[i] + q * slotBytes[i];
+    };
     const end = Math.min(rows, r0 + roundRows);
-    slices.length = 0;
-    starts.length = 0;
-    counts.length = 0;
+    const slices: number[][] = [], starts: number[] = [], counts: number[] = [], pOut: number[][] = [];
     for (let r = r0; r < end && slices.length < perRound;) {
       let e = Math.min(end, r + pieceRows);
       if (block > 0) e = Math.min(e, (Math.floor(r / block) + 1) * block);
       const q = slices.length;
       const pin = ins.map((_, i) => pIn[i] + (r - r0) * ins[i].w * 4);
-      const pout = outs.map((o, i) =>
-        o.from !== undefined
-          ? pIn[o.from] + (r - r0) * 4
-          : base + outAt[i] + q * regionBytes(pieceRows * outF[i])
-      );
+      const pout = outs.map((_, i) => slot(i, q, r));
       slices.push(job.args(pin, pout, pFixed, r, e - r, split));
       starts.push(r);
       counts.push(e - r);
+      pOut.push(pout);
       r = e;
     }
-    const rr = starts[starts.length - 1] + counts[counts.length - 1] - r0;
+    return {
+      r0,
+      rows: starts[starts.length - 1] + counts[counts.length - 1] - r0,
+      slices,
+      starts,
+      counts,
+      pIn,
+      pOut,
+    };
+  };
+  const stageIn = (R: Round) => {
+    const h = heapF32();
     for (let i = 0; i < ins.length; i++) {
       const o = ins[i];
-      put(h, o.a, (o.off ?? 0) + r0 * o.w, rr * o.w, pIn[i]);
+      put(h, o.a, (o.off ?? 0) + R.r0 * o.w, R.rows * o.w, R.pIn[i]);
     }
-    if (job.fn !== undefined) parallelCall(job.fn, slices);
-    h = heapF32();
-    job.round?.(pIn, pFixed, r0, rr, split);
-    for (let q = 0; q < slices.length; q++) {
-      const r = starts[q], k = counts[q];
+  };
+  const copyOut = (R: Round) => {
+    const h = heapF32();
+    for (let q = 0; q < R.slices.length; q++) {
+      const r = R.starts[q], k = R.counts[q];
       outs.forEach((o, i) => {
-        const at = o.from !== undefined
-          ? pIn[o.from] + (r - r0) * 4
-          : base + outAt[i] + q * regionBytes(pieceRows * outF[i]);
-        const dst = (o.off ?? 0) + r * o.w, len = k * o.w;
+        const at = R.pOut[q][i], dst = (o.off ?? 0) + r * o.w, len = k * o.w;
         if (o.a instanceof Float64Array) o.a.set(new Float64Array(memory.buffer, at, len), dst);
         else get(h, at, o.a, dst, len);
       });
     }
-    r0 += rr;
+  };
+
+  if (!pipelined) {
+    for (let r0 = 0; r0 < rows;) {
+      const R = plan(r0, 0);
+      stageIn(R);
+      if (job.fn !== undefined) parallelCall(job.fn, R.slices);
+      job.round?.(R.pIn, pFixed, r0, R.rows, split);
+      copyOut(R);
+      r0 += R.rows;
+    }
+  } else {
+    let cur = plan(0, 0), prev: Round | null = null;
+    stageIn(cur);
+    for (let i = 0;; i++) {
+      const next = cur.r0 + cur.rows < rows ? plan(cur.r0 + cur.rows, (i + 1) % 2) : null;
+      const done = prev; // round i−1 lives in the buffer round i+1 is staged into: out first
+      parallelCall(job.fn!, cur.slices, () => {
+        if (done) copyOut(done);
+        if (next) stageIn(next);
+      });
+      prev = cur;
+      if (next === null) break;
+      cur = next;
+    }
+    copyOut(prev!);
   }
   job.done?.(pFixed);
 }
