@@ -4,21 +4,23 @@
 # bench/scale_bench.ts --make, the SAME directory loaded by both sides):
 #   torch PEFT-style C3A (2 threads), torch real-FFT C3A (2 threads), c3a (1 thread), c3a (2 threads)
 # each: load, no-grad forward 1 × 256, C3A b = 64 training step 4 × 256 (q/k/v/o/gate/up/down, AdamW);
-# then no-grad forwards of 8 × 1024 = 8,192 tokens per call at the Qwen shape (c3a, torch), the main job's
-# default run (`examples/finetune.ts`), and the sgemm / FFT benches — the optional parts only while the clock
-# is before STOP_AT.
+# then no-grad forwards of 8 × 1024 = 8,192 tokens per call at the Qwen shape (c3a, torch), c3a (2 threads)
+# with the frozen base in bfloat16, the main job's default run (`examples/finetune.ts`), and the sgemm / FFT
+# benches — these optional parts only while the clock is before STOP_AT.
 #
 #   bench/scale_all.sh                    (from the repository root; torch: Debian's /usr/bin/python3)
 #   env: CK=/tmp/c3a_scale (checkpoints + results; keep it out of git), STEPS=1 (timed steps after the
 #        warm-up step), FWD=1 (timed forwards after the warm-up one), PERF=../shared/perf (torch reference),
 #        STOP_AT=22:36 (UTC HH:MM; optional parts start only before it), TMO=900 (seconds per process),
 #        ONLY=smol135m|qwen05b (one shape), BIG=8x1024 (forward-only B x T; empty to skip), BIG_SHAPE=qwen05b,
-#        FT_ARGS= (extra finetune.ts options), EXTRA=1 (0: skip the finetune and sgemm/FFT benches)
+#        FT_ARGS= (extra finetune.ts options), EXTRA=1 (0: skip the finetune and sgemm/FFT benches),
+#        BF16=1 (0: skip the c3a runs with the frozen base in bfloat16)
 #   smoke test at tiny shapes: ONLY="tiny_llama tiny_qwen2" BIG_SHAPE=tiny_qwen2 BIG=2x64 CK=/tmp/x \
 #        FT_ARGS="--steps 2 --eval-every 0 --eval-windows 2 --sample-length 8" EXTRA=0 bench/scale_all.sh
 #
 # Output: $CK/results.jsonl (one JSON line per run, as printed by the two scripts, tagged with "run"),
-# $CK/log.txt (machine, versions, commands, wall times, load averages, stderr).
+# $CK/log.txt (machine, versions, commands, wall times, load averages, stderr). Tables for README:
+# deno run -A bench/scale_table.ts $CK/results.jsonl. The checkpoints take 2.5 GiB: rm -r $CK/{smol135m,qwen05b}.
 set -u
 cd "$(dirname "$0")/.."
 CK=${CK:-/tmp/c3a_scale}
@@ -31,6 +33,7 @@ BIG=${BIG-8x1024}
 BIG_SHAPE=${BIG_SHAPE:-qwen05b}
 FT_ARGS=${FT_ARGS:-}
 EXTRA=${EXTRA:-1}
+BF16=${BF16:-1}
 PY=/usr/bin/python3
 RES=$CK/results.jsonl
 LOG=$CK/log.txt
@@ -66,8 +69,11 @@ for s in $SHAPES; do
   [[ -f $CK/$s/model.safetensors ]] || run "make-$s" deno run -A bench/scale_bench.ts --make "$s" "$CK/$s"
 done
 
+# Both sides read the checkpoints from the page cache (the first reader would otherwise pay the disk).
+for s in $SHAPES; do cat "$CK/$s/model.safetensors" >/dev/null; done
+
+common=(--B 4 --T 256 --block 64 --steps "$STEPS" --fwd "$FWD")
 for s in $SHAPES; do
-  common=(--B 4 --T 256 --block 64 --steps "$STEPS" --fwd "$FWD")
   run "$s torch peft 2t" $PY "$PERF/torch_reference.py" time "$CK/$s" "${common[@]}" --threads 2 --variant peft
   run "$s torch rfft 2t" $PY "$PERF/torch_reference.py" time "$CK/$s" "${common[@]}" --threads 2 --variant rfft
   run "$s c3a 1t" deno run -A bench/scale_bench.ts "$CK/$s" "${common[@]}" --threads 1
@@ -94,6 +100,14 @@ print(json.dumps({"ckpt": ck, "side": "torch", "mode": "fwd-only", "threads": 2,
                   "load_ms": round(load_ms), "fwd_ms": [round(fwd)], "tokens_per_s": round(B * T / fwd * 1e3, 1),
                   "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 EOF
+fi
+
+# c3a with the frozen base in bfloat16 (fromPretrained's torchDtype; compute in float32).
+if [[ $BF16 == 1 ]]; then
+  for s in $SHAPES; do
+    before_stop && run "$s c3a 2t bf16" deno run -A bench/scale_bench.ts "$CK/$s" "${common[@]}" --threads 2 \
+      --dtype bfloat16
+  done
 fi
 
 # The main job's default run (prints tokens/s and the held-out score; JSON log in $CK/finetune).

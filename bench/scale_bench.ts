@@ -6,7 +6,8 @@
 //        random-init F32 checkpoint in Hugging Face layout, streamed (MiBs of memory at any size); the
 //        torch reference loads the same directory
 //   deno run -A bench/scale_bench.ts DIR [--B 4 --T 256 --block 64 --threads 1 --steps 2 --fwd 2
-//        --targets q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]
+//        --targets q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj --dtype float32|bfloat16|float16]
+//        (--dtype: the frozen base's storage, fromPretrained's torchDtype; compute stays float32)
 //   deno run -A bench/scale_bench.ts DIR --fwd-only --B 8 --T 1024 [--fwd 1 --threads 2]
 //        no-grad forwards of the whole B × T batch only (each timed, no warm-up)
 //
@@ -18,6 +19,7 @@ import { parseArgs } from "@std/cli";
 import {
   AutoModelForCausalLM,
   C3AConfig,
+  type DType,
   getPeftModel,
   manualSeed,
   nn,
@@ -86,7 +88,7 @@ SHAPES.tiny_qwen2 = {
 };
 
 const args = parseArgs(Deno.args, {
-  string: ["make", "targets"],
+  string: ["make", "targets", "dtype"],
   boolean: ["fwd-only"],
   default: {
     B: 4,
@@ -231,7 +233,8 @@ setNumThreads(threads);
 
 sampleRss();
 let t0 = performance.now();
-const base = await AutoModelForCausalLM.fromPretrained(ckpt);
+const torchDtype = (args.dtype ?? "float32") as DType;
+const base = await AutoModelForCausalLM.fromPretrained(ckpt, { torchDtype });
 const loadMs = performance.now() - t0;
 sampleRss();
 const V = base.config.vocab_size;
@@ -258,6 +261,7 @@ if (args["fwd-only"]) {
     side: "c3a",
     mode: "fwd-only",
     threads,
+    dtype: torchDtype,
     B,
     T,
     load_ms: Math.round(loadMs),
@@ -309,6 +313,7 @@ console.log(JSON.stringify({
   ckpt,
   side: "c3a",
   threads,
+  dtype: torchDtype,
   B,
   T,
   load_ms: Math.round(loadMs),

@@ -38,6 +38,7 @@ const sides: [string, string][] = [
   ["torch rfft 2t", "torch real-FFT C3A"],
   ["c3a 1t", "c3a (this library)"],
   ["c3a 2t", "c3a (this library)"],
+  ["c3a 2t bf16", "c3a, frozen base in bfloat16"],
 ];
 const names: Record<string, string> = { smol135m: "SmolLM2-135M shape", qwen05b: "Qwen2.5-0.5B shape" };
 
@@ -63,8 +64,8 @@ for (const shape of Object.keys(names)) {
     );
   });
   out.push("");
-  const [peft, rfft, c1, c2] = got;
-  for (const c of [c1, c2]) {
+  const [peft, rfft, c1, c2, cb] = got;
+  for (const c of [c1, c2, cb]) {
     if (!c) continue;
     const parts = [peft, rfft].filter((t): t is Row => !!t).map((t) =>
       `vs torch ${t.variant === "peft" ? "PEFT-style" : "real-FFT"}: step ${
@@ -75,7 +76,8 @@ for (const shape of Object.keys(names)) {
       } torch's time, ` +
       `peak RSS ${x(c.peak_rss_bytes / t.peak_rss_bytes)} torch's`
     );
-    out.push(`- c3a on ${c.threads} thread${c.threads > 1 ? "s" : ""}: ${parts.join("; ")}.`);
+    const what = `c3a on ${c.threads} thread${c.threads > 1 ? "s" : ""}${c === cb ? ", bfloat16 base" : ""}`;
+    out.push(`- ${what}: ${parts.join("; ")}.`);
   }
   const c = [c1, c2].filter((r): r is Row => !!r).sort((a, b) => a.step_ms! - b.step_ms!)[0];
   if (c && peft) {
@@ -95,7 +97,13 @@ for (const shape of Object.keys(names)) {
       const tLoad = Math.min(...[peft, rfft].filter((t): t is Row => !!t).map((t) => t.load_ms));
       t.push(`load ≤ 2× torch's: ${ok(cLoad <= 2 * tLoad)}`);
     }
-    out.push(`- Targets (c3a's best thread count against torch's best run): ${t.join("; ")}.`);
+    out.push(`- Targets (float32 c3a, its best thread count, against torch's best run): ${t.join("; ")}.`);
+    if (cb) {
+      out.push(
+        `- With the frozen base in bfloat16: peak RSS ≤ torch's: ${ok(cb.peak_rss_bytes <= torchRss)}; ` +
+          `step faster than torch PEFT-style: ${ok(cb.step_ms! < peft.step_ms!)}.`,
+      );
+    }
   }
   out.push("");
 }
