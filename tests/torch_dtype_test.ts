@@ -4,7 +4,7 @@
 // same rounded weights; gradients through the 16-bit operand; half the memory of the base; saving
 // keeps BF16/F16; the one-line errors of every other use.
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "./deps.ts";
-import { manualSeed, noGrad, randn, type Tensor, tensor } from "../src/tensor/index.ts";
+import { manualSeed, noGrad, randn, Tensor, tensor } from "../src/tensor/index.ts";
 import { type LlamaConfig, LlamaForCausalLM } from "../src/models/llama.ts";
 import { LlamaForSequenceClassification } from "../src/models/sequence_classification.ts";
 import { AutoModelForCausalLM } from "../src/models/auto.ts";
@@ -293,6 +293,20 @@ Deno.test("16-bit weight operand: tiled linear/matmul (forward, input gradient, 
   const vb = randn([2, 4096, 9]).to("bfloat16");
   const xb = randn([2, 3, 4096]);
   close(matmul(xb, vb).dataSync(), matmul(xb, vb.float()).dataSync(), "batched B");
+  // the kernel's transA forms (not used by the ops, part of its contract): A stored [k, m]
+  const at = randn([4096, 6]);
+  for (const transB of [false, true]) {
+    const bw = transB ? randn([9, 4096]).to("bfloat16") : randn([4096, 9]).to("bfloat16");
+    const run = (b: Tensor) =>
+      Tensor.fromStorage(
+        at.backend.matmul(at.storage, b.storage, { m: 6, n: 9, k: 4096, transA: true, transB }),
+        [
+          6,
+          9,
+        ],
+      ).dataSync();
+    close(run(bw), run(bw.float()), `transA, transB ${transB}`);
+  }
   // embedding rows
   const e = embedding(tensor([5, 0, 199], [3]), w);
   assertEquals(e.dataSync(), embedding(tensor([5, 0, 199], [3]), w32).dataSync());

@@ -1,11 +1,12 @@
 /**
  * Matrix products whose B operand is 16-bit storage (a frozen bfloat16 / float16 weight, see
- * `DType`): `C = op(A) · op(B)` (+ C when accumulating) with B converted to float32 one column tile
- * of op(B) at a time, straight into wasm memory, and each tile multiplied by the SIMD sgemm
- * ({@link sgemmPtr}). No float32 copy of the whole weight ever exists: besides A and C, wasm memory
+ * `DType`): `C = op(A) · op(B)` (+ C when accumulating) with B converted to float32 one tile of
+ * whole rows of the stored B at a time, straight into wasm memory, and each tile multiplied by the SIMD
+ * sgemm ({@link sgemmPtr}). No float32 copy of the whole weight ever exists: besides A and C, wasm memory
  * holds one tile of about {@link HALF_TILE_BYTES} bytes; A and C go through in row blocks when they
  * exceed the shared operand cap (`residentCap()` of ./memory.ts). The forward of a Linear layer (`x · Wᵀ`,
- * transB) converts rows of W; its input gradient (`g · W`) converts column blocks of W.
+ * transB) gets C column blocks from rows of W; its input gradient (`g · W`) sums the products of
+ * k-ranges (rows of W) into C, so its float32 rounding differs slightly from one sgemm call.
  *
  * @module
  */
@@ -16,7 +17,7 @@ import { sgemmPtr } from "./gemm.ts";
 import type { HalfArray } from "./half_array.ts";
 import { decodeHalf } from "../../io/half.ts";
 
-/** Bytes of one converted float32 tile of B (its width is a multiple of 8 columns of op(B)). */
+/** Bytes of one converted float32 tile of B (a multiple of 8 rows of the stored B). */
 export const HALF_TILE_BYTES = 1 << 20;
 
 /**
@@ -32,7 +33,12 @@ export function sgemmHalfB(
 ): void {
   const { m, n, k, batch, transA, transB, strideA, strideB } = p;
   if (m === 0 || n === 0 || k === 0) return;
-  const nt = Math.min(n, Math.max(8, Math.floor(HALF_TILE_BYTES / (4 * k) / 8) * 8));
+  // transB (x·Wᵀ, W [n, k]): tiles of whole rows of W = columns of C, each C column block written once.
+  // Otherwise (g·W, W [k, n]): tiles of whole rows of W = a k-range, accumulated into C; both tile kinds
+  // are contiguous in W and keep the products wide (all of n, or many columns).
+  const per = transB ? k : n;
+  const span = transB ? n : k;
+  const tileRows = Math.min(span, Math.max(8, Math.floor(HALF_TILE_BYTES / (4 * per) / 8) * 8));
   // row blocks of A and C (only without transA: A's rows are then contiguous)
   const block = transA ? m : Math.max(16, Math.min(m, Math.floor(residentCap() / ((k + n) * 4))));
   const bits = b.bits;
@@ -46,28 +52,30 @@ export function sgemmHalfB(
         : s.copyIn(a.subarray(oa + i0 * k, oa + (i0 + rows) * k));
       const cRows = c.subarray(oc + i0 * n, oc + (i0 + rows) * n);
       const pc = accumulate ? s.copyIn(cRows) : s.alloc(rows * n * 4);
-      const pb = s.alloc(nt * k * 4);
-      for (let j0 = 0; j0 < n; j0 += nt) {
-        const w = Math.min(nt, n - j0);
-        const tile = f32view(pb, w * k);
+      const pb = s.alloc(tileRows * per * 4);
+      for (let r0 = 0; r0 < span; r0 += tileRows) {
+        const w = Math.min(tileRows, span - r0);
+        decodeHalf(bits.subarray(ob + r0 * per, ob + (r0 + w) * per), b.dtype, f32view(pb, w * per));
         if (transB) {
-          // B stored [n, k]: rows j0..j0+w are the tile, contiguous
-          decodeHalf(bits.subarray(ob + j0 * k, ob + (j0 + w) * k), b.dtype, tile);
+          sgemmPtr(pa, pb, pc + 4 * r0, rows, w, k, {
+            transA,
+            transB,
+            lda: transA ? m : k,
+            ldb: k,
+            ldc: n,
+            accumulate,
+          });
         } else {
-          // B stored [k, n]: columns j0..j0+w of every row, packed as a [k, w] tile
-          for (let q = 0; q < k; q++) {
-            const src = ob + q * n + j0;
-            decodeHalf(bits.subarray(src, src + w), b.dtype, tile, q * w);
-          }
+          // C (+)= op(A)[:, r0:r0+w] · W[r0:r0+w, :]
+          const aOff = transA ? r0 * m : r0;
+          sgemmPtr(pa + 4 * aOff, pb, pc, rows, n, w, {
+            transA,
+            lda: transA ? m : k,
+            ldb: n,
+            ldc: n,
+            accumulate: accumulate || r0 > 0,
+          });
         }
-        sgemmPtr(pa, pb, pc + 4 * j0, rows, w, k, {
-          transA,
-          transB,
-          lda: transA ? m : k,
-          ldb: transB ? k : w,
-          ldc: n,
-          accumulate,
-        });
       }
       cRows.set(f32view(pc, rows * n));
     }
