@@ -465,7 +465,7 @@ function checkBatchedRef(
 }
 
 Deno.test("sgemm tiles columns of B and C when B alone exceeds the cap: bit-identical to one call", () => {
-  // B of 4·k·n bytes above half the cap: column blocks (multiples of 8, a ragged last one), with A
+  // B of 4·k·n bytes above 3/4 of the cap: column blocks (multiples of 8, a ragged last one), with A
   // resident or in row tiles too; m <= 10 takes the kernel's small-m paths, m > 10 the blocked path
   const cases: [number, number, number, SgemmArrayOptions, number][] = [
     [40, 203, 90, {}, 64 << 10],
@@ -476,7 +476,7 @@ Deno.test("sgemm tiles columns of B and C when B alone exceeds the cap: bit-iden
     [97, 150, 64, { transA: true, transB: true }, 40 << 10],
   ];
   for (const [m, n, k, o, cap] of cases) {
-    assert(4 * k * n > cap / 2, "the case must tile B");
+    assert(4 * k * n > (cap * 3) / 4, "the case must tile B");
     const a = uniformData(m * k, m + 11), b = uniformData(k * n, n + 12), c0 = uniformData(m * n, 13);
     for (const accumulate of [false, true]) {
       const opts = () => ({ ...o, accumulate, out: c0.slice() });

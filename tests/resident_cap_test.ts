@@ -15,6 +15,7 @@ import { irfftInto, rfftInto } from "../src/backend/wasm/fft.ts";
 import { memoryStats, setResidentCap } from "../src/backend/wasm/memory.ts";
 import { stopWorkers, withThreads } from "../src/backend/threads/pool.ts";
 import { uniformData } from "./_random.ts";
+import { manualSeed, mul, nn, randn, type Tensor } from "../mod.ts";
 
 /** `fn()` with the resident cap lowered to `cap` bytes, restored afterwards. */
 function capped<T>(cap: number, fn: () => T): T {
@@ -200,4 +201,31 @@ Deno.test("C3A with an odd block size in row chunks: chunks start at the FFT's o
       assert(Math.abs(y2[r * m * b + o] - want) < 1e-4, `y[${r}, ${o}] ${y2[r * m * b + o]} vs ${want}`);
     }
   }
+});
+
+Deno.test("a training step through the ops (embedding, linear + bias, attention, tied lm_head, crossEntropy) is bit-identical under a tiny cap", () => {
+  // every matmul of this step (the tied lm_head [T, vocab], its two gradients, the batched attention
+  // products over batch × heads and their gradients) is larger than 16 KiB: all take the tiled paths
+  const vocab = 300, d = 32, heads = 4, bsz = 2, T = 24;
+  const step = () => {
+    manualSeed(5);
+    const emb = mul(randn([vocab, d]), 0.1);
+    const wqkv = [0, 1, 2].map(() => mul(randn([d, d]), 0.2)),
+      bias = [0, 1, 2].map(() => mul(randn([d]), 0.1));
+    for (const p of [emb, ...wqkv, ...bias]) p.requiresGrad = true;
+    const ids = Int32Array.from({ length: bsz * T }, (_, i) => (i * 37 + 11) % vocab);
+    const targets = Int32Array.from({ length: bsz * T }, (_, i) => (i * 53 + 3) % vocab);
+    const h = nn.functional.embedding(ids, emb); // [B·T, d]
+    const heads4 = (w: Tensor, b: Tensor) =>
+      nn.functional.linear(h, w, b).reshape([bsz, T, heads, d / heads]).permute([0, 2, 1, 3]);
+    const q = heads4(wqkv[0], bias[0]), k = heads4(wqkv[1], bias[1]), v = heads4(wqkv[2], bias[2]);
+    const att = nn.functional.scaledDotProductAttention(q, k, v, { causal: true }); // [B, H, T, d/H]
+    const o = att.permute([0, 2, 1, 3]).reshape([bsz * T, d]);
+    const loss = nn.functional.crossEntropy(nn.functional.linear(o, emb), targets); // tied lm_head
+    loss.backward();
+    return [loss, emb, ...wqkv, ...bias].map((t, i) => (i === 0 ? t : t.grad!).dataSync().slice());
+  };
+  const one = step(), tiled = capped(16 << 10, step);
+  one.forEach((want, i) => assertSameBits(i === 0 ? "loss" : `gradient ${i}`, tiled[i], want));
+  assert(Number.isFinite(one[0][0]) && one[2].some((v) => v !== 0), "the step computed something");
 });

@@ -318,7 +318,7 @@ const SMALL_M_ROWS = 10;
  * - Other batches go in groups of consecutive items (same strides; an item summed into a shared C adds
  *   to the previous groups' sum in the kernel's order); an item too large on its own is tiled alone.
  * - One product goes in column tiles of B and C (multiples of the micro-kernel's 8 columns, B block at
- *   most half the cap; all columns when B fits that) times row tiles of A and C ({@link productTiles}).
+ *   most half the cap; all columns when B takes at most 3/4 of it) times row tiles of A and C ({@link productTiles}).
  */
 function tiled(
   a: Float32Array,
@@ -393,7 +393,7 @@ function productTiles(
 ): void {
   const cap = residentCap() / 4; // in elements
   let nt = n;
-  if (k * n > cap / 2) nt = Math.min(n, Math.max(1, Math.floor(cap / 2 / k / SLICE_COLS)) * SLICE_COLS);
+  if (k * n > (cap * 3) / 4) nt = Math.min(n, Math.max(1, Math.floor(cap / 2 / k / SLICE_COLS)) * SLICE_COLS);
   const minRows = Math.min(m, SMALL_M_ROWS + 1);
   const mt = Math.min(m, Math.max(minRows, Math.floor((cap - k * nt) / (k + nt))));
   using s = new Scratch();
