@@ -60,6 +60,7 @@ import * as _engine from "./src/autograd/engine.ts";
 import * as _backend from "./src/backend/backend.ts";
 import * as _kernels from "./src/backend/kernels.ts";
 import * as _select from "./src/tensor/select.ts";
+import * as _pool from "./src/backend/threads/pool.ts";
 import * as _placement from "./src/tensor/placement.ts";
 import * as _module from "./src/nn/module.ts";
 import * as _parameter from "./src/nn/parameter.ts";
@@ -561,7 +562,8 @@ export declare namespace backends {
  * by default they go to `console.warn`), the {@link utils.Progress} line for training scripts
  * (tqdm-like, on standard error),
  * duration/rate formatting, shard-size parsing ("5GB", transformers' `max_shard_size`) and
- * float32 → float16/bfloat16 bit conversion (round to nearest even).
+ * float32 → float16/bfloat16 bit conversion (round to nearest even), and how the wasm kernels use
+ * threads ({@link utils.parallelInfo}, PyTorch's `torch.__config__.parallel_info()`).
  */
 // deno-lint-ignore no-namespace
 export namespace utils {
@@ -574,6 +576,7 @@ export namespace utils {
   export import floatToF16Bits = _half.floatToF16Bits;
   export import floatToBf16Bits = _half.floatToBf16Bits;
   export import toHalfBits = _half.toHalfBits;
+  export import parallelInfo = _pool.parallelInfo;
 }
 /** Option types of `utils`. */
 export declare namespace utils {
@@ -581,4 +584,5 @@ export declare namespace utils {
   export import ProgressFields = _progress.ProgressFields;
   export import ProgressWriter = _progress.ProgressWriter;
   export import WarningHandler = _errors.WarningHandler;
+  export import ParallelInfo = _pool.ParallelInfo;
 }

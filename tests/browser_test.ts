@@ -10,6 +10,9 @@
  * - the downloaded adapter (PEFT's two files) loads in Deno with `C3AModel.fromPretrained` and gives the
  *   held-out bits per byte the page reported (evaluated with the main job's `evaluateBpb`);
  * - no main-thread long task over 200 ms while training (PerformanceObserver "longtask");
+ * - threads: served cross-origin isolated (COOP/COEP), the page's worker runs the wasm kernels on
+ *   more than one thread, with at least one kernel worker running; served without those headers it runs
+ *   on one thread and says why, with the same losses (the kernels are bit-identical for any thread count);
  * - Auto does not pick Chromium's software WebGPU adapter (SwiftShader);
  * - a binary file and a too-short text are refused in plain words and the page recovers; Stop ends a
  *   run early and keeps what was trained;
@@ -281,6 +284,8 @@ type FinetunePageResult = Omit<JobResult, "adapter"> & {
   backendWhy: string;
   adapterBytes: number;
   ms: number;
+  /** The worker's `utils.parallelInfo()` at the end of the run. */
+  threads: c3a.utils.ParallelInfo;
 };
 
 Deno.test({
@@ -293,6 +298,11 @@ Deno.test({
     const server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
       createHandler({ distDir: `${distDir}/` }),
+    );
+    // The same files without the cross-origin isolation headers: no SharedArrayBuffer, one thread.
+    const plainServer = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      createHandler({ distDir: `${distDir}/`, isolation: false }),
     );
     let browser: Awaited<ReturnType<typeof chromium.launch>> | null = null;
     const timings: string[] = [];
@@ -432,6 +442,12 @@ Deno.test({
         );
         assertEquals(r.backend, "wasm");
         assertEquals(r.stepsDone, RUN.steps);
+        // Served with COOP/COEP: the worker's kernels run on several threads, and kernel workers ran.
+        assert(
+          r.threads.sharedMemory && r.threads.numThreads > 1 && r.threads.workersRunning >= 1,
+          `the page's worker did not run threaded: ${JSON.stringify(r.threads)}`,
+        );
+        assert(r.backendDescription.includes(`${r.threads.numThreads} threads`), r.backendDescription);
         assertClose(r.train.map((p) => p.value), denoTrain, 1e-4, "page (wasm) train bits/byte vs Deno");
         assertClose(r.eval.map((p) => p.value), denoEval, 1e-4, "page (wasm) held-out bits/byte vs Deno");
         assertClose([r.bpbBefore], [deno.bpbBefore], 1e-4, "bits/byte before");
@@ -473,6 +489,38 @@ Deno.test({
         await Promise.all(downloads);
         assertEquals(saved.sort(), ["adapter_config.json", "adapter_model.safetensors"]);
         assertEquals((await Deno.stat(`${dlDir}/adapter_model.safetensors`)).size, r.adapterBytes);
+      });
+
+      await t.step("without the isolation headers: one thread, says why, same losses as Deno", async () => {
+        const plain = `http://127.0.0.1:${plainServer.addr.port}/examples/browser/`;
+        await page.goto(`${plain}?${QUERY}&backend=wasm`);
+        assertEquals(await page.evaluate("globalThis.crossOriginIsolated"), false);
+        await chooseText();
+        await page.click("#start");
+        const status = await waitEnd();
+        assertEquals(status, "done", `${status}\n${problems.join("\n")}`);
+        const r = await result();
+        timings.push(
+          `page wasm, not isolated: ${(r.ms / 1000).toFixed(1)} s (training ${
+            r.trainSeconds.toFixed(1)
+          } s, ` +
+            `${r.tokensPerSecond.toFixed(0)} tokens/s)`,
+        );
+        assertEquals(
+          [r.threads.sharedMemory, r.threads.numThreads, r.threads.workersStarted],
+          [false, 1, 0],
+          JSON.stringify(r.threads),
+        );
+        assert(r.threads.reason.includes("not cross-origin isolated"), r.threads.reason);
+        assert(r.backendDescription.includes("one thread: the page is not cross-origin isolated"));
+        assertClose(
+          r.train.map((p) => p.value),
+          denoTrain,
+          1e-4,
+          "page (one thread) train bits/byte vs Deno",
+        );
+        assertClose(r.eval.map((p) => p.value), denoEval, 1e-4, "page (one thread) held-out vs Deno");
+        assertEquals(r.samples, deno.samples, "samples (one thread) differ from Deno's");
       });
 
       await t.step(
@@ -575,6 +623,7 @@ Deno.test({
     } finally {
       await browser?.close();
       await server.shutdown();
+      await plainServer.shutdown();
       await Deno.remove(distDir, { recursive: true });
       await Deno.remove(dlDir, { recursive: true });
     }

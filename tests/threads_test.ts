@@ -4,7 +4,14 @@
 import { assert, assertEquals, assertThrows } from "./deps.ts";
 import { sgemm, type SgemmArrayOptions } from "../src/backend/wasm/gemm.ts";
 import { sharedMemory } from "../src/backend/wasm/memory.ts";
-import { getNumThreads, setNumThreads, startedWorkers, stopWorkers } from "../src/backend/threads/pool.ts";
+import {
+  getNumThreads,
+  parallelInfo,
+  runningWorkers,
+  setNumThreads,
+  startedWorkers,
+  stopWorkers,
+} from "../src/backend/threads/pool.ts";
 import { uniformData } from "./_random.ts";
 import { irfft, rfft } from "../src/fft/rfft.ts";
 import { c3aBackward, c3aForward } from "../src/backend/wasm/circulant.ts";
@@ -23,8 +30,19 @@ Deno.test("setNumThreads: validates, getNumThreads reports, lowering stops worke
     assertEquals(getNumThreads(), sharedMemory ? 3 : 1);
     sgemm(uniformData(128 * 128, 1), uniformData(128 * 256, 2), 128, 256, 128);
     assertEquals(startedWorkers(), sharedMemory ? 2 : 0);
+    // Workers mark themselves ready once their kernels are instantiated (the call above did not wait).
+    for (let i = 0; i < 600 && runningWorkers() < startedWorkers(); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assertEquals(runningWorkers(), sharedMemory ? 2 : 0);
+    const info = parallelInfo();
+    assertEquals(
+      [info.numThreads, info.workersStarted, info.workersRunning, info.sharedMemory],
+      sharedMemory ? [3, 2, 2, true] : [1, 0, 0, false],
+    );
+    assertEquals(info.reason === "", sharedMemory);
     setNumThreads(1);
-    assertEquals(startedWorkers(), 0);
+    assertEquals([startedWorkers(), runningWorkers()], [0, 0]);
   } finally {
     setNumThreads(before);
     await stopWorkers();

@@ -177,7 +177,6 @@ async function loadCheckpoint() {
 
 /** Asks a short-lived worker what Auto would choose here (the library's `setBackend("auto")`). */
 function showBackendChoice() {
-  const isolated = globalThis.crossOriginIsolated ? "cross-origin isolated" : "not cross-origin isolated";
   const w = new Worker(WORKER, { type: "module" });
   w.onmessage = (ev) => {
     const m = ev.data;
@@ -185,9 +184,7 @@ function showBackendChoice() {
     w.terminate();
     /** @type {any} */ (globalThis).__autoBackend = m;
     $("backend-info").textContent = m.type === "probe"
-      ? `Auto uses ${
-        m.name === "wasm" ? `WebAssembly (one thread, ${isolated})` : `WebGPU (${m.device})`
-      }: ${m.reason}.`
+      ? `Auto uses ${m.name === "wasm" ? `WebAssembly (${m.threads})` : `WebGPU (${m.device})`}: ${m.reason}.`
       : `The backend check failed: ${m.message}`;
   };
   w.onerror = (ev) => {
@@ -435,6 +432,7 @@ function onMessage(w, m) {
       drawChart();
       break;
     case "done":
+      runMeta.threads = m.threads;
       showResult(m.result);
       finish(w);
       break;

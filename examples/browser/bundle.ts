@@ -8,6 +8,9 @@
  * instantiates them with a top-level `await WebAssembly.instantiate(...)`, so importing the bundle
  * resolves once the kernels are ready. The kernel module has no imports, so it needs no glue.
  * Node built-ins used only on Deno code paths are replaced by throwing stubs (see `BROWSER_STUBS`).
+ * The wasm thread pool's worker (`src/backend/threads/worker.ts`) is bundled first, on its own, and
+ * embedded in the library bundle as text that the pool starts from a Blob URL (module Web Workers, in
+ * a cross-origin-isolated page's Web Worker; see `kernelWorkerSource`).
  *
  * Beside it goes `finetune-worker.js`, the fine-tuning page's Web Worker (`worker.ts` and what it
  * imports from `examples/`), in which `mod.ts` stays an import of `./c3a.js`: the worker uses the
@@ -56,9 +59,10 @@ const ROOT = new URL("../../", import.meta.url);
 
 /**
  * Node built-ins the library imports for Deno-only code paths, with the names it imports. In the
- * browser bundle each becomes a stub whose exports throw when used: the WebGPU backend's worker
- * transport (`node:worker_threads`) is only taken where the thread may block (Deno); in a browser the
- * backend runs inline on the page's thread.
+ * browser bundle each becomes a stub whose exports throw when used: `node:worker_threads` is used by
+ * the WebGPU backend's worker transport, only taken where the thread may block (Deno; in a browser the
+ * backend runs inline on the page's thread), and by the wasm thread pool in Deno (in browsers it
+ * starts Web Workers instead).
  */
 const BROWSER_STUBS: Readonly<Record<string, readonly string[]>> = {
   "node:worker_threads": ["Worker"],
@@ -151,6 +155,53 @@ async function denoNpmSetup(entry: string): Promise<{ imports: Record<string, st
   return { imports, npmCache };
 }
 
+/** The wasm thread pool's module that names the kernel worker's URL (replaced in the bundle). */
+const WORKER_URL_TS = "src/backend/threads/worker_url.ts";
+
+/**
+ * Bundles the wasm thread pool's worker (`src/backend/threads/worker.ts`, a few KiB: it gets the
+ * compiled kernels and the shared memory in its first message) into one ES module and returns its
+ * code, for {@link kernelWorkerUrl}.
+ */
+async function kernelWorkerSource(minify: boolean): Promise<string> {
+  const r = await esbuild.build({
+    entryPoints: [toPath(new URL("src/backend/threads/worker.ts", ROOT))],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    minify,
+    legalComments: "none",
+    logLevel: "silent",
+    plugins: [nodeBuiltinStubs()],
+  });
+  return r.outputFiles[0].text;
+}
+
+/**
+ * esbuild plugin: `src/backend/threads/worker_url.ts` (which names `./worker.ts` beside it, a file a
+ * page cannot run) becomes a module that returns a Blob URL of the bundled worker `source`, made once.
+ * Blob URLs inherit the page's origin and cross-origin isolation, so the workers share its memory.
+ */
+function kernelWorkerUrl(source: string): esbuild.Plugin {
+  const target = toPath(new URL(WORKER_URL_TS, ROOT));
+  return {
+    name: "c3a-kernel-worker-url",
+    setup(build) {
+      build.onLoad({ filter: /worker_url\.ts$/ }, (args) => {
+        if (args.path !== target) return undefined;
+        return {
+          loader: "js",
+          contents: `const SOURCE = ${JSON.stringify(source)};\nlet url;\n` +
+            "export function kernelWorkerUrl() {\n" +
+            '  return url ??= URL.createObjectURL(new Blob([SOURCE], { type: "text/javascript" }));\n}\n',
+        };
+      });
+    },
+  };
+}
+
 /** The worker's name beside the library bundle. */
 export const WORKER_FILE = "finetune-worker.js";
 
@@ -214,6 +265,7 @@ export async function bundle(opts: BundleOptions = {}): Promise<BundleResult> {
   const t0 = performance.now();
   const npm = await denoNpmSetup(entry);
   try {
+    const workerSource = await kernelWorkerSource(opts.minify ?? false);
     const result = await esbuild.build({
       entryPoints: [entry],
       outfile,
@@ -228,6 +280,7 @@ export async function bundle(opts: BundleOptions = {}): Promise<BundleResult> {
       logLevel: "silent",
       plugins: [
         nodeBuiltinStubs(),
+        kernelWorkerUrl(workerSource),
         denoNpmImports(npm.imports, npm.npmCache),
         wasmLoader({ mode: "embedded" }),
       ],

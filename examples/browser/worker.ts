@@ -3,18 +3,18 @@
  * thread and posts its progress. Bundled by `bundle.ts` into `dist/finetune-worker.js`, where `mod.ts`
  * is the library bundle `dist/c3a.js` (imported, not copied).
  *
- * Messages in: `{type: "probe"}` (answered with `{type: "probe", name, device, reason}`: what Auto
- * would choose here), or `{type: "start", checkpoint, text, options, backend: "auto" | "webgpu" | "wasm"}`, then
+ * Messages in: `{type: "probe"}` (answered with `{type: "probe", name, device, reason, threads}`: what
+ * Auto would choose here, and the wasm kernels' threads as {@link describeThreads} words them), or `{type: "start", checkpoint, text, options, backend: "auto" | "webgpu" | "wasm"}`, then
  * `{type: "stop"}` to end training early (what was trained is kept). Messages out, in order:
- * `backend`, `phase`*, `start`, (`step` | `eval` | `phase`)*, then `done` (with the result and PEFT's
- * two adapter files) or `error` (`kind`: "input" | "gpu" | "memory" | "file" | "internal", and a
+ * `backend`, `phase`*, `start`, (`step` | `eval` | `phase`)*, then `done` (with the result, PEFT's
+ * two adapter files and `threads`, the library's `utils.parallelInfo()` at the end of the run) or `error` (`kind`: "input" | "gpu" | "memory" | "file" | "internal", and a
  * message in plain words). One run per worker: the page starts a fresh worker for every run, so a
  * failure (a lost GPU device, memory exhausted) never leaves state behind.
  *
  * @module
  */
 
-import { SafetensorsError, setBackend, WebGPUError } from "../../mod.ts";
+import { getNumThreads, SafetensorsError, setBackend, utils, WebGPUError } from "../../mod.ts";
 import { type Checkpoint, InputError, type JobOptions, runFinetune } from "./job.ts";
 
 /** The `start` message. */
@@ -37,7 +37,6 @@ export type ErrorKind = "input" | "gpu" | "memory" | "file" | "internal";
 const scope = globalThis as unknown as {
   postMessage(message: unknown, transfer?: Transferable[]): void;
   onmessage: ((ev: MessageEvent) => void) | null;
-  crossOriginIsolated?: boolean;
 };
 
 let stopRequested = false;
@@ -66,10 +65,19 @@ async function chooseBackend(
       `WebGPU was asked for but cannot be used here (${(e as Error).message}). Choose WebAssembly or Auto.`,
     );
   }
-  const threads = c.name === "wasm"
-    ? `, one thread (${scope.crossOriginIsolated ? "cross-origin isolated" : "not cross-origin isolated"})`
-    : "";
+  const threads = c.name === "wasm" ? `, ${describeThreads()}` : "";
   return { name: c.name, description: `${c.name} (${c.device}${threads})`, why: c.reason };
+}
+
+/**
+ * The wasm kernels' threads in words: "2 threads" (the library's `getNumThreads()`: this worker plus
+ * kernel workers; threads need a cross-origin-isolated page), or "one thread" and why.
+ */
+export function describeThreads(): string {
+  const n = getNumThreads();
+  if (n > 1) return `${n} threads`;
+  const why = utils.parallelInfo().reason;
+  return why === "" ? "one thread" : `one thread: ${why}`;
 }
 
 /** Sorts a failure into a kind and a message in plain words. */
@@ -105,7 +113,9 @@ async function run(msg: StartMessage): Promise<void> {
       eval: (report) => post({ type: "eval", report }),
       shouldStop: () => stopRequested,
     });
-    post({ type: "done", result: r }, [r.adapter.weights.buffer as ArrayBuffer]);
+    post({ type: "done", result: r, threads: utils.parallelInfo() }, [
+      r.adapter.weights.buffer as ArrayBuffer,
+    ]);
   } catch (e) {
     post({ type: "error", ...describeError(e) });
   }
@@ -117,7 +127,8 @@ scope.onmessage = (ev: MessageEvent) => {
   else if (m?.type === "probe" && !started) {
     started = true;
     setBackend("auto").then(
-      (c) => post({ type: "probe", name: c.name, device: c.device, reason: c.reason }),
+      (c) =>
+        post({ type: "probe", name: c.name, device: c.device, reason: c.reason, threads: describeThreads() }),
       (e) => post({ type: "error", ...describeError(e) }),
     );
   } else if (m?.type === "start" && !started) {

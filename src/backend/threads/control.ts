@@ -1,6 +1,6 @@
 /**
  * Layout of the control block that the thread pool (./pool.ts) and its workers (./worker.ts) share in
- * wasm memory: Int32 words, then per-slice float64 arguments.
+ * wasm memory: Int32 words, then per-slice float64 arguments, then one Int32 "ready" word per worker.
  *
  * A job is one wasm export called once per slice with that slice's arguments. Slices are claimed with a
  * compare-and-swap on {@link W.TICKET}, which packs the job's generation (high 16 bits) with the next
@@ -36,8 +36,16 @@ export const CONTROL_WORDS = 16;
 export const MAX_SLICES = 256;
 /** Most arguments of one call. */
 export const MAX_ARGS = 24;
+/** Most worker threads (slots of the ready table). */
+export const MAX_WORKERS = 256;
+/**
+ * Byte offset (from the block's start) of the ready table: worker `i` stores its start token there once
+ * its kernels are instantiated, so the pool can tell started workers from ones still loading (browsers
+ * start workers asynchronously).
+ */
+export const READY_OFFSET = CONTROL_WORDS * 4 + MAX_SLICES * MAX_ARGS * 8;
 /** Bytes of the whole control block. */
-export const CONTROL_BYTES = CONTROL_WORDS * 4 + MAX_SLICES * MAX_ARGS * 8;
+export const CONTROL_BYTES = READY_OFFSET + MAX_WORKERS * 4;
 
 /** Names of a kernel module's function exports, in a fixed order shared by the pool and its workers. */
 export function functionNames(exports: object): string[] {

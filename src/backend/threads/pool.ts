@@ -1,38 +1,54 @@
 /**
  * The wasm executor's worker pool: every core on one shared wasm memory.
  *
- * When the kernels run on shared memory (`sharedMemory` in ../wasm/memory.ts: Deno with
- * `SharedArrayBuffer`), heavy kernels split their work into slices — disjoint parts of the output, each
- * computed exactly as the single-threaded kernel computes it — and {@link parallelCall} runs the slices
- * on the calling thread plus `getNumThreads() - 1` workers (`node:worker_threads`, started on first use,
- * unref'd so they never keep a finished program alive). Each output element is computed by one thread in
- * a fixed order, so results are bit-identical for every thread count. Without shared memory (browsers
- * for now, or `C3A_NUM_THREADS=1`) everything runs on the calling thread, as before.
+ * When the kernels run on shared memory (`sharedMemory` in ../wasm/memory.ts: Deno, or a Web Worker
+ * of a cross-origin-isolated browser page), heavy kernels split their work into slices — disjoint
+ * parts of the output, each computed exactly as the single-threaded kernel computes it — and
+ * {@link parallelCall} runs the slices on the calling thread plus `getNumThreads() - 1` workers,
+ * started on first use: `node:worker_threads` in Deno (unref'd, so they never keep a finished program
+ * alive), module Web Workers in browsers. Each output element is computed by one thread in a fixed
+ * order, so results are bit-identical for every thread count. Without shared memory (a page that is
+ * not cross-origin isolated, a page's main thread, or `C3A_NUM_THREADS=1`) everything runs on the
+ * calling thread, as before.
  *
  * Dispatch is synchronous: the caller publishes a job in a control block in wasm memory
  * (./control.ts), wakes the workers with `Atomics.notify`, runs slices itself and waits with
  * `Atomics.wait` until all are done. Slices are claimed dynamically, so a descheduled worker delays
- * nothing but its current slice; slices not yet claimed when workers are still starting are run by the
- * caller.
+ * nothing but its current slice, and slices that no worker claims — workers still starting (a browser
+ * starts them asynchronously, possibly only once the caller yields to its event loop) or never started
+ * — are run by the caller: a call never waits for a worker to start.
  *
  * @module
  */
 
-import { Worker } from "node:worker_threads";
+import { Worker as NodeWorker } from "node:worker_threads";
 import { envVar } from "../env.ts";
-import { allocPersistent, kernelBuild, type Kernels, memory, sharedMemory, wasm } from "../wasm/memory.ts";
+import {
+  allocPersistent,
+  kernelBuild,
+  type Kernels,
+  memory,
+  sharedMemory,
+  unsharedReason,
+  wasm,
+} from "../wasm/memory.ts";
+import { sharedKernelModule } from "../wasm/shared_module.ts";
 import {
   CONTROL_BYTES,
   CONTROL_WORDS,
   functionNames,
   MAX_ARGS,
   MAX_SLICES,
+  MAX_WORKERS,
+  READY_OFFSET,
   runSlices,
   W,
 } from "./control.ts";
+import type { KernelWorkerInit } from "./worker.ts";
+import { kernelWorkerUrl } from "./worker_url.ts";
 
 /** Upper bound of {@link setNumThreads}. */
-export const MAX_THREADS = 256;
+export const MAX_THREADS = MAX_WORKERS;
 
 function defaultThreads(): number {
   const env = envVar("C3A_NUM_THREADS");
@@ -47,10 +63,21 @@ function defaultThreads(): number {
 }
 
 let numThreads = sharedMemory ? defaultThreads() : 1;
-const workers: Worker[] = [];
+/** A started kernel worker: its slot in the ready table, its start token, and how to stop it. */
+interface PoolWorker {
+  slot: number;
+  token: number;
+  /** Terminates the thread; resolves once it has exited (Deno) or at once (browsers). */
+  stop(): Promise<void>;
+}
+
+/** Workers in slot order: `workers[i].slot === i`. */
+const workers: PoolWorker[] = [];
+let nextToken = 1;
 let controlPtr = -1;
 let ctl: Int32Array | undefined;
 let args: Float64Array | undefined;
+let ready: Int32Array | undefined;
 let generation = 0;
 const fnNames = functionNames(wasm);
 const fnIndex = new Map(fnNames.map((n, i) => [n, i]));
@@ -60,7 +87,9 @@ const fns = fnNames.map((n) => (wasm as unknown as Record<string, (...a: number[
  * Sets how many threads the wasm kernels use (PyTorch's `torch.set_num_threads`): the calling thread
  * plus `n - 1` workers. Default: `C3A_NUM_THREADS` if set (read with `--allow-env`), else
  * `navigator.hardwareConcurrency`. Results do not depend on it (bit-identical). Where wasm threads are
- * unavailable (no `SharedArrayBuffer`, browsers for now, or `C3A_NUM_THREADS=1` at startup) it stays 1.
+ * unavailable it stays 1: a browser page that is not cross-origin isolated (no `SharedArrayBuffer`), a
+ * browser page's main thread (it may not block; run the library in a Web Worker), or
+ * `C3A_NUM_THREADS=1` at startup ({@link parallelInfo} says which).
  * Lowering it stops the extra workers.
  *
  * @param n number of threads, integer in [1, 256]
@@ -78,7 +107,7 @@ export function setNumThreads(n: number): void {
     throw new RangeError(`setNumThreads: n must be an integer in [1, ${MAX_THREADS}], got ${String(n)}`);
   }
   numThreads = sharedMemory ? n : 1;
-  while (workers.length > numThreads - 1) stopWorker(workers.pop()!);
+  while (workers.length > numThreads - 1) void stopWorker(workers.pop()!);
 }
 
 /**
@@ -115,14 +144,66 @@ export function withThreads<T>(threads: number, splitAll: boolean, fn: () => T):
   }
 }
 
-/** Number of worker threads started so far (for tests and benchmarks). */
+/** Number of worker threads started so far (for tests and benchmarks), running or still loading. */
 export function startedWorkers(): number {
   return workers.length;
 }
 
-function stopWorker(w: Worker): void {
-  // a worker blocked in Atomics.wait is interrupted by terminate(); nothing to await for correctness
-  w.terminate().catch(() => {});
+/**
+ * Number of worker threads that are running: their kernels are instantiated and they take part in
+ * parallel calls. In Deno this soon equals {@link startedWorkers}; in browsers workers load
+ * asynchronously, and until they run the calling thread does their share.
+ */
+export function runningWorkers(): number {
+  if (ready === undefined) return 0;
+  let n = 0;
+  for (const w of workers) if (Atomics.load(ready, w.slot) === w.token) n++;
+  return n;
+}
+
+/** What {@link parallelInfo} reports. */
+export interface ParallelInfo {
+  /** Threads the wasm kernels use ({@link getNumThreads}): the calling thread plus the workers. */
+  numThreads: number;
+  /** Worker threads started so far (they start on the first parallel call). */
+  workersStarted: number;
+  /** Worker threads running (instantiated; browsers load workers asynchronously). */
+  workersRunning: number;
+  /** Whether the kernels run on a shared memory (threads are possible). */
+  sharedMemory: boolean;
+  /** Why the kernels run on one thread (no shared memory, or workers could not start); "" otherwise. */
+  reason: string;
+}
+
+/**
+ * How the wasm kernels use threads here (PyTorch's `torch.__config__.parallel_info()`): the thread
+ * count, how many worker threads have started and run, and, when they run on one thread only, why (a
+ * browser page that is not cross-origin isolated, a page's main thread, `C3A_NUM_THREADS=1`, or
+ * workers that could not start).
+ *
+ * @returns a snapshot; workers start on the first parallel call, so read it after some work
+ * @example
+ * ```ts
+ * import { utils } from "@c3a/c3a";
+ * const info = utils.parallelInfo();
+ * console.log(`${info.numThreads} threads${info.reason ? ` (${info.reason})` : ""}`);
+ * ```
+ */
+export function parallelInfo(): ParallelInfo {
+  return {
+    numThreads,
+    workersStarted: workers.length,
+    workersRunning: runningWorkers(),
+    sharedMemory,
+    reason: sharedMemory ? (workersUnavailable ?? "") : unsharedReason,
+  };
+}
+
+function stopWorker(w: PoolWorker): Promise<void> {
+  // A worker blocked in Atomics.wait is interrupted by terminate(). Clear its ready slot first so that
+  // a new worker in the same slot is not counted before it runs.
+  if (ready !== undefined) Atomics.store(ready, w.slot, 0);
+  return w.stop();
 }
 
 /**
@@ -132,7 +213,7 @@ function stopWorker(w: Worker): void {
 export async function stopWorkers(): Promise<void> {
   const all = workers.splice(0);
   if (all.length === 0) return;
-  await Promise.all(all.map((w) => w.terminate().catch(() => {})));
+  await Promise.all(all.map(stopWorker));
 }
 
 function ensureControl(): void {
@@ -141,15 +222,22 @@ function ensureControl(): void {
   new Uint8Array(memory.buffer, controlPtr, CONTROL_BYTES).fill(0);
   ctl = new Int32Array(memory.buffer, controlPtr, CONTROL_WORDS);
   args = new Float64Array(memory.buffer, controlPtr + CONTROL_WORDS * 4, MAX_SLICES * MAX_ARGS);
+  ready = new Int32Array(memory.buffer, controlPtr + READY_OFFSET, MAX_WORKERS);
 }
 
 /** Why workers cannot start here (set once, after the first failure), or null. */
 let workersUnavailable: string | null = null;
 
+function giveUpWorkers(reason: string): void {
+  if (workersUnavailable !== null) return;
+  workersUnavailable = reason;
+  console.warn(`c3a: wasm kernels stay on one thread: ${reason}`);
+}
+
 /** Whether starting a worker from `url` would need a permission Deno has not granted (never prompts). */
-function missingPermission(url: URL): string | null {
+function missingPermission(url: URL | string): string | null {
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;
-  if (deno === undefined || url.protocol !== "file:") return null;
+  if (deno === undefined || typeof url === "string" || url.protocol !== "file:") return null;
   try {
     const path = decodeURIComponent(url.pathname);
     if (deno.permissions.querySync({ name: "read", path }).state !== "granted") {
@@ -161,23 +249,66 @@ function missingPermission(url: URL): string | null {
   return null;
 }
 
+/** Deno: a `node:worker_threads` worker, unref'd (it never keeps the process alive). */
+function startNodeWorker(url: URL | string, init: KernelWorkerInit): PoolWorker {
+  const w = new NodeWorker(url, { workerData: init });
+  w.unref();
+  return {
+    slot: init.slot,
+    token: init.token,
+    stop: () => w.terminate().then(() => {}, () => {}),
+  };
+}
+
+/**
+ * Browsers: a module Web Worker, given its start data in its first message. It starts asynchronously;
+ * if it fails to load, the pool gives up on workers (one warning) and the caller keeps running every
+ * slice.
+ */
+function startWebWorker(url: URL | string, init: KernelWorkerInit): PoolWorker {
+  const WebWorker = (globalThis as unknown as { Worker: typeof Worker }).Worker;
+  const w = new WebWorker(url, { type: "module", name: `c3a-kernels-${init.slot}` });
+  w.onerror = (ev: ErrorEvent) => {
+    ev.preventDefault();
+    giveUpWorkers(`a kernel worker failed to start (${ev.message || "no details"})`);
+  };
+  w.postMessage(init);
+  return {
+    slot: init.slot,
+    token: init.token,
+    stop: () => {
+      w.terminate();
+      return Promise.resolve();
+    },
+  };
+}
+
+const inDeno = (globalThis as { Deno?: unknown }).Deno !== undefined;
+
 function ensureWorkers(): void {
   ensureControl();
   while (workers.length < numThreads - 1 && workersUnavailable === null) {
-    const url = new URL("./worker.ts", import.meta.url);
+    const url = kernelWorkerUrl();
     let reason = missingPermission(url);
     if (reason === null) {
       try {
-        const w = new Worker(url, { workerData: { memory, build: kernelBuild, controlPtr, generation } });
-        w.unref();
-        workers.push(w);
+        const slot = workers.length, token = nextToken++;
+        Atomics.store(ready!, slot, 0);
+        const init: KernelWorkerInit = {
+          memory,
+          module: sharedKernelModule(kernelBuild),
+          controlPtr,
+          generation,
+          slot,
+          token,
+        };
+        workers.push(inDeno ? startNodeWorker(url, init) : startWebWorker(url, init));
         continue;
       } catch (e) {
         reason = (e as Error).message;
       }
     }
-    workersUnavailable = reason;
-    console.warn(`c3a: wasm kernels stay on one thread: ${reason}`);
+    giveUpWorkers(reason);
   }
 }
 

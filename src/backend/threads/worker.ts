@@ -1,34 +1,62 @@
 /**
- * Entry point of a kernel worker thread (started by ./pool.ts with `node:worker_threads`). It
- * instantiates the same shared-memory kernel build as the main thread on the same memory, then loops:
- * wait for a job generation, claim and run slices (./control.ts), wait again. It never allocates
- * wasm memory and never posts messages; the pool terminates it or it ends with the process.
+ * Entry point of a kernel worker thread, started by ./pool.ts: in Deno with `node:worker_threads`
+ * (its start data in `workerData`), in browsers as a module Web Worker (its start data in the first
+ * message; the browser bundle carries this file's code as a Blob URL, see ./worker_url.ts). It
+ * instantiates the shared-memory kernel module it is given on the shared memory it is given, marks
+ * itself ready in the control block, then loops: wait for a job generation, claim and run slices
+ * (./control.ts), wait again. It never allocates wasm memory and never posts messages; the pool
+ * terminates it, or it ends with its process / page / parent worker.
  *
  * @module
  */
 
-import { workerData } from "node:worker_threads";
-import { sharedKernelModule } from "../wasm/shared_module.ts";
-import { CONTROL_WORDS, functionNames, MAX_ARGS, MAX_SLICES, runSlices, W } from "./control.ts";
+import { CONTROL_WORDS, functionNames, MAX_ARGS, MAX_SLICES, READY_OFFSET, runSlices, W } from "./control.ts";
 
-interface KernelWorkerData {
+/** What the pool gives a kernel worker when it starts it. */
+export interface KernelWorkerInit {
+  /** The kernels' shared memory. */
   memory: WebAssembly.Memory;
-  build: "simd" | "relaxed";
+  /** The shared-memory kernel build, compiled (the same module the calling thread runs). */
+  module: WebAssembly.Module;
+  /** Byte offset of the control block in `memory`. */
   controlPtr: number;
+  /** The job generation when the worker was started. */
   generation: number;
+  /** This worker's slot in the control block's ready table. */
+  slot: number;
+  /** Nonzero token stored in the ready slot once the kernels are instantiated. */
+  token: number;
 }
 
-const data = workerData as KernelWorkerData;
-const instance = new WebAssembly.Instance(sharedKernelModule(data.build), { env: { memory: data.memory } });
-const exports = instance.exports as Record<string, (...a: number[]) => unknown>;
-const fns = functionNames(exports).map((name) => exports[name]);
-const ctl = new Int32Array(data.memory.buffer, data.controlPtr, CONTROL_WORDS);
-const args = new Float64Array(data.memory.buffer, data.controlPtr + CONTROL_WORDS * 4, MAX_SLICES * MAX_ARGS);
+function serve(init: KernelWorkerInit): void {
+  const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
+  const exports = instance.exports as Record<string, (...a: number[]) => unknown>;
+  const fns = functionNames(exports).map((name) => exports[name]);
+  const buffer = init.memory.buffer;
+  const ctl = new Int32Array(buffer, init.controlPtr, CONTROL_WORDS);
+  const args = new Float64Array(buffer, init.controlPtr + CONTROL_WORDS * 4, MAX_SLICES * MAX_ARGS);
+  Atomics.store(new Int32Array(buffer, init.controlPtr + READY_OFFSET, init.slot + 1), init.slot, init.token);
+  let generation = init.generation;
+  for (;;) {
+    Atomics.wait(ctl, W.GEN, generation);
+    generation = Atomics.load(ctl, W.GEN);
+    if (Atomics.load(ctl, W.EXIT) !== 0) break;
+    runSlices(ctl, args, fns, generation);
+  }
+}
 
-let generation = data.generation;
-for (;;) {
-  Atomics.wait(ctl, W.GEN, generation);
-  generation = Atomics.load(ctl, W.GEN);
-  if (Atomics.load(ctl, W.EXIT) !== 0) break;
-  runSlices(ctl, args, fns, generation);
+const scope = globalThis as unknown as {
+  WorkerGlobalScope?: unknown;
+  onmessage: ((ev: MessageEvent) => void) | null;
+};
+if (scope.WorkerGlobalScope !== undefined) {
+  // A Web Worker (browsers): the start data is the first message.
+  scope.onmessage = (ev) => {
+    scope.onmessage = null;
+    serve(ev.data as KernelWorkerInit);
+  };
+} else {
+  // node:worker_threads (Deno). Imported dynamically so that the browser bundle never loads it.
+  const { workerData } = await import("node:worker_threads");
+  serve(workerData as KernelWorkerInit);
 }

@@ -32,20 +32,47 @@ export const kernelBuild: "simd" | "relaxed" = envVar("C3A_WASM_BUILD") === "sim
   : "relaxed";
 
 /**
- * Whether the kernels run on a shared wasm memory, so a pool of worker threads can run them too
- * (`src/backend/threads/`): in Deno where `SharedArrayBuffer` exists, unless `C3A_NUM_THREADS=1` or the
- * machine has one core. Elsewhere (browsers for now) the module has its own unshared memory and
- * everything runs on the calling thread. The build is the same code either way (shared builds:
- * `wasm/kernels_shared.wasm`, `wasm/kernels_relaxed_shared.wasm`, embedded base64 in shared_builds.ts).
+ * Why the kernels run on an unshared memory, on the calling thread only (`""` when they run on a
+ * shared memory, see {@link sharedMemory}): no `SharedArrayBuffer` (a browser page that is not
+ * cross-origin isolated), a thread that may not block (a browser page's main thread: `Atomics.wait`
+ * throws there), no way to start workers, `C3A_NUM_THREADS=1` at startup, or a one-core machine.
  */
-export const sharedMemory: boolean = threadsPossible();
+export const unsharedReason: string = sharedMemoryUnavailable();
 
-function threadsPossible(): boolean {
-  if (typeof SharedArrayBuffer !== "function" || typeof Atomics?.wait !== "function") return false;
-  if ((globalThis as { Deno?: unknown }).Deno === undefined) return false;
+/**
+ * Whether the kernels run on a shared wasm memory, so a pool of worker threads can run them too
+ * (`src/backend/threads/`): in Deno, and in browsers inside a Web Worker of a cross-origin-isolated
+ * page, unless {@link unsharedReason} says otherwise. Elsewhere the module has its own unshared memory
+ * and everything runs on the calling thread, exactly as before threads existed. The build is the same
+ * code either way (shared builds: `wasm/kernels_shared.wasm`, `wasm/kernels_relaxed_shared.wasm`,
+ * embedded base64 in shared_builds.ts).
+ */
+export const sharedMemory: boolean = unsharedReason === "";
+
+function sharedMemoryUnavailable(): string {
+  const g = globalThis as {
+    Deno?: unknown;
+    crossOriginIsolated?: boolean;
+    Worker?: unknown;
+    navigator?: { hardwareConcurrency?: number };
+  };
+  const browser = g.Deno === undefined;
+  if (typeof SharedArrayBuffer !== "function" || (browser && g.crossOriginIsolated === false)) {
+    return browser
+      ? "the page is not cross-origin isolated (no SharedArrayBuffer; serve it with the headers " +
+        "Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)"
+      : "SharedArrayBuffer is unavailable";
+  }
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+  } catch {
+    return "this thread may not block (a browser page's main thread): run the library in a Web Worker";
+  }
+  if (browser && typeof g.Worker !== "function") return "this context cannot start Web Workers";
   const env = envVar("C3A_NUM_THREADS");
-  if (env !== undefined && env.trim() === "1") return false;
-  return (navigator?.hardwareConcurrency ?? 1) > 1 || (env !== undefined && Number(env) > 1);
+  if (env !== undefined && env.trim() === "1") return "C3A_NUM_THREADS=1";
+  if ((g.navigator?.hardwareConcurrency ?? 1) > 1 || (env !== undefined && Number(env) > 1)) return "";
+  return "one CPU core (navigator.hardwareConcurrency is 1)";
 }
 
 /**
