@@ -27,6 +27,8 @@
  *   in Deno on `mod.ts`, within float32 tolerance, and that training lowers the loss;
  * - the user path: an `adapter_model.safetensors` chosen through the page's file input (config
  *   inferred from the kernel shapes) gives the same numbers as the shipped adapter with its config;
+ * - threads: the page is cross-origin isolated, but the library runs on its main thread, which may not
+ *   block, so the wasm kernels run on one thread and `utils.parallelInfo()` says why;
  * - the WebGPU path: with `--enable-unsafe-webgpu` Chromium offers a software (SwiftShader) adapter;
  *   the page selected with `?webgpu=1` must run on the "webgpu" backend and give the same numbers
  *   (skipped, saying why, while mod.ts exports no `selectBackend`).
@@ -109,7 +111,13 @@ function assertClose(
 }
 
 /** What the page put in #result-json. */
-type PageResult = DemoResult & { backendDescription: string; adapterSource: string; ms: number };
+type PageResult = DemoResult & {
+  backendDescription: string;
+  adapterSource: string;
+  ms: number;
+  /** The page's `utils.parallelInfo()` after the run. */
+  threads: c3a.utils.ParallelInfo;
+};
 
 Deno.test({
   name: "browser: bundle + MLP probe page (mlp.html) in headless Chromium match Deno and PEFT",
@@ -191,6 +199,10 @@ Deno.test({
         timings.page = performance.now() - t0;
         timings.pageCompute = r.ms;
         assertEquals(r.backend, "wasm");
+        // Cross-origin isolated, but on the page's main thread (which may not block): one thread.
+        assertEquals(await page.evaluate("globalThis.crossOriginIsolated"), true);
+        assertEquals([r.threads.sharedMemory, r.threads.numThreads], [false, 1], JSON.stringify(r.threads));
+        assert(r.threads.reason.includes("may not block"), r.threads.reason);
         assertEquals(r.blockSizes, { lin0: 5, lin1: 2 });
         assertEquals(r.trainableParams, 4 * 2 * 5 + 1 * 10 * 2);
         assertClose(r.probeOutput, ref, refTol, "page probe output vs PEFT");

@@ -159,7 +159,12 @@ async function run() {
     });
     const ms = performance.now() - t0;
 
-    $("backend").textContent = backendDescription;
+    // On a page's main thread the wasm kernels run on one thread (it may not block); utils.parallelInfo()
+    // says so. The fine-tuning page runs the library in a worker, where they use every core.
+    const threads = c3a.utils.parallelInfo();
+    $("backend").textContent = `${backendDescription} (${
+      threads.numThreads > 1 ? `${threads.numThreads} threads` : `one thread: ${threads.reason || "set so"}`
+    })`;
     $("adapter-source").textContent = adapter.source;
     $("block-sizes").textContent = Object.entries(r.blockSizes).map(([k, b]) => `${k}: ${b}`).join(", ");
     $("trainable").textContent = String(r.trainableParams);
@@ -183,6 +188,7 @@ async function run() {
       ...r,
       backendDescription,
       adapterSource: adapter.source,
+      threads,
       ms,
     });
     status.textContent = "done";
