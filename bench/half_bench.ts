@@ -4,6 +4,9 @@
 //
 //   deno run -A bench/half_bench.ts [--layers 4 --T 128 --reps 3 --dtype bfloat16]
 //
+// Then the peak RSS (Linux VmHWM) of loading the checkpoint, each dtype in a fresh process
+// (`--load DIR --torch-dtype D` is that child's command line).
+//
 // The shape is SmolLM2-135M's (hidden 576, 9 heads, 3 KV heads, intermediate 1536, vocab 49152, tied)
 // with fewer layers (--layers) so that it runs in well under 1 GiB. Medians of --reps after one warm-up;
 // the two models alternate so machine load hits both alike. Public API only (mod.ts).
@@ -11,7 +14,25 @@
 import { parseArgs } from "@std/cli";
 import { C3AConfig, getPeftModel, LlamaForCausalLM, manualSeed, nn, noGrad, optim, tidy } from "../mod.ts";
 
-const args = parseArgs(Deno.args, { string: ["layers", "T", "reps", "dtype"] });
+const args = parseArgs(Deno.args, { string: ["layers", "T", "reps", "dtype", "load", "torch-dtype"] });
+
+/** Peak resident set of this process in MiB (Linux VmHWM), or NaN elsewhere. */
+function peakMiB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+if (args.load !== undefined) {
+  const td = args["torch-dtype"] as "float32" | "bfloat16" | "float16";
+  const before = peakMiB();
+  await LlamaForCausalLM.fromPretrained(args.load, { torchDtype: td });
+  console.log(JSON.stringify({ torchDtype: td, peakBeforeMiB: before, peakMiB: peakMiB() }));
+  Deno.exit(0);
+}
 const layers = Number(args.layers ?? 4), T = Number(args.T ?? 128), reps = Number(args.reps ?? 3);
 const dtype = (args.dtype ?? "bfloat16") as "bfloat16" | "float16";
 
@@ -84,6 +105,20 @@ try {
         med(step[k]).toFixed(0)
       } ms |`,
     );
+  }
+  const file = (await Deno.stat(`${dir}/model.safetensors`)).size / 2 ** 20;
+  console.log(
+    `\nload (fromPretrained, fresh process each; checkpoint ${dtype}, ${file.toFixed(1)} MiB on disk)`,
+  );
+  console.log("| torchDtype | peak RSS before | peak RSS after load |");
+  console.log("|---|---|---|");
+  for (const td of ["float32", dtype]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", import.meta.filename!, "--load", dir, "--torch-dtype", td],
+      stderr: "inherit",
+    }).output();
+    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    console.log(`| ${td} | ${r.peakBeforeMiB.toFixed(0)} MiB | ${r.peakMiB.toFixed(0)} MiB |`);
   }
 } finally {
   await Deno.remove(dir, { recursive: true });

@@ -41,6 +41,15 @@ async function header(path: string): Promise<Record<string, { dtype: string; sha
   const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
   return JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
 }
+/** The raw 16-bit data of one tensor of a safetensors file (little-endian), independently of src/io. */
+async function fileBits(path: string, name: string): Promise<Uint16Array> {
+  const bytes = await Deno.readFile(path);
+  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  const e = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)))[name];
+  const [b0, b1] = e.data_offsets as number[];
+  const dv = new DataView(bytes.buffer, 8 + n + b0, b1 - b0);
+  return Uint16Array.from({ length: (b1 - b0) / 2 }, (_, i) => dv.getUint16(2 * i, true));
+}
 /** Float64 weights of a model whose parameters may be 16-bit (the bits decoded here, not by src/). */
 function weights64(m: { stateDict(): Record<string, Tensor> }): W {
   const out: W = {};
@@ -163,6 +172,10 @@ Deno.test("torchDtype: the base takes half the bytes (storages counted); auto re
     const lm16 = await AutoModelForCausalLM.fromPretrained(dir, { torchDtype: "auto" }); // config: bfloat16
     const lm32 = await AutoModelForCausalLM.fromPretrained(dir);
     assertEquals(lm16.lm_head.weight.dtype, "bfloat16");
+    // the loaded bits are the file's bits
+    for (const name of ["model.embed_tokens.weight", "model.layers.1.mlp.gate_proj.weight"]) {
+      assertEquals(lm16.stateDict()[name].bitsSync(), await fileBits(`${dir}/model.safetensors`, name), name);
+    }
     const norms = lm32.namedParameters().filter(([n]) => n.endsWith("norm.weight"))
       .reduce((s, [, p]) => s + 4 * p.size, 0);
     const b16 = bytes(lm16), b32 = bytes(lm32);

@@ -789,8 +789,8 @@ export class LlamaForCausalLM extends Module {
     const { config, tensors } = await readCheckpoint(dir);
     const dtype = resolveTorchDtype(load.torchDtype, config);
     const lm = new this({ ...config, ...overrides } as LlamaConfig, { init: false });
+    castBaseWeights(lm, dtype, false); // 16-bit zeros: the checkpoint is rounded straight into them
     lm.loadHfStateDict(tensors);
-    castBaseWeights(lm, dtype);
     return lm.eval();
   }
 }

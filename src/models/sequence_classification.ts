@@ -167,8 +167,8 @@ export class LlamaForSequenceClassification extends Module {
     const { config, tensors } = await readCheckpoint(dir);
     const dtype = resolveTorchDtype(load.torchDtype, config);
     const m = new this({ ...config, ...overrides } as LlamaConfig, { init: false });
+    castBaseWeights(m.model, dtype, false); // 16-bit zeros: the checkpoint is rounded straight into them
     m.loadHfStateDict(tensors);
-    castBaseWeights(m.model, dtype); // the backbone; the classification head stays float32 (trained)
     return m.eval();
   }
 }

@@ -45,16 +45,19 @@ export function resolveTorchDtype(torchDtype: unknown, config: Record<string, un
 
 /**
  * Converts the weight of every Linear and Embedding under `root` to `dtype` in place (the same
- * Parameter objects, so tied weights stay tied); 16-bit weights stop requiring grad.
+ * Parameter objects, so tied weights stay tied); 16-bit weights stop requiring grad. With
+ * `keepValues` false the weights become zeros of `dtype` without reading the old values: what
+ * `fromPretrained` does before loading the checkpoint into them (each tensor is then rounded straight
+ * into the 16-bit storage, and no float32 copy of the base is ever filled).
  *
  * @returns the number of parameters converted (a tied weight counts once).
  */
-export function castBaseWeights(root: Module, dtype: DType): number {
+export function castBaseWeights(root: Module, dtype: DType, keepValues = true): number {
   const seen = new Set<unknown>();
   for (const m of root.modules()) {
     if (!(m instanceof Linear || m instanceof Embedding) || seen.has(m.weight)) continue;
     seen.add(m.weight);
-    m.weight._castTo(dtype);
+    m.weight._castTo(dtype, keepValues);
   }
   return seen.size;
 }

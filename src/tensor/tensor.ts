@@ -355,12 +355,18 @@ export class Tensor {
 
   /**
    * @internal Converts this tensor's elements to `dtype` in place (new storage, the old one released
-   * once unshared), keeping its identity; a 16-bit result stops requiring grad. No autograd; for
+   * once unshared; zeros instead of the converted values when `keepValues` is false, for storage that
+   * a state dict fills next), keeping its identity; a 16-bit result stops requiring grad. No autograd; for
    * `fromPretrained`'s `torchDtype` and `Module.float()` (PyTorch's `param.data = param.data.to(dtype)`).
    */
-  _castTo(dtype: DType): void {
+  _castTo(dtype: DType, keepValues = true): void {
     if (dtype === this.dtype) return;
-    const moved = this.#castStorage(dtype, "_castTo", false);
+    const bk = this.backend;
+    const moved = keepValues
+      ? this.#castStorage(dtype, "_castTo", false)
+      : dtype === "float32"
+      ? bk.full(this.size)
+      : bk.fromBits!(new Uint16Array(this.size), dtype as HalfDType, true);
     if (dtype !== "float32") {
       this.#requiresGrad = false;
       this.grad = null;
