@@ -363,6 +363,18 @@ Deno.test("16-bit tensors: one-line errors for other ops, requiresGrad, reads an
   assert(lin.weight.backend === noHalf);
 });
 
+Deno.test("torchDtype: generate (KV cache) gives the float32 path's greedy tokens", async () => {
+  await withCheckpoint("bfloat16", async (dir) => {
+    const out: number[][] = [];
+    for (const torchDtype of ["bfloat16", "float32"] as const) {
+      const lm = await LlamaForCausalLM.fromPretrained(dir, { torchDtype });
+      out.push(await lm.generate([1, 5, 9], { maxNewTokens: 6 }));
+    }
+    assertEquals(out[0], out[1]);
+    assertEquals(out[0].length, 9);
+  });
+});
+
 Deno.test("torchDtype for sequence classification: backbone 16-bit, score head float32", async () => {
   await withCheckpoint("bfloat16", async (dir) => {
     const m = await LlamaForSequenceClassification.fromPretrained(dir, {

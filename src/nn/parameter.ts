@@ -12,7 +12,8 @@ import { keep } from "../tensor/scope.ts";
  * A leaf tensor marked as a module parameter: assigning one to a property of a {@link Module} makes it
  * appear in `namedParameters()` and `stateDict()`. It shares storage with the tensor it wraps (as
  * `torch.nn.Parameter(t)` does), requires grad by default, and is exempt from any enclosing `tidy`
- * (parameters live as long as their module). float32, any shape.
+ * (parameters live as long as their module). float32, any shape (or a frozen bfloat16 / float16 weight,
+ * which cannot require grad: pass `requiresGrad` false).
  *
  * @example
  * ```ts
