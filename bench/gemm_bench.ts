@@ -7,13 +7,14 @@
 // C3A_NUM_THREADS) on the same operands (deno bench runs one bench's iterations, then the next: on a
 // loaded machine repeat the run); the other groups run at the default thread count.
 // Each group's baseline is the naive loop; a GFLOP/s table (2·m·n·k flops / mean time) is printed at
-// the end. Target (DESIGN.md): >= 15 GFLOP/s for 512 x 1024 x 1024 on one core.
+// the end (warm-up calls left out). Target (DESIGN.md): >= 15 GFLOP/s for 512 x 1024 x 1024 on one core.
 // The naive loop on 512x4096x4096 would take ~10 s per run, so that baseline times 64 of the 512 rows
 // (the loop's cost is exactly linear in the rows); its name says so and the table scales it by 8.
 
 import { sgemm, type SgemmOptions, sgemmPtr } from "../src/backend/wasm/gemm.ts";
 import { kernelBuild, malloc, Scratch, sharedMemory, wasm } from "../src/backend/wasm/memory.ts";
-import { getNumThreads, setNumThreads } from "../mod.ts";
+import { getNumThreads } from "../mod.ts";
+import { withThreads } from "../src/backend/threads/pool.ts";
 
 /** Plain TypeScript i-k-j triple loop, row-major, Float32Array: C[m,n] = A[m,k]·B[k,n]. */
 function naiveGemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number): void {
@@ -41,7 +42,10 @@ function rand(len: number, seed: number): Float32Array {
 interface Row {
   name: string;
   flops: number;
+  /** Every call's time, warm-up calls first. */
   times: number[];
+  /** Warm-up calls (left out of the table). */
+  warmup: number;
 }
 const rows: Row[] = [];
 
@@ -53,7 +57,7 @@ function gemmBench(
   fn: () => void,
   o: { baseline?: boolean; n?: number; warmup?: number } = {},
 ): void {
-  const row: Row = { name: `${group} | ${name}`, flops, times: [] };
+  const row: Row = { name: `${group} | ${name}`, flops, times: [], warmup: o.warmup ?? 0 };
   rows.push(row);
   Deno.bench({
     name,
@@ -168,9 +172,10 @@ function threadsGroup(m: number, n: number, k: number, all: number, iters: numbe
   const s = new Scratch();
   const pa = s.copyIn(rand(m * k, 31)), pb = s.copyIn(rand(k * n, 32)), pc = s.alloc(m * n * 4);
   for (const [t, baseline] of [[1, true], [all, false]] as const) {
+    // withThreads, not setNumThreads: lowering the count with setNumThreads stops the workers, and the
+    // next parallel call would time their restart (hundreds of ms)
     gemmBench(group, `${t} thread${t > 1 ? "s" : ""}`, 2 * m * n * k, () => {
-      setNumThreads(t);
-      sgemmPtr(pa, pb, pc, m, n, k);
+      withThreads(t, false, () => sgemmPtr(pa, pb, pc, m, n, k));
     }, { n: iters, warmup: 2, baseline });
   }
 }
@@ -230,11 +235,11 @@ linearGroup(512, 4096, 4096, 64, 3);
 }
 
 globalThis.addEventListener("unload", () => {
-  setNumThreads(allThreads);
   console.log("\nGFLOP/s (2·m·n·k / mean time per call):");
   for (const r of rows) {
-    if (r.times.length === 0) continue;
-    const mean = r.times.reduce((x, y) => x + y, 0) / r.times.length;
+    const times = r.times.slice(r.warmup);
+    if (times.length === 0) continue;
+    const mean = times.reduce((x, y) => x + y, 0) / times.length;
     console.log(`  ${(r.flops / mean / 1e6).toFixed(2).padStart(7)}  ${r.name}`);
   }
 });
