@@ -5,6 +5,7 @@ import {
   f16BitsToFloat,
   loadSafetensors,
   SafetensorsError,
+  SafetensorsReader,
   saveSafetensors,
 } from "../src/io/safetensors.ts";
 
@@ -429,6 +430,63 @@ Deno.test("saveSafetensors writes atomically and cleans up on failure; loadSafet
     await Deno.writeFile(`${dir}/bad.safetensors`, new Uint8Array(3));
     await assertRejects(() => loadSafetensors(`${dir}/bad.safetensors`), SafetensorsError, "bad.safetensors");
     await assertRejects(() => loadSafetensors(`${dir}/missing.safetensors`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SafetensorsReader: tensors read on demand from a file equal the oracle's decoding (F32, F16, BF16, chunked)", async () => {
+  const { oracleRead } = await import("./_safetensors_oracle.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    // 2^20 + 3 elements: more than one 2 MiB conversion chunk for the 16-bit types
+    const n = (1 << 20) + 3;
+    const big = new Float32Array(n);
+    for (let i = 0; i < n; i++) big[i] = Math.sin(i * 0.37) * 1000 + i * 1e-3;
+    const small = new Float32Array([1.5, -2.25, 65504, 1e-7, -0, Infinity, NaN]);
+    for (const dtype of ["F32", "F16", "BF16"] as const) {
+      const path = `${dir}/${dtype}.safetensors`;
+      await saveSafetensors(path, { big: { shape: [n], data: big }, "s.w": { shape: [7], data: small } }, {
+        format: "pt",
+      }, { dtype });
+      const want = oracleRead(await Deno.readFile(path))!;
+      assert(want !== null);
+      using r = SafetensorsReader.open(path);
+      assertEquals(r.metadata, { format: "pt" });
+      assertEquals(Object.keys(r.tensors), want.tensors.map((t) => t.name));
+      for (const t of want.tensors) {
+        const e = r.tensors[t.name];
+        assertEquals([e.dtype, [...e.shape]], [t.dtype, t.shape]);
+        const got = new Float32Array(t.data.length);
+        e.readInto(got);
+        assertEquals(new Uint32Array(got.buffer), new Uint32Array(t.data.buffer), `${dtype} ${t.name}`);
+        // the same from bytes in memory
+        const fromBytes = new Float32Array(t.data.length);
+        SafetensorsReader.fromBytes(await Deno.readFile(path)).tensors[t.name].readInto(fromBytes);
+        assertEquals(new Uint32Array(fromBytes.buffer), new Uint32Array(t.data.buffer));
+      }
+      assertThrows(() => r.tensors["s.w"].readInto(new Float32Array(6)), RangeError, "has 7 elements");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SafetensorsReader: header errors name the file; a file cut after opening fails on read; closed reader throws", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/m.safetensors`;
+    await saveSafetensors(path, { a: { shape: [1000], data: new Float32Array(1000).fill(2) } });
+    const bytes = await Deno.readFile(path);
+    await Deno.writeFile(`${dir}/cut.safetensors`, bytes.subarray(0, bytes.length - 4));
+    const e = assertThrows(() => SafetensorsReader.open(`${dir}/cut.safetensors`), SafetensorsError);
+    assert(e.message.includes("cut.safetensors"), e.message);
+    assertThrows(() => SafetensorsReader.open(`${dir}/none.safetensors`), Deno.errors.NotFound);
+    const r = SafetensorsReader.open(path);
+    await Deno.truncate(path, bytes.length - 400); // changed on disk after the header was validated
+    assertThrows(() => r.tensors.a.readInto(new Float32Array(1000)), SafetensorsError, "changed on disk?");
+    r.close();
+    assertThrows(() => r.tensors.a.readInto(new Float32Array(1000)), Error, "closed");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -6,8 +6,13 @@
  * @module
  */
 
-import { loadSafetensors, type SafetensorsDtype, saveSafetensors, type TensorLike } from "./safetensors.ts";
-import type { StateDictValue } from "../nn/module.ts";
+import {
+  type SafetensorsDtype,
+  type SafetensorsEntry,
+  SafetensorsReader,
+  saveSafetensors,
+  type TensorLike,
+} from "./safetensors.ts";
 
 /** Storage dtype names of `savePretrained` (transformers' `torch_dtype` values). */
 export type SaveDtype = "float32" | "float16" | "bfloat16";
@@ -32,12 +37,18 @@ export interface SaveCheckpointOptions {
   overwrite?: boolean;
 }
 
-/** A parsed checkpoint directory. */
-export interface Checkpoint {
+/**
+ * An opened checkpoint directory: the parsed `config.json` and every tensor of every weight file,
+ * validated (headers) but not read yet — each entry's `readInto` reads it from its file on demand
+ * (see {@link SafetensorsReader}). {@link OpenedCheckpoint.close} closes the files.
+ */
+export interface OpenedCheckpoint extends Disposable {
   /** The parsed `config.json`. */
   config: Record<string, unknown>;
-  /** Every tensor of every shard, converted to float32. */
-  tensors: Record<string, StateDictValue>;
+  /** Every tensor of every shard (a name in two shards: the later file wins, as before). */
+  tensors: Record<string, SafetensorsEntry>;
+  /** Closes every weight file. */
+  close(): void;
 }
 
 /** `dir` + `/` + `name`, for paths, `file:`/`http(s):` URL strings and URL objects. */
@@ -90,13 +101,30 @@ export async function readConfigJson(dir: string | URL): Promise<Record<string, 
   return config as Record<string, unknown>;
 }
 
+/** A weights file of a checkpoint directory: opened on disk (Deno), or fetched whole (URLs, browsers). */
+async function openWeights(dir: string | URL, name: string): Promise<SafetensorsReader> {
+  const p = joinPath(dir, name);
+  if (isRemote(p) || typeof Deno === "undefined") {
+    const res = await fetch(p);
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`fromPretrained: fetching ${String(p)} failed: HTTP ${res.status}`);
+    }
+    return SafetensorsReader.fromBytes(new Uint8Array(await res.arrayBuffer()), String(p));
+  }
+  return SafetensorsReader.open(p);
+}
+
 /**
- * Reads `config.json` and the weights (single file or shards) of a checkpoint directory.
+ * Opens a checkpoint directory: reads `config.json` and validates the header of every weights file
+ * (`model.safetensors`, or the shards listed in `model.safetensors.index.json`), reading no tensor
+ * data yet. Local files stay open until {@link OpenedCheckpoint.close}; remote ones are fetched whole
+ * (one copy of the bytes; tensors are converted when read).
  *
  * @throws {Error} a missing `config.json` / weights file (names it); {@link SafetensorsError} for a
- *   corrupt file; a `config.json` that is not a JSON object.
+ *   corrupt file; a `config.json` that is not a JSON object; an index without `weight_map`.
  */
-export async function readCheckpoint(dir: string | URL): Promise<Checkpoint> {
+export async function openCheckpoint(dir: string | URL): Promise<OpenedCheckpoint> {
   const config = await readConfigJson(dir);
   let index: string | null = null;
   try {
@@ -104,19 +132,40 @@ export async function readCheckpoint(dir: string | URL): Promise<Checkpoint> {
   } catch {
     index = null;
   }
-  const tensors: Record<string, StateDictValue> = {};
+  let files: string[];
   if (index !== null) {
     const map = (JSON.parse(index) as { weight_map?: Record<string, string> }).weight_map;
     if (typeof map !== "object" || map === null) {
       throw new Error(`fromPretrained: model.safetensors.index.json in ${String(dir)} has no weight_map`);
     }
-    for (const file of new Set(Object.values(map))) {
-      Object.assign(tensors, (await loadSafetensors(joinPath(dir, file))).tensors);
-    }
+    files = [...new Set(Object.values(map))];
   } else {
-    Object.assign(tensors, (await loadSafetensors(joinPath(dir, "model.safetensors"))).tensors);
+    files = ["model.safetensors"];
   }
-  return { config: config as Record<string, unknown>, tensors };
+  const readers: SafetensorsReader[] = [];
+  const close = () => readers.forEach((r) => r.close());
+  const tensors: Record<string, SafetensorsEntry> = {};
+  try {
+    for (const file of files) {
+      let r: SafetensorsReader;
+      try {
+        r = await openWeights(dir, file);
+      } catch (e) {
+        if (typeof Deno !== "undefined" && e instanceof Deno.errors.NotFound) {
+          throw new Error(`fromPretrained: ${String(joinPath(dir, file))} not found`, { cause: e });
+        }
+        throw e;
+      }
+      readers.push(r);
+      for (const [k, v] of Object.entries(r.tensors)) {
+        Object.defineProperty(tensors, k, { value: v, enumerable: true, writable: true, configurable: true });
+      }
+    }
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return { config, tensors, close, [Symbol.dispose]: close };
 }
 
 const UNITS: Record<string, number> = {

@@ -171,20 +171,101 @@ interface Entry {
  */
 export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
   if (!(bytes instanceof Uint8Array)) throw new TypeError("decodeSafetensors: bytes must be a Uint8Array");
-  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = dv.getBigUint64(0, true);
+  const { entries, metadata } = readHeader(new BytesSource(bytes));
+  const tensors: Record<string, SafetensorsTensor> = {};
+  for (const e of entries) {
+    setOwn(tensors, e.name, {
+      dtype: e.dtype,
+      shape: e.shape,
+      data: convert(bytes, e.start, e.byteLength / DTYPE_BYTES[e.dtype], e.dtype),
+    });
+  }
+  return { tensors, metadata };
+}
+
+/** Random-access bytes of one safetensors file: in memory or an open file (Deno). */
+interface ByteSource {
+  /** Total bytes. */
+  readonly size: number;
+  /** Fills `dst` with the bytes at `pos` (`pos + dst.length <= size`). */
+  readAt(pos: number, dst: Uint8Array): void;
+  /** Releases the file (no-op in memory). */
+  close(): void;
+}
+
+class BytesSource implements ByteSource {
+  constructor(readonly bytes: Uint8Array) {}
+  get size(): number {
+    return this.bytes.length;
+  }
+  readAt(pos: number, dst: Uint8Array): void {
+    dst.set(this.bytes.subarray(pos, pos + dst.length));
+  }
+  close(): void {}
+}
+
+class FileSource implements ByteSource {
+  readonly size: number;
+  #file: Deno.FsFile | null;
+  constructor(readonly path: string | URL) {
+    this.#file = Deno.openSync(path, { read: true });
+    try {
+      this.size = this.#file.statSync().size;
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+  readAt(pos: number, dst: Uint8Array): void {
+    const f = this.#file;
+    if (f === null) throw new Error(`safetensors: file ${String(this.path)} is closed`);
+    f.seekSync(pos, Deno.SeekMode.Start);
+    for (let done = 0; done < dst.length;) {
+      const n = f.readSync(dst.subarray(done));
+      if (n === null || n === 0) {
+        fail(
+          `file ended at byte ${pos + done} while reading ${dst.length} bytes at ${pos}: changed on disk?`,
+        );
+      }
+      done += n;
+    }
+  }
+  close(): void {
+    this.#file?.close();
+    this.#file = null;
+  }
+}
+
+/** Where one tensor of a validated header lies: byte range in the file (absolute), dtype, shape. */
+interface Located {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** First byte in the file. */
+  start: number;
+  byteLength: number;
+}
+
+/**
+ * Reads and validates the header of a safetensors file against the file's real size (every rule of
+ * {@link decodeSafetensors}); reads only the 8-byte length and the header itself.
+ */
+function readHeader(src: ByteSource): { entries: Located[]; metadata: Record<string, string> } {
+  if (src.size < 8) fail(`file is ${src.size} bytes, shorter than the 8-byte header length`);
+  const head = new Uint8Array(8);
+  src.readAt(0, head);
+  const n = new DataView(head.buffer).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
   const headerLen = Number(n);
-  if (8 + headerLen > bytes.length) {
-    fail(`header length ${headerLen} runs past the end of the file (${bytes.length} bytes): file truncated?`);
+  if (8 + headerLen > src.size) {
+    fail(`header length ${headerLen} runs past the end of the file (${src.size} bytes): file truncated?`);
   }
+  const json = new Uint8Array(headerLen);
+  src.readAt(8, json);
   let text: string;
   try {
     // ignoreBOM: a byte-order mark stays in the text, where the JSON parser refuses it (as serde_json does)
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
-      bytes.subarray(8, 8 + headerLen),
-    );
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(json);
   } catch {
     fail("header is not valid UTF-8");
   }
@@ -198,7 +279,7 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
   if (!(header instanceof Map)) fail(`header must be a JSON object, got ${describe(header)}`);
 
   const bufferStart = 8 + headerLen;
-  const bufferLen = bytes.length - bufferStart;
+  const bufferLen = src.size - bufferStart;
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
   for (const [name, raw] of header) {
@@ -233,18 +314,132 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
   if (pos !== BigInt(bufferLen)) {
     fail(`tensors cover ${pos} bytes of data but the buffer after the header has ${bufferLen} bytes`);
   }
-
   // Every entry now lies inside the buffer: sizes below come from the file's real length.
-  const tensors: Record<string, SafetensorsTensor> = {};
-  for (const e of entries) {
-    const begin = Number(e.begin);
-    setOwn(tensors, e.name, {
-      dtype: e.dtype,
-      shape: e.shape,
-      data: convert(bytes, bufferStart + begin, (Number(e.end) - begin) / DTYPE_BYTES[e.dtype], e.dtype),
-    });
+  const located = entries.map((e) => ({
+    name: e.name,
+    dtype: e.dtype,
+    shape: e.shape,
+    start: bufferStart + Number(e.begin),
+    byteLength: Number(e.end - e.begin),
+  }));
+  return { entries: located, metadata };
+}
+
+/** Elements converted per chunk when a 16-bit tensor is read from a file (2 MiB of halves). */
+const CHUNK_ELEMENTS = 1 << 20;
+
+/** One tensor of a {@link SafetensorsReader}: dtype and shape from the header; data read on demand. */
+export interface SafetensorsEntry {
+  /** Element type stored in the file. */
+  readonly dtype: SafetensorsDtype;
+  /** Dimensions; `[]` is a scalar. */
+  readonly shape: readonly number[];
+  /**
+   * Reads the tensor into `dst` (float32, `dst.length` = product of `shape`): F32 bytes go straight
+   * into `dst`, F16/BF16 are converted through a 2 MiB buffer, so no copy of the whole tensor is made.
+   *
+   * @throws {RangeError} when `dst` has the wrong length; {@link SafetensorsError} when the file
+   *   ended early (changed on disk after it was opened); {@link Error} when the reader is closed.
+   */
+  readInto(dst: Float32Array): void;
+}
+
+/**
+ * A safetensors file whose header has been read and validated (every rule of
+ * {@link decodeSafetensors}) but whose tensors are read one at a time, on demand, from the file (or
+ * the bytes) it was opened on: loading a checkpoint this way holds no copy of the file beside the
+ * model. Close it when done (or `using`).
+ */
+export class SafetensorsReader implements Disposable {
+  /** Tensors by name, in header order. */
+  readonly tensors: Readonly<Record<string, SafetensorsEntry>>;
+  /** The `__metadata__` string map (empty when the file has none). */
+  readonly metadata: Readonly<Record<string, string>>;
+  #src: ByteSource;
+  #what: string;
+
+  private constructor(src: ByteSource, what: string) {
+    this.#src = src;
+    this.#what = what;
+    const { entries, metadata } = readHeader(src);
+    const tensors: Record<string, SafetensorsEntry> = {};
+    for (const e of entries) {
+      setOwn(tensors, e.name, { dtype: e.dtype, shape: e.shape, readInto: (dst) => this.#read(e, dst) });
+    }
+    this.tensors = tensors;
+    this.metadata = metadata;
   }
-  return { tensors, metadata };
+
+  /**
+   * Opens a local safetensors file (Deno) and validates its header; reads nothing else yet.
+   *
+   * @param path a path or `file:` URL.
+   * @throws {SafetensorsError} for a corrupt or unsupported header (the message names the file).
+   * @throws {Error} when the file cannot be opened (Deno's error, e.g. `Deno.errors.NotFound`).
+   */
+  static open(path: string | URL): SafetensorsReader {
+    const src = new FileSource(path);
+    try {
+      return new SafetensorsReader(src, ` (file ${String(path)})`);
+    } catch (e) {
+      src.close();
+      if (e instanceof SafetensorsError) throw new SafetensorsError(`${e.message} (file ${String(path)})`);
+      throw e;
+    }
+  }
+
+  /**
+   * A reader over the bytes of a whole file held in memory (e.g. fetched): the tensors are converted
+   * when read, not all up front.
+   *
+   * @throws {SafetensorsError} as {@link decodeSafetensors}.
+   */
+  static fromBytes(bytes: Uint8Array, what = ""): SafetensorsReader {
+    try {
+      return new SafetensorsReader(new BytesSource(bytes), what ? ` (file ${what})` : "");
+    } catch (e) {
+      if (e instanceof SafetensorsError && what) throw new SafetensorsError(`${e.message} (file ${what})`);
+      throw e;
+    }
+  }
+
+  #read(e: Located, dst: Float32Array): void {
+    const count = e.byteLength / DTYPE_BYTES[e.dtype];
+    if (!(dst instanceof Float32Array) || dst.length !== count) {
+      throw new RangeError(
+        `SafetensorsReader: "${e.name}" has ${count} elements; the destination must be a Float32Array of ` +
+          `that length, got ${dst instanceof Float32Array ? dst.length : typeof dst}`,
+      );
+    }
+    try {
+      if (this.#src instanceof BytesSource) convertInto(this.#src.bytes, e.start, count, e.dtype, dst, 0);
+      else if (e.dtype === "F32" && LITTLE_ENDIAN) {
+        this.#src.readAt(e.start, new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength));
+      } else {
+        const width = DTYPE_BYTES[e.dtype];
+        const chunk = new Uint8Array(Math.min(count, CHUNK_ELEMENTS) * width);
+        for (let i = 0; i < count; i += CHUNK_ELEMENTS) {
+          const m = Math.min(CHUNK_ELEMENTS, count - i);
+          const part = chunk.subarray(0, m * width);
+          this.#src.readAt(e.start + i * width, part);
+          convertInto(part, 0, m, e.dtype, dst, i);
+        }
+      }
+    } catch (err) {
+      if (err instanceof SafetensorsError) throw new SafetensorsError(`${err.message}${this.#what}`);
+      throw err;
+    }
+  }
+
+  /** Closes the file (reading a tensor afterwards throws). */
+  close(): void {
+    this.#src.close();
+  }
+
+  /** Same as {@link SafetensorsReader.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }
 
 function parseEntry(name: string, raw: HeaderValue, bufferLen: number): Entry {
@@ -294,25 +489,43 @@ function parseEntry(name: string, raw: HeaderValue, bufferLen: number): Entry {
 
 function convert(bytes: Uint8Array, start: number, count: number, dtype: SafetensorsDtype): Float32Array {
   const out = new Float32Array(count);
+  convertInto(bytes, start, count, dtype, out, 0);
+  return out;
+}
+
+/** Converts `count` little-endian elements of `dtype` at `bytes[start..]` into `out[at..]` (float32). */
+function convertInto(
+  bytes: Uint8Array,
+  start: number,
+  count: number,
+  dtype: SafetensorsDtype,
+  out: Float32Array,
+  at: number,
+): void {
   const abs = bytes.byteOffset + start;
   if (dtype === "F32") {
     if (LITTLE_ENDIAN) {
-      new Uint8Array(out.buffer).set(bytes.subarray(start, start + count * 4));
+      new Uint8Array(out.buffer, out.byteOffset + at * 4, count * 4).set(
+        bytes.subarray(start, start + count * 4),
+      );
     } else {
       const dv = new DataView(bytes.buffer, abs, count * 4);
-      for (let i = 0; i < count; i++) out[i] = dv.getFloat32(i * 4, true);
+      for (let i = 0; i < count; i++) out[at + i] = dv.getFloat32(i * 4, true);
     }
-    return out;
+    return;
   }
-  // 16-bit types: read the little-endian halves
-  const halves = new Uint16Array(count);
-  if (LITTLE_ENDIAN) {
+  // 16-bit types: read the little-endian halves (a view when aligned, else a copy)
+  let halves: Uint16Array;
+  if (LITTLE_ENDIAN && abs % 2 === 0) halves = new Uint16Array(bytes.buffer, abs, count);
+  else if (LITTLE_ENDIAN) {
+    halves = new Uint16Array(count);
     new Uint8Array(halves.buffer).set(bytes.subarray(start, start + count * 2));
   } else {
+    halves = new Uint16Array(count);
     const dv = new DataView(bytes.buffer, abs, count * 2);
     for (let i = 0; i < count; i++) halves[i] = dv.getUint16(i * 2, true);
   }
-  return decodeHalf(halves, dtype === "F16" ? "float16" : "bfloat16", out);
+  decodeHalf(halves, dtype === "F16" ? "float16" : "bfloat16", out, at);
 }
 
 /** Orders strings by Unicode code point (= UTF-8 byte order, as the reference implementation sorts). */

@@ -16,7 +16,7 @@
 
 import { checkRopeScaling, ropeInvFreq } from "./rope.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { normal_ } from "../tensor/random.ts";
+import { noInitWeights, normal_ } from "../tensor/random.ts";
 import { noGrad } from "../autograd/grad_mode.ts";
 import { mul } from "../ops/elementwise.ts";
 import { gelu, relu, silu } from "../ops/activation.ts";
@@ -28,7 +28,7 @@ import { Linear } from "../nn/linear.ts";
 import { Embedding } from "../nn/embedding.ts";
 import { RMSNorm } from "../nn/normalization.ts";
 import { ModuleList } from "../nn/container.ts";
-import { readCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from "../io/checkpoint.ts";
+import { openCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from "../io/checkpoint.ts";
 import type { DynamicCache } from "./cache.ts";
 import { generate, type GenerateOptions } from "./generate.ts";
 import {
@@ -765,7 +765,10 @@ export class LlamaForCausalLM extends Module {
    * listed in `model.safetensors.index.json`). F16/BF16 weights are converted to float32, unless
    * `torchDtype` keeps the frozen base in 16 bits (see {@link LoadPretrainedOptions}). Works with
    * a local path (Deno) or an http(s) URL (fetch). Builds this class (for any `model_type` use
-   * `AutoModelForCausalLM`).
+   * `AutoModelForCausalLM`). Lean: the model is built without initialising its weights
+   * (`noInitWeights`), and each tensor is read from its file straight into its parameter (F16/BF16
+   * converted 2 MiB at a time), so the resident set grows by about the model's float32 size and no
+   * more (tests/load_memory_test.ts: ≤ 1.3×); a URL is fetched whole first (one copy of its bytes).
    *
    * @param dir directory path or URL.
    * @param options fields merged over `config.json` (e.g. `{use_rotary_embeddings: false}`), and the
@@ -786,11 +789,11 @@ export class LlamaForCausalLM extends Module {
     options: Partial<LlamaConfig> & LoadPretrainedOptions = {},
   ): Promise<T> {
     const { overrides, load } = splitLoadOptions(options);
-    const { config, tensors } = await readCheckpoint(dir);
-    const dtype = resolveTorchDtype(load.torchDtype, config);
-    const lm = new this({ ...config, ...overrides } as LlamaConfig, { init: false });
+    using ck = await openCheckpoint(dir);
+    const dtype = resolveTorchDtype(load.torchDtype, ck.config);
+    const lm = noInitWeights(() => new this({ ...ck.config, ...overrides } as LlamaConfig, { init: false }));
     castBaseWeights(lm, dtype, false); // 16-bit zeros: the checkpoint is rounded straight into them
-    lm.loadHfStateDict(tensors);
+    lm.loadHfStateDict(ck.tensors);
     return lm.eval();
   }
 }

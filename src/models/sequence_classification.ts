@@ -9,11 +9,11 @@
 
 import { Module, type StateDictValue } from "../nn/module.ts";
 import { Linear } from "../nn/linear.ts";
-import { normal_ } from "../tensor/random.ts";
+import { noInitWeights, normal_ } from "../tensor/random.ts";
 import { noGrad } from "../autograd/grad_mode.ts";
 import { indexSelect } from "../ops/indexing.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { readCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from "../io/checkpoint.ts";
+import { openCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from "../io/checkpoint.ts";
 import {
   castBaseWeights,
   type LoadPretrainedOptions,
@@ -164,11 +164,11 @@ export class LlamaForSequenceClassification extends Module {
     options: Partial<LlamaConfig> & LoadPretrainedOptions = {},
   ): Promise<T> {
     const { overrides, load } = splitLoadOptions(options);
-    const { config, tensors } = await readCheckpoint(dir);
-    const dtype = resolveTorchDtype(load.torchDtype, config);
-    const m = new this({ ...config, ...overrides } as LlamaConfig, { init: false });
+    using ck = await openCheckpoint(dir);
+    const dtype = resolveTorchDtype(load.torchDtype, ck.config);
+    const m = noInitWeights(() => new this({ ...ck.config, ...overrides } as LlamaConfig, { init: false }));
     castBaseWeights(m.model, dtype, false); // 16-bit zeros: the checkpoint is rounded straight into them
-    m.loadHfStateDict(tensors);
+    m.loadHfStateDict(ck.tensors);
     return m.eval();
   }
 }

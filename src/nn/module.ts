@@ -20,10 +20,15 @@ import { Parameter } from "./parameter.ts";
 import { type BackendLike, resolveBackend } from "../tensor/placement.ts";
 
 /**
- * A state-dict value accepted by {@link Module.loadStateDict}: a Tensor, or the `{shape, data}`
- * records `decodeSafetensors`/`loadSafetensors` return (float32 data, row-major).
+ * A state-dict value accepted by {@link Module.loadStateDict}: a Tensor, the `{shape, data}`
+ * records `decodeSafetensors`/`loadSafetensors` return (float32 data, row-major), or a
+ * `{shape, readInto}` source that writes its float32 values into the array it is given (a tensor of
+ * an opened safetensors file, read straight into the parameter's storage: no copy of the file).
  */
-export type StateDictValue = Tensor | { readonly shape: readonly number[]; readonly data: Float32Array };
+export type StateDictValue =
+  | Tensor
+  | { readonly shape: readonly number[]; readonly data: Float32Array }
+  | { readonly shape: readonly number[]; readInto(dst: Float32Array): void };
 
 /** Options of {@link Module.loadStateDict}. */
 export interface LoadStateDictOptions {
@@ -321,12 +326,14 @@ export class Module {
       }
       const v = stateDict[k];
       if (!(v instanceof Tensor)) {
-        if (!v || !Array.isArray(v.shape) || !(v.data instanceof Float32Array)) {
+        const source = v && "readInto" in v && typeof v.readInto === "function";
+        if (!v || !Array.isArray(v.shape) || !(source || ("data" in v && v.data instanceof Float32Array))) {
           throw new TypeError(
-            `loadStateDict: value for "${k}" is neither a Tensor nor a {shape, data: Float32Array}`,
+            `loadStateDict: value for "${k}" is neither a Tensor, a {shape, data: Float32Array} nor a ` +
+              "{shape, readInto}",
           );
         }
-        if (v.data.length !== sizeOf(v.shape)) {
+        if ("data" in v && v.data.length !== sizeOf(v.shape)) {
           throw new RangeError(
             `loadStateDict: value for "${k}" has shape ${
               fmtShape(v.shape)
@@ -361,12 +368,26 @@ export class Module {
       for (const [t, v] of plan) {
         if (t.dtype !== "float32" || (v instanceof Tensor && v.dtype !== "float32")) {
           // 16-bit on either side: converted by copy_ (to 16 bits: round to nearest even)
-          t.copy_(v instanceof Tensor ? v : Tensor.fromStorage(t.backend.fromArray(v.data, true), t.shape));
+          let host: Float32Array | null = null;
+          if (!(v instanceof Tensor)) {
+            if ("data" in v) host = v.data;
+            else v.readInto(host = new Float32Array(t.size)); // one tensor's float32 values at a time
+          }
+          t.copy_(v instanceof Tensor ? v : Tensor.fromStorage(t.backend.fromArray(host!, true), t.shape));
         } else if (v instanceof Tensor) {
           if (v.backend === t.backend) t.backend.copy(v.storage, t.storage);
           else t.backend.copy(t.backend.fromArray(v.dataSync()), t.storage);
-        } else {
+        } else if ("data" in v) {
           const tmp = t.backend.fromArray(v.data);
+          t.backend.copy(tmp, t.storage);
+          t.backend.dispose(tmp);
+        } else if (t.backend.name === "wasm") {
+          // the wasm executor's readSync is the storage array itself: read the values straight in
+          v.readInto(t.backend.readSync(t.storage));
+        } else {
+          const host = new Float32Array(t.size);
+          v.readInto(host);
+          const tmp = t.backend.fromArray(host, true);
           t.backend.copy(tmp, t.storage);
           t.backend.dispose(tmp);
         }

@@ -205,6 +205,25 @@ export function randint(
   return out;
 }
 
+let skipInit = 0;
+
+/**
+ * Runs `fn` with the in-place initialisers ({@link uniform_}, {@link normal_} and everything built on
+ * them: Kaiming, Xavier) turned into no-ops, as transformers' `no_init_weights` does while it builds
+ * a model whose weights a checkpoint is about to overwrite: parameters keep the zeros (or ones) they
+ * were created with and nothing is drawn or written. Nested calls are fine.
+ *
+ * @returns what `fn` returns.
+ */
+export function noInitWeights<T>(fn: () => T): T {
+  skipInit++;
+  try {
+    return fn();
+  } finally {
+    skipInit--;
+  }
+}
+
 function writeHost(t: Tensor, d: Float32Array): Tensor {
   noGrad(() => t.backend.copy(t.backend.fromArray(d, true), t.storage));
   return t;
@@ -219,6 +238,7 @@ export function uniform_(t: Tensor, a = 0, b = 1, opts: { generator?: Generator 
   if (!Number.isFinite(a) || !Number.isFinite(b) || a > b) {
     throw new RangeError(`uniform_: need finite a <= b, got (${a}, ${b})`);
   }
+  if (skipInit > 0) return t;
   const g = opts.generator ?? defaultGenerator;
   const d = new Float32Array(t.size);
   for (let i = 0; i < d.length; i++) d[i] = a + (b - a) * g.nextFloat();
@@ -234,6 +254,7 @@ export function normal_(t: Tensor, mean = 0, std = 1, opts: { generator?: Genera
   if (!Number.isFinite(mean) || !Number.isFinite(std) || std < 0) {
     throw new RangeError(`normal_: need finite mean and std >= 0, got (${mean}, ${std})`);
   }
+  if (skipInit > 0) return t;
   const g = opts.generator ?? defaultGenerator;
   const d = new Float32Array(t.size);
   for (let i = 0; i < d.length; i++) d[i] = mean + std * g.nextNormal();
