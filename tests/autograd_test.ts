@@ -216,3 +216,47 @@ Deno.test("infinite gradients stay infinite (no 0·inf NaN in accumulation); fil
   p.add_(tensor([10]));
   assertEquals(Array.from(p.dataSync()), [8, 9, 10]);
 });
+
+Deno.test("backward frees as it goes: each node's closure temporaries, consumed gradients and the node itself", () => {
+  // A chain x -> f1 -> f2 -> ... -> f6 -> sum; each f doubles its input. Each closure records what it saw
+  // and checks what the engine has already let go of by the time the next (earlier) node runs.
+  const seen: { g: Tensor; tmp: Tensor; node: Tensor["gradFn"] }[] = [];
+  const checks: string[] = [];
+  const f = (x: Tensor): Tensor => {
+    const out = recordOp("double", x.mul(2), [x], (g) => {
+      const prev = seen.at(-1);
+      if (prev) {
+        if (!prev.tmp.isDisposed) checks.push("a temporary of the previous closure is still alive");
+        if (!prev.g.isDisposed) checks.push("the previous node's consumed gradient is still alive");
+        if (prev.node!.backwardFn !== null) checks.push("the previous node was not released");
+      }
+      const tmp = g.mul(4); // a temporary of this closure: not returned
+      const gi = tmp.mul(0.5);
+      seen.push({ g, tmp, node: out.gradFn });
+      return [gi];
+    });
+    return out;
+  };
+  const x = tensor([1, -2, 3]).requiresGrad_();
+  tidy(() => {
+    let h = x;
+    for (let i = 0; i < 6; i++) h = f(h);
+    h.sum().backward();
+  });
+  assertEquals(checks, []);
+  assertEquals(seen.length, 6);
+  // the gradient itself is right: d/dx sum(64 x) = 64
+  assertEquals(Array.from(x.grad!.dataSync()), [64, 64, 64]);
+  // with retainGraph nothing of the graph is released and a second pass gives the same gradient
+  x.grad = null;
+  seen.length = 0;
+  const y = tidy(() => {
+    let h = x;
+    for (let i = 0; i < 3; i++) h = h.mul(2);
+    const s = h.sum();
+    s.backward(undefined, { retainGraph: true });
+    s.backward();
+    return x.grad!.dataSync().slice();
+  });
+  assertEquals(Array.from(y), [16, 16, 16]);
+});

@@ -5,12 +5,15 @@
  * op's input tensors and a backward closure. Nothing global grows: when the last reference to a result
  * (e.g. a loss) goes, its graph is garbage. `backward()` walks the nodes reachable from the root in
  * topological order, calls each closure once with the summed gradient of its output, accumulates into
- * leaf `.grad`s, and then (unless `retainGraph`) frees every visited node's closure and input edges,
- * releasing the tensors they saved — so a training loop that calls `loss.backward()` every step holds
- * only the current step's graph. Storage the graph owns outright is disposed there and then rather
- * than left to the garbage collector (GPU buffers): tensors an op made only for its backward (passed
- * to {@link recordOp} as `saved`, e.g. C3A's kernel spectrum) and the gradient temporaries of
- * `backward()` itself (leaves receive copies or in-place sums).
+ * leaf `.grad`s. Unless `retainGraph`, each node is freed as soon as its closure has run (closure and
+ * input edges dropped, releasing the tensors it saved), so a training loop that calls
+ * `loss.backward()` every step holds only the current step's graph, and less of it as backward
+ * proceeds. Storage the graph owns outright is disposed there and then rather than left to the
+ * garbage collector (GPU buffers, and arrays the wasm pool reuses for the next node): tensors an op
+ * made only for its backward (passed to {@link recordOp} as `saved`, e.g. C3A's kernel spectrum),
+ * the temporaries a closure makes (each closure runs in its own `tidy`; its results are kept), and
+ * the gradient temporaries of `backward()` itself once no pending node needs them (leaves receive
+ * copies or in-place sums).
  *
  * ## How to define a differentiable op (the pattern every op in src/ops/ follows)
  *
@@ -51,7 +54,7 @@
 import { isGradEnabled, setGradEnabled } from "./grad_mode.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { fmtShape, shapesEqual } from "../tensor/shape.ts";
-import { keep } from "../tensor/scope.ts";
+import { keep, tidy } from "../tensor/scope.ts";
 
 /**
  * Backward closure of an op: given the gradient of the op's output and which inputs need gradients,
@@ -252,11 +255,21 @@ export function runBackward(root: Tensor, gradient?: Tensor, opts: BackwardOptio
   }
   const grads = new Map<Node, Tensor>();
   grads.set(rootNode, seed);
-  // gradient tensors made during this backward (never visible to the caller: leaves get copies or
-  // in-place sums); disposed at the end when the graph is freed, so that GPU memory does not wait
-  // for the garbage collector
+  // Gradient tensors made during this backward (never visible to the caller: leaves get copies or
+  // in-place sums). Each is disposed as soon as no pending gradient and no running node needs it (so
+  // its array is reused by the next node's kernels instead of all of them living until the end);
+  // with retainGraph, at the end as before.
   const temps = new Set<Tensor>();
+  const uses = new Map<Tensor, number>();
+  const hold = (t: Tensor) => uses.set(t, (uses.get(t) ?? 0) + 1);
+  const drop = (t: Tensor) => {
+    const c = (uses.get(t) ?? 1) - 1;
+    if (c > 0) return void uses.set(t, c);
+    uses.delete(t);
+    if (!retainGraph && temps.delete(t)) t.dispose();
+  };
   if (gradient === undefined) temps.add(seed);
+  hold(seed);
   if (root._retainsGrad) accumulateLeaf(root, seed);
   const prevMode = setGradEnabled(false);
   try {
@@ -264,10 +277,15 @@ export function runBackward(root: Tensor, gradient?: Tensor, opts: BackwardOptio
       const node = order[n];
       const g = grads.get(node);
       grads.delete(node);
-      if (g === undefined) continue;
+      if (g === undefined) {
+        if (!retainGraph) node.release();
+        continue;
+      }
       const inputs = node.inputs;
       const needs = inputs.map((t) => t.requiresGrad);
-      const results = node.backwardFn!(g, needs);
+      // the closure's own temporaries are disposed when it returns (its results are kept)
+      const results = tidy(() => node.backwardFn!(g, needs));
+      const inHand: Tensor[] = [];
       for (let i = 0; i < inputs.length; i++) {
         const gi = results[i];
         if (!needs[i] || gi === null || gi === undefined) continue;
@@ -279,16 +297,26 @@ export function runBackward(root: Tensor, gradient?: Tensor, opts: BackwardOptio
           );
         }
         if (gi !== gradient) temps.add(gi);
+        hold(gi);
+        inHand.push(gi);
         const child = t.gradFn;
         if (child === null) accumulateLeaf(t, gi);
         else {
           if (t._retainsGrad) accumulateLeaf(t, gi);
           const prev = grads.get(child);
           let sum = gi;
-          if (prev !== undefined) temps.add(sum = sumInto(prev, gi));
+          if (prev !== undefined) {
+            temps.add(sum = sumInto(prev, gi));
+            drop(prev);
+          }
+          hold(sum);
           grads.set(child, sum);
         }
       }
+      for (const t of inHand) drop(t);
+      drop(g);
+      // the node is done: drop its closure (and the activations only it referenced) and what it owns
+      if (!retainGraph) node.release();
     }
   } finally {
     setGradEnabled(prevMode);
