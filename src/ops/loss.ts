@@ -5,12 +5,14 @@
  * @module
  */
 
-import type { Tensor } from "../tensor/tensor.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { recordOp } from "../autograd/engine.ts";
+import { noGrad } from "../autograd/grad_mode.ts";
 import { fmtShape, shapesEqual, sizeOf } from "../tensor/shape.ts";
 import { sameBackend } from "../tensor/placement.ts";
 import { gatherLast, type IndexLike, toIndexArray } from "./indexing.ts";
 import { logSoftmax } from "./softmax.ts";
-import { div, neg, square, sub } from "./elementwise.ts";
+import { div, mul, neg, square, sub } from "./elementwise.ts";
 import { mean, sum } from "./reduce.ts";
 
 /** How per-element losses are combined. */
@@ -65,8 +67,9 @@ export function nllLoss(logProbs: Tensor, targets: IndexLike, opts: CrossEntropy
 
 /**
  * Cross-entropy between unnormalised `logits` `[N, C]` (or `[..., C]`, classes last) and class-index
- * `targets` (`rows` integers: Int32Array, number[] or a tensor of whole numbers). Computed as
- * `nllLoss(logSoftmax(logits, -1), targets)`, numerically stable. Mirrors
+ * `targets` (`rows` integers: Int32Array, number[] or a tensor of whole numbers). The value is
+ * `nllLoss(logSoftmax(logits, -1), targets)`, numerically stable; the backward is one fused
+ * `s·(softmax − onehot)` that keeps only the log-probabilities between forward and backward. Mirrors
  * `torch.nn.functional.cross_entropy(logits.view(-1, C), targets.view(-1), ignore_index, reduction)`.
  *
  * @throws {RangeError} as {@link nllLoss}.
@@ -83,8 +86,40 @@ export function crossEntropy(logits: Tensor, targets: IndexLike, opts: CrossEntr
   if (logits.ndim < 1) {
     throw new RangeError(`crossEntropy: logits must be [..., C], got ${fmtShape(logits.shape)}`);
   }
-  checkReduction(opts.reduction ?? "mean");
-  return nllLoss(logSoftmax(logits, -1), targets, opts);
+  const reduction = opts.reduction ?? "mean";
+  checkReduction(reduction);
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  const idx = toIndexArray(targets, "crossEntropy targets");
+  // forward without a graph: log-probabilities y (kept for backward) and the loss from them
+  const y = noGrad(() => logSoftmax(logits, -1));
+  const loss = noGrad(() => nllLoss(y, idx, opts));
+  const c = logits.shape[logits.ndim - 1], rows = y.size / Math.max(c, 1);
+  // one fused backward: ∂loss/∂logits = s_i · (softmax(logits)_i − onehot(t_i)), s_i the row's weight
+  // of the upstream gradient (0 at ignored rows). It holds y and the result only — the composed
+  // logSoftmax + NLL backward held three more [rows, C] arrays (the scattered NLL gradient, exp(y) and
+  // their product), the peak of a language model's step at a large vocabulary.
+  return recordOp("crossEntropy", loss, [logits], (g) => {
+    const b = logits.backend;
+    let count = 0;
+    const hot = new Int32Array(rows), weight = new Float32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      if (idx[r] === ignoreIndex) {
+        hot[r] = -1; // scatterLast skips the row
+      } else {
+        hot[r] = idx[r];
+        weight[r] = 1;
+        count++;
+      }
+    }
+    const w = Tensor.fromStorage(b.fromArray(weight, true), [rows]);
+    const sRow = mul(reduction === "none" ? g.reshape([rows]) : g, reduction === "mean" ? div(w, count) : w);
+    const p = b.unary("exp", y.storage);
+    b.binary("mul", p, sRow.storage, [rows, c], [c, 1], [1, 0], p);
+    const oneHot = b.scatterLast(sRow.storage, rows, c, hot);
+    b.binary("sub", p, oneHot, [rows, c], [c, 1], [c, 1], p);
+    b.dispose(oneHot);
+    return [Tensor.fromStorage(p, logits.shape)];
+  }, [y]);
 }
 
 /**
