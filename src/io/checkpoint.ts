@@ -61,16 +61,21 @@ function isRemote(p: string | URL): boolean {
   return p instanceof URL ? p.protocol !== "file:" : /^https?:\/\//.test(p);
 }
 
+/** `fetch(p)`, or an error naming `p` and the HTTP status (the body is cancelled). */
+async function fetchOk(p: string | URL): Promise<Response> {
+  const res = await fetch(p);
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new Error(`fromPretrained: fetching ${String(p)} failed: HTTP ${res.status}`);
+  }
+  return res;
+}
+
 /** Reads a text file of a checkpoint directory (Deno file system, or fetch for URLs / browsers). */
 export async function readText(dir: string | URL, name: string): Promise<string> {
   const p = joinPath(dir, name);
   if (isRemote(p) || typeof Deno === "undefined") {
-    const res = await fetch(p);
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new Error(`fromPretrained: fetching ${String(p)} failed: HTTP ${res.status}`);
-    }
-    return await res.text();
+    return await (await fetchOk(p)).text();
   }
   try {
     return await Deno.readTextFile(p);
@@ -105,11 +110,7 @@ export async function readConfigJson(dir: string | URL): Promise<Record<string, 
 async function openWeights(dir: string | URL, name: string): Promise<SafetensorsReader> {
   const p = joinPath(dir, name);
   if (isRemote(p) || typeof Deno === "undefined") {
-    const res = await fetch(p);
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new Error(`fromPretrained: fetching ${String(p)} failed: HTTP ${res.status}`);
-    }
+    const res = await fetchOk(p);
     return SafetensorsReader.fromBytes(new Uint8Array(await res.arrayBuffer()), String(p));
   }
   return SafetensorsReader.open(p);
