@@ -8,6 +8,7 @@ import { loadSafetensors, saveSafetensors } from "../src/io/safetensors.ts";
 import { MLP } from "../src/models/mlp.ts";
 import { causalLmLoss, type LlamaConfig, LlamaForCausalLM, resolveLlamaConfig } from "../src/models/llama.ts";
 import { ropeInvFreq } from "../src/models/rope.ts";
+import { backendNamed } from "../src/backend/backend.ts";
 import { refLogits, weights64 } from "./_ref_decoder.ts";
 
 const FIX = new URL("./fixtures/peft/", import.meta.url);
@@ -382,4 +383,61 @@ Deno.test("Llama end to end: causal-LM loss gradients vs central finite differen
   const zero = new LlamaForCausalLM({ ...ropeCfg, tie_word_embeddings: false });
   noGrad(() => zero.lm_head.weight.zero_());
   assert(Math.abs(causalLmLoss(zero.forward(ids), ids).item() - Math.log(11)) < 1e-5);
+});
+
+/**
+ * Counts the wasm backend's storages made and disposed while `fn` runs; returns the most that were alive
+ * (made, not yet disposed) at once, counted from the start of `fn`.
+ */
+function peakLiveStorages(fn: () => void): number {
+  const b = backendNamed("wasm") as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const names = ["output", "full", "fromArray"] as const;
+  const saved = [...names, "dispose"].map((n) => [n, Object.hasOwn(b, n), b[n]] as const);
+  let live = 0, peak = 0;
+  const disposed = new WeakSet<object>();
+  for (const n of names) {
+    const orig = b[n];
+    b[n] = function (this: unknown, ...a: unknown[]) {
+      live++;
+      peak = Math.max(peak, live);
+      return orig.apply(this, a);
+    };
+  }
+  const origDispose = b.dispose;
+  b.dispose = function (this: unknown, s: unknown) {
+    if (!disposed.has(s as object)) {
+      disposed.add(s as object);
+      live--;
+    }
+    return origDispose.call(this, s);
+  };
+  try {
+    fn();
+  } finally {
+    for (const [n, own, f] of saved) {
+      if (own) b[n] = f;
+      else delete b[n];
+    }
+  }
+  return peak;
+}
+
+Deno.test("a forward without a graph releases each layer's temporaries when the layer returns", () => {
+  const peaks = [2, 8].map((layers) => {
+    manualSeed(9);
+    const lm = new LlamaForCausalLM({ ...ropeCfg, num_hidden_layers: layers }).eval();
+    const ids = [1, 5, 9, 2, 0, 7, 3, 3];
+    lm.forward(ids, { shape: [2, 4], attentionMask: [1, 1, 1, 1, 0, 1, 1, 1] }); // warm caches (rope tables)
+    let y: Float32Array | undefined;
+    const peak = peakLiveStorages(() => {
+      y = noGrad(() => lm.forward(ids, { shape: [2, 4], attentionMask: [1, 1, 1, 1, 0, 1, 1, 1] }))
+        .dataSync();
+    });
+    // the same logits as the forward that records a graph
+    const withGraph = lm.forward(ids, { shape: [2, 4], attentionMask: [1, 1, 1, 1, 0, 1, 1, 1] }).dataSync();
+    assertEquals([...y!], [...withGraph]);
+    return peak;
+  });
+  // six more layers hold nothing more at the peak (before: every layer's temporaries until the GC)
+  assert(peaks[1] <= peaks[0] + 1, `peak live storages: ${peaks[0]} with 2 layers, ${peaks[1]} with 8`);
 });

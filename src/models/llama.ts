@@ -17,7 +17,8 @@
 import { checkRopeScaling, ropeInvFreq } from "./rope.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { noInitWeights, normal_ } from "../tensor/random.ts";
-import { noGrad } from "../autograd/grad_mode.ts";
+import { isGradEnabled, noGrad } from "../autograd/grad_mode.ts";
+import { keep, tidy } from "../tensor/scope.ts";
 import { mul } from "../ops/elementwise.ts";
 import { gelu, relu, silu } from "../ops/activation.ts";
 import { crossEntropy } from "../ops/loss.ts";
@@ -556,6 +557,11 @@ export class LlamaModel extends Module {
       );
     }
     const backend = this.embed_tokens.weight.backend;
+    // Without a graph (inference, generation) each layer's temporaries are disposed as soon as the layer
+    // returns, and its input once the next hidden state exists: memory then holds one layer's working set,
+    // not all of them until the garbage collector runs (a batch × length forward of a 0.5B model otherwise
+    // outgrew 24 GiB). With a graph the activations belong to it and backward frees them.
+    const lean = !isGradEnabled() && !opts.outputHiddenStates;
     const masks = new Map<number | null, Tensor | null>();
     const ctx: LlamaForwardContext = {
       positionIds: opts.positionIds ?? (past > 0 ? Array.from({ length: t }, (_, i) => past + i) : undefined),
@@ -563,7 +569,9 @@ export class LlamaModel extends Module {
       attnBias: (window) => {
         if (!masks.has(window)) {
           const d = attentionBias(b, t, past, m, window);
-          masks.set(window, d && Tensor.fromStorage(backend.fromArray(d, true), [b, 1, t, past + t]));
+          const bias = d && Tensor.fromStorage(backend.fromArray(d, true), [b, 1, t, past + t]);
+          // shared by every layer: outlives the per-layer scopes of a lean forward (disposed after the loop)
+          masks.set(window, lean && bias ? keep(bias) : bias);
         }
         return masks.get(window)!;
       },
@@ -571,8 +579,19 @@ export class LlamaModel extends Module {
     let h = this.embed_tokens.forward(idx, [b, t]);
     const hidden: Tensor[] | undefined = opts.outputHiddenStates ? [h] : undefined;
     for (const layer of this.layers) {
-      h = layer.forward(h, ctx);
+      if (lean) {
+        const input = h;
+        h = tidy(() => layer.forward(input, ctx));
+        input.dispose();
+      } else h = layer.forward(h, ctx);
       hidden?.push(h);
+    }
+    if (lean) {
+      for (const bias of masks.values()) bias?.dispose();
+      const last = h;
+      const out = this.norm.forward(last);
+      last.dispose();
+      return { lastHiddenState: out, hiddenStates: hidden };
     }
     return { lastHiddenState: this.norm.forward(h), hiddenStates: hidden };
   }
