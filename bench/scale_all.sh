@@ -116,5 +116,5 @@ if [[ $EXTRA == 1 ]] && before_stop; then
   run "finetune default" deno run -A examples/finetune.ts --out "$CK/finetune" --overwrite $FT_ARGS
 fi
 [[ $EXTRA == 1 ]] && before_stop && run "gemm bench" deno bench -A bench/gemm_bench.ts
-[[ $EXTRA == 1 ]] && before_stop && run "fft bench" deno bench -A bench/fft_bench.ts
+[[ $EXTRA == 1 ]] && before_stop && run "fft bench" deno run -A bench/fft_bench.ts
 log "done"

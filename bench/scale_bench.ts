@@ -252,7 +252,9 @@ if (args["fwd-only"]) {
   const times: number[] = [];
   for (let i = 0; i < Math.max(1, Number(args.fwd)); i++) {
     t0 = performance.now();
-    noGrad(() => tidy(() => void base.forward(input, { shape: [B, T] })));
+    // No tidy: a tidy scope holds every intermediate until it ends (all layers' activations at once);
+    // without it each layer's temporaries are garbage as soon as the next layer has read them.
+    noGrad(() => void base.forward(input, { shape: [B, T] }));
     times.push(performance.now() - t0);
     sampleRss();
   }
