@@ -50,6 +50,11 @@ function collect(v: unknown, out: Set<unknown>, depth = 0): void {
  * passed to {@link keep}. Kept and returned tensors move to the enclosing scope. `fn` must be
  * synchronous. Mirrors tf.js `tidy`; PyTorch has no equivalent (it frees by reference counting).
  *
+ * Memory: the scope references every tensor made inside it until it ends, so nothing made in `fn` is
+ * freed earlier, not even by the garbage collector. Wrap one training step or one layer, not a whole
+ * large computation whose intermediates should go as it proceeds (Llama-family forwards without a
+ * graph already use one scope per layer).
+ *
  * @example
  * ```ts
  * import { nn, randn } from "@c3a/c3a";
