@@ -563,7 +563,9 @@ export declare namespace backends {
  * (tqdm-like, on standard error),
  * duration/rate formatting, shard-size parsing ("5GB", transformers' `max_shard_size`) and
  * float32 → float16/bfloat16 bit conversion (round to nearest even), and how the wasm kernels use
- * threads ({@link utils.parallelInfo}, PyTorch's `torch.__config__.parallel_info()`).
+ * threads ({@link utils.parallelInfo}, PyTorch's `torch.__config__.parallel_info()`), and
+ * {@link utils.emptyCache} (PyTorch's `torch.cuda.empty_cache()`: frees the arrays the wasm backend keeps
+ * for reuse).
  */
 // deno-lint-ignore no-namespace
 export namespace utils {
@@ -577,6 +579,7 @@ export namespace utils {
   export import floatToBf16Bits = _half.floatToBf16Bits;
   export import toHalfBits = _half.toHalfBits;
   export import parallelInfo = _pool.parallelInfo;
+  export import emptyCache = _backend.emptyCache;
 }
 /** Option types of `utils`. */
 export declare namespace utils {

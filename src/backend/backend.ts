@@ -136,6 +136,11 @@ export interface Backend {
   readBits?(s: Storage): Uint16Array;
   /** Releases the storage; using it afterwards throws. Idempotent. */
   dispose(s: Storage): void;
+  /**
+   * Drops the memory the executor keeps for reuse (the wasm executor's array pool); storages in use
+   * stay. Optional: an executor without a cache of its own leaves it out.
+   */
+  emptyCache?(): void;
   /** True when {@link Backend.dispose} was called on `s`. */
   isDisposed(s: Storage): boolean;
   /** Sets every element of `s` to `value` in place. */
@@ -395,6 +400,25 @@ export function setCurrentBackend(b: Backend): Backend {
   instances.set(b.name, b);
   current = b;
   return b;
+}
+
+/**
+ * Releases the memory that the started backends keep for reuse, like PyTorch's
+ * `torch.cuda.empty_cache()`: the wasm backend's array pool of disposed storages (arrays of a
+ * training step kept so the next step does not pay page faults on fresh memory; see
+ * `wasmStoragePool` in src/backend/wasm/backend.ts). Tensors in use are untouched; the dropped arrays
+ * are returned to the system by the next garbage collection. Call it after training, before a phase
+ * that needs the memory for something else. Safe at any time; the next allocations are fresh again.
+ *
+ * @example Free the pool after a tidy scope
+ * ```ts
+ * import { randn, tidy, utils } from "@c3a/c3a";
+ * tidy(() => randn([512, 512]).matmul(randn([512, 512])));
+ * utils.emptyCache();
+ * ```
+ */
+export function emptyCache(): void {
+  for (const b of instances.values()) b.emptyCache?.();
 }
 
 /** The backend new tensors are created on (the wasm backend unless `setBackend` chose another). */

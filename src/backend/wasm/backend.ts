@@ -21,18 +21,27 @@ import { HalfArray } from "./half_array.ts";
 export { HalfArray };
 
 /**
- * Limits of the wasm backend's array pool. Arrays of disposed storages that the backend allocated
- * itself and never handed out (no `readSync`/`read`, not adopted from the caller) are kept and reused
- * for new storages of the same length: a fresh large `Float32Array` costs page faults on first
- * touch (about 2 ns per element measured here, more than most kernels), a reused one a `fill(0)` at
- * most. Set `maxBytes` to 0 to disable.
+ * Limits of the wasm backend's array pool (a caching allocator, like PyTorch's CUDA caching
+ * allocator). Arrays of disposed storages that the backend allocated itself and never handed out (no
+ * `readSync`/`read`, not adopted from the caller) are kept and reused for new storages of the same
+ * length: a fresh large `Float32Array` costs page faults on first touch (2–10 ns per element measured
+ * on the 2-core CI VM, more than most kernels: a training step that allocates fresh activations
+ * every time runs about twice as slow), a reused one a `fill(0)` at most.
+ *
+ * The pool holds at most `min(maxBytes, max(minBytes, peak))` bytes, where `peak` is the most bytes
+ * that poolable storages of this backend ever held at once: a training loop's second step reuses
+ * every array its first step freed, and the pool never holds more than the program has needed at
+ * once (live + pooled ≤ 2 × that peak). `utils.emptyCache()` empties it (PyTorch's
+ * `torch.cuda.empty_cache()`). Set `maxBytes` to 0 to disable pooling.
  */
 export const wasmStoragePool: {
-  /** Most bytes kept in the pool (default 256 MiB). */
+  /** Hard cap on the bytes kept in the pool (default `Infinity`: the adaptive cap alone). */
   maxBytes: number;
+  /** The pool may always hold this many bytes, whatever the peak (default 256 MiB). */
+  minBytes: number;
   /** Arrays shorter than this are not pooled (default 4096 elements). */
   minElements: number;
-} = { maxBytes: 256 * 1024 * 1024, minElements: 4096 };
+} = { maxBytes: Infinity, minBytes: 256 * 1024 * 1024, minElements: 4096 };
 
 /** Storage of the wasm backend: a Float32Array (null once disposed), or a {@link HalfArray}. */
 export class WasmStorage implements Storage {
@@ -49,6 +58,8 @@ export class WasmStorage implements Storage {
    * `readSync`/`read`): only then may `dispose` recycle the array.
    */
   recyclable = false;
+  /** True while the storage's bytes count in its backend's live bytes (poolable size, not yet disposed). */
+  counted = false;
   /** Wraps `data` (taken over, not copied) as storage of `backend`. */
   constructor(data: Float32Array, backend: WasmBackend) {
     this.data = data;
@@ -96,6 +107,14 @@ export class WasmBackend extends TableExecutor<Float32Array> {
 
   #pool = new Map<number, Float32Array[]>();
   #pooledBytes = 0;
+  /** Bytes of poolable storages allocated by this backend and neither disposed nor collected. */
+  #liveBytes = 0;
+  /** The most {@link WasmBackend.#liveBytes} ever reached. */
+  #peakBytes = 0;
+  /** Subtracts the bytes of poolable storages garbage-collected without `dispose`. */
+  #collected = new FinalizationRegistry<number>((bytes) => {
+    this.#liveBytes -= bytes;
+  });
 
   /** A backend-private array of n elements (recycled when possible); zeroed when `zero`. */
   #alloc(n: number, zero: boolean): Float32Array {
@@ -115,6 +134,12 @@ export class WasmBackend extends TableExecutor<Float32Array> {
   #wrap(d: Float32Array): WasmStorage {
     const s = new WasmStorage(d, this);
     s.recyclable = true;
+    if (d.length >= wasmStoragePool.minElements) {
+      s.counted = true;
+      this.#liveBytes += d.byteLength;
+      if (this.#liveBytes > this.#peakBytes) this.#peakBytes = this.#liveBytes;
+      this.#collected.register(s, d.byteLength, s);
+    }
     return s;
   }
 
@@ -155,25 +180,45 @@ export class WasmBackend extends TableExecutor<Float32Array> {
     const ws = s as WasmStorage;
     const d = ws.data;
     ws.data = null;
-    if (!d || !ws.recyclable) return;
+    if (!d) return;
+    if (ws.counted) {
+      ws.counted = false;
+      this.#liveBytes -= d.byteLength;
+      this.#collected.unregister(ws);
+    }
+    if (!ws.recyclable) return;
     ws.recyclable = false;
     const n = d.length;
-    if (n < wasmStoragePool.minElements || this.#pooledBytes + d.byteLength > wasmStoragePool.maxBytes) {
-      return;
-    }
+    if (n < wasmStoragePool.minElements || this.#pooledBytes + d.byteLength > this.poolCap) return;
     let list = this.#pool.get(n);
     if (list === undefined) this.#pool.set(n, list = []);
     list.push(d);
     this.#pooledBytes += d.byteLength;
   }
-  /** Drops every pooled array (they become garbage). */
+  /** Drops every pooled array (they become garbage, freed by the next GC). */
   clearPool(): void {
     this.#pool.clear();
     this.#pooledBytes = 0;
   }
+  /** Drops the array pool ({@link Backend.emptyCache}; `utils.emptyCache()`). */
+  emptyCache(): void {
+    this.clearPool();
+  }
   /** Bytes currently held by the array pool (see {@link wasmStoragePool}). */
   get pooledBytes(): number {
     return this.#pooledBytes;
+  }
+  /** Bytes of poolable storages in use now (allocated by this backend, neither disposed nor collected). */
+  get liveBytes(): number {
+    return this.#liveBytes;
+  }
+  /** The most bytes poolable storages ever held at once (the adaptive pool cap; {@link wasmStoragePool}). */
+  get peakBytes(): number {
+    return this.#peakBytes;
+  }
+  /** The most bytes the pool may hold now: `min(maxBytes, max(minBytes, peakBytes))`. */
+  get poolCap(): number {
+    return Math.min(wasmStoragePool.maxBytes, Math.max(wasmStoragePool.minBytes, this.#peakBytes));
   }
   isDisposed(s: Storage): boolean {
     return (s as WasmStorage).data === null;

@@ -1,0 +1,98 @@
+// The wasm backend's array pool as a caching allocator (src/backend/wasm/backend.ts): its cap follows
+// the most bytes that storages ever held at once, so a training loop's second step reuses every
+// array the first one freed; `utils.emptyCache()` drops it.
+import { assert, assertEquals } from "./deps.ts";
+import { WasmBackend, wasmStoragePool } from "../src/backend/wasm/backend.ts";
+import { getBackend, randn, tidy } from "../src/tensor/index.ts";
+import { utils } from "../mod.ts";
+
+/** Runs `fn` with the pool's floor set to `minBytes` (restored afterwards). */
+function withFloor<T>(minBytes: number, fn: () => T): T {
+  const saved = { ...wasmStoragePool };
+  wasmStoragePool.minBytes = minBytes;
+  wasmStoragePool.maxBytes = Infinity;
+  try {
+    return fn();
+  } finally {
+    Object.assign(wasmStoragePool, saved);
+  }
+}
+
+const n = 8192; // elements per array, above minElements
+const bytes = n * 4;
+
+Deno.test("array pool: the cap follows the peak of live storages, so a second round reuses every array", () => {
+  withFloor(0, () => {
+    const b = new WasmBackend();
+    assertEquals([b.liveBytes, b.peakBytes, b.pooledBytes], [0, 0, 0]);
+    const round = () => Array.from({ length: 10 }, (_, i) => b.full(n, i + 1));
+    const first = round();
+    assertEquals(b.liveBytes, 10 * bytes);
+    assertEquals(b.peakBytes, 10 * bytes);
+    for (const s of first) b.dispose(s);
+    assertEquals(b.liveBytes, 0);
+    assertEquals(b.pooledBytes, 10 * bytes, "all ten fit: the cap is the peak, 10 arrays");
+    const second = round();
+    assertEquals(b.pooledBytes, 0, "the second round took every pooled array");
+    assertEquals(b.peakBytes, 10 * bytes, "reuse does not raise the peak");
+    for (const [i, s] of second.entries()) assert(b.readSync(s).every((v) => v === i + 1));
+  });
+});
+
+Deno.test("array pool: never holds more than the peak, nor more than maxBytes", () => {
+  withFloor(0, () => {
+    const b = new WasmBackend();
+    const a = [b.full(n), b.full(n)];
+    for (const s of a) b.dispose(s); // peak 2 arrays: both pooled
+    assertEquals(b.pooledBytes, 2 * bytes);
+    // an array of another size while the pool holds the peak: not kept (live + pooled ≤ 2 × peak)
+    const other = b.full(n / 2); // fresh: the pool has no array of this size
+    assertEquals(b.peakBytes, 2 * bytes, "at most two arrays were live at once");
+    b.dispose(other);
+    assertEquals(b.pooledBytes, 2 * bytes, "the pool is at its cap: the other size is dropped");
+    b.clearPool();
+    wasmStoragePool.maxBytes = bytes;
+    const c = [b.full(n), b.full(n), b.full(n)];
+    for (const s of c) b.dispose(s);
+    assertEquals(b.peakBytes, 3 * bytes);
+    assertEquals(b.pooledBytes, bytes, "maxBytes is a hard cap");
+    wasmStoragePool.maxBytes = 0;
+    b.clearPool();
+    b.dispose(b.full(n));
+    assertEquals(b.pooledBytes, 0, "maxBytes 0 disables the pool");
+  });
+});
+
+Deno.test("array pool: the floor keeps small programs pooled; adopted and exposed arrays are not counted or pooled", () => {
+  withFloor(4 * bytes, () => {
+    const b = new WasmBackend();
+    const s = b.full(n);
+    b.dispose(s);
+    assertEquals(b.pooledBytes, bytes);
+    const adopted = b.fromArray(new Float32Array(n), true);
+    assertEquals(b.liveBytes, 0, "an adopted array belongs to the caller");
+    b.dispose(adopted);
+    assertEquals(b.pooledBytes, bytes);
+    const small = b.full(16);
+    assertEquals(b.liveBytes, 0, "arrays below minElements are not counted");
+    b.dispose(small);
+    const exposed = b.full(n); // takes the pooled array
+    b.readSync(exposed);
+    assertEquals(b.liveBytes, bytes);
+    b.dispose(exposed);
+    assertEquals([b.liveBytes, b.pooledBytes], [0, 0], "an array handed out by readSync is never reused");
+  });
+});
+
+Deno.test("utils.emptyCache drops the current backend's pool and keeps tensors in use", () => {
+  const b = getBackend();
+  assert(b instanceof WasmBackend, "this test needs the wasm backend");
+  const keep = randn([64, 128]);
+  const before = Array.from(keep.dataSync());
+  tidy(() => void randn([128, 128]).matmul(randn([128, 128])));
+  assert(b.pooledBytes > 0, "the tidy scope returned its arrays to the pool");
+  utils.emptyCache();
+  assertEquals(b.pooledBytes, 0);
+  assertEquals(Array.from(keep.dataSync()), before);
+  keep.dispose();
+});
