@@ -3,10 +3,18 @@
 // float64 Llama reference written here for the parts the fixture lacks (RoPE, tied embeddings, padding
 // masks, MHA), the checkpoint-directory loader, and end-to-end gradients vs finite differences.
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "./deps.ts";
-import { manualSeed, noGrad, type Tensor, tensor } from "../src/tensor/index.ts";
+import { manualSeed, noGrad, randn, type Tensor, tensor } from "../src/tensor/index.ts";
 import { loadSafetensors, saveSafetensors } from "../src/io/safetensors.ts";
 import { MLP } from "../src/models/mlp.ts";
-import { causalLmLoss, type LlamaConfig, LlamaForCausalLM, resolveLlamaConfig } from "../src/models/llama.ts";
+import {
+  causalLmLoss,
+  type LlamaConfig,
+  LlamaForCausalLM,
+  LlamaMLP,
+  resolveLlamaConfig,
+} from "../src/models/llama.ts";
+import { silu } from "../src/ops/activation.ts";
+import { mul } from "../src/ops/elementwise.ts";
 import { ropeInvFreq } from "../src/models/rope.ts";
 import { backendNamed } from "../src/backend/backend.ts";
 import { refLogits, weights64 } from "./_ref_decoder.ts";
@@ -440,4 +448,39 @@ Deno.test("a forward without a graph releases each layer's temporaries when the 
   });
   // six more layers hold nothing more at the peak (before: every layer's temporaries until the GC)
   assert(peaks[1] <= peaks[0] + 1, `peak live storages: ${peaks[0]} with 2 layers, ${peaks[1]} with 8`);
+});
+
+Deno.test("LlamaMLP (silu) runs the fused SwiGLU op and equals the composed silu·up form bit for bit, gradients included", () => {
+  // the main job's sizes: 1024 rows × 512 hidden units, large enough for the wasm kernels on both paths
+  const cfg = resolveLlamaConfig({
+    vocab_size: 8,
+    hidden_size: 192,
+    intermediate_size: 512,
+    num_hidden_layers: 1,
+    num_attention_heads: 4,
+  });
+  manualSeed(11);
+  const mlp = new LlamaMLP(cfg);
+  const x0 = randn([8, 128, 192]);
+  const g0 = randn([8, 128, 192]);
+  const run = (fused: boolean) => {
+    const x = x0.clone().requiresGrad_();
+    for (const p of mlp.parameters()) p.grad = null;
+    const y = fused
+      ? mlp.forward(x)
+      : mlp.down_proj.forward(mul(silu(mlp.gate_proj.forward(x)), mlp.up_proj.forward(x)));
+    if (fused) assertEquals(y.gradFn?.inputs[0].gradFn?.name, "swiglu");
+    y.backward(g0);
+    return [y, x.grad!, ...mlp.parameters().map((p) => p.grad!)].map((t) => t.dataSync().slice());
+  };
+  const fused = run(true), composed = run(false);
+  const names = ["output", "x.grad", ...mlp.namedParameters().map(([n]) => `${n}.grad`)];
+  for (let i = 0; i < fused.length; i++) {
+    assertEquals(fused[i].length, composed[i].length, names[i]);
+    for (let j = 0; j < fused[i].length; j++) {
+      if (!Object.is(fused[i][j], composed[i][j])) {
+        throw new Error(`${names[i]}[${j}]: fused ${fused[i][j]} vs composed ${composed[i][j]}`);
+      }
+    }
+  }
 });
