@@ -16,7 +16,7 @@ import { uniformData } from "./_random.ts";
 import { irfft, rfft } from "../src/fft/rfft.ts";
 import { c3aBackward, c3aForward } from "../src/backend/wasm/circulant.ts";
 import { irfftPtr, rfftPtr, setFftStreamChunkBytes } from "../src/backend/wasm/fft.ts";
-import { free, malloc, memory } from "../src/backend/wasm/memory.ts";
+import { free, malloc, memory, setResidentCap } from "../src/backend/wasm/memory.ts";
 
 const THREAD_COUNTS = [1, 2, 3, 5];
 
@@ -275,12 +275,18 @@ console.log(y[255 * 200 + 199] === s ? "same" : "differs");`;
   },
 });
 
-Deno.test("threads: the array FFT streamed in small chunks equals the resident pointer API bit for bit (1 and 3 threads)", async () => {
+Deno.test("threads: the array FFT in small chunks and rounds equals the resident pointer API bit for bit (1, 2 and 3 threads)", async () => {
   const before = getNumThreads();
   try {
     // chunk boundaries every few rows, even n (4-row units) and odd n (several 136-row groups, the
-    // last one short), forward and inverse
-    for (const { n, batch } of [{ n: 256, batch: 301 }, { n: 127, batch: 403 }, { n: 5, batch: 7000 }]) {
+    // last one short; n = 3: 19 groups of 5464 rows, more than one round of staged groups on 2 and 3
+    // threads), forward and inverse
+    for (
+      const { n, batch } of [{ n: 256, batch: 301 }, { n: 127, batch: 403 }, { n: 5, batch: 7000 }, {
+        n: 3,
+        batch: 100_000,
+      }]
+    ) {
       const bins = Math.floor(n / 2) + 1;
       const x = uniformData(n * batch, 7 * n + batch);
       // resident reference: one pointer-API call over the whole batch, one thread
@@ -296,13 +302,18 @@ Deno.test("threads: the array FFT streamed in small chunks equals the resident p
       } finally {
         [pin, pspec, pback].forEach(free);
       }
-      for (const t of [1, 3]) {
+      for (const t of [1, 2, 3]) {
         setNumThreads(t);
-        for (const chunk of [4096, 1 << 16, undefined]) {
+        // a small resident cap cuts the batch into several rounds (workers' rows staged per round)
+        for (
+          const [chunk, cap] of [[4096, undefined], [1 << 16, undefined], [undefined, 1 << 18], [undefined]]
+        ) {
           setFftStreamChunkBytes(chunk);
+          setResidentCap(cap);
           const spec = rfft(x, n, batch), back = irfft(spec0, n, batch);
-          assert(sameBits(spec, spec0), `rfft n=${n}, ${t} threads, chunk ${chunk}`);
-          assert(sameBits(back, back0), `irfft n=${n}, ${t} threads, chunk ${chunk}`);
+          setResidentCap(undefined);
+          assert(sameBits(spec, spec0), `rfft n=${n}, ${t} threads, chunk ${chunk}, cap ${cap}`);
+          assert(sameBits(back, back0), `irfft n=${n}, ${t} threads, chunk ${chunk}, cap ${cap}`);
         }
       }
       // not vacuous: the first and last spectra match a float64 DFT, the round trip gives x back
@@ -314,6 +325,7 @@ Deno.test("threads: the array FFT streamed in small chunks equals the resident p
     }
   } finally {
     setFftStreamChunkBytes(undefined);
+    setResidentCap(undefined);
     setNumThreads(before);
     await stopWorkers();
   }

@@ -6,8 +6,8 @@
  * table (kernels `rfft` / `irfft`).
  *
  * Three entry levels:
- * - {@link rfftInto} / {@link irfftInto}: Float32Array in and out (streamed through wasm memory in
- *   cache-sized chunks, the copies overlapping the transforms when threads are on; no validation: the
+ * - {@link rfftInto} / {@link irfftInto}: Float32Array in and out (through wasm memory in
+ *   cache-sized chunks, the workers' share beside the calling thread's when threads are on; no validation: the
  *   caller checked the sizes);
  * - {@link rfftPtr} / {@link irfftPtr}: byte offsets into wasm memory, no copies, for chaining
  *   kernels (circulant products);
@@ -17,6 +17,7 @@
  */
 
 import { free, malloc, memory, residentCap, wasm } from "./memory.ts";
+import { heapF32 } from "./stream.ts";
 import { fftWorkspace, getWasmFftPlan, type WasmFftPlan } from "./fft_plan.ts";
 import { getNumThreads, parallelCall, rangeSlices, splitThreshold } from "../threads/pool.ts";
 
@@ -41,13 +42,11 @@ export function oddGroupRows(n: number): number {
 }
 
 /**
- * Runs `rfftExec`/`irfftExec` on `batch` rows. Even n: rows are independent (one per SIMD lane) and
- * transformed identically wherever they fall, so with several threads contiguous row ranges
- * (multiples of 4: the kernels transform 4 rows per SIMD group) run in parallel. Odd n: one call per
- * group of {@link oddGroupRows} rows, groups spread over the threads. Either way results do not
- * depend on the thread count. `beside` runs on the calling thread while the workers start (see
- * `parallelCall`), before the kernels on one thread; `work` (samples) decides whether to split,
- * default `batch · n`.
+ * Runs `rfftExec`/`irfftExec` on `batch` rows resident in wasm memory. Even n: rows are independent
+ * (one per SIMD lane) and transformed identically wherever they fall, so with several threads
+ * contiguous row ranges (multiples of 4: the kernels transform 4 rows per SIMD group) run in
+ * parallel. Odd n: one call per group of {@link oddGroupRows} rows, groups spread over the threads.
+ * Either way results do not depend on the thread count.
  */
 function execRows(
   fn: "rfftExec" | "irfftExec",
@@ -57,15 +56,12 @@ function execRows(
   outPtr: number,
   outRowBytes: number,
   batch: number,
-  beside?: () => void,
-  work = batch * p.plan.n,
 ): void {
   const odd = p.plan.n % 2 === 1;
   const unit = odd ? oddGroupRows(p.plan.n) : 4;
   const threads = getNumThreads();
-  if (threads === 1 || batch <= unit || work < splitThreshold(PARALLEL_MIN_SAMPLES)) {
+  if (threads === 1 || batch <= unit || batch * p.plan.n < splitThreshold(PARALLEL_MIN_SAMPLES)) {
     const ws = fftWorkspace(p.workBytes);
-    beside?.();
     for (let r0 = 0; r0 < batch; r0 += odd ? unit : batch) {
       const rows = Math.min(odd ? unit : batch, batch - r0);
       wasm[fn](p.ptr, inPtr + r0 * inRowBytes, outPtr + r0 * outRowBytes, rows, ws, p.bufElems);
@@ -88,7 +84,7 @@ function execRows(
       p.bufElems,
     ];
     if (!odd) {
-      parallelCall(fn, ranges.map(([r0, r1], q) => at(r0, r1, q)), beside);
+      parallelCall(fn, ranges.map(([r0, r1], q) => at(r0, r1, q)));
       return;
     }
     for (let g0 = 0; g0 < groups; g0 += perJob) {
@@ -96,7 +92,7 @@ function execRows(
       for (let g = g0; g < Math.min(groups, g0 + perJob); g++) {
         slices.push(at(g * unit, Math.min(batch, (g + 1) * unit), g - g0));
       }
-      parallelCall(fn, slices, g0 === 0 ? beside : undefined);
+      parallelCall(fn, slices);
     }
   } finally {
     works.forEach(free);
@@ -104,30 +100,57 @@ function execRows(
 }
 
 /**
- * Bytes of input plus output per streaming chunk of {@link streamRows}: small enough that a chunk
- * copied into wasm memory is still in the core's caches when it is transformed, and its spectrum when
- * it is copied out.
+ * Bytes of input plus output per hot chunk of {@link streamRows}: small enough that a chunk copied
+ * into wasm memory is still in the core's private caches when it is transformed, and its spectrum
+ * when it is copied out.
  */
-let streamChunkBytes = 1 << 19;
-
-/** Batches of at most this many chunks' bytes are transformed in one piece (see {@link streamRows}). */
-const STREAM_MIN_CHUNKS = 32;
+const HOT_CHUNK_BYTES = 1 << 18;
+let hotChunkBytes = HOT_CHUNK_BYTES;
 
 /**
- * Sets the chunk size of the array entry points (benchmarks and tests; `undefined` restores the
- * default of 512 KiB).
+ * Bytes of input plus output per round of {@link streamRows} with several threads: the workers' rows
+ * of a round are staged in wasm memory at once.
+ */
+const ROUND_BYTES = 1 << 25;
+
+/**
+ * Share of a round's rows that the calling thread transforms itself (in hot chunks) when the pool
+ * has `t` threads: a little less than 1/t, since it also does every copy.
+ */
+const CALLER_SHARE = 0.85;
+
+/**
+ * Sets the hot chunk size of the array entry points in bytes of input plus output (benchmarks and
+ * tests; `undefined` restores the default of 256 KiB).
  */
 export function setFftStreamChunkBytes(bytes: number | undefined): void {
-  streamChunkBytes = bytes ?? 1 << 19;
+  hotChunkBytes = bytes ?? HOT_CHUNK_BYTES;
+}
+
+/** Worker workspaces of {@link streamRows}, kept across calls (grown on demand). */
+const workerSpaces: number[] = [];
+let workerSpaceBytes = 0;
+
+function workerWorkspaces(count: number, bytes: number): number[] {
+  if (bytes > workerSpaceBytes) {
+    workerSpaces.forEach(free);
+    workerSpaces.length = 0;
+    workerSpaceBytes = Math.max(bytes, 2 * workerSpaceBytes);
+  }
+  while (workerSpaces.length < count) workerSpaces.push(malloc(workerSpaceBytes));
+  return workerSpaces;
 }
 
 /**
- * Array entry points: streams `batch` rows of `src` (`inRow` floats each) through wasm memory in
- * chunks of about {@link streamChunkBytes} (a multiple of 4 rows, of the odd-n group for odd n) when
- * the batch's input and output exceed {@link STREAM_MIN_CHUNKS} chunks or half of `residentCap()`, in
- * one piece otherwise: copy a chunk in, transform it while it is in the caches, copy its result out.
- * With several threads the copies overlap the transforms: while the workers transform chunk k, the
- * calling thread copies out chunk k − 1 and copies in chunk k + 1 (two buffers each), then joins.
+ * Array entry points: transforms `batch` rows of `src` (`inRow` floats each) into `dst` (`outRow`
+ * floats each) through wasm memory. Only the calling thread can read the JS arrays, so it does every
+ * copy; it copies in hot chunks of about {@link hotChunkBytes} (a multiple of 4 rows, of the odd-n
+ * group for odd n): copy a chunk in, transform it, copy its result out while all three stay in the
+ * core's caches. With several threads and enough work, each round of rows (at most
+ * {@link ROUND_BYTES}) is split: the workers' part is copied in at once and transformed by the
+ * workers while the calling thread runs the hot chunks of its own part beside them, then joins the
+ * workers' part and copies it out. Rows are transformed identically wherever they fall (odd n: in
+ * the fixed groups of {@link oddGroupRows}), so results do not depend on the thread count or chunks.
  */
 function streamRows(
   fn: "rfftExec" | "irfftExec",
@@ -140,57 +163,86 @@ function streamRows(
 ): void {
   if (batch === 0) return;
   const p = getWasmFftPlan(n);
-  const unit = n % 2 === 1 ? oddGroupRows(n) : 4;
-  // both buffers of a chunk within residentCap() (memory.ts) too
+  const odd = n % 2 === 1;
+  const unit = odd ? oddGroupRows(n) : 4;
   const rowBytes = (inRow + outRow) * 4;
-  const bytes = Math.min(streamChunkBytes, residentCap() / 2);
-  const chunkRows = Math.max(unit, Math.floor(bytes / rowBytes / unit) * unit);
-  // batches up to STREAM_MIN_CHUNKS chunks (which stay in the last-level cache) in one piece: streaming
-  // them gained nothing on one thread and lost 10-40 % on two (a dispatch per chunk) at n = 64, 256
-  const rows = batch * rowBytes <= STREAM_MIN_CHUNKS * streamChunkBytes && batch * rowBytes <= residentCap()
-    ? batch
-    : Math.min(batch, chunkRows);
-  const chunks = Math.ceil(batch / rows);
-  const nbuf = chunks > 1 ? 2 : 1;
-  const inBytes = rows * inRow * 4, outBytes = rows * outRow * 4;
-  const pin = malloc(nbuf * inBytes);
-  let pout = -1;
+  const units = (bytes: number) => Math.max(1, Math.floor(bytes / rowBytes / unit)) * unit;
+  const hotRows = Math.min(batch, units(Math.min(hotChunkBytes, residentCap() / 2)));
+  const threads = getNumThreads();
+  const split = threads > 1 && batch > 2 * unit && batch * n >= splitThreshold(PARALLEL_MIN_SAMPLES);
+  // a round: the workers' rows (staged at once) then the caller's rows (hot chunks)
+  // odd n: one slice per group (the kernels' call unit), at most 4 per thread and round
+  const workerShare = 1 - CALLER_SHARE / threads;
+  const maxStaged = odd ? 4 * threads * unit : Infinity;
+  const maxRound = Math.min(
+    units(Math.min(ROUND_BYTES, residentCap() / 2)),
+    Math.max(3 * unit, Math.floor(maxStaged / workerShare / unit) * unit),
+  );
+  // rounds of equal size (whole units)
+  const roundRows = split ? Math.ceil(batch / Math.ceil(batch / maxRound) / unit) * unit : 0;
+  const workerRows = (rows: number) =>
+    Math.min(
+      Math.ceil(rows / unit - 1) * unit,
+      maxStaged,
+      Math.max(unit, Math.round((rows * workerShare) / unit) * unit),
+    );
+  const stagedRows = split ? workerRows(roundRows) : 0;
+  const hin = malloc(hotRows * inRow * 4 + stagedRows * inRow * 4);
+  let hout = -1;
   try {
-    pout = malloc(nbuf * outBytes);
-    fftWorkspace(p.workBytes);
-    const count = (k: number) => Math.min(rows, batch - k * rows);
-    const copyIn = (k: number) =>
-      new Float32Array(memory.buffer, pin + (k % nbuf) * inBytes, count(k) * inRow).set(
-        src.subarray(k * rows * inRow, (k * rows + count(k)) * inRow),
-      );
-    const copyOut = (k: number) =>
-      dst.set(
-        new Float32Array(memory.buffer, pout + (k % nbuf) * outBytes, count(k) * outRow),
-        k * rows * outRow,
-      );
-    copyIn(0);
-    for (let k = 0; k < chunks; k++) {
-      const beside = () => {
-        if (k > 0) copyOut(k - 1);
-        if (k + 1 < chunks) copyIn(k + 1);
-      };
-      const r = count(k);
-      execRows(
-        fn,
-        p,
-        pin + (k % nbuf) * inBytes,
-        inRow * 4,
-        pout + (k % nbuf) * outBytes,
-        outRow * 4,
-        r,
-        beside,
-        batch * n,
-      );
+    hout = malloc(hotRows * outRow * 4 + stagedRows * outRow * 4);
+    const win = hin + hotRows * inRow * 4, wout = hout + hotRows * outRow * 4;
+    const ws = fftWorkspace(p.workBytes);
+    const spaces = split ? workerWorkspaces(4 * threads, p.workBytes) : [];
+    const h = heapF32();
+    const copyIn = (r0: number, rows: number, ptr: number) =>
+      h.set(src.subarray(r0 * inRow, (r0 + rows) * inRow), ptr >>> 2);
+    const copyOut = (r0: number, rows: number, ptr: number) =>
+      dst.set(h.subarray(ptr >>> 2, (ptr >>> 2) + rows * outRow), r0 * outRow);
+    // the caller's rows [r0, r1), hot chunk by hot chunk
+    const hotIn = new Float32Array(h.buffer, hin, hotRows * inRow);
+    const hotOut = new Float32Array(h.buffer, hout, hotRows * outRow);
+    const kernel = wasm[fn];
+    const hot = (r0: number, r1: number) => {
+      for (let c0 = r0; c0 < r1; c0 += hotRows) {
+        const rows = Math.min(hotRows, r1 - c0);
+        const full = rows === hotRows;
+        (full ? hotIn : hotIn.subarray(0, rows * inRow)).set(src.subarray(c0 * inRow, (c0 + rows) * inRow));
+        for (let g = 0; g < rows; g += odd ? unit : rows) {
+          const r = Math.min(odd ? unit : rows, rows - g);
+          kernel(p.ptr, hin + g * inRow * 4, hout + g * outRow * 4, r, ws, p.bufElems);
+        }
+        dst.set(full ? hotOut : hotOut.subarray(0, rows * outRow), c0 * outRow);
+      }
+    };
+    if (!split) {
+      hot(0, batch);
+      return;
     }
-    copyOut(chunks - 1);
+    for (let b0 = 0; b0 < batch; b0 += roundRows) {
+      const rows = Math.min(roundRows, batch - b0);
+      if (rows <= 2 * unit) {
+        hot(b0, b0 + rows);
+        continue;
+      }
+      const staged = workerRows(rows);
+      copyIn(b0, staged, win);
+      const ranges: [number, number][] = [];
+      if (odd) { for (let g = 0; g < staged; g += unit) ranges.push([g, Math.min(staged, g + unit)]); }
+      const slices = (odd ? ranges : rangeSlices(staged, unit, threads)).map(([s0, s1], q) => [
+        p.ptr,
+        win + s0 * inRow * 4,
+        wout + s0 * outRow * 4,
+        s1 - s0,
+        spaces[q],
+        p.bufElems,
+      ]);
+      parallelCall(fn, slices, () => hot(b0 + staged, b0 + rows));
+      copyOut(b0, staged, wout);
+    }
   } finally {
-    if (pout >= 0) free(pout);
-    free(pin);
+    if (hout >= 0) free(hout);
+    free(hin);
   }
 }
 
