@@ -14,7 +14,7 @@
 //   signals, spectra and work buffer resident in its own heap, one call per signal;
 // - ours through the pointer-level plan object `RealFft` (data resident in wasm memory, one call
 //   per batch) and through the copying Float32Array API `rfft` (copy share), with a fresh output
-//   array per call and with a reused one.
+//   array per call and with a reused one (also on one thread: `withThreads(1, ...)`).
 // Round trips: ours rfft+irfft next to PFFFT forward+backward (PFFFT's backward is unnormalised).
 // Targets (DESIGN.md): >= 1.0x PFFFT and >= 4x fft.js at n = 64, 256, 1024; non-powers of two
 // within 1.5x of the next power of two.
@@ -22,6 +22,7 @@ import FFT from "fft.js";
 import PFFFT from "@echogarden/pffft-wasm/simd";
 import { rfft } from "../src/fft/mod.ts";
 import { RealFft } from "../src/backend/wasm/fft.ts";
+import { getNumThreads, withThreads } from "../src/backend/threads/pool.ts";
 
 const B = 4096;
 
@@ -114,6 +115,11 @@ for (const n of [64, 256, 1024]) {
   cases.push({ group, name: `c3a rfft(Float32Array) n=${n}`, fn: () => rfft(x, n, B) });
   const out = new Float32Array(B * plan.bins * 2);
   cases.push({ group, name: `c3a rfft(Float32Array, out) n=${n}`, fn: () => rfft(x, n, B, out) });
+  cases.push({
+    group,
+    name: `c3a rfft(Float32Array, out) 1 thread n=${n}`,
+    fn: () => withThreads(1, false, () => rfft(x, n, B, out)),
+  });
 }
 
 // Non-powers of two next to the next power of two (ours, resident).
@@ -167,12 +173,12 @@ if (!import.meta.main) {
   console.log(
     `median ns per transform, batch of ${B}, ${rounds} rounds, ${
       cold ? "cold" : "warm"
-    } caches; ${navigator.userAgent}`,
+    } caches; c3a on ${getNumThreads()} threads; ${navigator.userAgent}`,
   );
   console.log(
-    "\n| n | fft.js realTransform | PFFFT SIMD | c3a rfft | c3a vs PFFFT | c3a vs fft.js | PFFFT fwd+inv | c3a rfft+irfft | c3a rfft(Float32Array) new out / reused out | rfft(x, n, batch, out) vs PFFFT |",
+    "\n| n | fft.js realTransform | PFFFT SIMD | c3a rfft | c3a vs PFFFT | c3a vs fft.js | PFFFT fwd+inv | c3a rfft+irfft | c3a rfft(Float32Array) new out / reused out | rfft(x, n, batch, out) vs PFFFT | same, 1 thread |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const n of [64, 256, 1024]) {
     const g = `rfft n=${n} x${B}`;
     const fj = get(g, `fft.js realTransform n=${n}`), pf = get(g, `pffft simd n=${n}`);
@@ -182,7 +188,9 @@ if (!import.meta.main) {
         f0(get(g, `pffft simd fwd+inv n=${n}`))
       } | ${f0(get(g, `c3a rfft+irfft n=${n}`))} | ${f0(get(g, `c3a rfft(Float32Array) n=${n}`))} / ${
         f0(get(g, `c3a rfft(Float32Array, out) n=${n}`))
-      } | ${f2(pf / get(g, `c3a rfft(Float32Array, out) n=${n}`))}x |`,
+      } | ${f2(pf / get(g, `c3a rfft(Float32Array, out) n=${n}`))}x | ${
+        f2(pf / get(g, `c3a rfft(Float32Array, out) 1 thread n=${n}`))
+      }x |`,
     );
   }
   console.log(

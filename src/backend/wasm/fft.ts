@@ -104,7 +104,7 @@ function execRows(
  * into wasm memory is still in the core's private caches when it is transformed, and its spectrum
  * when it is copied out.
  */
-const HOT_CHUNK_BYTES = 1 << 18;
+const HOT_CHUNK_BYTES = 1 << 19;
 let hotChunkBytes = HOT_CHUNK_BYTES;
 
 /**
@@ -121,7 +121,7 @@ const CALLER_SHARE = 0.85;
 
 /**
  * Sets the hot chunk size of the array entry points in bytes of input plus output (benchmarks and
- * tests; `undefined` restores the default of 256 KiB).
+ * tests; `undefined` restores the default of 512 KiB).
  */
 export function setFftStreamChunkBytes(bytes: number | undefined): void {
   hotChunkBytes = bytes ?? HOT_CHUNK_BYTES;
