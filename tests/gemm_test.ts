@@ -558,3 +558,33 @@ Deno.test("tiled sgemm is bit-identical for every thread count", async () => {
     await stopWorkers();
   }
 });
+
+Deno.test("sgemm pipelines big products over threads in column chunks: bit-identical to one thread", async () => {
+  try {
+    // [m, n, k, opts, splitAll]: above the pipeline's size (B and C over 1 MiB, several chunks) with the
+    // default thresholds, and small ragged products that take the pipelined path only with splitAll
+    const cases: [number, number, number, SgemmArrayOptions, boolean][] = [
+      [16, 4004, 64, { transB: true }, false], // Linear / lm_head forward, n not a multiple of the chunk
+      [24, 3001, 96, {}, false], // NN: B's columns staged row by row
+      [20, 3000, 90, { transA: true, transB: true }, false],
+      [12, 45, 19, { transB: true }, true],
+      [7, 30, 5, {}, true], // small-m path inside each chunk
+      [13, 9, 33, { transA: true }, true], // fewer column tiles than chunks
+    ];
+    for (const [m, n, k, o, splitAll] of cases) {
+      const a = uniformData(m * k, 41 + m), b = uniformData(k * n, 42 + n), c0 = uniformData(m * n, 43);
+      for (const accumulate of [false, true]) {
+        const opts = () => ({ ...o, accumulate, out: c0.slice() });
+        const one = withThreads(1, false, () => sgemm(a, b, m, n, k, opts()));
+        const tag = `${m}x${n}x${k} ${JSON.stringify(o)} accumulate=${accumulate}`;
+        for (const threads of [2, 3]) {
+          const many = withThreads(threads, splitAll, () => sgemm(a, b, m, n, k, opts()));
+          assert(many.every((v, i) => Object.is(v, one[i])), `${tag}: ${threads} threads differ from 1`);
+        }
+        checkBatchedRef(tag, one, a, b, m, n, k, { ...o, accumulate }, accumulate ? c0 : undefined);
+      }
+    }
+  } finally {
+    await stopWorkers();
+  }
+});

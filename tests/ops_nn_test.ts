@@ -228,6 +228,17 @@ Deno.test("scaledDotProductAttention: non-causal, L != S, Dv != D, custom scale,
   });
 });
 
+Deno.test("scaledDotProductAttention: power-of-two scale with S > D (applied to q) vs float64 reference", () => {
+  manualSeed(9);
+  const q = randn([1, 4, 9, 4]), k = randn([1, 2, 9, 4]), v = randn([1, 2, 9, 3]);
+  gradcheck((a, b, c) => scaledDotProductAttention(a, b, c, { causal: true }), [q, k, v], {
+    ref: refAttention(1, 4, 2, 9, 9, 4, 3, true, 0.5),
+  });
+  gradcheck((a, b, c) => scaledDotProductAttention(a, b, c, { scale: -0.25 }), [q, k, v], {
+    ref: refAttention(1, 4, 2, 9, 9, 4, 3, false, -0.25),
+  });
+});
+
 Deno.test("scaledDotProductAttention: additive mask broadcast over heads (padding)", () => {
   manualSeed(7);
   const q = randn([2, 2, 3, 4]), k = randn([2, 1, 3, 4]), v = randn([2, 1, 3, 4]);

@@ -528,9 +528,14 @@ export function scaledDotProductAttention(
     }
     maskStrides = broadcastStrides(ms, full);
   }
-  // scores [B·Hkv, g·L, S] == [B, Hq, L, S]
-  const scores = b.matmul(q.storage, k.storage, { m: gl, n: s, k: d, batch, transB: true });
-  b.binaryScalar("mul", scores, scale, false, scores);
+  // scores [B·Hkv, g·L, S] == [B, Hq, L, S]. A power-of-two scale (head dim 64: 1/8) multiplies q
+  // instead: exact either way (bit-identical scores barring subnormals), and q has D, not S, columns.
+  const e = Math.log2(Math.abs(scale));
+  const onQ = Number.isInteger(e) && Math.abs(e) < 64 && s > d;
+  const qs = onQ ? b.binaryScalar("mul", q.storage, scale, false) : q.storage;
+  const scores = b.matmul(qs, k.storage, { m: gl, n: s, k: d, batch, transB: true });
+  if (onQ) b.dispose(qs);
+  else b.binaryScalar("mul", scores, scale, false, scores);
   if (opts.causal) {
     b.binary("add", scores, causalMask(b, l, s), [rows / l, l, s], [l * s, s, 1], [0, s, 1], scores);
   }

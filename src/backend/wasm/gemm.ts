@@ -131,7 +131,22 @@ const PARALLEL_MIN_MACS = 1 << 21;
 /** Columns of C per slice are a multiple of this (the micro-kernel's tile width). */
 const SLICE_COLS = 8;
 
-function run(r: Resolved, m: number, n: number, k: number, pa: number, pb: number, pc: number): void {
+/**
+ * Runs the product on operands in wasm memory, split over threads when large enough. `slices` caps the
+ * number of column slices (default 4 per thread); `beside` runs on the calling thread while the workers
+ * start on the slices (parallelCall), or first when the product runs on this thread alone.
+ */
+function run(
+  r: Resolved,
+  m: number,
+  n: number,
+  k: number,
+  pa: number,
+  pb: number,
+  pc: number,
+  slices?: number,
+  beside?: () => void,
+): void {
   using s = new Scratch();
   // Fold batches into one product as the kernel would (wasm/gemm.ts), before sizing workspaces (they
   // depend on the folded m and k) and before slicing (so a slice never changes an item's path).
@@ -152,21 +167,51 @@ function run(r: Resolved, m: number, n: number, k: number, pa: number, pb: numbe
   const threads = getNumThreads();
   if (threads === 1 || batch * m * n * k < splitThreshold(PARALLEL_MIN_MACS)) {
     const ws = Number(wasm.sgemmWorkspaceBytes(m, n, k));
+    beside?.();
     callSgemm(sgemmArgs(rr, m, n, k, pa, pb, pc, ws > 0 ? s.alloc(ws) : 0));
     return;
   }
   // Slices are disjoint parts of C, each computed exactly as the whole call computes it, so the result
   // does not depend on the thread count.
-  const slices: number[][] = [];
-  const want = Math.min(4 * threads, MAX_SLICES);
-  if (batch > 1 && r.strideC !== 0 && batch >= threads) {
+  const parts: number[][] = [];
+  const want = Math.min(slices ?? 4 * threads, MAX_SLICES);
+  // Items per thread uneven and few (3 attention heads on 2 threads): each item in `pieces` column ranges
+  // so that every thread gets the same work.
+  let pieces = 1;
+  if (batch > 1 && r.strideC !== 0 && batch >= threads && batch < want && batch % threads !== 0) {
+    pieces = 2;
+    while ((batch * pieces) % threads !== 0 || batch * pieces < 2 * threads) pieces++;
+    if (batch * pieces > MAX_SLICES || pieces > Math.ceil(n / SLICE_COLS)) pieces = 1;
+  }
+  if (pieces > 1) {
+    const tiles = Math.ceil(n / SLICE_COLS), bCol = r.transB ? r.ldb : 1;
+    for (let t = 0; t < batch; t++) {
+      for (let q = 0; q < pieces; q++) {
+        const j0 = Math.floor((q * tiles) / pieces) * SLICE_COLS;
+        const j1 = Math.min(n, Math.floor(((q + 1) * tiles) / pieces) * SLICE_COLS);
+        const ws = Number(wasm.sgemmWorkspaceBytes(m, j1 - j0, k));
+        parts.push(
+          sgemmArgs(
+            { ...r, batch: 1 },
+            m,
+            j1 - j0,
+            k,
+            pa + 4 * t * r.strideA,
+            pb + 4 * (t * r.strideB + j0 * bCol),
+            pc + 4 * (t * r.strideC + j0),
+            ws > 0 ? s.alloc(ws) : 0,
+          ),
+        );
+      }
+    }
+  } else if (batch > 1 && r.strideC !== 0 && batch >= threads) {
     // independent batch items: contiguous ranges of items
     const count = Math.min(batch, want);
     const ws = Number(wasm.sgemmWorkspaceBytes(m, n, k));
     for (let q = 0; q < count; q++) {
       const t0 = Math.floor((q * batch) / count), t1 = Math.floor(((q + 1) * batch) / count);
       const at = (stride: number) => 4 * t0 * stride;
-      slices.push(
+      parts.push(
         sgemmArgs(
           { ...r, batch: t1 - t0 },
           m,
@@ -189,12 +234,12 @@ function run(r: Resolved, m: number, n: number, k: number, pa: number, pb: numbe
       const j1 = Math.min(n, Math.floor(((q + 1) * tiles) / count) * SLICE_COLS);
       if (j1 <= j0) continue;
       const ws = Number(wasm.sgemmWorkspaceBytes(m, j1 - j0, k));
-      slices.push(
+      parts.push(
         sgemmArgs(rr, m, j1 - j0, k, pa, pb + 4 * j0 * bCol, pc + 4 * j0, ws > 0 ? s.alloc(ws) : 0),
       );
     }
   }
-  parallelCall("sgemm", slices);
+  parallelCall("sgemm", parts, beside);
 }
 
 function sgemmArgs(
@@ -294,6 +339,14 @@ export function sgemm(
     tiled(a, b, c, m, n, k, r);
     return c;
   }
+  if (
+    r.batch === 1 && getNumThreads() > 1 &&
+    (r.extentB + r.extentC) * 4 >= splitThreshold(PIPELINE_MIN_BYTES) &&
+    m * n * k >= splitThreshold(PARALLEL_MIN_MACS)
+  ) {
+    pipelined(a, b, c, m, n, k, r);
+    return c;
+  }
   using s = new Scratch();
   const pa = r.extentA > 0 ? s.copyIn(a.subarray(0, r.extentA)) : 0;
   const pb = r.extentB > 0 ? s.copyIn(b.subarray(0, r.extentB)) : 0;
@@ -305,6 +358,61 @@ export function sgemm(
   // memory may have grown during run(): take a fresh view
   cView.set(f32view(pc, r.extentC));
   return c;
+}
+
+/** Bytes of B and C from which one product on several threads is pipelined (see {@link pipelined}). */
+const PIPELINE_MIN_BYTES = 1 << 20;
+/** Bytes of B and C per pipelined column chunk, about (2 to 16 chunks). */
+const CHUNK_BYTES = 2 << 20;
+
+/**
+ * One product `C (+)= op(A)·op(B)` of {@link sgemm} on several threads, in column chunks of op(B) and C
+ * (multiples of SLICE_COLS): while the threads compute chunk q, the calling thread copies chunk q+1 of B
+ * (and of C when accumulating) into wasm memory and chunk q-1 of C out (parallelCall's `beside`), so the
+ * copies (and the page faults of a fresh `c`) overlap the arithmetic instead of preceding and following
+ * it. Every column of C is computed exactly as in one call (columns are independent in the kernel), so
+ * the result is bit-identical to the unchunked product on any number of threads.
+ */
+function pipelined(
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  r: Resolved,
+): void {
+  const threads = getNumThreads();
+  const tiles = Math.ceil(n / SLICE_COLS);
+  const bytes = (r.extentB + r.extentC) * 4;
+  const chunks = Math.max(1, Math.min(16, tiles, Math.max(2, Math.round(bytes / CHUNK_BYTES))));
+  const perChunk = Math.max(threads, Math.ceil((4 * threads) / chunks));
+  const col = (q: number) => Math.min(n, Math.floor((q * tiles) / chunks) * SLICE_COLS);
+  using s = new Scratch();
+  const pa = s.copyIn(a.subarray(0, r.extentA));
+  const pb = s.alloc(r.extentB * 4), pc = s.alloc(r.extentC * 4);
+  // fresh views on every use: run() allocates workspaces, which may grow memory
+  const stage = (q: number) => {
+    const j0 = col(q), j1 = col(q + 1);
+    const bv = f32view(pb, r.extentB), cv = f32view(pc, r.extentC);
+    if (r.transB) bv.set(b.subarray(j0 * k, j1 * k), j0 * k);
+    else for (let p = 0; p < k; p++) bv.set(b.subarray(p * n + j0, p * n + j1), p * n + j0);
+    if (r.accumulate) { for (let i = 0; i < m; i++) cv.set(c.subarray(i * n + j0, i * n + j1), i * n + j0); }
+  };
+  const unstage = (q: number) => {
+    const j0 = col(q), j1 = col(q + 1), cv = f32view(pc, r.extentC);
+    for (let i = 0; i < m; i++) c.set(cv.subarray(i * n + j0, i * n + j1), i * n + j0);
+  };
+  stage(0);
+  for (let q = 0; q < chunks; q++) {
+    const j0 = col(q), j1 = col(q + 1);
+    const beside = () => {
+      if (q + 1 < chunks) stage(q + 1);
+      if (q > 0) unstage(q - 1);
+    };
+    run(r, m, j1 - j0, k, pa, pb + 4 * j0 * (r.transB ? k : 1), pc + 4 * j0, perChunk, beside);
+  }
+  unstage(chunks - 1);
 }
 
 /** Rows of op(A) at or below which the kernel takes its small-m path (wasm/gemm.ts SMALL_M). */
