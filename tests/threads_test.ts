@@ -102,14 +102,15 @@ const CASES: Case[] = [
     check: [0, 7],
   },
   {
-    name: "3 batch items (KV heads), each split in column ranges",
+    name: "3 batch items (KV heads), column ranges",
     m: 96,
     n: 100,
     k: 80,
     o: { batch: 3, transB: true },
     check: [2],
   },
-  { name: "3 batch items NN, column ranges", m: 100, n: 70, k: 110, o: { batch: 3 }, check: [1] },
+  { name: "3 batch items NN, row ranges", m: 100, n: 70, k: 110, o: { batch: 3 }, check: [1] },
+  { name: "3 batch items TN, row ranges", m: 150, n: 60, k: 80, o: { batch: 3, transA: true }, check: [2] },
   {
     name: "batch with shared B (folded rows)",
     m: 5,

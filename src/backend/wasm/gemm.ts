@@ -130,6 +130,10 @@ function resolve(fn: string, m: number, n: number, k: number, o: SgemmPtrOptions
 const PARALLEL_MIN_MACS = 1 << 21;
 /** Columns of C per slice are a multiple of this (the micro-kernel's tile width). */
 const SLICE_COLS = 8;
+/** Rows of the micro-kernel's tile (wasm/gemm.ts MR): row ranges of a split start at multiples of it. */
+const MR = 6;
+/** Fewest columns per slice when a product has more slices than threads (packing A costs ~5 % there). */
+const MIN_SLICE_COLS = 96;
 
 /**
  * Runs the product on operands in wasm memory, split over threads when large enough. `slices` caps the
@@ -175,30 +179,39 @@ function run(
   // does not depend on the thread count.
   const parts: number[][] = [];
   const want = Math.min(slices ?? 4 * threads, MAX_SLICES);
-  // Items per thread uneven and few (3 attention heads on 2 threads): each item in `pieces` column ranges
-  // so that every thread gets the same work.
+  // Items per thread uneven and few (3 KV heads of attention on 2 threads): each item in `pieces` row
+  // ranges (when op(B) is the smaller operand to re-pack, and every range keeps the blocked path's more
+  // than SMALL_M_ROWS rows) or column ranges, so that every thread gets the same work.
   let pieces = 1;
   if (batch > 1 && r.strideC !== 0 && batch >= threads && batch < want && batch % threads !== 0) {
     pieces = 2;
     while ((batch * pieces) % threads !== 0 || batch * pieces < 2 * threads) pieces++;
-    if (batch * pieces > MAX_SLICES || pieces > Math.ceil(n / SLICE_COLS)) pieces = 1;
+    if (batch * pieces > MAX_SLICES) pieces = 1;
   }
-  if (pieces > 1) {
+  const byRows = pieces > 1 && n < m && Math.floor(m / pieces) > SMALL_M_ROWS + MR;
+  if (pieces > 1 && (byRows || pieces <= Math.ceil(n / SLICE_COLS))) {
     const tiles = Math.ceil(n / SLICE_COLS), bCol = r.transB ? r.ldb : 1;
+    const aRow = r.transA ? 1 : r.lda, panels = Math.ceil(m / MR);
     for (let t = 0; t < batch; t++) {
       for (let q = 0; q < pieces; q++) {
-        const j0 = Math.floor((q * tiles) / pieces) * SLICE_COLS;
-        const j1 = Math.min(n, Math.floor(((q + 1) * tiles) / pieces) * SLICE_COLS);
-        const ws = Number(wasm.sgemmWorkspaceBytes(m, j1 - j0, k));
+        let i0 = 0, i1 = m, j0 = 0, j1 = n;
+        if (byRows) {
+          i0 = Math.floor((q * panels) / pieces) * MR;
+          i1 = Math.min(m, Math.floor(((q + 1) * panels) / pieces) * MR);
+        } else {
+          j0 = Math.floor((q * tiles) / pieces) * SLICE_COLS;
+          j1 = Math.min(n, Math.floor(((q + 1) * tiles) / pieces) * SLICE_COLS);
+        }
+        const ws = Number(wasm.sgemmWorkspaceBytes(i1 - i0, j1 - j0, k));
         parts.push(
           sgemmArgs(
             { ...r, batch: 1 },
-            m,
+            i1 - i0,
             j1 - j0,
             k,
-            pa + 4 * t * r.strideA,
+            pa + 4 * (t * r.strideA + i0 * aRow),
             pb + 4 * (t * r.strideB + j0 * bCol),
-            pc + 4 * (t * r.strideC + j0),
+            pc + 4 * (t * r.strideC + i0 * r.ldc + j0),
             ws > 0 ? s.alloc(ws) : 0,
           ),
         );
@@ -227,7 +240,8 @@ function run(
   } else {
     // column ranges of C (and of op(B)), multiples of the tile width
     const tiles = Math.ceil(n / SLICE_COLS);
-    const count = Math.min(tiles, want);
+    // each slice re-packs all of op(A): at least MIN_SLICE_COLS columns per slice beyond one per thread
+    const count = Math.min(tiles, want, Math.max(threads, Math.floor(n / MIN_SLICE_COLS)));
     const bCol = r.transB ? r.ldb : 1;
     for (let q = 0; q < count; q++) {
       const j0 = Math.floor((q * tiles) / count) * SLICE_COLS;
