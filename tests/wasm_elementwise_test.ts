@@ -519,6 +519,42 @@ Deno.test("wasm softmax / logSoftmax rows and gradients vs float64 (ragged and l
   assert(maxAbsDiff(y.subarray(5), yj.subarray(5)) < 1e-7);
 });
 
+Deno.test("wasm softmax rows with causal −Inf masks and spreads past float32's normal range vs float64", () => {
+  const rows = 6, dim = 300, n = rows * dim;
+  const x = randArr(n, dim, 8);
+  for (let r = 0; r < rows; r++) for (let j = r * 50 + 1; j < dim; j++) x[r * dim + j] = -Infinity;
+  // row 5: shifts of -86, -87.5, -90, -103, -200, -1e30 below its max (exp subnormal or 0 in float32)
+  [0, -86, -87.5, -90, -103, -200, -1e30].forEach((v, j) => x[5 * dim + j] = 3 + v);
+  const saved = wasmElementwise.minElementsTranscendental;
+  wasmElementwise.minElementsTranscendental = 1;
+  try {
+    for (const log of [false, true]) {
+      const y = new Float32Array(n);
+      softmaxKernel(x, y, rows, dim, 1, log);
+      const ref = softmaxRef(x, rows, dim, log);
+      for (let i = 0; i < n; i++) {
+        if (x[i] === -Infinity) {
+          assertEquals(y[i], log ? -Infinity : 0, `masked [${i}] log=${log}`);
+          continue;
+        }
+        // row 5's far tail: exp near the bottom of float32's range, 0 below its normal range (< 1.2e-38)
+        const rel = i >= 5 * dim && i < 5 * dim + 7 ? 1e-5 : 6e-7; // exp ~3 ulp, then the division
+        const tol = log ? 2.4e-7 * (Math.abs(x[i]) + Math.abs(x[i] - ref[i])) : rel * ref[i] + 1e-37;
+        assert(Math.abs(y[i] - ref[i]) <= tol, `log=${log} [${i}]: ${y[i]} vs ${ref[i]}`);
+      }
+    }
+    // a NaN makes its row NaN (as PyTorch); the other rows are untouched by it
+    const xn = x.slice(0, 2 * dim);
+    xn[dim + 7] = NaN;
+    const yn = new Float32Array(2 * dim);
+    softmaxKernel(xn, yn, 2, dim, 1, false);
+    assert(yn.subarray(dim).every((v) => v !== v), "NaN row");
+    assert(yn.subarray(0, dim).every((v) => v === v), "row without NaN");
+  } finally {
+    wasmElementwise.minElementsTranscendental = saved;
+  }
+});
+
 Deno.test("wasm row sums (sum over the last axis) accumulate in float64", () => {
   for (const [rows, cols] of [[1, 1], [3, 5], [100, 256], [1, 100_003], [3, STAGE_CHUNK + 1]]) {
     const x = randArr(rows * cols, cols, 1, 0.25);
