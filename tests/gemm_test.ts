@@ -570,6 +570,7 @@ Deno.test("sgemm pipelines big products over threads in column chunks: bit-ident
       [12, 45, 19, { transB: true }, true],
       [7, 30, 5, {}, true], // small-m path inside each chunk
       [13, 9, 33, { transA: true }, true], // fewer column tiles than chunks
+      [5, 9, 0, {}, true], // k = 0: C = 0 (or unchanged)
     ];
     for (const [m, n, k, o, splitAll] of cases) {
       const a = uniformData(m * k, 41 + m), b = uniformData(k * n, 42 + n), c0 = uniformData(m * n, 43);

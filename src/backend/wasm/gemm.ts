@@ -354,7 +354,7 @@ export function sgemm(
     return c;
   }
   if (
-    r.batch === 1 && getNumThreads() > 1 &&
+    r.batch === 1 && k > 0 && getNumThreads() > 1 &&
     (r.extentB + r.extentC) * 4 >= splitThreshold(PIPELINE_MIN_BYTES) &&
     m * n * k >= splitThreshold(PARALLEL_MIN_MACS)
   ) {
