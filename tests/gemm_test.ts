@@ -561,12 +561,12 @@ Deno.test("tiled sgemm is bit-identical for every thread count", async () => {
 
 Deno.test("sgemm pipelines big products over threads in column chunks: bit-identical to one thread", async () => {
   try {
-    // [m, n, k, opts, splitAll]: above the pipeline's size (B and C over 1 MiB, several chunks) with the
-    // default thresholds, and small ragged products that take the pipelined path only with splitAll
+    // [m, n, k, opts, splitAll]: above the pipeline's size (B and C over 16 MiB, several chunks) with the
+    // default thresholds, and smaller ragged products that take the pipelined path only with splitAll
     const cases: [number, number, number, SgemmArrayOptions, boolean][] = [
-      [16, 4004, 64, { transB: true }, false], // Linear / lm_head forward, n not a multiple of the chunk
-      [24, 3001, 96, {}, false], // NN: B's columns staged row by row
-      [20, 3000, 90, { transA: true, transB: true }, false],
+      [12, 36004, 120, { transB: true }, false], // lm_head-like: B and C over 16 MiB, n not a multiple of 8
+      [24, 3001, 96, {}, true], // NN: B's columns staged row by row
+      [20, 3000, 90, { transA: true, transB: true }, true],
       [12, 45, 19, { transB: true }, true],
       [7, 30, 5, {}, true], // small-m path inside each chunk
       [13, 9, 33, { transA: true }, true], // fewer column tiles than chunks

@@ -136,9 +136,9 @@ const MR = 6;
 const MIN_SLICE_COLS = 96;
 
 /**
- * Runs the product on operands in wasm memory, split over threads when large enough. `slices` caps the
- * number of column slices (default 4 per thread); `beside` runs on the calling thread while the workers
- * start on the slices (parallelCall), or first when the product runs on this thread alone.
+ * Runs the product on operands in wasm memory, split over threads when large enough. `beside` runs on
+ * the calling thread while the workers start on the slices (parallelCall), or first when the product
+ * runs on this thread alone.
  */
 function run(
   r: Resolved,
@@ -148,7 +148,6 @@ function run(
   pa: number,
   pb: number,
   pc: number,
-  slices?: number,
   beside?: () => void,
 ): void {
   using s = new Scratch();
@@ -178,7 +177,7 @@ function run(
   // Slices are disjoint parts of C, each computed exactly as the whole call computes it, so the result
   // does not depend on the thread count.
   const parts: number[][] = [];
-  const want = Math.min(slices ?? 4 * threads, MAX_SLICES);
+  const want = Math.min(4 * threads, MAX_SLICES);
   // Items per thread uneven and few (3 KV heads of attention on 2 threads): each item in `pieces` row
   // ranges (when op(B) is the smaller operand to re-pack, and every range keeps the blocked path's more
   // than SMALL_M_ROWS rows) or column ranges, so that every thread gets the same work.
@@ -374,10 +373,14 @@ export function sgemm(
   return c;
 }
 
-/** Bytes of B and C from which one product on several threads is pipelined (see {@link pipelined}). */
-const PIPELINE_MIN_BYTES = 1 << 20;
+/**
+ * Bytes of B and C from which one product on several threads is pipelined (see {@link pipelined}):
+ * where copying them (and faulting in a fresh C) is a large part of the call, e.g. the tied lm_head
+ * (SmolLM2: B 113 MB, C 50 MB for 256 tokens). Below it the copies are a few % of the arithmetic.
+ */
+const PIPELINE_MIN_BYTES = 16 << 20;
 /** Bytes of B and C per pipelined column chunk, about (2 to 16 chunks). */
-const CHUNK_BYTES = 2 << 20;
+const CHUNK_BYTES = 8 << 20;
 
 /**
  * One product `C (+)= op(A)·op(B)` of {@link sgemm} on several threads, in column chunks of op(B) and C
@@ -396,11 +399,9 @@ function pipelined(
   k: number,
   r: Resolved,
 ): void {
-  const threads = getNumThreads();
   const tiles = Math.ceil(n / SLICE_COLS);
   const bytes = (r.extentB + r.extentC) * 4;
   const chunks = Math.max(1, Math.min(16, tiles, Math.max(2, Math.round(bytes / CHUNK_BYTES))));
-  const perChunk = Math.max(threads, Math.ceil((4 * threads) / chunks));
   const col = (q: number) => Math.min(n, Math.floor((q * tiles) / chunks) * SLICE_COLS);
   using s = new Scratch();
   const pa = s.copyIn(a.subarray(0, r.extentA));
@@ -424,7 +425,8 @@ function pipelined(
       if (q + 1 < chunks) stage(q + 1);
       if (q > 0) unstage(q - 1);
     };
-    run(r, m, j1 - j0, k, pa, pb + 4 * j0 * (r.transB ? k : 1), pc + 4 * j0, perChunk, beside);
+    // the default 4 slices per thread: the workers take the slices this thread misses while copying
+    run(r, m, j1 - j0, k, pa, pb + 4 * j0 * (r.transB ? k : 1), pc + 4 * j0, beside);
   }
   unstage(chunks - 1);
 }
