@@ -17,6 +17,7 @@ import { irfft, rfft } from "../src/fft/rfft.ts";
 import { c3aBackward, c3aForward } from "../src/backend/wasm/circulant.ts";
 import { irfftPtr, rfftPtr, setFftStreamChunkBytes } from "../src/backend/wasm/fft.ts";
 import { free, malloc, memory, setResidentCap } from "../src/backend/wasm/memory.ts";
+import { privateKernels } from "../src/backend/wasm/private_kernels.ts";
 
 const THREAD_COUNTS = [1, 2, 3, 5];
 
@@ -287,6 +288,9 @@ console.log(y[255 * 200 + 199] === s ? "same" : "differs");`;
 
 Deno.test("threads: the array FFT in small chunks and rounds equals the resident pointer API bit for bit (1, 2 and 3 threads)", async () => {
   const before = getNumThreads();
+  // on a shared memory the calling thread's chunks run on the unshared second instance: compared here
+  // with the shared instance's pointer API
+  assertEquals(privateKernels !== null, sharedMemory);
   try {
     // chunk boundaries every few rows, even n (4-row units) and odd n (several 136-row groups, the
     // last one short; n = 3: 19 groups of 5464 rows, more than one round of staged groups on 2 and 3

@@ -18,7 +18,8 @@
 
 import { free, malloc, memory, residentCap, wasm } from "./memory.ts";
 import { heapF32 } from "./stream.ts";
-import { fftWorkspace, getWasmFftPlan, type WasmFftPlan } from "./fft_plan.ts";
+import { fftWorkspace, getWasmFftPlan, privateFftPlanPtr, type WasmFftPlan } from "./fft_plan.ts";
+import { privateKernels } from "./private_kernels.ts";
 import { getNumThreads, parallelCall, rangeSlices, splitThreshold } from "../threads/pool.ts";
 
 /** Batches below this many signal samples are transformed on the calling thread only. */
@@ -127,6 +128,22 @@ export function setFftStreamChunkBytes(bytes: number | undefined): void {
   hotChunkBytes = bytes ?? HOT_CHUNK_BYTES;
 }
 
+/**
+ * Most bytes (hot buffers plus workspace) that {@link streamRows} keeps in the memory of
+ * `privateKernels` (never freed); larger hot chunks run on the shared memory.
+ */
+const PRIVATE_MAX_BYTES = 1 << 22;
+let privatePtr = -1, privateBytes = 0;
+
+/** Byte offset of a grow-only scratch region of at least `bytes` in `privateKernels`' memory. */
+function privateScratch(bytes: number): number {
+  if (bytes > privateBytes) {
+    privateBytes = Math.min(PRIVATE_MAX_BYTES, Math.max(bytes, 2 * privateBytes));
+    privatePtr = privateKernels!.alloc(privateBytes);
+  }
+  return privatePtr;
+}
+
 /** Worker workspaces of {@link streamRows}, kept across calls (grown on demand). */
 const workerSpaces: number[] = [];
 let workerSpaceBytes = 0;
@@ -187,11 +204,16 @@ function streamRows(
       Math.max(unit, Math.round((rows * workerShare) / unit) * unit),
     );
   const stagedRows = split ? workerRows(roundRows) : 0;
-  const hin = malloc(hotRows * inRow * 4 + stagedRows * inRow * 4);
+  // the caller's hot chunks run on the unshared instance when there is one (copies into a
+  // SharedArrayBuffer are about half as fast) and their scratch stays small
+  const hotBytes = hotRows * rowBytes + p.workBytes;
+  const priv = privateKernels !== null && hotBytes <= PRIVATE_MAX_BYTES ? privateKernels : null;
+  const sharedHot = priv !== null ? 0 : hotRows;
+  const hin = malloc((sharedHot + stagedRows) * inRow * 4);
   let hout = -1;
   try {
-    hout = malloc(hotRows * outRow * 4 + stagedRows * outRow * 4);
-    const win = hin + hotRows * inRow * 4, wout = hout + hotRows * outRow * 4;
+    hout = malloc((sharedHot + stagedRows) * outRow * 4);
+    const win = hin + sharedHot * inRow * 4, wout = hout + sharedHot * outRow * 4;
     const ws = fftWorkspace(p.workBytes);
     const spaces = split ? workerWorkspaces(4 * threads, p.workBytes) : [];
     const h = heapF32();
@@ -199,10 +221,14 @@ function streamRows(
       h.set(src.subarray(r0 * inRow, (r0 + rows) * inRow), ptr >>> 2);
     const copyOut = (r0: number, rows: number, ptr: number) =>
       dst.set(h.subarray(ptr >>> 2, (ptr >>> 2) + rows * outRow), r0 * outRow);
-    // the caller's rows [r0, r1), hot chunk by hot chunk
-    const hotIn = new Float32Array(h.buffer, hin, hotRows * inRow);
-    const hotOut = new Float32Array(h.buffer, hout, hotRows * outRow);
-    const kernel = wasm[fn];
+    const hbase = priv !== null ? privateScratch(hotBytes) : hin;
+    const pin = hbase, pout = priv !== null ? hbase + hotRows * inRow * 4 : hout;
+    const hws = priv !== null ? pout + hotRows * outRow * 4 : ws;
+    const hplan = priv !== null ? privateFftPlanPtr(n, priv) : p.ptr;
+    const hmem = priv !== null ? priv.memory : memory;
+    const hotIn = new Float32Array(hmem.buffer, pin, hotRows * inRow);
+    const hotOut = new Float32Array(hmem.buffer, pout, hotRows * outRow);
+    const kernel = (priv !== null ? priv.kernels : wasm)[fn];
     const hot = (r0: number, r1: number) => {
       for (let c0 = r0; c0 < r1; c0 += hotRows) {
         const rows = Math.min(hotRows, r1 - c0);
@@ -210,7 +236,7 @@ function streamRows(
         (full ? hotIn : hotIn.subarray(0, rows * inRow)).set(src.subarray(c0 * inRow, (c0 + rows) * inRow));
         for (let g = 0; g < rows; g += odd ? unit : rows) {
           const r = Math.min(odd ? unit : rows, rows - g);
-          kernel(p.ptr, hin + g * inRow * 4, hout + g * outRow * 4, r, ws, p.bufElems);
+          kernel(hplan, pin + g * inRow * 4, pout + g * outRow * 4, r, hws, p.bufElems);
         }
         dst.set(full ? hotOut : hotOut.subarray(0, rows * outRow), c0 * outRow);
       }

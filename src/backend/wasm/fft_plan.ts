@@ -2,7 +2,8 @@
  * Uploads FFT plans of the shared planner (src/fft/plan.ts, with the wasm kernels' capabilities
  * {@link WASM_FFT_CAPABILITIES}: radix 8 included) into wasm memory in the descriptor layout the
  * kernels of `wasm/fft.ts` read, once per length n (persistent, never freed), and owns the shared FFT
- * workspace.
+ * workspace. {@link privateFftPlanPtr} uploads the same plans into the memory of the calling thread's
+ * unshared kernel instance (./private_kernels.ts).
  *
  * Descriptor layout (32-bit words, byte offsets):
  * - real plan: 0 n, 4 m (complex length), 8 even (1/0), 12 split twiddles ptr (w^k/2, k = 0..m, f32
@@ -22,6 +23,7 @@ import {
   getFftPlan,
   type StockhamPlan,
 } from "../../fft/plan.ts";
+import type { PrivateKernels } from "./private_kernels.ts";
 
 /** Radices of the wasm FFT kernels (wasm/fft.ts): 2, 3, 4, 5 and 8. */
 export const WASM_FFT_CAPABILITIES: FftCapabilities = { radices: [2, 3, 4, 5, 8] };
@@ -38,41 +40,62 @@ export interface WasmFftPlan {
   readonly workBytes: number;
 }
 
-const cache = new Map<number, WasmFftPlan>();
-const complexCache = new Map<number, number>();
+/** Where plans are uploaded: a memory and its never-freeing allocation function. */
+interface Arena {
+  readonly memory: WebAssembly.Memory;
+  alloc(bytes: number): number;
+  /** Complex plan descriptors by length (shared by the real plans of this arena). */
+  readonly complex: Map<number, number>;
+}
 
-function upload(data: Float32Array): number {
-  const p = allocPersistent(Math.max(4, data.byteLength));
-  new Float32Array(memory.buffer, p, data.length).set(data);
+const mainArena: Arena = { memory, alloc: allocPersistent, complex: new Map() };
+
+function upload(a: Arena, data: Float32Array): number {
+  const p = a.alloc(Math.max(4, data.byteLength));
+  new Float32Array(a.memory.buffer, p, data.length).set(data);
   return p;
 }
 
-function writeWords(words: number[]): number {
-  const p = allocPersistent(words.length * 4);
-  new Int32Array(memory.buffer, p, words.length).set(words);
+function writeWords(a: Arena, words: number[]): number {
+  const p = a.alloc(words.length * 4);
+  new Int32Array(a.memory.buffer, p, words.length).set(words);
   return p;
 }
 
-function uploadStockham(sp: StockhamPlan): number {
+function uploadStockham(a: Arena, sp: StockhamPlan): number {
   const words = [0, sp.length, sp.passes.length];
-  for (const pass of sp.passes) words.push(pass.radix, pass.l, pass.s, upload(pass.twiddles));
-  return writeWords(words);
+  for (const pass of sp.passes) words.push(pass.radix, pass.l, pass.s, upload(a, pass.twiddles));
+  return writeWords(a, words);
 }
 
-function uploadComplex(cp: ComplexPlan): number {
-  let p = complexCache.get(cp.length);
+function uploadComplex(a: Arena, cp: ComplexPlan): number {
+  let p = a.complex.get(cp.length);
   if (p !== undefined) return p;
   if (cp.kind === "stockham") {
-    p = uploadStockham(cp);
+    p = uploadStockham(a, cp);
   } else {
-    const chirp = upload(cp.chirp);
-    const filter = upload(cp.filter);
-    const sub = uploadStockham(cp.sub);
-    p = writeWords([1, cp.length, cp.m, chirp, filter, sub]);
+    const chirp = upload(a, cp.chirp);
+    const filter = upload(a, cp.filter);
+    const sub = uploadStockham(a, cp.sub);
+    p = writeWords(a, [1, cp.length, cp.m, chirp, filter, sub]);
   }
-  complexCache.set(cp.length, p);
+  a.complex.set(cp.length, p);
   return p;
 }
+
+/** Uploads the real plan descriptor of `plan` (and what it points to) into `a`; returns its offset. */
+function uploadReal(a: Arena, plan: FftPlan): number {
+  const half = new Float32Array(plan.splitTwiddles.length);
+  for (let i = 0; i < half.length; i++) half[i] = plan.splitTwiddles[i] * 0.5;
+  const tw = upload(a, half);
+  const cp = uploadComplex(a, plan.complex);
+  const ptr = a.alloc(24);
+  new Int32Array(a.memory.buffer, ptr, 6).set([plan.n, plan.complexLength, plan.even ? 1 : 0, tw, cp, 0]);
+  new Float32Array(a.memory.buffer, ptr + 20, 1)[0] = 1 / plan.n;
+  return ptr;
+}
+
+const cache = new Map<number, WasmFftPlan>();
 
 /**
  * Returns the wasm-resident plan of the real FFT of length n (cached per n; uploaded once).
@@ -83,14 +106,7 @@ export function getWasmFftPlan(n: number): WasmFftPlan {
   let w = cache.get(n);
   if (w) return w;
   const plan = getFftPlan(n, WASM_FFT_CAPABILITIES);
-  const half = new Float32Array(plan.splitTwiddles.length);
-  for (let i = 0; i < half.length; i++) half[i] = plan.splitTwiddles[i] * 0.5;
-  const tw = upload(half);
-  const cp = uploadComplex(plan.complex);
-  const ptr = allocPersistent(24);
-  const words = new Int32Array(memory.buffer, ptr, 6);
-  words.set([n, plan.complexLength, plan.even ? 1 : 0, tw, cp, 0]);
-  new Float32Array(memory.buffer, ptr + 20, 1)[0] = 1 / n;
+  const ptr = uploadReal(mainArena, plan);
   const m = plan.complex.kind === "bluestein" ? plan.complex.m : 0;
   const bufElems = Math.max(plan.complexLength + 2, m);
   // two lane buffers, then a dummy row and a zero row of (n+7) & ~3 floats each (wasm/fft.ts)
@@ -98,6 +114,22 @@ export function getWasmFftPlan(n: number): WasmFftPlan {
   w = { plan, ptr, bufElems, workBytes };
   cache.set(n, w);
   return w;
+}
+
+let privateArena: Arena | undefined;
+const privateCache = new Map<number, number>();
+
+/**
+ * Byte offset of the real plan descriptor of length n in the memory of `privateKernels`
+ * (./private_kernels.ts), uploaded there once per n (same plan as {@link getWasmFftPlan}).
+ */
+export function privateFftPlanPtr(n: number, priv: PrivateKernels): number {
+  let p = privateCache.get(n);
+  if (p !== undefined) return p;
+  privateArena ??= { memory: priv.memory, alloc: priv.alloc, complex: new Map() };
+  p = uploadReal(privateArena, getWasmFftPlan(n).plan);
+  privateCache.set(n, p);
+  return p;
 }
 
 let workPtr = -1;
