@@ -296,10 +296,15 @@ Deno.test("threads: the array FFT in small chunks and rounds equals the resident
     // last one short; n = 3: 19 groups of 5464 rows, more than one round of staged groups on 2 and 3
     // threads), forward and inverse
     for (
-      const { n, batch } of [{ n: 256, batch: 301 }, { n: 127, batch: 403 }, { n: 5, batch: 7000 }, {
-        n: 3,
-        batch: 100_000,
-      }]
+      const { n, batch } of [
+        { n: 256, batch: 301 },
+        { n: 127, batch: 403 },
+        { n: 5, batch: 7000 },
+        { n: 3, batch: 100_000 },
+        // n >= 512: the workers take part (smaller n run on the calling thread alone)
+        { n: 1024, batch: 301 },
+        { n: 1023, batch: 403 },
+      ]
     ) {
       const bins = Math.floor(n / 2) + 1;
       const x = uniformData(n * batch, 7 * n + batch);
