@@ -45,11 +45,14 @@ Deno.test("array pool: never holds more than the peak, nor more than maxBytes", 
     const a = [b.full(n), b.full(n)];
     for (const s of a) b.dispose(s); // peak 2 arrays: both pooled
     assertEquals(b.pooledBytes, 2 * bytes);
-    // an array of another size while the pool holds the peak: not kept (live + pooled ≤ 2 × peak)
+    // an array of another size while the pool holds the peak: the array pooled longest ago makes room
     const other = b.full(n / 2); // fresh: the pool has no array of this size
     assertEquals(b.peakBytes, 2 * bytes, "at most two arrays were live at once");
     b.dispose(other);
-    assertEquals(b.pooledBytes, 2 * bytes, "the pool is at its cap: the other size is dropped");
+    assertEquals(b.pooledBytes, bytes + bytes / 2, "one n-array evicted, the n/2 array kept");
+    const again = b.full(n / 2);
+    assertEquals(b.pooledBytes, bytes, "the n/2 array was reused");
+    b.dispose(again);
     b.clearPool();
     wasmStoragePool.maxBytes = bytes;
     const c = [b.full(n), b.full(n), b.full(n)];
@@ -95,4 +98,31 @@ Deno.test("utils.emptyCache drops the current backend's pool and keeps tensors i
   assertEquals(b.pooledBytes, 0);
   assertEquals(Array.from(keep.dataSync()), before);
   keep.dispose();
+});
+
+Deno.test("array pool: with shapes that keep changing it holds only the latest sizes, never more than the peak", () => {
+  withFloor(0, () => {
+    const b = new WasmBackend();
+    // a step of 8 arrays whose length grows every step (a growing sequence length): none is reused
+    for (let step = 0; step < 40; step++) {
+      const len = n + step * 64;
+      const live = Array.from({ length: 8 }, () => b.full(len));
+      for (const s of live) b.dispose(s);
+      assert(b.pooledBytes <= b.peakBytes, `step ${step}: pooled ${b.pooledBytes} > peak ${b.peakBytes}`);
+    }
+    assertEquals(b.peakBytes, 8 * (n + 39 * 64) * 4);
+    // the pool holds the last step's arrays, so a repeat of the last step reuses all eight
+    const repeat = Array.from({ length: 8 }, () => b.full(n + 39 * 64));
+    assertEquals(b.pooledBytes, 0, "the last step's eight arrays were all in the pool");
+    for (const s of repeat) b.dispose(s);
+    // a change of shapes: the new sizes replace the old ones
+    for (let step = 0; step < 3; step++) {
+      const live = Array.from({ length: 8 }, () => b.full(n / 2));
+      for (const s of live) b.dispose(s);
+    }
+    const before = b.pooledBytes;
+    const half = Array.from({ length: 8 }, () => b.full(n / 2));
+    assertEquals(before - b.pooledBytes, 8 * (n / 2) * 4, "the eight n/2 arrays came from the pool");
+    for (const s of half) b.dispose(s);
+  });
 });

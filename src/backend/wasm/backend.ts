@@ -29,19 +29,21 @@ export { HalfArray };
  * every time runs about twice as slow), a reused one a `fill(0)` at most.
  *
  * The pool holds at most `min(maxBytes, max(minBytes, peak))` bytes, where `peak` is the most bytes
- * that poolable storages of this backend ever held at once: a training loop's second step reuses
- * every array its first step freed, and the pool never holds more than the program has needed at
- * once (live + pooled ≤ 2 × that peak). `utils.emptyCache()` empties it (PyTorch's
- * `torch.cuda.empty_cache()`). Set `maxBytes` to 0 to disable pooling.
+ * that poolable storages of this backend held at once (counted from allocation until `dispose` or
+ * garbage collection): a training loop's second step reuses every array its first step freed. When a
+ * disposed array would pass that cap, the arrays pooled longest ago are dropped first, so the pool
+ * follows the sizes in use now (after a change of shapes it does not stay full of sizes nothing asks
+ * for). `utils.emptyCache()` empties it (PyTorch's `torch.cuda.empty_cache()`). Set `maxBytes` to 0
+ * to disable pooling (internal knob: this object is not exported by `mod.ts`).
  */
 export const wasmStoragePool: {
   /** Hard cap on the bytes kept in the pool (default `Infinity`: the adaptive cap alone). */
   maxBytes: number;
-  /** The pool may always hold this many bytes, whatever the peak (default 256 MiB). */
+  /** The pool may always hold this many bytes, whatever the peak (default 0: the peak alone). */
   minBytes: number;
   /** Arrays shorter than this are not pooled (default 4096 elements). */
   minElements: number;
-} = { maxBytes: Infinity, minBytes: 256 * 1024 * 1024, minElements: 4096 };
+} = { maxBytes: Infinity, minBytes: 0, minElements: 4096 };
 
 /** Storage of the wasm backend: a Float32Array (null once disposed), or a {@link HalfArray}. */
 export class WasmStorage implements Storage {
@@ -105,8 +107,14 @@ export class WasmBackend extends TableExecutor<Float32Array> {
     return this.#wrap(this.#alloc(size, zero));
   }
 
+  /** Pooled arrays by length; each list oldest first. */
   #pool = new Map<number, Float32Array[]>();
   #pooledBytes = 0;
+  /** Every array pooled, in pooling order from `#head` (entries no longer pooled are skipped). */
+  #order: Float32Array[] = [];
+  #head = 0;
+  /** The arrays in the pool now. */
+  #inPool = new Set<Float32Array>();
   /** Bytes of poolable storages allocated by this backend and neither disposed nor collected. */
   #liveBytes = 0;
   /** The most {@link WasmBackend.#liveBytes} ever reached. */
@@ -123,6 +131,7 @@ export class WasmBackend extends TableExecutor<Float32Array> {
       if (list !== undefined && list.length > 0) {
         const a = list.pop()!;
         this.#pooledBytes -= a.byteLength;
+        this.#inPool.delete(a);
         if (zero) a.fill(0);
         return a;
       }
@@ -189,16 +198,35 @@ export class WasmBackend extends TableExecutor<Float32Array> {
     if (!ws.recyclable) return;
     ws.recyclable = false;
     const n = d.length;
-    if (n < wasmStoragePool.minElements || this.#pooledBytes + d.byteLength > this.poolCap) return;
+    const cap = this.poolCap;
+    if (n < wasmStoragePool.minElements || d.byteLength > cap) return;
+    // drop the arrays pooled longest ago until this one fits
+    while (this.#pooledBytes + d.byteLength > cap && this.#head < this.#order.length) {
+      const old = this.#order[this.#head++];
+      if (!this.#inPool.delete(old)) continue;
+      const list = this.#pool.get(old.length)!;
+      list.splice(list.indexOf(old), 1);
+      this.#pooledBytes -= old.byteLength;
+    }
     let list = this.#pool.get(n);
     if (list === undefined) this.#pool.set(n, list = []);
     list.push(d);
     this.#pooledBytes += d.byteLength;
+    this.#inPool.add(d);
+    this.#order.push(d);
+    // forget entries taken back out of the pool (they may belong to live storages)
+    if (this.#order.length - this.#head > 2 * this.#inPool.size + 64) {
+      this.#order = this.#order.slice(this.#head).filter((x) => this.#inPool.has(x));
+      this.#head = 0;
+    }
   }
   /** Drops every pooled array (they become garbage, freed by the next GC). */
   clearPool(): void {
     this.#pool.clear();
     this.#pooledBytes = 0;
+    this.#order = [];
+    this.#head = 0;
+    this.#inPool.clear();
   }
   /** Drops the array pool ({@link Backend.emptyCache}; `utils.emptyCache()`). */
   emptyCache(): void {
