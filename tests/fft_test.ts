@@ -254,10 +254,10 @@ Deno.test("bad sizes throw RangeError naming the value", () => {
   assertThrows(() => rfft(x, NaN, 1), RangeError, "got NaN");
   assertThrows(() => rfft(x, 8, 1.5), RangeError, "got 1.5");
   assertThrows(() => rfft(x, 8, -1), RangeError, "got -1");
-  assertThrows(() => rfft(x, 4, 1), RangeError, "batch * n = 1 * 4 = 4, got 8");
-  assertThrows(() => rfft(x, 3, 3), RangeError, "got 8");
-  assertThrows(() => irfft(x, 8, 1), RangeError, "batch * (floor(n/2)+1) * 2 = 1 * 5 * 2 = 10, got 8");
-  assertThrows(() => irfft(new Float32Array(10), 8, 2), RangeError, "got 10");
+  assertThrows(() => rfft(x, 4, 1), RangeError, "batch * n = 1 * 4 = 4, got length 8");
+  assertThrows(() => rfft(x, 3, 3), RangeError, "got length 8");
+  assertThrows(() => irfft(x, 8, 1), RangeError, "batch * (floor(n/2)+1) * 2 = 1 * 5 * 2 = 10, got length 8");
+  assertThrows(() => irfft(new Float32Array(10), 8, 2), RangeError, "got length 10");
   assertThrows(() => irfft(x, 0, 1), RangeError, "got 0");
   // a tensor's n is its last axis: an extra n (torch.fft.rfft's padding argument) is refused, not ignored
   assertThrows(
@@ -266,7 +266,18 @@ Deno.test("bad sizes throw RangeError naming the value", () => {
     "got 8",
   );
   assertThrows(() => rfft(x, 8, 1, new Float32Array(9)), RangeError, "out must be a Float32Array of length");
-  assertThrows(() => irfft(new Float32Array(10), 8, 1, new Float32Array(7)), RangeError, "= 8, got 7");
+  assertThrows(() => irfft(new Float32Array(10), 8, 1, new Float32Array(7)), RangeError, "= 8, got length 7");
+  // the wrong type is named, not only its length
+  const loose = rfft as unknown as (x: unknown, n: unknown, batch: unknown, out?: unknown) => unknown;
+  assertThrows(
+    () => loose(new Float64Array(8), 8, 1),
+    RangeError,
+    "Float32Array of length batch * n = 1 * 8 = 8, got Float64Array(8)",
+  );
+  assertThrows(() => loose([1, 2, 3, 4], 4, 1), RangeError, "got Array(4)");
+  assertThrows(() => loose(x, "8", 1), RangeError, 'got "8" (string)');
+  assertThrows(() => loose(x, 8, 1, new Float64Array(10)), RangeError, "got Float64Array(10)");
+  assertThrows(() => loose(x, 8, 1, null), RangeError, "got null");
   assertThrows(() => rfftPtr(8, 3, 64, 1), RangeError, "inPtr");
   assertThrows(() => irfftPtr(8, 64, -8, 1), RangeError, "outPtr");
   assertThrows(() => rfftPtr(8, 64, 128, 2 ** 30), RangeError, "exceeds wasm memory");

@@ -21,21 +21,38 @@ import { fmtShape, sizeOf } from "../tensor/shape.ts";
 import { recordOp } from "../autograd/engine.ts";
 import { mul } from "../ops/elementwise.ts";
 
+/** A value as an error message names it: `"4" (string)`, `Float64Array(8)`, `Array(4)`, `3.5`. */
+function described(v: unknown): string {
+  if (typeof v === "string") return `${JSON.stringify(v)} (string)`;
+  if (ArrayBuffer.isView(v)) {
+    return `${v.constructor.name}(${(v as unknown as { length?: number }).length ?? v.byteLength})`;
+  }
+  if (Array.isArray(v)) return `Array(${v.length})`;
+  return String(v);
+}
+
+/** An array argument as an error message names it: its length when it is a Float32Array, else its type. */
+function arrayArg(v: unknown): string {
+  return v instanceof Float32Array ? `length ${v.length}` : described(v);
+}
+
 function checkInt(name: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min) {
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+    throw new RangeError(`${name} must be an integer >= ${min}, got ${described(v)}`);
   }
 }
 
 function checkN(fn: string, n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > 2 ** 27) {
-    throw new RangeError(`${fn}: n (the signal length) must be an integer in [1, 2^27], got ${n}`);
+    throw new RangeError(`${fn}: n (the signal length) must be an integer in [1, 2^27], got ${described(n)}`);
   }
 }
 
 function checkOut(fn: string, out: Float32Array, want: number, what: string): void {
   if (!(out instanceof Float32Array) || out.length !== want) {
-    throw new RangeError(`${fn}: out must be a Float32Array of length ${what} = ${want}, got ${out?.length}`);
+    throw new RangeError(
+      `${fn}: out must be a Float32Array of length ${what} = ${want}, got ${arrayArg(out)}`,
+    );
   }
 }
 
@@ -176,7 +193,9 @@ export function rfft(
   checkInt("rfft: batch", batch!, 0);
   if (!(input instanceof Float32Array) || input.length !== batch! * n!) {
     throw new RangeError(
-      `rfft: input length must be batch * n = ${batch} * ${n} = ${batch! * n!}, got ${input?.length}`,
+      `rfft: input must be a Float32Array of length batch * n = ${batch} * ${n} = ${batch! * n!}, got ${
+        arrayArg(input)
+      }`,
     );
   }
   const len = batch! * rfftBins(n!) * 2;
@@ -221,9 +240,9 @@ export function irfft(
   const bins = rfftBins(n!);
   if (!(spectrum instanceof Float32Array) || spectrum.length !== batch! * bins * 2) {
     throw new RangeError(
-      `irfft: spectrum length must be batch * (floor(n/2)+1) * 2 = ${batch} * ${bins} * 2 = ${
+      `irfft: spectrum must be a Float32Array of length batch * (floor(n/2)+1) * 2 = ${batch} * ${bins} * 2 = ${
         batch! * bins * 2
-      }, got ${spectrum?.length}`,
+      }, got ${arrayArg(spectrum)}`,
     );
   }
   if (out === undefined) out = new Float32Array(batch! * n!);
