@@ -44,6 +44,9 @@ Deno.test("setNumThreads: validates, getNumThreads reports, lowering stops worke
     assertEquals(info.reason === "", sharedMemory);
     setNumThreads(1);
     assertEquals([startedWorkers(), runningWorkers()], [0, 0]);
+    // one thread asked for: parallelInfo says so
+    assertEquals(parallelInfo().numThreads, 1);
+    assert(parallelInfo().reason !== "", "a reason is given for one thread");
   } finally {
     setNumThreads(before);
     await stopWorkers();

@@ -163,7 +163,10 @@ export function runningWorkers(): number {
 
 /** What {@link parallelInfo} reports. */
 export interface ParallelInfo {
-  /** Threads the wasm kernels use ({@link getNumThreads}): the calling thread plus the workers. */
+  /**
+   * Threads the wasm kernels use: {@link getNumThreads} (the calling thread plus the workers), or 1
+   * once workers could not start (then `reason` says why).
+   */
   numThreads: number;
   /** Worker threads started so far (they start on the first parallel call). */
   workersStarted: number;
@@ -171,7 +174,10 @@ export interface ParallelInfo {
   workersRunning: number;
   /** Whether the kernels run on a shared memory (threads are possible). */
   sharedMemory: boolean;
-  /** Why the kernels run on one thread (no shared memory, or workers could not start); "" otherwise. */
+  /**
+   * Why the kernels run on one thread (no shared memory, workers could not start, or one thread was
+   * asked for); "" when they use several.
+   */
   reason: string;
 }
 
@@ -191,11 +197,13 @@ export interface ParallelInfo {
  */
 export function parallelInfo(): ParallelInfo {
   return {
-    numThreads,
+    numThreads: workersUnavailable === null ? numThreads : 1,
     workersStarted: workers.length,
     workersRunning: runningWorkers(),
     sharedMemory,
-    reason: sharedMemory ? (workersUnavailable ?? "") : unsharedReason,
+    reason: !sharedMemory
+      ? unsharedReason
+      : workersUnavailable ?? (numThreads === 1 ? "one thread: setNumThreads(1), or a single core" : ""),
   };
 }
 
