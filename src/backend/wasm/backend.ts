@@ -110,10 +110,7 @@ export class WasmBackend extends TableExecutor<Float32Array> {
   /** Pooled arrays by length; each list oldest first. */
   #pool = new Map<number, Float32Array[]>();
   #pooledBytes = 0;
-  /** Every array pooled, in pooling order from `#head` (entries no longer pooled are skipped). */
-  #order: Float32Array[] = [];
-  #head = 0;
-  /** The arrays in the pool now. */
+  /** The arrays in the pool now, in the order they were pooled (a Set iterates oldest first). */
   #inPool = new Set<Float32Array>();
   /** Bytes of poolable storages allocated by this backend and neither disposed nor collected. */
   #liveBytes = 0;
@@ -201,9 +198,9 @@ export class WasmBackend extends TableExecutor<Float32Array> {
     const cap = this.poolCap;
     if (n < wasmStoragePool.minElements || d.byteLength > cap) return;
     // drop the arrays pooled longest ago until this one fits
-    while (this.#pooledBytes + d.byteLength > cap && this.#head < this.#order.length) {
-      const old = this.#order[this.#head++];
-      if (!this.#inPool.delete(old)) continue;
+    for (const old of this.#inPool) {
+      if (this.#pooledBytes + d.byteLength <= cap) break;
+      this.#inPool.delete(old);
       const list = this.#pool.get(old.length)!;
       list.splice(list.indexOf(old), 1);
       this.#pooledBytes -= old.byteLength;
@@ -213,19 +210,11 @@ export class WasmBackend extends TableExecutor<Float32Array> {
     list.push(d);
     this.#pooledBytes += d.byteLength;
     this.#inPool.add(d);
-    this.#order.push(d);
-    // forget entries taken back out of the pool (they may belong to live storages)
-    if (this.#order.length - this.#head > 2 * this.#inPool.size + 64) {
-      this.#order = this.#order.slice(this.#head).filter((x) => this.#inPool.has(x));
-      this.#head = 0;
-    }
   }
   /** Drops every pooled array (they become garbage, freed by the next GC). */
   clearPool(): void {
     this.#pool.clear();
     this.#pooledBytes = 0;
-    this.#order = [];
-    this.#head = 0;
     this.#inPool.clear();
   }
   /** Drops the array pool ({@link Backend.emptyCache}; `utils.emptyCache()`). */
