@@ -3,7 +3,7 @@
 // intermediates. An array the C3A op copied out of wasm memory into a fresh Float32Array, or read with
 // readSync, never reaches the pool; every such array is new garbage on every training step.
 import { assert, assertEquals } from "./deps.ts";
-import { C3ALinear } from "../src/c3a/layer.ts";
+import { C3ALinear, MERGED_MIN_ROWS } from "../src/c3a/layer.ts";
 import { Linear } from "../src/nn/linear.ts";
 import { getBackend, noGrad, randn, sum, tidy } from "../src/tensor/index.ts";
 import { blockCircularConvolution } from "../src/ops/circulant.ts";
@@ -27,16 +27,28 @@ function pooledAfter(fn: () => void): number {
 
 const rows = 64, inF = 128, outF = 192, b = 32; // every activation array >= 4096 elements (poolable)
 
-Deno.test("C3ALinear forward makes one activation array beyond its base layer's output (all recycled)", () => {
+Deno.test("C3ALinear forward, FFT path (rows < MERGED_MIN_ROWS): one activation array beyond the base output", () => {
+  const base = new Linear(inF, outF, { bias: false });
+  const layer = new C3ALinear(base, "default", b);
+  const few = MERGED_MIN_ROWS / 2; // 32 rows: [32, 128] and [32, 192] are still poolable
+  const x = randn([few, inF]);
+  const baseOnly = noGrad(() => pooledAfter(() => void base.forward(x)));
+  const adapted = noGrad(() => pooledAfter(() => void layer.forward(x)));
+  assertEquals(baseOnly, few * outF * 4);
+  // base output + fused (base + convolution / in) output; before: also the raw convolution (never
+  // pooled) and its scaled copy
+  assertEquals(adapted - baseOnly, few * outF * 4);
+});
+
+Deno.test("C3ALinear forward, merged path (rows >= MERGED_MIN_ROWS): the output and one W + ΔW, nothing per row", () => {
   const base = new Linear(inF, outF, { bias: false });
   const layer = new C3ALinear(base, "default", b);
   const x = randn([rows, inF]);
   const baseOnly = noGrad(() => pooledAfter(() => void base.forward(x)));
   const adapted = noGrad(() => pooledAfter(() => void layer.forward(x)));
   assertEquals(baseOnly, rows * outF * 4);
-  // base output + fused (base + convolution / in) output; before: also the raw convolution (never
-  // pooled) and its scaled copy
-  assertEquals(adapted - baseOnly, rows * outF * 4);
+  // the output (as the base layer's) + the dense [out, in] W + ΔW, released after the product
+  assertEquals(adapted - baseOnly, outF * inF * 4);
 });
 
 Deno.test("blockCircularConvolution: inputs stay recyclable, output and gradients come back to the pool", () => {

@@ -4,8 +4,8 @@
 // worked example.
 import { assert, assertEquals, assertThrows } from "./deps.ts";
 import { gradcheck } from "./gradcheck.ts";
-import { blockCircularConvolution, getCirculant } from "../src/ops/circulant.ts";
-import { fromFloat32Array, manualSeed, noGrad, randn, tensor } from "../src/tensor/index.ts";
+import { blockCircularConvolution, circulantLinear, getCirculant } from "../src/ops/circulant.ts";
+import { fromFloat32Array, manualSeed, noGrad, randn, tensor, zeros } from "../src/tensor/index.ts";
 import { assertClose, f32, goldenIndex, loadGoldenCase } from "./_golden.ts";
 
 /** float64 forward of the unscaled op from the index formula: y[r][i·b+s] = Σ_j Σ_t w[i][j][(t−s) mod b]·x[r][j·b+t]. */
@@ -60,6 +60,22 @@ for (const entry of goldenIndex()) {
   });
 }
 
+for (const entry of goldenIndex()) {
+  Deno.test(`golden ${entry.name} through circulantLinear (W = 0): y_scaled, grad_x_scaled, grad_kernel_scaled`, () => {
+    const c = loadGoldenCase(entry.file);
+    const { in_features: inF, out_features: outF } = c.meta;
+    const t = c.tensors;
+    const x = fromFloat32Array(f32(t.x), t.x.shape).requiresGrad_();
+    const w = fromFloat32Array(f32(t.kernel), t.kernel.shape).requiresGrad_();
+    const y = circulantLinear(x, zeros([outF, inF]), null, w.div(inF));
+    const tol = 1e-5;
+    assertClose(y.dataSync(), f32(t.y_scaled), tol, `${c.name} y_scaled`);
+    y.backward(fromFloat32Array(f32(t.grad_out), t.grad_out.shape));
+    assertClose(x.grad!.dataSync(), f32(t.grad_x_scaled), tol, `${c.name} grad_x_scaled`);
+    assertClose(w.grad!.dataSync(), f32(t.grad_kernel_scaled), tol, `${c.name} grad_kernel_scaled`);
+  });
+}
+
 // ---------------------------------------------------------------- finite-difference gradchecks
 
 for (const b of [1, 2, 3, 5]) {
@@ -91,6 +107,78 @@ Deno.test("gradcheck blockCircularConvolution, 1-D x and a kernel-only gradient"
     ref: ([x64, w64]) => refForward(x64, w64, m, n, b),
     wrt: [0],
   });
+});
+
+/** float64 `x·(W + A)ᵀ + bias` with A from the index formula (bias may be empty: none). */
+function refCirculantLinear(
+  x: ArrayLike<number>,
+  wt: ArrayLike<number>,
+  bias: ArrayLike<number>,
+  k: ArrayLike<number>,
+  m: number,
+  n: number,
+  b: number,
+): Float64Array {
+  const inF = n * b, outF = m * b, rows = x.length / inF;
+  const y = refForward(x, k, m, n, b);
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < outF; o++) {
+      let acc = bias.length > 0 ? bias[o] : 0;
+      for (let i = 0; i < inF; i++) acc += x[r * inF + i] * wt[o * inF + i];
+      y[r * outF + o] += acc;
+    }
+  }
+  return y;
+}
+
+for (
+  const [m, n, b, lead] of [[2, 3, 4, [5]], [3, 2, 3, [2, 4]], [1, 2, 5, [3]]] as [
+    number,
+    number,
+    number,
+    number[],
+  ][]
+) {
+  Deno.test(`gradcheck circulantLinear m=${m} n=${n} b=${b} x ${JSON.stringify(lead)} with and without bias (float64 reference)`, () => {
+    manualSeed(40 + b);
+    const x = randn([...lead, n * b]),
+      wt = randn([m * b, n * b]),
+      bias = randn([m * b]),
+      k = randn([m, n, b]);
+    const report = gradcheck((x, wt, bias, k) => circulantLinear(x, wt, bias, k), [x, wt, bias, k], {
+      ref: ([x64, w64, b64, k64]) => refCirculantLinear(x64, w64, b64, k64, m, n, b),
+    });
+    assertEquals(report.inputs.length, 4);
+    assert(report.inputs.every((r) => r.maxAbsGrad > 0), "gradients are not all zero");
+    gradcheck((x, wt, k) => circulantLinear(x, wt, null, k), [x, wt, k], {
+      ref: ([x64, w64, k64]) => refCirculantLinear(x64, w64, [], k64, m, n, b),
+    });
+    // the kernel alone (the frozen-base training case) and the input alone
+    gradcheck((x, wt, k) => circulantLinear(x, wt, null, k), [x, wt, k], {
+      ref: ([x64, w64, k64]) => refCirculantLinear(x64, w64, [], k64, m, n, b),
+      wrt: [2],
+    });
+    gradcheck((x, wt, k) => circulantLinear(x, wt, null, k), [x, wt, k], {
+      ref: ([x64, w64, k64]) => refCirculantLinear(x64, w64, [], k64, m, n, b),
+      wrt: [0],
+    });
+  });
+}
+
+Deno.test("circulantLinear: wrong weight shape, dtype or bias throw one-line errors", () => {
+  const k = randn([2, 3, 4]), x = randn([5, 12]);
+  assertThrows(() => circulantLinear(x, randn([8, 13]), null, k), RangeError, "weight must be [8, 12]");
+  assertThrows(() => circulantLinear(x, randn([8, 12]), randn([7]), k), RangeError, "bias must be [8]");
+  assertThrows(
+    () => circulantLinear(randn([5, 11]), randn([8, 12]), null, k),
+    RangeError,
+    "must end in in_features 12",
+  );
+  assertThrows(
+    () => circulantLinear(x, randn([8, 12]).to("bfloat16"), null, k),
+    TypeError,
+    "weight must be float32",
+  );
 });
 
 Deno.test("gradcheck getCirculant (float64 reference from the index formula)", () => {

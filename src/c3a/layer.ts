@@ -19,7 +19,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { zeros } from "../tensor/creation.ts";
 import { type Generator, normal_, uniform_ } from "../tensor/random.ts";
 import { noGrad } from "../autograd/grad_mode.ts";
-import { addBlockCircularConvolution, getCirculant } from "../ops/circulant.ts";
+import { addBlockCircularConvolution, circulantLinear, getCirculant } from "../ops/circulant.ts";
 import { formatValue, ValueError, warn } from "./errors.ts";
 import { checkBlockSize } from "./blockSize.ts";
 import type { C3AInitWeights } from "./config.ts";
@@ -34,6 +34,13 @@ export const INIT_WEIGHTS_VALUES: readonly (C3AInitWeights)[] = [
 ];
 
 /** Longest adapter name accepted by {@link checkAdapterName}. */
+/**
+ * Rows (tokens) from which {@link C3ALinear.forward} folds the adapter into the base weight for the
+ * product (`circulantLinear`) instead of adding FFT convolutions of every row: at this many rows the
+ * `O(out·in)` cost of forming `W + ΔW` is already below the FFT path's.
+ */
+export const MERGED_MIN_ROWS = 64;
+
 export const MAX_ADAPTER_NAME_LENGTH = 128;
 
 const ADAPTER_NAME_RE = /^[A-Za-z0-9_-]+$/;
@@ -416,7 +423,6 @@ export class C3ALinear extends Module {
       return this.base_layer.forward(x);
     }
     if (this.merged) return this.base_layer.forward(x);
-    const result = this.base_layer.forward(x);
     const byBlock = new Map<number, Tensor>();
     for (const name of this.#active) {
       const k = this.c3a_kernel.get(name);
@@ -425,12 +431,19 @@ export class C3ALinear extends Module {
       const prev = byBlock.get(b);
       byBlock.set(b, prev === undefined ? k : prev.add(k));
     }
-    if (byBlock.size === 0) return result;
+    if (byBlock.size === 0) return this.base_layer.forward(x);
+    const inF = x.shape[x.shape.length - 1];
+    const weight = this.base_layer.weight;
+    if (byBlock.size === 1 && weight.dtype === "float32" && x.size / inF >= MERGED_MIN_ROWS) {
+      // Many rows: W + ΔW formed once per call costs less than the FFT path per row (circulantLinear)
+      const [kernel] = byBlock.values();
+      return circulantLinear(x, weight, this.base_layer.bias, kernel.div(inF));
+    }
+    const result = this.base_layer.forward(x);
     // result + BCC(x, w) / in_features (PEFT). Scaling the small kernel [m, n, b] instead of the output
     // (BCC is linear in the kernel; a few float32 ulps of rounding apart) and adding into the
     // convolution's own output saves three activation-sized arrays per layer and step: the raw
     // convolution, its scaled copy and that copy's gradient.
-    const inF = x.shape[x.shape.length - 1];
     let out = result;
     for (const kernel of byBlock.values()) out = addBlockCircularConvolution(out, x, kernel.div(inF));
     return out;

@@ -253,3 +253,85 @@ export function getCirculant(kernel: Tensor): Tensor {
     return [Tensor.fromStorage(gk, kernel.shape)];
   });
 }
+
+/**
+ * `x · (W + getCirculant(kernel))ᵀ + bias` as one op: a Linear layer with a C3A update folded into
+ * its weight for the product. Equal to `addBlockCircularConvolution(linear(x, W, bias), x, kernel)`
+ * up to float32 rounding (the sum is formed on the weight, once per call, instead of on the output),
+ * and cheaper when x has many rows: the adapter adds `O(out·in)` work to the base product instead of
+ * `O(rows·(in + out)·log b)` FFTs and `O(rows·out·in/b)` spectral products, forward and input
+ * gradient alike. The dense `W + A` `[out, in]` is formed in the forward and again in backward (never
+ * kept between them). Gradients are the true ones: `dL/dx = g·(W + A)`, `dL/dW = gᵀ·x` (only when W
+ * requires it), `dL/dbias = Σ_rows g`, and the kernel gradient of {@link blockCircularConvolution}
+ * (rfft of x and g, no dense product).
+ *
+ * @param x input `[..., in]` float32, `in = n·b`
+ * @param weight `[out, in]` float32 with `out = m·b`, same backend as x
+ * @param bias `[out]` float32, or null
+ * @param kernel `[m, n, b]` float32 (already scaled: C3ALinear passes `kernel / in_features`)
+ * @returns `[..., out]` float32
+ * @throws {RangeError} the errors of {@link blockCircularConvolution}, and if the weight is not
+ *   `[m·b, n·b]` or the bias not `[m·b]`
+ * @throws {TypeError} if the weight is not float32
+ */
+export function circulantLinear(x: Tensor, weight: Tensor, bias: Tensor | null, kernel: Tensor): Tensor {
+  const what = "circulantLinear";
+  if (!(x instanceof Tensor)) throw new TypeError(`${what}: x must be a Tensor, got ${typeof x}`);
+  const { m, n, b } = kernelShape(kernel, what);
+  const outF = m * b, inF = n * b;
+  if (
+    !(weight instanceof Tensor) || weight.ndim !== 2 || weight.shape[0] !== outF || weight.shape[1] !== inF
+  ) {
+    throw new RangeError(
+      `${what}: weight must be [${outF}, ${inF}] for kernel ${fmtShape(kernel.shape)}, got ${
+        weight instanceof Tensor ? fmtShape(weight.shape) : typeof weight
+      }`,
+    );
+  }
+  if (weight.dtype !== "float32") {
+    throw new TypeError(`${what}: weight must be float32, got ${weight.dtype}`);
+  }
+  if (x.ndim < 1 || x.shape[x.ndim - 1] !== inF) {
+    throw new RangeError(`${what}: x ${fmtShape(x.shape)} must end in in_features ${inF}`);
+  }
+  if (bias !== null && (bias.ndim !== 1 || bias.shape[0] !== outF)) {
+    throw new RangeError(`${what}: bias must be [${outF}], got ${fmtShape(bias.shape)}`);
+  }
+  sameBackend(what, { x, weight, kernel, bias: bias ?? undefined });
+  const be = x.backend;
+  const lead = x.shape.slice(0, -1);
+  const rows = sizeOf(lead);
+  const a: C3AAttrs = { rows, m, n, b };
+  /** W + A `[out, in]`, a fresh storage (the caller disposes it). */
+  const merged = (): Storage => {
+    const dense = be.run("getCirculant", { kernel: kernel.storage }, { m, n, b }).a;
+    return be.axpby(dense, 1, weight.storage, 1, dense);
+  };
+  const w = merged();
+  const y = be.matmul(x.storage, w, { m: rows, n: outF, k: inF, transB: true, bias: bias?.storage });
+  be.dispose(w);
+  const out = Tensor.fromStorage(y, [...lead, outF]);
+  const inputs = bias === null ? [x, weight, kernel] : [x, weight, kernel, bias];
+  return recordOp(what, out, inputs, (g, needs) => {
+    let gx: Tensor | null = null, gw: Tensor | null = null, gk: Tensor | null = null;
+    if (needs[0]) {
+      const w = merged();
+      gx = Tensor.fromStorage(be.matmul(g.storage, w, { m: rows, n: inF, k: outF }), x.shape);
+      be.dispose(w);
+    }
+    if (needs[1]) {
+      gw = Tensor.fromStorage(
+        be.matmul(g.storage, x.storage, { m: outF, n: inF, k: rows, transA: true }),
+        weight.shape,
+      );
+    }
+    if (needs[2]) {
+      const spectrum = kernelSpectrum(be, kernel.storage, a);
+      const r = c3aBackward(be, x.storage, spectrum.storage, g.storage, a, false, true);
+      spectrum.dispose();
+      gk = Tensor.fromStorage(r.gradKernel!, kernel.shape);
+    }
+    const gb = needs[3] ? Tensor.fromStorage(be.reduce("sum", g.storage, [rows, outF], [0]), [outF]) : null;
+    return [gx, gw, gk, gb];
+  });
+}
