@@ -11,12 +11,13 @@ import {
   setNumThreads,
   startedWorkers,
   stopWorkers,
+  withThreads,
 } from "../src/backend/threads/pool.ts";
 import { uniformData } from "./_random.ts";
 import { irfft, rfft } from "../src/fft/rfft.ts";
 import { c3aBackward, c3aForward } from "../src/backend/wasm/circulant.ts";
 import { irfftPtr, rfftPtr, setFftStreamChunkBytes } from "../src/backend/wasm/fft.ts";
-import { free, malloc, memory, setResidentCap } from "../src/backend/wasm/memory.ts";
+import { free, malloc, memory, setResidentCap, wasm } from "../src/backend/wasm/memory.ts";
 import { privateKernels } from "../src/backend/wasm/private_kernels.ts";
 
 const THREAD_COUNTS = [1, 2, 3, 5];
@@ -251,6 +252,74 @@ Deno.test({
             for (let t = 0; t < b; t++) want += cw[(i * n + j) * b + ((t - s + b) % b)] * cx[j * b + t];
           }
           assert(Math.abs(y[i * b + s] - want) < 1e-4, `c3a forward [0, ${i * b + s}]`);
+        }
+      }
+    } finally {
+      setNumThreads(before);
+      await stopWorkers();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "threads: the C3A kernel gradient (row blocks split over threads; even b transformed per block, odd b first) is bit-identical for 1, 2, 3, 5 threads and to one single-threaded spectral product",
+  ignore: !sharedMemory,
+  async fn() {
+    const before = getNumThreads();
+    try {
+      // (m, n, b, rows): several row blocks of the product (wasm c3aKernelGradRowBlock: 164 rows at
+      // m = 3, n = 5, b = 48; 455 at b = 16) with a short last one; odd b = 15; a single block
+      const cases = [[3, 5, 48, 700], [3, 5, 16, 1000], [4, 2, 15, 330], [2, 6, 8, 37]];
+      for (const [m, n, b, rows] of cases) {
+        const shape = { rows, m, n, b },
+          F = Math.floor(b / 2) + 1,
+          what = `m ${m}, n ${n}, b ${b}, rows ${rows}`;
+        const x = uniformData(rows * n * b, m + 60), g = uniformData(rows * m * b, n + 61);
+        const w = uniformData(m * n * b, b + 62);
+        // one call of the single-threaded spectral product on the rffts, through the pointer API
+        setNumThreads(1);
+        const px = malloc(x.length * 4), pg = malloc(g.length * 4);
+        const xs = malloc(rows * n * F * 8), gs = malloc(rows * m * F * 8);
+        const gws = malloc(m * n * F * 8), pk = malloc(m * n * b * 4);
+        let want: Float32Array;
+        try {
+          new Float32Array(memory.buffer, px, x.length).set(x);
+          new Float32Array(memory.buffer, pg, g.length).set(g);
+          rfftPtr(b, px, xs, rows * n);
+          rfftPtr(b, pg, gs, rows * m);
+          wasm.c3aSpectralKernelGrad(xs, gs, gws, rows, m, n, F, 0, 0);
+          irfftPtr(b, gws, pk, m * n);
+          want = new Float32Array(memory.buffer, pk, m * n * b).slice();
+        } finally {
+          [px, pg, xs, gs, gws, pk].forEach(free);
+        }
+        for (const t of THREAD_COUNTS) {
+          setNumThreads(t);
+          const only = c3aBackward(x, w, g, shape, { inputGrad: false }).gradKernel!;
+          const both = c3aBackward(x, w, g, shape).gradKernel!;
+          // small inputs too: every splittable kernel split
+          const split = withThreads(
+            t,
+            true,
+            () => c3aBackward(x, w, g, shape, { inputGrad: false }).gradKernel!,
+          );
+          assert(sameBits(only, want), `kernel grad only, ${t} threads: ${what}`);
+          assert(sameBits(both, want), `with the input grad, ${t} threads: ${what}`);
+          assert(sameBits(split, want), `all split, ${t} threads: ${what}`);
+        }
+        // not vacuous: float64 gradKernel[i][j][k] = Σ_r Σ_s g[r][i·b + s]·x[r][j·b + (s + k) mod b]
+        for (const [i, j, k] of [[0, 0, 0], [m - 1, n - 1, b - 1], [m >> 1, 1, b >> 1]]) {
+          let ref = 0, scale = 0;
+          for (let r = 0; r < rows; r++) {
+            for (let s = 0; s < b; s++) {
+              const v = g[r * m * b + i * b + s] * x[r * n * b + j * b + ((s + k) % b)];
+              ref += v;
+              scale += Math.abs(v);
+            }
+          }
+          const got = want[(i * n + j) * b + k];
+          assert(Math.abs(got - ref) <= 1e-5 * scale, `${what} [${i}, ${j}, ${k}]: ${got} vs ${ref}`);
         }
       }
     } finally {

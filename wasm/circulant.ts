@@ -23,6 +23,8 @@
 // Kernels never allocate: scratch comes from the caller (c3aWorkBytes). All pointers are byte
 // offsets into linear memory, sizes are element counts.
 
+import { rfftExec } from "./fft";
+
 /** Number of bin pairs of a spectrum with `freqs` bins. */
 function pairCount(freqs: i32): i32 {
   return (freqs + 1) >> 1;
@@ -291,13 +293,21 @@ function pairTile2x1<T>(a0: usize, a1: usize, w: usize, o0: usize, o1: usize, nR
 //
 // Straight on the natural layout: rows in blocks that stay in L2, and per pair a 2×4 register tile
 // of (i, j) summed over the block's rows (transposing here cost more than it saved).
+//
+// The row blocks fix the bits: every element of gw is the sum over blocks, in block order, of the
+// block's own sum (accumulated from zero over the block's rows in row order). c3aSpectralKernelGrad
+// adds each block's sum into gw as it goes; c3aKernelGradBlocks stores the sums of any range of
+// blocks (a thread's share) apart and c3aKernelGradSum adds them up in block order afterwards: the
+// same additions, so the result does not depend on how blocks are shared among threads.
 
-// Rows per block so that the block's x and g spectra stay in L2.
-function kgRowBlock(rowBytes: usize, rows: i32): i32 {
-  let r = <i32> (<usize> (256 << 10) / (rowBytes > 0 ? rowBytes : 1));
-  if (r < 2) r = 2;
-  if (r > rows) r = rows;
-  return r;
+/**
+ * Rows per block of the kernel-gradient product (before capping at the row count): the block's x and
+ * g spectra, (m + n)·freqs·8 bytes a row, take about 256 KiB so that they stay in L2; at least 2.
+ */
+export function c3aKernelGradRowBlock(m: i32, n: i32, freqs: i32): i32 {
+  const rowBytes = <usize> (m + n) * (<usize> freqs << 3);
+  const r = <i32> (<usize> (256 << 10) / (rowBytes > 0 ? rowBytes : 1));
+  return r < 2 ? 2 : r;
 }
 
 /**
@@ -318,97 +328,163 @@ export function c3aSpectralKernelGrad(
 ): void {
   const vecB = <usize> freqs << 3;
   if (!accumulate) memory.fill(gw, 0, <usize> m * <usize> n * vecB);
-  c3aSpectralKernelGradPairs(xs, gs, gw, rows, m, n, freqs, 0, freqs >> 1, 1);
+  if (rows <= 0) return;
+  const xRowB = <usize> n * vecB;
+  const gRowB = <usize> m * vecB;
+  let R = c3aKernelGradRowBlock(m, n, freqs);
+  if (R > rows) R = rows;
+  for (let rb = 0; rb < rows; rb += R) {
+    const nr = (rb + R < rows ? rb + R : rows) - rb;
+    kgBlock(xs + <usize> rb * xRowB, gs + <usize> rb * gRowB, gw, nr, m, n, freqs, true);
+  }
 }
 
 /**
- * The part of c3aSpectralKernelGrad for bin pairs p0 <= p < p1 (and the odd last bin when `tail` != 0),
- * always adding into gw. Every element of gw is computed as in the whole call (same row blocks, same
- * tiles), so threads can take disjoint pair ranges and get the same bits.
+ * Blocks k0 <= k < k1 of the kernel-gradient product, each block's sum stored apart: block k (rows
+ * k·R .. min((k+1)·R, rows) − 1, R = `rowBlock`) writes Σ_r xs[r][j] ∘ conj(gs[r][i]) over its rows
+ * to part + k·m·n·freqs·8 ([m][n][freqs][2]); add the parts up with c3aKernelGradSum. Threads may
+ * take disjoint block ranges. With R = c3aKernelGradRowBlock capped at rows, the sum equals
+ * c3aSpectralKernelGrad bit for bit.
+ *
+ * With `plan` = 0, `x` and `g` are the spectra xs [rows][n][freqs][2] and gs [rows][m][freqs][2].
+ * Otherwise they are the signals, x [rows][n·b] and g [rows][m·b] float32 with b even (plan: the real
+ * FFT plan of length b, see rfftExec; fftWork its workspace, bufElems its lane-buffer size), and
+ * each block is first transformed into `spec` ((m + n)·R·freqs·8 bytes): its spectra are those of a
+ * transform of all rows (even b: rows are transformed independently), and stay in cache for the
+ * product.
  */
-export function c3aSpectralKernelGradPairs(
-  xs: usize,
-  gs: usize,
-  gw: usize,
+export function c3aKernelGradBlocks(
+  x: usize,
+  g: usize,
+  part: usize,
   rows: i32,
   m: i32,
   n: i32,
   freqs: i32,
-  p0: i32,
-  p1: i32,
-  tail: i32,
+  rowBlock: i32,
+  k0: i32,
+  k1: i32,
+  plan: usize,
+  fftWork: usize,
+  bufElems: i32,
+  spec: usize,
 ): void {
-  const vecB = <usize> freqs << 3;
   if (rows <= 0) return;
+  const vecB = <usize> freqs << 3;
+  const partB = <usize> m * <usize> n * vecB;
+  const R = rowBlock;
+  const b = plan ? <usize> load<i32>(plan) : 0;
+  // bytes per row of the inputs: signals or spectra
+  const xRowB = plan ? (<usize> n * b) << 2 : <usize> n * vecB;
+  const gRowB = plan ? (<usize> m * b) << 2 : <usize> m * vecB;
+  for (let k = k0; k < k1; k++) {
+    const rb = k * R;
+    const nr = (rb + R < rows ? rb + R : rows) - rb;
+    let xb = x + <usize> rb * xRowB, gb = g + <usize> rb * gRowB;
+    if (plan) {
+      const xs = spec, gs = spec + <usize> nr * <usize> n * vecB;
+      rfftExec(plan, xb, xs, nr * n, fftWork, bufElems);
+      rfftExec(plan, gb, gs, nr * m, fftWork, bufElems);
+      xb = xs;
+      gb = gs;
+    }
+    kgBlock(xb, gb, part + <usize> k * partB, nr, m, n, freqs, false);
+  }
+}
+
+/**
+ * gw = (accumulate != 0 ? gw : 0) + part[0] + part[1] + … + part[count − 1], added in that order,
+ * element by element (`elems` floats each; the parts contiguous).
+ */
+export function c3aKernelGradSum(part: usize, gw: usize, count: i32, elems: i32, accumulate: i32): void {
+  const partB = <usize> elems << 2;
+  let e = 0;
+  for (; e + 4 <= elems; e += 4) {
+    const off = <usize> e << 2;
+    let s = accumulate ? v128.load(gw + off) : f32x4.splat(0);
+    for (let k = 0; k < count; k++) s = f32x4.add(s, v128.load(part + <usize> k * partB + off));
+    v128.store(gw + off, s);
+  }
+  for (; e < elems; e++) {
+    const off = <usize> e << 2;
+    let s: f32 = accumulate ? load<f32>(gw + off) : 0;
+    for (let k = 0; k < count; k++) s += load<f32>(part + <usize> k * partB + off);
+    store<f32>(gw + off, s);
+  }
+}
+
+// One row block: out (+)= Σ over its nr rows of xs[r][j] ∘ conj(gs[r][i]), every (i, j) and bin; the
+// block's sums are added to out (add) or stored there. xb, gb: the block's first spectra rows.
+function kgBlock(xb: usize, gb: usize, out: usize, nr: i32, m: i32, n: i32, freqs: i32, add: bool): void {
+  const vecB = <usize> freqs << 3;
   const pairs = freqs >> 1;
   const xRowB = <usize> n * vecB;
   const gRowB = <usize> m * vecB;
-  const R = kgRowBlock(xRowB + gRowB, rows);
-  for (let rb = 0; rb < rows; rb += R) {
-    const nr = (rb + R < rows ? rb + R : rows) - rb;
-    const xb = xs + <usize> rb * xRowB;
-    const gb = gs + <usize> rb * gRowB;
-    for (let p = p0; p < p1; p++) {
-      const off = <usize> p << 4;
-      if (m >= 2 && n >= 4) {
-        for (let i = 0; i < m; i += 2) {
-          const ii = i + 2 <= m ? i : m - 2;
-          for (let j = 0; j < n; j += 4) {
-            const jj = j + 4 <= n ? j : n - 4;
-            // (ii + a, jj + k) with ii + a < i or jj + k < j were added by an earlier tile: skip them
-            kgTile2x4(
-              xb + <usize> jj * vecB + off,
-              gb + <usize> ii * vecB + off,
-              gw + (<usize> ii * <usize> n + <usize> jj) * vecB + off,
-              nr,
-              xRowB,
-              gRowB,
-              vecB,
-              <usize> n * vecB,
-              i - ii,
-              j - jj,
-            );
-          }
-        }
-      } else {
-        for (let i = 0; i < m; i++) {
-          for (let j = 0; j < n; j++) {
-            kgTile1x1(
-              xb + <usize> j * vecB + off,
-              gb + <usize> i * vecB + off,
-              gw + (<usize> i * <usize> n + <usize> j) * vecB + off,
-              nr,
-              xRowB,
-              gRowB,
-            );
-          }
-        }
-      }
-    }
-    if ((freqs & 1) && tail) {
-      const off = <usize> pairs << 4;
-      for (let i = 0; i < m; i++) {
-        for (let j = 0; j < n; j++) {
-          kgTail1x1(
-            xb + <usize> j * vecB + off,
-            gb + <usize> i * vecB + off,
-            gw + (<usize> i * <usize> n + <usize> j) * vecB + off,
+  for (let p = 0; p < pairs; p++) {
+    const off = <usize> p << 4;
+    if (m >= 2 && n >= 4) {
+      for (let i = 0; i < m; i += 2) {
+        const ii = i + 2 <= m ? i : m - 2;
+        for (let j = 0; j < n; j += 4) {
+          const jj = j + 4 <= n ? j : n - 4;
+          // (ii + a, jj + k) with ii + a < i or jj + k < j were written by an earlier tile: skip them
+          kgTile2x4(
+            xb + <usize> jj * vecB + off,
+            gb + <usize> ii * vecB + off,
+            out + (<usize> ii * <usize> n + <usize> jj) * vecB + off,
             nr,
             xRowB,
             gRowB,
+            vecB,
+            <usize> n * vecB,
+            i - ii,
+            j - jj,
+            add,
+          );
+        }
+      }
+    } else {
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          kgTile1x1(
+            xb + <usize> j * vecB + off,
+            gb + <usize> i * vecB + off,
+            out + (<usize> i * <usize> n + <usize> j) * vecB + off,
+            nr,
+            xRowB,
+            gRowB,
+            add,
           );
         }
       }
     }
   }
+  if (freqs & 1) {
+    const off = <usize> pairs << 4;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        kgTail1x1(
+          xb + <usize> j * vecB + off,
+          gb + <usize> i * vecB + off,
+          out + (<usize> i * <usize> n + <usize> j) * vecB + off,
+          nr,
+          xRowB,
+          gRowB,
+          add,
+        );
+      }
+    }
+  }
 }
 
-function addStore(o: usize, c: v128): void {
-  v128.store(o, f32x4.add(v128.load(o), c));
+// o = o + c (add) or o = c.
+function put(o: usize, c: v128, add: bool): void {
+  v128.store(o, add ? f32x4.add(v128.load(o), c) : c);
 }
 
 // Two kernel rows (i, i+1) × four kernel columns (j..j+3), one frequency pair, summed over nr rows.
-// Entries with a < skipI or k < skipJ are computed but not stored (overlapping edge tiles).
+// Entries with a < skipI or k < skipJ are computed but not written (overlapping edge tiles); the
+// others are added to o (add) or stored there.
 function kgTile2x4(
   x: usize,
   g: usize,
@@ -420,6 +496,7 @@ function kgTile2x4(
   oRowB: usize,
   skipI: i32,
   skipJ: i32,
+  add: bool,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
@@ -453,19 +530,19 @@ function kgTile2x4(
     g += gRowB;
   }
   if (skipI == 0) {
-    if (skipJ <= 0) addStore(o, c00);
-    if (skipJ <= 1) addStore(o + vecB, c01);
-    if (skipJ <= 2) addStore(o + v2, c02);
-    addStore(o + v3, c03);
+    if (skipJ <= 0) put(o, c00, add);
+    if (skipJ <= 1) put(o + vecB, c01, add);
+    if (skipJ <= 2) put(o + v2, c02, add);
+    put(o + v3, c03, add);
   }
   o += oRowB;
-  if (skipJ <= 0) addStore(o, c10);
-  if (skipJ <= 1) addStore(o + vecB, c11);
-  if (skipJ <= 2) addStore(o + v2, c12);
-  addStore(o + v3, c13);
+  if (skipJ <= 0) put(o, c10, add);
+  if (skipJ <= 1) put(o + vecB, c11, add);
+  if (skipJ <= 2) put(o + v2, c12, add);
+  put(o + v3, c13, add);
 }
 
-function kgTile1x1(x: usize, g: usize, o: usize, nr: i32, xRowB: usize, gRowB: usize): void {
+function kgTile1x1(x: usize, g: usize, o: usize, nr: i32, xRowB: usize, gRowB: usize, add: bool): void {
   const sg = f32x4(1, -1, 1, -1);
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   let r = 0;
@@ -502,11 +579,11 @@ function kgTile1x1(x: usize, g: usize, o: usize, nr: i32, xRowB: usize, gRowB: u
       ),
     );
   }
-  addStore(o, f32x4.add(c0, c1));
+  put(o, f32x4.add(c0, c1), add);
 }
 
 // Odd last bin: xd = [xr, xi, xi, xr], gt = [gr, gr, gi, −gi]; halves of xd·gt sum to x·conj(g).
-function kgTail1x1(x: usize, g: usize, o: usize, nr: i32, xRowB: usize, gRowB: usize): void {
+function kgTail1x1(x: usize, g: usize, o: usize, nr: i32, xRowB: usize, gRowB: usize, add: bool): void {
   const st = f32x4(1, 1, 1, -1);
   let c = f32x4.splat(0);
   for (let r = 0; r < nr; r++) {
@@ -523,6 +600,5 @@ function kgTail1x1(x: usize, g: usize, o: usize, nr: i32, xRowB: usize, gRowB: u
     g += gRowB;
   }
   const s = f32x4.add(c, v128.shuffle<f32>(c, c, 2, 3, 0, 1));
-  const cur = v128.load64_zero(o);
-  v128.store64_lane(o, f32x4.add(cur, s), 0);
+  v128.store64_lane(o, add ? f32x4.add(v128.load64_zero(o), s) : s, 0);
 }

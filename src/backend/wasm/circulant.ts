@@ -26,6 +26,7 @@
 import { f32view, readF32, residentCap, Scratch, wasm } from "./memory.ts";
 import { getNumThreads, parallelCall, rangeSlices, splitThreshold } from "../threads/pool.ts";
 import { irfftPtr, oddGroupRows, rfftPtr } from "./fft.ts";
+import { getWasmFftPlan } from "./fft_plan.ts";
 
 /** Block structure of a C3A kernel `[m, n, b]`: m = out/b, n = in/b. */
 export interface C3ABlockShape {
@@ -238,41 +239,109 @@ function spectralRows(
   );
 }
 
+/** Most row blocks of the kernel-gradient product per parallel call (bounds their partial sums). */
+const KG_ROUND_BLOCKS = 64;
+
 /**
- * Kernel-gradient product gw = Σ_r xs[r] ∘ conj(gs[r]) (overwrites gw `[m, n, F, 2]`, or adds to it when
- * `accumulate`: row blocks after earlier ones, as in one call over all their rows); with several
- * threads, disjoint ranges of bin pairs run in parallel after gw is zeroed, each element computed as
- * in one call (same row blocks and tiles), so results do not depend on the thread count.
+ * Kernel-gradient spectrum gw `[m, n, F, 2]` = Σ_rows rfft(x_j) ∘ conj(rfft(g_i)) over `rows` >= 1 rows
+ * of x and g at `x` / `g`: the signals (x `[rows, n·b]`, g `[rows, m·b]` float32) or, when `spectra`,
+ * their rffts (`[rows, n, F, 2]`, `[rows, m, F, 2]`). Overwrites gw, or adds to it when `accumulate`
+ * (row chunks after earlier ones, as in one call over all their rows).
+ *
+ * The product runs in the row blocks of wasm/circulant.ts (c3aKernelGradRowBlock rows, about 256 KiB
+ * of spectra each), whose sums are added in block order: ranges of blocks run as slices of one
+ * parallel call, each block's sum kept apart, then added up in order, so the result is the same
+ * for every thread count (and the same as c3aSpectralKernelGrad over the spectra). Signals of even b
+ * are transformed block by block inside the slices, on the thread that multiplies them, while the
+ * spectra are in its caches; odd b (rounding depends on which rows are transformed together) are
+ * transformed first as one batch.
  */
-function kernelGradProduct(
-  xs: number,
+function kernelGrad(
+  x: number,
+  g: number,
+  gw: number,
+  rows: number,
+  shape: C3ABlockShape,
+  spectra: boolean,
+  accumulate: boolean,
+): void {
+  const { m, n, b } = shape;
+  const F = bins(b);
+  using s = new Scratch();
+  if (!spectra && b % 2 === 1) {
+    const xs = s.alloc(rows * n * F * 8), gs = s.alloc(rows * m * F * 8);
+    rfftPtr(b, x, xs, rows * n);
+    rfftPtr(b, g, gs, rows * m);
+    kernelGrad(xs, gs, gw, rows, shape, true, accumulate);
+    return;
+  }
+  const R = Math.min(rows, wasm.c3aKernelGradRowBlock(m, n, F));
+  const blocks = Math.ceil(rows / R), perRound = Math.min(blocks, KG_ROUND_BLOCKS);
+  const threads = getNumThreads();
+  const split = threads > 1 && blocks > 1 && rows * m * n * F >= splitThreshold(PARALLEL_MIN_CMACS);
+  const slicesOf = (count: number) => split ? rangeSlices(count, 1, threads) : [[0, count]];
+  const part = s.alloc(perRound * m * n * F * 8);
+  // the signals' FFT plan, and per slice an FFT workspace and room for one block's spectra
+  const plan = spectra ? null : getWasmFftPlan(b);
+  const spaces = slicesOf(perRound).map(() =>
+    plan === null ? [0, 0] : [s.alloc(plan.workBytes), s.alloc(R * (m + n) * F * 8)]
+  );
+  const xRow = spectra ? n * F * 8 : n * b * 4, gRow = spectra ? m * F * 8 : m * b * 4;
+  for (let k0 = 0; k0 < blocks; k0 += perRound) {
+    const count = Math.min(perRound, blocks - k0);
+    const r0 = k0 * R, nr = Math.min(rows, (k0 + count) * R) - r0;
+    parallelCall(
+      "c3aKernelGradBlocks",
+      slicesOf(count).map(([q0, q1], q) => [
+        x + r0 * xRow,
+        g + r0 * gRow,
+        part,
+        nr,
+        m,
+        n,
+        F,
+        R,
+        q0,
+        q1,
+        plan?.ptr ?? 0,
+        spaces[q][0],
+        plan?.bufElems ?? 0,
+        spaces[q][1],
+      ]),
+    );
+    wasm.c3aKernelGradSum(part, gw, count, m * n * F * 2, accumulate || k0 > 0 ? 1 : 0);
+  }
+}
+
+/**
+ * {@link kernelGrad} from the signals x and g at `x` / `g` (`rows` rows), or, when the caller already
+ * has g's spectrum `gs` (nonzero: it also computes the input gradient), from the spectra, x
+ * transformed into scratch of `s`.
+ */
+function kernelGradOf(
+  s: Scratch,
+  x: number,
+  g: number,
   gs: number,
   gw: number,
   rows: number,
-  m: number,
-  n: number,
-  F: number,
-  work: number,
-  accumulate = false,
+  shape: C3ABlockShape,
+  accumulate: boolean,
 ): void {
-  const threads = getNumThreads(), pairs = F >> 1;
-  if (threads === 1 || pairs < 2 || rows * m * n * F < splitThreshold(PARALLEL_MIN_CMACS)) {
-    wasm.c3aSpectralKernelGrad(xs, gs, gw, rows, m, n, F, accumulate ? 1 : 0, work);
+  if (gs === 0) {
+    kernelGrad(x, g, gw, rows, shape, false, accumulate);
     return;
   }
-  if (!accumulate) f32view(gw, m * n * F * 2).fill(0);
-  const ranges = rangeSlices(pairs, 1, threads);
-  parallelCall(
-    "c3aSpectralKernelGradPairs",
-    ranges.map(([p0, p1], q) => [xs, gs, gw, rows, m, n, F, p0, p1, q === ranges.length - 1 ? 1 : 0]),
-  );
+  const xs = s.alloc(rows * shape.n * bins(shape.b) * 8);
+  rfftPtr(shape.b, x, xs, rows * shape.n);
+  kernelGrad(xs, gs, gw, rows, shape, true, accumulate);
 }
 
 // ------------------------------------------------------------------ row chunks
 // Array-level calls whose operands exceed residentCap() (memory.ts) go through wasm memory in chunks
 // of rows. Chunks start at multiples of 4 rows (the FFT's and the spectral products' row groups), for
 // odd b at rows whose FFT rows (rows·n and rows·m) start an odd-n kernel group (fft.ts oddGroupRows),
-// and for the kernel gradient at multiples of its row block (wasm/circulant.ts kgRowBlock), whose
+// and for the kernel gradient at multiples of its row block (wasm c3aKernelGradRowBlock), whose
 // partial sums are added into one resident spectrum in the order of one call: every result is
 // bit-identical to one call.
 
@@ -292,11 +361,6 @@ function chunkUnit(shape: C3ABlockShape, extra = 1): number {
     unit = lcm(unit, lcm(g / gcd(g, shape.n), g / gcd(g, shape.m)));
   }
   return unit;
-}
-
-/** Rows per row block of the kernel-gradient product (wasm/circulant.ts kgRowBlock before capping). */
-function kgRowBlock(m: number, n: number, F: number): number {
-  return Math.max(2, Math.floor((256 << 10) / ((m + n) * F * 8)));
 }
 
 /** Rows per chunk: as many as fit in residentCap() next to `fixed` bytes, a multiple of `unit`. */
@@ -337,24 +401,21 @@ function backwardRows(
   const F = bins(b), inF = n * b, outF = m * b;
   using s = new Scratch();
   const gws = gradKernel !== null ? s.alloc(m * n * F * 8) : 0;
-  const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
   const nSide = 4 * inF + 8 * F * n;
   const perRow = 4 * outF + 8 * F * m + (gradKernel !== null ? nSide : 0) + (gradX !== null ? nSide : 0);
-  const kg = kgRowBlock(m, n, F);
+  const kg = wasm.c3aKernelGradRowBlock(m, n, F);
   const unit = chunkUnit(shape, gradKernel !== null ? kg : 1);
   const chunk = chunkRows(rows, perRow, packedSpectrumBytes(shape) + m * n * F * 8, unit);
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const nr = Math.min(chunk, rows - r0);
     using c = new Scratch();
     const pg = c.copyIn(g.subarray(r0 * outF, (r0 + nr) * outF));
-    const gs = c.alloc(nr * m * F * 8);
-    rfftPtr(b, pg, gs, nr * m);
+    const gs = gradX !== null ? c.alloc(nr * m * F * 8) : 0;
+    if (gs) rfftPtr(b, pg, gs, nr * m);
     if (gradKernel !== null) {
       using c2 = new Scratch();
       const px = c2.copyIn(x!.subarray(r0 * inF, (r0 + nr) * inF));
-      const xs = c2.alloc(nr * n * F * 8);
-      rfftPtr(b, px, xs, nr * n);
-      kernelGradProduct(xs, gs, gws, nr, m, n, F, work, r0 > 0);
+      kernelGradOf(c2, px, pg, gs, gws, nr, shape, r0 > 0);
     }
     if (gradX !== null) {
       using c3 = new Scratch();
@@ -448,16 +509,13 @@ export function c3aBackwardPtr(
     if (gradKernelPtr) f32view(gradKernelPtr, m * n * b).fill(0);
     return;
   }
-  const gs = s.alloc(rows * m * F * 8);
-  const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
-  rfftPtr(b, gPtr, gs, rows * m);
+  const gs = gradXPtr ? s.alloc(rows * m * F * 8) : 0;
+  if (gs) rfftPtr(b, gPtr, gs, rows * m);
   // one n-side spectrum buffer at a time: the x spectrum's block is reused for the gradX spectrum
   if (gradKernelPtr) {
     using s2 = new Scratch();
-    const xs = s2.alloc(rows * n * F * 8);
-    rfftPtr(b, xPtr, xs, rows * n);
     const gws = s2.alloc(m * n * F * 8);
-    kernelGradProduct(xs, gs, gws, rows, m, n, F, work);
+    kernelGradOf(s2, xPtr, gPtr, gs, gws, rows, shape, false);
     irfftPtr(b, gws, gradKernelPtr, m * n);
   }
   if (gradXPtr) {
@@ -622,16 +680,15 @@ export function c3aSpectralKernel(
   const vec = F * 2; // floats per spectrum
   if (which === "kernelGrad") {
     // a = xs [rows, n, F, 2], b = gs [rows, m, F, 2]: row chunks summed into one resident gw
-    const work = s.alloc(Number(wasm.c3aWorkBytes(rows, m, n, F)));
     const po = s.alloc(out.length * 4);
-    const kg = kgRowBlock(m, n, F);
+    const kg = wasm.c3aKernelGradRowBlock(m, n, F);
     const chunk = chunkRows(rows, 4 * vec * (n + m), out.length * 4, lcm(4, kg));
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const nr = Math.min(chunk, rows - r0);
       using c = new Scratch();
       const px = c.copyIn(a.subarray(r0 * n * vec, (r0 + nr) * n * vec));
       const pg = c.copyIn(b.subarray(r0 * m * vec, (r0 + nr) * m * vec));
-      kernelGradProduct(px, pg, po, nr, m, n, F, work, r0 > 0);
+      kernelGrad(px, pg, po, nr, shape, true, r0 > 0);
     }
     out.set(f32view(po, out.length));
     return;
