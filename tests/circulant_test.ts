@@ -6,6 +6,7 @@ import { assert, assertEquals, assertThrows } from "./deps.ts";
 import {
   c3aBackward,
   c3aForward,
+  c3aSpectralKernel,
   getCirculant,
   KernelSpectrum,
   kernelSpectrum,
@@ -14,6 +15,7 @@ import { memoryStats, readF32, Scratch, wasm } from "../src/backend/wasm/memory.
 import { assertClose, f32, goldenIndex, loadGoldenCase } from "./_golden.ts";
 import { uniformData } from "./_random.ts";
 import { circulantRef as denseA } from "./_c3a_util.ts";
+import { withThreads } from "../src/backend/threads/pool.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -279,6 +281,75 @@ Deno.test("wasm frequency-domain products vs float64 complex GEMM per bin", () =
     // accumulate mode adds onto what is there
     wasm.c3aSpectralKernelGrad(px, pg, pgw, rows, m, n, F, 1, work);
     assertClose(readF32(pgw, GW.length), gwRef.map((v) => 2 * v), 1e-5, `kernel-grad accumulate ${what}`);
+  }
+});
+
+/**
+ * The kernel-gradient product gw[i][j][f] = Σ_r xs[r][j][f]·conj(gs[r][i][f]) in float32 exactly as
+ * wasm/circulant.ts documents its order (Math.fround after every operation): rows in blocks of
+ * R = max(2, floor(256 KiB / ((m + n)·F·8))) rows (at most all), each block summed from zero in row
+ * order (m < 2 or n < 4: even and odd rows of the block in two sums, added at the end) and added to
+ * gw in block order; a term is (xr·gr + xi·gi, xi·gr + xr·(−gi)); the odd last bin of an odd F sums
+ * xr·gr, xi·gr, xi·gi and xr·(−gi) apart over the block and adds them up at the end.
+ */
+function kernelGradFloat32(
+  xs: Float32Array,
+  gs: Float32Array,
+  rows: number,
+  m: number,
+  n: number,
+  F: number,
+) {
+  const fr = Math.fround;
+  const R = Math.min(rows, Math.max(2, Math.floor((256 << 10) / ((m + n) * F * 8))));
+  const gw = new Float32Array(m * n * F * 2);
+  for (let rb = 0; rb < rows; rb += R) {
+    const nr = Math.min(R, rows - rb);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        for (let f = 0; f < F; f++) {
+          const sums = [0, 0, 0, 0]; // re, im (two of each for the split sums)
+          for (let r = 0; r < nr; r++) {
+            const xa = (((rb + r) * n + j) * F + f) * 2, ga = (((rb + r) * m + i) * F + f) * 2;
+            const xr = xs[xa], xi = xs[xa + 1], gr = gs[ga], gi = gs[ga + 1];
+            if (F % 2 === 1 && f === F - 1) {
+              const t = [fr(xr * gr), fr(xi * gr), fr(xi * gi), fr(xr * -gi)];
+              for (let l = 0; l < 4; l++) sums[l] = fr(sums[l] + t[l]);
+            } else {
+              const at = (m < 2 || n < 4) && (r & 1) && r < (nr & ~1) ? 2 : 0;
+              sums[at] = fr(sums[at] + fr(fr(xr * gr) + fr(xi * gi)));
+              sums[at + 1] = fr(sums[at + 1] + fr(fr(xi * gr) + fr(xr * -gi)));
+            }
+          }
+          const o = ((i * n + j) * F + f) * 2, split = (F % 2 === 1 && f === F - 1) || m < 2 || n < 4;
+          gw[o] = fr(gw[o] + (split ? fr(sums[0] + sums[2]) : sums[0]));
+          gw[o + 1] = fr(gw[o + 1] + (split ? fr(sums[1] + sums[3]) : sums[1]));
+        }
+      }
+    }
+  }
+  return gw;
+}
+
+Deno.test("kernel-grad product: bit for bit its documented float32 order (one call, and row blocks split over 1, 2, 3 threads)", () => {
+  // (rows, m, n, F): register tiles with edges (odd m, n mod 4 != 0), the two-sum path (m < 2 or
+  // n < 4), odd and even F, one block and several (R = 455, 1092, 2184 rows here)
+  const cases = [[1000, 3, 5, 9], [600, 2, 6, 8], [3000, 1, 2, 5], [2500, 4, 3, 6], [37, 5, 9, 3]];
+  for (const [rows, m, n, F] of cases) {
+    const xs = uniformData(rows * n * F * 2, rows + m), gs = uniformData(rows * m * F * 2, n + F);
+    const want = kernelGradFloat32(xs, gs, rows, m, n, F), what = `rows ${rows}, m ${m}, n ${n}, F ${F}`;
+    using s = new Scratch();
+    const px = s.copyIn(xs), pg = s.copyIn(gs), pgw = s.alloc(want.length * 4);
+    wasm.c3aSpectralKernelGrad(px, pg, pgw, rows, m, n, F, 0, 0);
+    const one = readF32(pgw, want.length);
+    assert(one.every((v, i) => Object.is(v, want[i])), `one call: ${what}`);
+    for (const t of [1, 2, 3]) {
+      const got = new Float32Array(want.length);
+      // b = 2F − 1 (odd) or 2F − 2 (even) has F bins
+      const b = F % 2 === 1 ? 2 * F - 2 : 2 * F - 1;
+      withThreads(t, true, () => c3aSpectralKernel("kernelGrad", xs, gs, got, { rows, m, n, b }));
+      assert(got.every((v, i) => Object.is(v, want[i])), `${t} threads: ${what}`);
+    }
   }
 });
 

@@ -292,7 +292,10 @@ function pairTile2x1<T>(a0: usize, a1: usize, w: usize, o0: usize, o1: usize, nR
 // ---------------------------------------------------------------- kernel gradient
 //
 // Straight on the natural layout: rows in blocks that stay in L2, and per pair a 2×4 register tile
-// of (i, j) summed over the block's rows (transposing here cost more than it saved).
+// of (i, j) summed over the block's rows (transposing here cost more than it saved), narrower at the
+// edges (odd m, n mod 4) so that no entry is computed twice; the odd last bin in 2×4 tiles too, one
+// kernel column per lane. Each entry's arithmetic is the same whatever tile computes it (m < 2 or
+// n < 4 aside: kgTile1x1 sums even and odd rows apart), tests/circulant_test.ts spells it out.
 //
 // The row blocks fix the bits: every element of gw is the sum over blocks, in block order, of the
 // block's own sum (accumulated from zero over the block's rows in row order). c3aSpectralKernelGrad
@@ -423,22 +426,20 @@ function kgBlock(xb: usize, gb: usize, out: usize, nr: i32, m: i32, n: i32, freq
   for (let p = 0; p < pairs; p++) {
     const off = <usize> p << 4;
     if (m >= 2 && n >= 4) {
+      // tiles of 2 × 4 (i, j), narrower at the edges (an odd last i, the last n mod 4 columns)
       for (let i = 0; i < m; i += 2) {
-        const ii = i + 2 <= m ? i : m - 2;
         for (let j = 0; j < n; j += 4) {
-          const jj = j + 4 <= n ? j : n - 4;
-          // (ii + a, jj + k) with ii + a < i or jj + k < j were written by an earlier tile: skip them
-          kgTile2x4(
-            xb + <usize> jj * vecB + off,
-            gb + <usize> ii * vecB + off,
-            out + (<usize> ii * <usize> n + <usize> jj) * vecB + off,
+          kgTile(
+            xb + <usize> j * vecB + off,
+            gb + <usize> i * vecB + off,
+            out + (<usize> i * <usize> n + <usize> j) * vecB + off,
             nr,
             xRowB,
             gRowB,
             vecB,
             <usize> n * vecB,
-            i - ii,
-            j - jj,
+            i + 1 < m,
+            n - j < 4 ? n - j : 4,
             add,
           );
         }
@@ -461,15 +462,19 @@ function kgBlock(xb: usize, gb: usize, out: usize, nr: i32, m: i32, n: i32, freq
   }
   if (freqs & 1) {
     const off = <usize> pairs << 4;
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        kgTail1x1(
+    for (let i = 0; i < m; i += 2) {
+      for (let j = 0; j < n; j += 4) {
+        kgTailTile(
           xb + <usize> j * vecB + off,
           gb + <usize> i * vecB + off,
           out + (<usize> i * <usize> n + <usize> j) * vecB + off,
           nr,
           xRowB,
           gRowB,
+          vecB,
+          <usize> n * vecB,
+          i + 1 < m,
+          n - j < 4 ? n - j : 4,
           add,
         );
       }
@@ -482,10 +487,9 @@ function put(o: usize, c: v128, add: bool): void {
   v128.store(o, add ? f32x4.add(v128.load(o), c) : c);
 }
 
-// Two kernel rows (i, i+1) × four kernel columns (j..j+3), one frequency pair, summed over nr rows.
-// Entries with a < skipI or k < skipJ are computed but not written (overlapping edge tiles); the
-// others are added to o (add) or stored there.
-function kgTile2x4(
+// One (two) kernel row(s) i (and i + 1) × `cols` (1 to 4) kernel columns j.., one frequency pair,
+// summed over nr rows and added to o (add) or stored there: kgTileOf with constant sizes.
+function kgTile(
   x: usize,
   g: usize,
   o: usize,
@@ -494,8 +498,39 @@ function kgTile2x4(
   gRowB: usize,
   vecB: usize,
   oRowB: usize,
-  skipI: i32,
-  skipJ: i32,
+  two: bool,
+  cols: i32,
+  add: bool,
+): void {
+  if (two) {
+    if (cols == 4) kgTileOf(x, g, o, nr, xRowB, gRowB, vecB, oRowB, true, 4, add);
+    else if (cols == 3) kgTileOf(x, g, o, nr, xRowB, gRowB, vecB, oRowB, true, 3, add);
+    else if (cols == 2) kgTileOf(x, g, o, nr, xRowB, gRowB, vecB, oRowB, true, 2, add);
+    else kgTileOf(x, g, o, nr, xRowB, gRowB, vecB, oRowB, true, 1, add);
+  } else {
+    if (cols == 4) kgTileOf(x, g, o, nr, xRowB, gRowB, vecB, oRowB, false, 4, add);
+    else if (cols == 3) kgTileOf(x, g, o, nr, xRowB, gRowB, vecB, oRowB, false, 3, add);
+    else if (cols == 2) kgTileOf(x, g, o, nr, xRowB, gRowB, vecB, oRowB, false, 2, add);
+    else kgTileOf(x, g, o, nr, xRowB, gRowB, vecB, oRowB, false, 1, add);
+  }
+}
+
+// The register tile of kgTile, inlined with constant `two` and `cols` (the unused accumulators and
+// loads fold away). Every entry c[a][k] += x[j + k] ∘ conj(g[i + a]) as x·gr + swap(x)·gi, row after
+// row from zero, whatever the tile's size.
+// @ts-ignore: decorator
+@inline
+function kgTileOf(
+  x: usize,
+  g: usize,
+  o: usize,
+  nr: i32,
+  xRowB: usize,
+  gRowB: usize,
+  vecB: usize,
+  oRowB: usize,
+  two: bool,
+  cols: i32,
   add: bool,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
@@ -505,41 +540,50 @@ function kgTile2x4(
   const v3 = v2 + vecB;
   for (let r = 0; r < nr; r++) {
     const g0 = v128.load(g);
-    const g1 = v128.load(g + vecB);
     const gr0 = v128.shuffle<f32>(g0, g0, 0, 0, 2, 2);
     const gi0 = f32x4.mul(v128.shuffle<f32>(g0, g0, 1, 1, 3, 3), sg);
-    const gr1 = v128.shuffle<f32>(g1, g1, 0, 0, 2, 2);
-    const gi1 = f32x4.mul(v128.shuffle<f32>(g1, g1, 1, 1, 3, 3), sg);
+    let gr1 = gr0, gi1 = gi0;
+    if (two) {
+      const g1 = v128.load(g + vecB);
+      gr1 = v128.shuffle<f32>(g1, g1, 0, 0, 2, 2);
+      gi1 = f32x4.mul(v128.shuffle<f32>(g1, g1, 1, 1, 3, 3), sg);
+    }
     let xv = v128.load(x);
     let xw = swapRI(xv);
     c00 = f32x4.add(c00, f32x4.add(f32x4.mul(xv, gr0), f32x4.mul(xw, gi0)));
-    c10 = f32x4.add(c10, f32x4.add(f32x4.mul(xv, gr1), f32x4.mul(xw, gi1)));
-    xv = v128.load(x + vecB);
-    xw = swapRI(xv);
-    c01 = f32x4.add(c01, f32x4.add(f32x4.mul(xv, gr0), f32x4.mul(xw, gi0)));
-    c11 = f32x4.add(c11, f32x4.add(f32x4.mul(xv, gr1), f32x4.mul(xw, gi1)));
-    xv = v128.load(x + v2);
-    xw = swapRI(xv);
-    c02 = f32x4.add(c02, f32x4.add(f32x4.mul(xv, gr0), f32x4.mul(xw, gi0)));
-    c12 = f32x4.add(c12, f32x4.add(f32x4.mul(xv, gr1), f32x4.mul(xw, gi1)));
-    xv = v128.load(x + v3);
-    xw = swapRI(xv);
-    c03 = f32x4.add(c03, f32x4.add(f32x4.mul(xv, gr0), f32x4.mul(xw, gi0)));
-    c13 = f32x4.add(c13, f32x4.add(f32x4.mul(xv, gr1), f32x4.mul(xw, gi1)));
+    if (two) c10 = f32x4.add(c10, f32x4.add(f32x4.mul(xv, gr1), f32x4.mul(xw, gi1)));
+    if (cols > 1) {
+      xv = v128.load(x + vecB);
+      xw = swapRI(xv);
+      c01 = f32x4.add(c01, f32x4.add(f32x4.mul(xv, gr0), f32x4.mul(xw, gi0)));
+      if (two) c11 = f32x4.add(c11, f32x4.add(f32x4.mul(xv, gr1), f32x4.mul(xw, gi1)));
+    }
+    if (cols > 2) {
+      xv = v128.load(x + v2);
+      xw = swapRI(xv);
+      c02 = f32x4.add(c02, f32x4.add(f32x4.mul(xv, gr0), f32x4.mul(xw, gi0)));
+      if (two) c12 = f32x4.add(c12, f32x4.add(f32x4.mul(xv, gr1), f32x4.mul(xw, gi1)));
+    }
+    if (cols > 3) {
+      xv = v128.load(x + v3);
+      xw = swapRI(xv);
+      c03 = f32x4.add(c03, f32x4.add(f32x4.mul(xv, gr0), f32x4.mul(xw, gi0)));
+      if (two) c13 = f32x4.add(c13, f32x4.add(f32x4.mul(xv, gr1), f32x4.mul(xw, gi1)));
+    }
     x += xRowB;
     g += gRowB;
   }
-  if (skipI == 0) {
-    if (skipJ <= 0) put(o, c00, add);
-    if (skipJ <= 1) put(o + vecB, c01, add);
-    if (skipJ <= 2) put(o + v2, c02, add);
-    put(o + v3, c03, add);
+  put(o, c00, add);
+  if (cols > 1) put(o + vecB, c01, add);
+  if (cols > 2) put(o + v2, c02, add);
+  if (cols > 3) put(o + v3, c03, add);
+  if (two) {
+    o += oRowB;
+    put(o, c10, add);
+    if (cols > 1) put(o + vecB, c11, add);
+    if (cols > 2) put(o + v2, c12, add);
+    if (cols > 3) put(o + v3, c13, add);
   }
-  o += oRowB;
-  if (skipJ <= 0) put(o, c10, add);
-  if (skipJ <= 1) put(o + vecB, c11, add);
-  if (skipJ <= 2) put(o + v2, c12, add);
-  put(o + v3, c13, add);
 }
 
 function kgTile1x1(x: usize, g: usize, o: usize, nr: i32, xRowB: usize, gRowB: usize, add: bool): void {
@@ -582,23 +626,65 @@ function kgTile1x1(x: usize, g: usize, o: usize, nr: i32, xRowB: usize, gRowB: u
   put(o, f32x4.add(c0, c1), add);
 }
 
-// Odd last bin: xd = [xr, xi, xi, xr], gt = [gr, gr, gi, −gi]; halves of xd·gt sum to x·conj(g).
-function kgTail1x1(x: usize, g: usize, o: usize, nr: i32, xRowB: usize, gRowB: usize, add: bool): void {
-  const st = f32x4(1, 1, 1, -1);
-  let c = f32x4.splat(0);
+// Odd last bin, kernel rows i (and i + 1 when `two`) × `cols` (1 to 4) kernel columns j.., one
+// column per lane: with xr, xi the columns' real and imaginary parts and gr, gi row i's,
+// a0 = Σ xr·gr, a1 = Σ xi·gr, a2 = Σ xi·gi, a3 = Σ xr·(−gi) over the rows, from zero;
+// x·conj(g) = (a0 + a2, a1 + a3), added to o (add) or stored there. Missing rows and columns are
+// computed on row i / column j and not written.
+function kgTailTile(
+  x: usize,
+  g: usize,
+  o: usize,
+  nr: i32,
+  xRowB: usize,
+  gRowB: usize,
+  vecB: usize,
+  oRowB: usize,
+  two: bool,
+  cols: i32,
+  add: bool,
+): void {
+  const x1 = cols > 1 ? vecB : 0, x2 = cols > 2 ? vecB << 1 : 0, x3 = cols > 3 ? vecB * 3 : 0;
+  const g1 = two ? vecB : 0;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
   for (let r = 0; r < nr; r++) {
-    const xv = v128.load64_zero(x);
-    const gv = v128.load64_zero(g);
-    c = f32x4.add(
-      c,
-      f32x4.mul(
-        v128.shuffle<f32>(xv, xv, 0, 1, 1, 0),
-        f32x4.mul(v128.shuffle<f32>(gv, gv, 0, 0, 1, 1), st),
-      ),
-    );
+    const t01 = v128.load64_lane(x + x1, v128.load64_zero(x), 1);
+    const t23 = v128.load64_lane(x + x3, v128.load64_zero(x + x2), 1);
+    const xr = v128.shuffle<f32>(t01, t23, 0, 2, 4, 6);
+    const xi = v128.shuffle<f32>(t01, t23, 1, 3, 5, 7);
+    let gv = v128.load64_zero(g);
+    let gr = v128.shuffle<f32>(gv, gv, 0, 0, 0, 0), gi = v128.shuffle<f32>(gv, gv, 1, 1, 1, 1);
+    a0 = f32x4.add(a0, f32x4.mul(xr, gr));
+    a1 = f32x4.add(a1, f32x4.mul(xi, gr));
+    a2 = f32x4.add(a2, f32x4.mul(xi, gi));
+    a3 = f32x4.add(a3, f32x4.mul(xr, f32x4.neg(gi)));
+    gv = v128.load64_zero(g + g1);
+    gr = v128.shuffle<f32>(gv, gv, 0, 0, 0, 0);
+    gi = v128.shuffle<f32>(gv, gv, 1, 1, 1, 1);
+    b0 = f32x4.add(b0, f32x4.mul(xr, gr));
+    b1 = f32x4.add(b1, f32x4.mul(xi, gr));
+    b2 = f32x4.add(b2, f32x4.mul(xi, gi));
+    b3 = f32x4.add(b3, f32x4.mul(xr, f32x4.neg(gi)));
     x += xRowB;
     g += gRowB;
   }
-  const s = f32x4.add(c, v128.shuffle<f32>(c, c, 2, 3, 0, 1));
-  v128.store64_lane(o, add ? f32x4.add(v128.load64_zero(o), s) : s, 0);
+  putTail(o, f32x4.add(a0, a2), f32x4.add(a1, a3), vecB, cols, add);
+  if (two) putTail(o + oRowB, f32x4.add(b0, b2), f32x4.add(b1, b3), vecB, cols, add);
+}
+
+// Writes (re[k], im[k]) at o + k·vecB for k < cols (added to what is there when add).
+function putTail(o: usize, re: v128, im: v128, vecB: usize, cols: i32, add: bool): void {
+  // offsets of columns 1..3, or of column 0 for missing ones (read, never written)
+  const o1 = cols > 1 ? vecB : 0, o2 = cols > 2 ? vecB << 1 : 0, o3 = cols > 3 ? vecB * 3 : 0;
+  let lo = v128.shuffle<f32>(re, im, 0, 4, 1, 5);
+  let hi = v128.shuffle<f32>(re, im, 2, 6, 3, 7);
+  if (add) {
+    lo = f32x4.add(lo, v128.load64_lane(o + o1, v128.load64_zero(o), 1));
+    hi = f32x4.add(hi, v128.load64_lane(o + o3, v128.load64_zero(o + o2), 1));
+  }
+  v128.store64_lane(o, lo, 0);
+  if (cols > 1) v128.store64_lane(o + o1, lo, 1);
+  if (cols > 2) v128.store64_lane(o + o2, hi, 0);
+  if (cols > 3) v128.store64_lane(o + o3, hi, 1);
 }
