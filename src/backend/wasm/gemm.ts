@@ -240,7 +240,9 @@ function run(
     // column ranges of C (and of op(B)), multiples of the tile width
     const tiles = Math.ceil(n / SLICE_COLS);
     // each slice re-packs all of op(A): at least MIN_SLICE_COLS columns per slice beyond one per thread
-    const count = Math.min(tiles, want, Math.max(threads, Math.floor(n / MIN_SLICE_COLS)));
+    let count = Math.min(tiles, want, Math.max(threads, Math.floor(n / MIN_SLICE_COLS)));
+    // whole rounds: 5 equal slices on 2 threads leave one thread a third slice while the other idles
+    if (count > threads) count -= count % threads;
     const bCol = r.transB ? r.ldb : 1;
     for (let q = 0; q < count; q++) {
       const j0 = Math.floor((q * tiles) / count) * SLICE_COLS;
