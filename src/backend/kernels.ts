@@ -300,8 +300,8 @@ export interface KernelSignatures {
     "x" | "gradX" | "gradKernel",
     true
   >;
-  /** Dense block-circulant matrix `[m·b, n·b]` of a kernel `[m, n, b]`. */
-  getCirculant: KernelSig<"kernel", "a", { m: number; n: number; b: number }>;
+  /** Dense block-circulant matrix `[m·b, n·b]` of a kernel `[m, n, b]`, plus `base` when given. */
+  getCirculant: KernelSig<"kernel" | "base", "a", { m: number; n: number; b: number }, "base">;
 }
 
 /** Attributes of the FFT kernels: `batch` signals of length `n`. */
@@ -361,7 +361,8 @@ export type KernelDeclarations = { [K in keyof KernelSignatures]: KernelDecl<Ker
  *   are the per-frequency block products; with `rfft`/`irfft` around them they give the forward
  *   `y = x·Aᵀ`, the input gradient `g·A` and the kernel gradient. `c3aForward` / `c3aBackward` (fused)
  *   do the whole pipeline in one kernel; `c3aBackward` fills gradKernel with 0 when rows = 0.
- *   `getCirculant`: `A[i·b + s][j·b + t] = w[i][j][(t − s) mod b]`.
+ *   `getCirculant`: `A[i·b + s][j·b + t] = w[i][j][(t − s) mod b]`, plus `base[i·b + s][j·b + t]` when
+ *   the optional `base` `[m·b, n·b]` is given (a Linear weight: `W + A` in one pass).
  */
 export const KERNELS: KernelDeclarations = {
   unary: { inputs: ["x"], outputs: ["y"], sizes: (_, i) => ({ y: i.x }) },
@@ -496,7 +497,12 @@ export const KERNELS: KernelDeclarations = {
       gradKernel: a.kernelGrad ? a.m * a.n * a.b : null,
     }),
   },
-  getCirculant: { inputs: ["kernel"], outputs: ["a"], sizes: (a) => ({ a: a.m * a.b * a.n * a.b }) },
+  getCirculant: {
+    inputs: ["kernel", "base"],
+    outputs: ["a"],
+    optional: ["base"],
+    sizes: (a) => ({ a: a.m * a.b * a.n * a.b }),
+  },
 };
 
 /** The name of a kernel of {@link KERNELS}. */

@@ -304,8 +304,7 @@ export function circulantLinear(x: Tensor, weight: Tensor, bias: Tensor | null, 
   const a: C3AAttrs = { rows, m, n, b };
   /** W + A `[out, in]`, a fresh storage (the caller disposes it). */
   const merged = (): Storage => {
-    const dense = be.run("getCirculant", { kernel: kernel.storage }, { m, n, b }).a;
-    return be.axpby(dense, 1, weight.storage, 1, dense);
+    return be.run("getCirculant", { kernel: kernel.storage, base: weight.storage }, { m, n, b }).a;
   };
   const w = merged();
   const y = be.matmul(x.storage, w, { m: rows, n: outF, k: inF, transB: true, bias: bias?.storage });

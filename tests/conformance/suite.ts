@@ -12,6 +12,7 @@ import { irfft, rfft } from "../../src/fft/rfft.ts";
 import {
   addBlockCircularConvolution,
   blockCircularConvolution,
+  circulantLinear,
   getCirculant,
 } from "../../src/ops/circulant.ts";
 import { linear } from "../../src/ops/matmul.ts";
@@ -24,6 +25,22 @@ import type { ConformanceExecutor } from "./executors.ts";
 /** A tensor of `shape` holding `data` on executor `be`. */
 export function on(be: Backend, data: ArrayLike<number>, shape: readonly number[]): Tensor {
   return Tensor.fromStorage(be.fromArray(Float32Array.from(data)), shape);
+}
+
+/** The `getCirculant` kernel with its optional `base` input, run directly on executor `be`. */
+function getCirculantWithBase(
+  be: Backend,
+  kd: ArrayLike<number>,
+  wd: ArrayLike<number>,
+  m: number,
+  n: number,
+  b: number,
+): Float32Array {
+  const kernel = be.fromArray(Float32Array.from(kd)), base = be.fromArray(Float32Array.from(wd));
+  const a = be.run("getCirculant", { kernel, base }, { m, n, b }).a;
+  const out = be.readSync(a).slice();
+  for (const st of [kernel, base, a]) be.dispose(st);
+  return out;
 }
 
 /** float64 DFT of the rows of `x` `[rows, n]`: `[rows, floor(n/2)+1, 2]`. */
@@ -170,6 +187,63 @@ export async function conformance(ex: ConformanceExecutor): Promise<void> {
     assertEquals(e.shape, [0, m * b]);
     e.backward(on(be, [], [0, m * b]));
     assertEquals(Array.from(w0.grad!.dataSync()), new Array(m * n * b).fill(0), "no rows: zero kernel grad");
+  });
+
+  test("C3A: circulantLinear = x·(W + A)ᵀ + bias and its four gradients vs float64 formulas", (be) => {
+    const rows = 5, m = 3, n = 2, b = 6, outF = m * b, inF = n * b;
+    const xd = uniformData(rows * inF, 31), wd = uniformData(outF * inF, 32), kd = uniformData(m * n * b, 33);
+    const bd = uniformData(outF, 34), gd = uniformData(rows * outF, 35);
+    // float64: Wm = W + A with A[i·b+s][j·b+t] = k[i][j][(t − s) mod b]
+    const wm = Float64Array.from(wd);
+    for (let i = 0; i < m; i++) {
+      for (let s = 0; s < b; s++) {
+        for (let j = 0; j < n; j++) {
+          for (let t = 0; t < b; t++) {
+            wm[(i * b + s) * inF + j * b + t] += kd[(i * n + j) * b + (t - s + b) % b];
+          }
+        }
+      }
+    }
+    const y64 = new Float64Array(rows * outF), gx64 = new Float64Array(rows * inF);
+    const gw64 = new Float64Array(outF * inF),
+      gk64 = new Float64Array(m * n * b),
+      gb64 = new Float64Array(outF);
+    for (let r = 0; r < rows; r++) {
+      for (let o = 0; o < outF; o++) {
+        let acc = bd[o];
+        for (let c = 0; c < inF; c++) acc += xd[r * inF + c] * wm[o * inF + c];
+        y64[r * outF + o] = acc;
+        const g = gd[r * outF + o];
+        gb64[o] += g;
+        for (let c = 0; c < inF; c++) {
+          gx64[r * inF + c] += g * wm[o * inF + c];
+          gw64[o * inF + c] += g * xd[r * inF + c];
+        }
+      }
+    }
+    // dL/dk[i][j][k] = Σ_s dA[i·b+s][j·b+(s+k) mod b], dA = gᵀ·x = gw64
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        for (let k = 0; k < b; k++) {
+          let acc = 0;
+          for (let s = 0; s < b; s++) acc += gw64[(i * b + s) * inF + j * b + (s + k) % b];
+          gk64[(i * n + j) * b + k] = acc;
+        }
+      }
+    }
+    const x = on(be, xd, [rows, inF]).requiresGrad_(), w = on(be, wd, [outF, inF]).requiresGrad_();
+    const k = on(be, kd, [m, n, b]).requiresGrad_(), bias = on(be, bd, [outF]).requiresGrad_();
+    const y = circulantLinear(x, w, bias, k);
+    assertClose(y.dataSync(), y64, 1e-5, "circulantLinear y");
+    y.backward(on(be, gd, [rows, outF]));
+    assertClose(x.grad!.dataSync(), gx64, 1e-5, "circulantLinear grad x");
+    assertClose(w.grad!.dataSync(), gw64, 1e-5, "circulantLinear grad W");
+    assertClose(k.grad!.dataSync(), gk64, 1e-5, "circulantLinear grad kernel");
+    assertClose(bias.grad!.dataSync(), gb64, 1e-5, "circulantLinear grad bias");
+    const dense = noGrad(() => getCirculant(k));
+    const wm32 = getCirculantWithBase(be, kd, wd, m, n, b);
+    assertClose(wm32, wm, 1e-6, "getCirculant with base = W + A");
+    for (const t of [x, w, k, bias, y, dense, x.grad!, w.grad!, k.grad!, bias.grad!]) t.dispose();
   });
 
   test("linear, softmax, rmsNorm, swiglu: forward and gradients vs float64 formulas (fused or composed)", (be) => {

@@ -591,23 +591,44 @@ export function c3aBackward(
  * @param kernel `[m, n, b]` float32
  * @param shape `{m, n, b}`
  * @param out optional `[m·b, n·b]` float32 array to write into (and return) instead of a new one
+ * @param base optional `[m·b, n·b]` float32 matrix added to the result (`W + A` in one pass; may be
+ *   `out` itself)
  * @returns `[out, in]` = `[m·b, n·b]` float32, row-major
- * @throws {RangeError} if a size is not a positive integer, `kernel.length !== m·n·b`, or `out` does
- *   not have `m·b·n·b` elements
+ * @throws {RangeError} if a size is not a positive integer, `kernel.length !== m·n·b`, or `out` or
+ *   `base` does not have `m·b·n·b` elements
  * @example
  * ```ts
  * getCirculant(new Float32Array([1, 2, 3]), { m: 1, n: 1, b: 3 });
  * // [1, 2, 3,  3, 1, 2,  2, 3, 1]
  * ```
  */
-export function getCirculant(kernel: Float32Array, shape: C3ABlockShape, out?: Float32Array): Float32Array {
+export function getCirculant(
+  kernel: Float32Array,
+  shape: C3ABlockShape,
+  out?: Float32Array,
+  base?: Float32Array,
+): Float32Array {
   const where = "getCirculant";
   checkBlockShape(shape, where);
   const { m, n, b } = shape;
   checkLength(where, "kernel", kernel, m * n * b, `[m=${m}, n=${n}, b=${b}]`);
   const inF = n * b;
   if (out !== undefined) checkLength(where, "out", out, m * b * inF, `[out=${m * b}, in=${inF}]`);
+  if (base !== undefined) checkLength(where, "base", base, m * b * inF, `[out=${m * b}, in=${inF}]`);
   const a = out ?? new Float32Array(m * b * inF);
+  if (base !== undefined) {
+    for (let i = 0; i < m; i++) {
+      for (let s = 0; s < b; s++) {
+        let at = (i * b + s) * inF;
+        for (let j = 0; j < n; j++, at += b) {
+          const w0 = (i * n + j) * b;
+          for (let t = 0, src = w0 + b - s; t < s; t++) a[at + t] = base[at + t] + kernel[src + t];
+          for (let t = s, src = w0 - s; t < b; t++) a[at + t] = base[at + t] + kernel[src + t];
+        }
+      }
+    }
+    return a;
+  }
   for (let i = 0; i < m; i++) {
     for (let s = 0; s < b; s++) {
       let at = (i * b + s) * inF;

@@ -132,5 +132,5 @@ export const wasmKernels: KernelTable<Float32Array> = {
   c3aSpectralKernelGrad: (i, o, a) => c3aSpectralKernel("kernelGrad", i.xs, i.gs, o.gws, a),
   c3aForward: (i, o, a) => c3aForwardKernel(i.x, i.ws, o.y, a),
   c3aBackward: (i, o, a) => c3aBackwardKernel(i.x, i.ws, i.g, o.gradX, o.gradKernel, a),
-  getCirculant: (i, o, a) => getCirculant(i.kernel, a, o.a),
+  getCirculant: (i, o, a) => getCirculant(i.kernel, a, o.a, i.base ?? undefined),
 };

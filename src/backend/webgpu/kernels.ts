@@ -57,5 +57,8 @@ export const gpuKernels: KernelTable<number, GpuExecutor> = {
   c3aForward: (i, o, a, ex) => c3a.c3aForward(ex, i.x, i.ws, o.y, a.rows, a.m, a.n, a.b),
   c3aBackward: (i, o, a, ex) =>
     c3a.c3aBackward(ex, id(i.x), i.ws, i.g, id(o.gradX), id(o.gradKernel), a.rows, a.m, a.n, a.b),
-  getCirculant: (i, o, a, ex) => c3a.getCirculant(ex, i.kernel, o.a, a.m, a.n, a.b),
+  getCirculant: (i, o, a, ex) => {
+    c3a.getCirculant(ex, i.kernel, o.a, a.m, a.n, a.b);
+    if (i.base) ew.axpby(ex, o.a, 1, i.base, 1, o.a, ex.elems(o.a));
+  },
 };
