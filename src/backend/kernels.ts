@@ -297,7 +297,7 @@ export interface KernelSignatures {
     "x" | "ws" | "g",
     "gradX" | "gradKernel",
     C3AAttrs & { inputGrad: boolean; kernelGrad: boolean },
-    "x" | "gradX" | "gradKernel",
+    "x" | "ws" | "gradX" | "gradKernel",
     true
   >;
   /** Dense block-circulant matrix `[m·b, n·b]` of a kernel `[m, n, b]`, plus `base` when given. */
@@ -360,7 +360,8 @@ export type KernelDeclarations = { [K in keyof KernelSignatures]: KernelDecl<Ker
  *   spectra `[rows, m, F, 2]`. `c3aSpectralForward`, `c3aSpectralInputGrad`, `c3aSpectralKernelGrad`
  *   are the per-frequency block products; with `rfft`/`irfft` around them they give the forward
  *   `y = x·Aᵀ`, the input gradient `g·A` and the kernel gradient. `c3aForward` / `c3aBackward` (fused)
- *   do the whole pipeline in one kernel; `c3aBackward` fills gradKernel with 0 when rows = 0.
+ *   do the whole pipeline in one kernel; `c3aBackward` fills gradKernel with 0 when rows = 0 and reads
+ *   x only for the kernel gradient, ws only for the input gradient (either may be omitted otherwise).
  *   `getCirculant`: `A[i·b + s][j·b + t] = w[i][j][(t − s) mod b]`, plus `base[i·b + s][j·b + t]` when
  *   the optional `base` `[m·b, n·b]` is given (a Linear weight: `W + A` in one pass).
  */
@@ -490,7 +491,7 @@ export const KERNELS: KernelDeclarations = {
   c3aBackward: {
     inputs: ["x", "ws", "g"],
     outputs: ["gradX", "gradKernel"],
-    optional: ["x", "gradX", "gradKernel"],
+    optional: ["x", "ws", "gradX", "gradKernel"],
     fused: true,
     sizes: (a) => ({
       gradX: a.inputGrad ? a.rows * a.n * a.b : null,

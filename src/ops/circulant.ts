@@ -50,11 +50,14 @@ function c3aForward(be: Backend, x: Storage, ws: Storage, a: C3AAttrs): Storage 
   return y;
 }
 
-/** True gradients `g·A` and/or the kernel gradient: fused when available, else composed. */
+/**
+ * True gradients `g·A` and/or the kernel gradient: fused when available, else composed. `x` is read
+ * only for the kernel gradient, the kernel spectrum `ws` only for the input gradient.
+ */
 function c3aBackward(
   be: Backend,
   x: Storage | null,
-  ws: Storage,
+  ws: Storage | null,
   g: Storage,
   a: C3AAttrs,
   inputGrad: boolean,
@@ -66,7 +69,7 @@ function c3aBackward(
   const gs = be.run("rfft", { x: g }, { n: b, batch: rows * m }).y;
   let gradX: Storage | null = null, gradKernel: Storage | null = null;
   if (inputGrad) {
-    const gxs = be.run("c3aSpectralInputGrad", { gs, ws }, a).gxs;
+    const gxs = be.run("c3aSpectralInputGrad", { gs, ws: ws! }, a).gxs;
     gradX = be.run("irfft", { x: gxs }, { n: b, batch: rows * n }).y;
     be.dispose(gxs);
   }
@@ -325,9 +328,7 @@ export function circulantLinear(x: Tensor, weight: Tensor, bias: Tensor | null, 
       );
     }
     if (needs[2]) {
-      const spectrum = kernelSpectrum(be, kernel.storage, a);
-      const r = c3aBackward(be, x.storage, spectrum.storage, g.storage, a, false, true);
-      spectrum.dispose();
+      const r = c3aBackward(be, x.storage, null, g.storage, a, false, true);
       gk = Tensor.fromStorage(r.gradKernel!, kernel.shape);
     }
     const gb = needs[3] ? Tensor.fromStorage(be.reduce("sum", g.storage, [rows, outF], [0]), [outF]) : null;

@@ -667,7 +667,7 @@ export function c3aForwardKernel(x: Float32Array, ws: Float32Array, y: Float32Ar
 /** Kernel `c3aBackward`: gradX = g·A and/or gradKernel (x needed only for the latter). */
 export function c3aBackwardKernel(
   x: Float32Array | null,
-  ws: Float32Array,
+  ws: Float32Array | null,
   g: Float32Array,
   gradX: Float32Array | null,
   gradKernel: Float32Array | null,
@@ -679,7 +679,7 @@ export function c3aBackwardKernel(
     return;
   }
   using s = new Scratch();
-  backwardRows(x, gradX !== null ? packSpectrum(s, ws, shape) : 0, g, gradX, gradKernel, shape);
+  backwardRows(x, gradX !== null ? packSpectrum(s, ws!, shape) : 0, g, gradX, gradKernel, shape);
 }
 
 /** The three spectral products of the kernel table over arrays (see src/backend/kernels.ts). */

@@ -56,7 +56,7 @@ export const gpuKernels: KernelTable<number, GpuExecutor> = {
     c3a.c3aSpectral(ex, "kernelGrad", i.xs, i.gs, o.gws, a.rows, a.m, a.n, a.b),
   c3aForward: (i, o, a, ex) => c3a.c3aForward(ex, i.x, i.ws, o.y, a.rows, a.m, a.n, a.b),
   c3aBackward: (i, o, a, ex) =>
-    c3a.c3aBackward(ex, id(i.x), i.ws, i.g, id(o.gradX), id(o.gradKernel), a.rows, a.m, a.n, a.b),
+    c3a.c3aBackward(ex, id(i.x), id(i.ws), i.g, id(o.gradX), id(o.gradKernel), a.rows, a.m, a.n, a.b),
   getCirculant: (i, o, a, ex) => {
     c3a.getCirculant(ex, i.kernel, o.a, a.m, a.n, a.b);
     if (i.base) ew.axpby(ex, o.a, 1, i.base, 1, o.a, ex.elems(o.a));
