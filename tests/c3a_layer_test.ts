@@ -1,10 +1,11 @@
 // C3ALinear (spec §1.2–§1.5, §2, §3.1): golden vectors, the worked example, true gradients (finite
 // differences through two stacked adapted layers), multi-adapter sum = merge, merge/unmerge, errors.
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "./deps.ts";
-import { C3ALinear } from "../src/c3a/layer.ts";
+import { C3ALinear, MERGED_MIN_ROWS } from "../src/c3a/layer.ts";
 import { checkBlockSize, validBlockSizes } from "../src/c3a/blockSize.ts";
 import { BlockSizeError, captureWarnings, ValueError } from "../src/c3a/errors.ts";
 import { Linear } from "../src/nn/linear.ts";
+import { Parameter } from "../src/nn/parameter.ts";
 import { Embedding } from "../src/nn/embedding.ts";
 import { Generator } from "../src/tensor/random.ts";
 import { fromFloat32Array, tensor, zeros } from "../src/tensor/creation.ts";
@@ -369,4 +370,69 @@ Deno.test("input of any rank [..., in]: 1-D and 3-D inputs", () => {
     1e-6,
     "ΔW",
   );
+});
+
+Deno.test("C3ALinear: the merged path (>= MERGED_MIN_ROWS rows) matches a float64 forward and the true gradients", () => {
+  const inF = 24, outF = 16, b = 8, rows = MERGED_MIN_ROWS + 3;
+  const gen = new Generator().manualSeed(5);
+  const base = new Linear(inF, outF, { bias: true });
+  const wd = Float32Array.from({ length: outF * inF }, (_, i) => Math.sin(i * 0.37));
+  const bd = Float32Array.from({ length: outF }, (_, i) => Math.cos(i));
+  base.weight = new Parameter(fromFloat32Array(wd, [outF, inF]));
+  base.bias = new Parameter(fromFloat32Array(bd, [outF]));
+  base.weight.requiresGrad = false;
+  base.bias.requiresGrad = false;
+  const layer = new C3ALinear(base, "default", b, "gaussian", { generator: gen });
+  const kd = layer.c3a_kernel.get("default")!.dataSync().slice();
+  const xd = Float32Array.from({ length: rows * inF }, (_, i) => Math.sin(i * 0.11 + 1));
+  const gd = Float32Array.from({ length: rows * outF }, (_, i) => Math.cos(i * 0.07));
+  const x = fromFloat32Array(xd, [rows, inF]).requiresGrad_();
+  const y = layer.forward(x);
+  y.backward(fromFloat32Array(gd, [rows, outF]));
+  // float64: Wm = W + A / in, y = x·Wmᵀ + bias, gx = g·Wm, gk[i][j][t] = Σ_s (gᵀx)[i·b+s][j·b+(s+t) mod b] / in
+  const m = outF / b, n = inF / b;
+  const wm = Float64Array.from(wd);
+  for (let i = 0; i < m; i++) {
+    for (let s = 0; s < b; s++) {
+      for (let j = 0; j < n; j++) {
+        for (let t = 0; t < b; t++) {
+          wm[(i * b + s) * inF + j * b + t] += kd[(i * n + j) * b + (t - s + b) % b] / inF;
+        }
+      }
+    }
+  }
+  const y64 = new Float64Array(rows * outF),
+    gx64 = new Float64Array(rows * inF),
+    gtx = new Float64Array(outF * inF);
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < outF; o++) {
+      let acc = bd[o];
+      for (let c = 0; c < inF; c++) {
+        acc += xd[r * inF + c] * wm[o * inF + c];
+        gx64[r * inF + c] += gd[r * outF + o] * wm[o * inF + c];
+        gtx[o * inF + c] += gd[r * outF + o] * xd[r * inF + c];
+      }
+      y64[r * outF + o] = acc;
+    }
+  }
+  const gk64 = new Float64Array(m * n * b);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      for (let t = 0; t < b; t++) {
+        let acc = 0;
+        for (let s = 0; s < b; s++) acc += gtx[(i * b + s) * inF + j * b + (s + t) % b];
+        gk64[(i * n + j) * b + t] = acc / inF;
+      }
+    }
+  }
+  const close = (got: Float32Array, want: Float64Array, what: string) => {
+    let scale = 0;
+    for (const v of want) scale = Math.max(scale, Math.abs(v));
+    for (let i = 0; i < want.length; i++) {
+      assert(Math.abs(got[i] - want[i]) <= 1e-5 * scale, `${what}[${i}]: ${got[i]} vs ${want[i]}`);
+    }
+  };
+  close(y.dataSync(), y64, "y");
+  close(x.grad!.dataSync(), gx64, "grad x");
+  close(layer.c3a_kernel.get("default")!.grad!.dataSync(), gk64, "grad kernel");
 });

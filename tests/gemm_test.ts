@@ -589,3 +589,101 @@ Deno.test("sgemm pipelines big products over threads in column chunks: bit-ident
     await stopWorkers();
   }
 });
+
+/** B + getCirculant(kernel) as stored (`[rows, cols]`), rounded to float32, from the index formula. */
+function plusCirculant(
+  b: Float32Array,
+  kernel: Float32Array,
+  rows: number,
+  cols: number,
+  bs: number,
+): Float32Array {
+  const out = new Float32Array(rows * cols), blocks = cols / bs;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const w = kernel[(Math.floor(r / bs) * blocks + Math.floor(c / bs)) * bs + (((c - r) % bs) + bs) % bs];
+      out[r * cols + c] = b[r * cols + c] + w;
+    }
+  }
+  return out;
+}
+
+Deno.test("sgemm addCirculant = sgemm on the stored B + getCirculant(kernel), bit for bit, on every path and thread count", async () => {
+  try {
+    // [m, n, k, transB, bs, cap (resident bytes; 0 = default), splitAll]
+    const cases: [number, number, number, boolean, number, number, boolean][] = [
+      [64, 96, 48, true, 16, 0, true], // NT (x·(W + A)ᵀ): column slices over threads
+      [64, 48, 96, false, 16, 0, true], // NN (g·(W + A))
+      [30, 40, 24, true, 8, 0, false], // one thread
+      [12, 36008, 120, true, 8, 0, false], // pipelined column chunks (B and C over 16 MiB)
+      [64, 200, 48, true, 8, 48 << 10, true], // column and row tiles
+      [64, 48, 200, false, 8, 48 << 10, true],
+      [40, 45, 27, false, 3, 0, true], // odd block size, n not a multiple of 8
+    ];
+    for (const [m, n, k, transB, bs, cap, splitAll] of cases) {
+      const a = uniformData(m * k, 61 + m), b = uniformData(k * n, 62 + n);
+      const rows = transB ? n : k, cols = transB ? k : n;
+      const kernel = uniformData(rows * cols / bs, 63 + bs);
+      const merged = plusCirculant(b, kernel, rows, cols, bs);
+      const tag = `${m}x${n}x${k} transB=${transB} b=${bs} cap=${cap}`;
+      const call = (threads: number, withAdd: boolean) =>
+        withThreads(threads, splitAll, () => {
+          const o: SgemmArrayOptions = withAdd
+            ? { transB, addCirculant: { kernel, blockSize: bs } }
+            : { transB };
+          return cap > 0
+            ? sgemmCapped(cap, a, withAdd ? b : merged, m, n, k, o)
+            : sgemm(a, withAdd ? b : merged, m, n, k, o);
+        });
+      const want = call(1, false);
+      checkBatchedRef(tag, want, a, merged, m, n, k, { transB }, undefined);
+      for (const threads of [1, 2, 3]) {
+        const got = call(threads, true);
+        assert(
+          got.every((v, i) => Object.is(v, want[i])),
+          `${tag}: ${threads} threads differ from sgemm on B + W`,
+        );
+      }
+    }
+    // few rows: the kernel takes its blocked path (plain sgemm streams B there): float64 reference only
+    const a = uniformData(5 * 32, 71), b = uniformData(32 * 16, 72), kernel = uniformData(32 * 16 / 8, 73);
+    const got = sgemm(a, b, 5, 32, 16, { transB: true, addCirculant: { kernel, blockSize: 8 } });
+    checkBatchedRef(
+      "5 rows",
+      got,
+      a,
+      plusCirculant(b, kernel, 32, 16, 8),
+      5,
+      32,
+      16,
+      { transB: true },
+      undefined,
+    );
+  } finally {
+    await stopWorkers();
+  }
+});
+
+Deno.test("sgemm addCirculant: wrong block size, kernel length or batch throw one-line errors", () => {
+  const a = new Float32Array(4 * 8), b = new Float32Array(8 * 6);
+  assertThrows(
+    () => sgemm(a, b, 4, 6, 8, { addCirculant: { kernel: new Float32Array(12), blockSize: 4 } }),
+    RangeError,
+    "blockSize 4 must be an integer >= 1 dividing both sides of the stored B [8, 6]",
+  );
+  assertThrows(
+    () => sgemm(a, b, 4, 6, 8, { addCirculant: { kernel: new Float32Array(5), blockSize: 2 } }),
+    RangeError,
+    "addCirculant.kernel must be a Float32Array [4, 3, 2] (24 elements)",
+  );
+  assertThrows(
+    () =>
+      sgemm(a, b, 2, 6, 8, {
+        batch: 2,
+        strideB: 0,
+        addCirculant: { kernel: new Float32Array(24), blockSize: 2 },
+      }),
+    RangeError,
+    "addCirculant needs batch = 1, got 2",
+  );
+});

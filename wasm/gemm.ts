@@ -102,6 +102,42 @@ export function sgemm(
   }
 }
 
+/**
+ * `C = op(A)·op(B + W)` (+ C if accumulate != 0) for one product (batch 1), where W is the
+ * block-circulant matrix of the kernel w `[rows(B)/bs, blocks, bs]` at `circ`, added to the stored B
+ * (`[n, k]` when transB, else `[k, n]`) while B is packed, never formed in memory:
+ * `W[R][C] = w[R / bs][C / bs][(C − R) mod bs]` (src/ops/circulant.ts getCirculant). `colOff` is the
+ * column of the whole op(B) where this call's op(B) starts (a column slice of a larger product). The
+ * packed values are exactly `B + W` rounded to float32, so the result equals sgemm on a stored `B + W`.
+ * Arguments as {@link sgemm} (strides unused), plus `circ`, `blocks`, `bs`, `colOff`.
+ */
+export function sgemmCirculant(
+  transA: i32,
+  transB: i32,
+  m: i32,
+  n: i32,
+  k: i32,
+  a: usize,
+  lda: i32,
+  _strideA: i32,
+  b: usize,
+  ldb: i32,
+  _strideB: i32,
+  c: usize,
+  ldc: i32,
+  _strideC: i32,
+  batch: i32,
+  accumulate: i32,
+  work: usize,
+  circ: usize,
+  blocks: i32,
+  bs: i32,
+  colOff: i32,
+): void {
+  if (batch <= 0 || m <= 0 || n <= 0) return;
+  blockedGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, work, circ, blocks, bs, colOff);
+}
+
 // Few rows (m <= SMALL_M): a 6-row register tile would mostly multiply zero padding and packing B
 // would cost as much as the product, so these products stream B directly instead.
 const SMALL_M: i32 = 10;
@@ -270,6 +306,10 @@ function blockedGemm(
   ldc: i32,
   accumulate: i32,
   work: usize,
+  circ: usize = 0,
+  circBlocks: i32 = 0,
+  circSize: i32 = 0,
+  circColOff: i32 = 0,
 ): void {
   if (k <= 0) {
     if (!accumulate) {
@@ -294,6 +334,7 @@ function blockedGemm(
       const kc = min32(KC, k - pc);
       const beta = accumulate != 0 || pc > 0 ? 1 : 0;
       packB(b + ((<usize> pc * bRow + <usize> jc * bCol) << 2), bRow, bCol, kc, nc, bp);
+      if (circ != 0) addCirculant(bp, kc, nc, pc, circColOff + jc, transB, circ, circBlocks, circSize);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min32(MC, m - ic);
         packA(a + ((<usize> ic * aRow + <usize> pc * aCol) << 2), aRow, aCol, mc, kc, ap);
@@ -442,6 +483,49 @@ function packB(src: usize, rowS: usize, colS: usize, kc: i32, nc: i32, dst: usiz
           let v: f32 = 0;
           if (q < cols) v = load<f32>(src + ((<usize> p * rowS + <usize> (j0 + q) * colS) << 2));
           store<f32>(d + (<usize> q << 2), v);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Adds a block-circulant matrix to a packed block of op(B) (see {@link sgemmCirculant}): element
+ * (p, j) of the block is op(B)[p0 + p, j0 + j], i.e. stored B's (row, column) = (j0 + j, p0 + p) when
+ * `transB`, else (p0 + p, j0 + j); (R, C) of the stored B gets `w[R / bs][C / bs][(C − R) mod bs]`, the
+ * kernel `w` `[rows/bs, blocks, bs]` at `circ`. Padding columns past nc stay zero.
+ */
+function addCirculant(
+  dst: usize,
+  kc: i32,
+  nc: i32,
+  p0: i32,
+  j0: i32,
+  transB: i32,
+  circ: usize,
+  blocks: i32,
+  bs: i32,
+): void {
+  for (let jp = 0; jp < nc; jp += NR) {
+    const cols = min32(NR, nc - jp);
+    const panel = dst + (<usize> jp * <usize> kc << 2);
+    for (let p = 0; p < kc; p++) {
+      // along the panel's row, the stored B's row (transB) or column (!transB) runs on from j0 + jp
+      const fixed = p0 + p, start = j0 + jp;
+      const fb = fixed / bs, fs = fixed - fb * bs;
+      let vb = start / bs, vs = start - vb * bs;
+      let d = panel + (<usize> p * <usize> NR << 2);
+      for (let q = 0; q < cols; q++) {
+        // transB: R = varying, C = fixed; else R = fixed, C = varying
+        let t = transB ? fs - vs : vs - fs;
+        if (t < 0) t += bs;
+        const blk = transB ? vb * blocks + fb : fb * blocks + vb;
+        const w = load<f32>(circ + ((<usize> blk * <usize> bs + <usize> t) << 2));
+        store<f32>(d, load<f32>(d) + w);
+        d += 4;
+        if (++vs == bs) {
+          vs = 0;
+          vb++;
         }
       }
     }

@@ -86,6 +86,23 @@ export interface MatmulAttrs {
   strideB: number;
 }
 
+/** Attributes of the `circulantMatmul` kernel (one product, no batch). */
+export interface CirculantMatmulAttrs {
+  /** Rows of A and C. */
+  m: number;
+  /** Columns of C. */
+  n: number;
+  /** Inner (contracted) size. */
+  k: number;
+  /**
+   * B is stored `[n, k]` and used transposed (a Linear forward `x·(W + A)ᵀ`); false: B is `[k, n]`
+   * (the input gradient `g·(W + A)`).
+   */
+  transB: boolean;
+  /** C3A block size b of the kernel `[rows(B)/b, cols(B)/b, b]`; divides both sides of the stored B. */
+  blockSize: number;
+}
+
 /** Hyper-parameters of a fused Adam / AdamW update (kernel `adamStep`), PyTorch's algorithm. */
 export interface AdamStepParams {
   /** Learning rate. */
@@ -300,6 +317,8 @@ export interface KernelSignatures {
     "x" | "ws" | "gradX" | "gradKernel",
     true
   >;
+  /** `a·op(b + getCirculant(kernel))` (+ bias), never forming the dense sum (fused, optional). */
+  circulantMatmul: KernelSig<"a" | "b" | "kernel" | "bias", "c", CirculantMatmulAttrs, "bias", true>;
   /** Dense block-circulant matrix `[m·b, n·b]` of a kernel `[m, n, b]`, plus `base` when given. */
   getCirculant: KernelSig<"kernel" | "base", "a", { m: number; n: number; b: number }, "base">;
 }
@@ -362,6 +381,9 @@ export type KernelDeclarations = { [K in keyof KernelSignatures]: KernelDecl<Ker
  *   `y = x·Aᵀ`, the input gradient `g·A` and the kernel gradient. `c3aForward` / `c3aBackward` (fused)
  *   do the whole pipeline in one kernel; `c3aBackward` fills gradKernel with 0 when rows = 0 and reads
  *   x only for the kernel gradient, ws only for the input gradient (either may be omitted otherwise).
+ *   `circulantMatmul` (fused): `C = A·op(B + getCirculant(kernel))` (+ bias on every row) for one
+ *   product, B float32 as stored (`[n, k]` with transB, else `[k, n]`), where the sum is formed inside the
+ *   kernel (never stored): C3A folded into its base weight for many rows (`circulantLinear`).
  *   `getCirculant`: `A[i·b + s][j·b + t] = w[i][j][(t − s) mod b]`, plus `base[i·b + s][j·b + t]` when
  *   the optional `base` `[m·b, n·b]` is given (a Linear weight: `W + A` in one pass).
  */
@@ -497,6 +519,13 @@ export const KERNELS: KernelDeclarations = {
       gradX: a.inputGrad ? a.rows * a.n * a.b : null,
       gradKernel: a.kernelGrad ? a.m * a.n * a.b : null,
     }),
+  },
+  circulantMatmul: {
+    inputs: ["a", "b", "kernel", "bias"],
+    outputs: ["c"],
+    optional: ["bias"],
+    fused: true,
+    sizes: (a) => ({ c: a.m * a.n }),
   },
   getCirculant: {
     inputs: ["kernel", "base"],

@@ -33,14 +33,15 @@ export const INIT_WEIGHTS_VALUES: readonly (C3AInitWeights)[] = [
   "gaussian",
 ];
 
-/** Longest adapter name accepted by {@link checkAdapterName}. */
 /**
- * Rows (tokens) from which {@link C3ALinear.forward} folds the adapter into the base weight for the
- * product (`circulantLinear`) instead of adding FFT convolutions of every row: at this many rows the
- * `O(out·in)` cost of forming `W + ΔW` is already below the FFT path's.
+ * Rows (tokens) from which {@link C3ALinear.forward} folds the adapter into the base product
+ * (`circulantLinear`: `x·(W + ΔW)ᵀ` with `W + ΔW` formed while the weight is packed, on executors with
+ * the fused `circulantMatmul` kernel) instead of adding FFT convolutions of every row: at this many
+ * rows the `O(out·in)` cost of the fold is already below the FFT path's `O(rows·(in + out)·log b)`.
  */
 export const MERGED_MIN_ROWS = 64;
 
+/** Longest adapter name accepted by {@link checkAdapterName}. */
 export const MAX_ADAPTER_NAME_LENGTH = 128;
 
 const ADAPTER_NAME_RE = /^[A-Za-z0-9_-]+$/;
@@ -434,8 +435,12 @@ export class C3ALinear extends Module {
     if (byBlock.size === 0) return this.base_layer.forward(x);
     const inF = x.shape[x.shape.length - 1];
     const weight = this.base_layer.weight;
-    if (byBlock.size === 1 && weight.dtype === "float32" && x.size / inF >= MERGED_MIN_ROWS) {
-      // Many rows: W + ΔW formed once per call costs less than the FFT path per row (circulantLinear)
+    if (
+      byBlock.size === 1 && weight.dtype === "float32" && x.size / inF >= MERGED_MIN_ROWS &&
+      x.backend.supports("circulantMatmul")
+    ) {
+      // Many rows: ΔW folded into the base product, formed while the weight is packed (never stored),
+      // costs less than FFTs of every row (circulantLinear)
       const [kernel] = byBlock.values();
       return circulantLinear(x, weight, this.base_layer.bias, kernel.div(inF));
     }

@@ -260,22 +260,24 @@ export function getCirculant(kernel: Tensor): Tensor {
 /**
  * `x · (W + getCirculant(kernel))ᵀ + bias` as one op: a Linear layer with a C3A update folded into
  * its weight for the product. Equal to `addBlockCircularConvolution(linear(x, W, bias), x, kernel)`
- * up to float32 rounding (the sum is formed on the weight, once per call, instead of on the output),
+ * up to float32 rounding (the sum is formed on the weight, per element, instead of on the output),
  * and cheaper when x has many rows: the adapter adds `O(out·in)` work to the base product instead of
  * `O(rows·(in + out)·log b)` FFTs and `O(rows·out·in/b)` spectral products, forward and input
- * gradient alike. The dense `W + A` `[out, in]` is formed in the forward and again in backward (never
- * kept between them). Gradients are the true ones: `dL/dx = g·(W + A)`, `dL/dW = gᵀ·x` (only when W
- * requires it), `dL/dbias = Σ_rows g`, and the kernel gradient of {@link blockCircularConvolution}
- * (rfft of x and g, no dense product).
+ * gradient alike. On executors with the fused `circulantMatmul` kernel (wasm) `W + A` is formed
+ * inside the matrix product while the weight is packed, tile by tile, and never stored; elsewhere it
+ * is formed in a temporary `[out, in]` array per product. Gradients are the true ones:
+ * `dL/dx = g·(W + A)`, `dL/dW = gᵀ·x` (only when W requires it), `dL/dbias = Σ_rows g`, and the kernel
+ * gradient of {@link blockCircularConvolution} (rfft of x and g, no dense product).
  *
  * @param x input `[..., in]` float32, `in = n·b`
  * @param weight `[out, in]` float32 with `out = m·b`, same backend as x
  * @param bias `[out]` float32, or null
  * @param kernel `[m, n, b]` float32 (already scaled: C3ALinear passes `kernel / in_features`)
  * @returns `[..., out]` float32
- * @throws {RangeError} the errors of {@link blockCircularConvolution}, and if the weight is not
- *   `[m·b, n·b]` or the bias not `[m·b]`
+ * @throws {RangeError} if the kernel is not 3-D with positive dimensions, the weight is not
+ *   `[m·b, n·b]`, x does not end in `n·b` or the bias is not `[m·b]`
  * @throws {TypeError} if the weight is not float32
+ * @throws {Error} if the tensors live on different backends
  */
 export function circulantLinear(x: Tensor, weight: Tensor, bias: Tensor | null, kernel: Tensor): Tensor {
   const what = "circulantLinear";
@@ -304,33 +306,36 @@ export function circulantLinear(x: Tensor, weight: Tensor, bias: Tensor | null, 
   const be = x.backend;
   const lead = x.shape.slice(0, -1);
   const rows = sizeOf(lead);
-  const a: C3AAttrs = { rows, m, n, b };
-  /** W + A `[out, in]`, a fresh storage (the caller disposes it). */
-  const merged = (): Storage => {
-    return be.run("getCirculant", { kernel: kernel.storage, base: weight.storage }, { m, n, b }).a;
+  /** `a·(W + A)ᵀ (+ bias)` (transB) or `a·(W + A)`: `[rows, outF]` or `[rows, inF]`. */
+  const product = (a: Storage, transB: boolean, withBias: boolean): Storage => {
+    const cols = transB ? outF : inF, k = transB ? inF : outF;
+    const b0 = withBias && bias !== null ? bias.storage : undefined;
+    if (be.supports("circulantMatmul")) {
+      const ins = { a, b: weight.storage, kernel: kernel.storage, bias: b0 };
+      return be.run("circulantMatmul", ins, { m: rows, n: cols, k, transB, blockSize: b }).c;
+    }
+    const w = be.run("getCirculant", { kernel: kernel.storage, base: weight.storage }, { m, n, b }).a;
+    const c = be.matmul(a, w, { m: rows, n: cols, k, transB, bias: b0 });
+    be.dispose(w);
+    return c;
   };
-  const w = merged();
-  const y = be.matmul(x.storage, w, { m: rows, n: outF, k: inF, transB: true, bias: bias?.storage });
-  be.dispose(w);
-  const out = Tensor.fromStorage(y, [...lead, outF]);
+  const out = Tensor.fromStorage(product(x.storage, true, true), [...lead, outF]);
+  const a: C3AAttrs = { rows, m, n, b };
   const inputs = bias === null ? [x, weight, kernel] : [x, weight, kernel, bias];
   return recordOp(what, out, inputs, (g, needs) => {
-    let gx: Tensor | null = null, gw: Tensor | null = null, gk: Tensor | null = null;
-    if (needs[0]) {
-      const w = merged();
-      gx = Tensor.fromStorage(be.matmul(g.storage, w, { m: rows, n: inF, k: outF }), x.shape);
-      be.dispose(w);
-    }
-    if (needs[1]) {
-      gw = Tensor.fromStorage(
+    const gx = needs[0] ? Tensor.fromStorage(product(g.storage, false, false), x.shape) : null;
+    const gw = needs[1]
+      ? Tensor.fromStorage(
         be.matmul(g.storage, x.storage, { m: outF, n: inF, k: rows, transA: true }),
         weight.shape,
-      );
-    }
-    if (needs[2]) {
-      const r = c3aBackward(be, x.storage, null, g.storage, a, false, true);
-      gk = Tensor.fromStorage(r.gradKernel!, kernel.shape);
-    }
+      )
+      : null;
+    const gk = needs[2]
+      ? Tensor.fromStorage(
+        c3aBackward(be, x.storage, null, g.storage, a, false, true).gradKernel!,
+        kernel.shape,
+      )
+      : null;
     const gb = needs[3] ? Tensor.fromStorage(be.reduce("sum", g.storage, [rows, outF], [0]), [outF]) : null;
     return [gx, gw, gk, gb];
   });

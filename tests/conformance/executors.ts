@@ -32,6 +32,7 @@ const FUSED: FusedKernel[] = [
   "rotaryEmb",
   "c3aForward",
   "c3aBackward",
+  "circulantMatmul",
 ];
 
 /**

@@ -46,6 +46,32 @@ export interface SgemmArrayOptions extends SgemmOptions {
    * `accumulate` is true (it holds the C that is added to).
    */
   out?: Float32Array;
+  /**
+   * Adds the block-circulant matrix `getCirculant(kernel)` of a C3A kernel `[rows/b, cols/b, b]` to B
+   * as stored (`[n, k]` with transB, else `[k, n]`; rows and cols divisible by `blockSize`), inside the
+   * kernel while B is packed: `C = op(A)·op(B + W)` without `B + W` (or W) ever formed in memory
+   * (wasm/gemm.ts `sgemmCirculant`). The result equals sgemm on a stored `B + W` rounded to float32.
+   * Only for one product (batch 1). C3A's merged-weight training path (src/ops/circulant.ts
+   * `circulantLinear`).
+   */
+  addCirculant?: { kernel: Float32Array; blockSize: number };
+}
+
+/** {@link SgemmArrayOptions.addCirculant} with its kernel in wasm memory, for one call of the kernel. */
+interface CirculantPtr {
+  /** Byte offset of the kernel `[rows/bs, blocks, bs]`. */
+  ptr: number;
+  /** Blocks along the stored B's columns. */
+  blocks: number;
+  /** Block size. */
+  bs: number;
+  /** Column of the whole op(B) where this call's op(B) starts. */
+  colOff: number;
+}
+
+/** `c` for a column slice of op(B) starting `j0` columns further. */
+function shifted(c: CirculantPtr | undefined, j0: number): CirculantPtr | undefined {
+  return c === undefined ? undefined : { ...c, colOff: c.colOff + j0 };
 }
 
 /** Options of {@link sgemmPtr}: row strides (leading dimensions) in elements, for sub-matrices. */
@@ -69,6 +95,8 @@ interface Resolved {
   lda: number;
   ldb: number;
   ldc: number;
+  /** The block-circulant addend of B (sgemm's `addCirculant`), when given. */
+  circ?: CirculantPtr;
   /** Elements spanned by the whole batch of A, B, C (0 when empty). */
   extentA: number;
   extentB: number;
@@ -250,13 +278,23 @@ function run(
       if (j1 <= j0) continue;
       const ws = Number(wasm.sgemmWorkspaceBytes(m, j1 - j0, k));
       parts.push(
-        sgemmArgs(rr, m, j1 - j0, k, pa, pb + 4 * j0 * bCol, pc + 4 * j0, ws > 0 ? s.alloc(ws) : 0),
+        sgemmArgs(
+          { ...rr, circ: shifted(rr.circ, j0) },
+          m,
+          j1 - j0,
+          k,
+          pa,
+          pb + 4 * j0 * bCol,
+          pc + 4 * j0,
+          ws > 0 ? s.alloc(ws) : 0,
+        ),
       );
     }
   }
-  parallelCall("sgemm", parts, beside);
+  parallelCall(rr.circ === undefined ? "sgemm" : "sgemmCirculant", parts, beside);
 }
 
+/** The kernel's arguments: sgemm's 17, or sgemmCirculant's 21 when `r.circ` is set. */
 function sgemmArgs(
   r: Resolved,
   m: number,
@@ -267,7 +305,7 @@ function sgemmArgs(
   pc: number,
   work: number,
 ): number[] {
-  return [
+  const args = [
     r.transA ? 1 : 0,
     r.transB ? 1 : 0,
     m,
@@ -286,10 +324,13 @@ function sgemmArgs(
     r.accumulate ? 1 : 0,
     work,
   ];
+  if (r.circ !== undefined) args.push(r.circ.ptr, r.circ.blocks, r.circ.bs, r.circ.colOff);
+  return args;
 }
 
 function callSgemm(args: number[]): void {
-  (wasm.sgemm as (...x: number[]) => void)(...args);
+  const fn = args.length > 17 ? wasm.sgemmCirculant : wasm.sgemm;
+  (fn as (...x: number[]) => void)(...args);
 }
 
 /**
@@ -349,6 +390,8 @@ export function sgemm(
     throw new RangeError(`${fn}: accumulate = true needs opts.out (the C to add to)`);
   }
   const c = out ?? new Float32Array(r.extentC);
+  using kernelScratch = new Scratch();
+  if (opts.addCirculant !== undefined) r.circ = circulantIn(fn, opts.addCirculant, r, n, k, kernelScratch);
   if (r.extentC === 0) return c;
   if ((r.extentA + r.extentB + r.extentC) * 4 > residentCap()) {
     tiled(a, b, c, m, n, k, r);
@@ -373,6 +416,35 @@ export function sgemm(
   // memory may have grown during run(): take a fresh view
   cView.set(f32view(pc, r.extentC));
   return c;
+}
+
+/** Validates sgemm's `addCirculant` and copies its kernel into `s`. */
+function circulantIn(
+  fn: string,
+  add: { kernel: Float32Array; blockSize: number },
+  r: Resolved,
+  n: number,
+  k: number,
+  s: Scratch,
+): CirculantPtr {
+  const { kernel, blockSize: bs } = add;
+  if (r.batch !== 1) throw new RangeError(`${fn}: addCirculant needs batch = 1, got ${r.batch}`);
+  const rows = r.transB ? n : k, cols = r.transB ? k : n;
+  if (!Number.isInteger(bs) || bs < 1 || rows % bs !== 0 || cols % bs !== 0) {
+    throw new RangeError(
+      `${fn}: addCirculant.blockSize ${
+        String(bs)
+      } must be an integer >= 1 dividing both sides of the stored B [${rows}, ${cols}]`,
+    );
+  }
+  if (!(kernel instanceof Float32Array) || kernel.length !== rows * cols / bs) {
+    throw new RangeError(
+      `${fn}: addCirculant.kernel must be a Float32Array [${rows / bs}, ${cols / bs}, ${bs}] (${
+        rows * cols / bs
+      } elements)`,
+    );
+  }
+  return { ptr: s.copyIn(kernel), blocks: cols / bs, bs, colOff: 0 };
 }
 
 /**
@@ -428,7 +500,8 @@ function pipelined(
       if (q > 0) unstage(q - 1);
     };
     // the default 4 slices per thread: the workers take the slices this thread misses while copying
-    run(r, m, j1 - j0, k, pa, pb + 4 * j0 * (r.transB ? k : 1), pc + 4 * j0, beside);
+    const rq = { ...r, circ: shifted(r.circ, j0) };
+    run(rq, m, j1 - j0, k, pa, pb + 4 * j0 * (r.transB ? k : 1), pc + 4 * j0, beside);
   }
   unstage(chunks - 1);
 }
@@ -456,7 +529,7 @@ function tiled(
   r: Resolved,
 ) {
   const { batch, transA, transB, strideA, strideB, strideC, accumulate } = r;
-  if (batch === 1) return productTiles(a, b, c, m, n, k, transA, transB, accumulate);
+  if (batch === 1) return productTiles(a, b, c, m, n, k, transA, transB, accumulate, r.circ);
   if (strideB === 0 && !transA && strideA === m * k && strideC === m * n) {
     return productTiles(a, b, c, batch * m, n, k, transA, transB, accumulate);
   }
@@ -516,6 +589,7 @@ function productTiles(
   transA: boolean,
   transB: boolean,
   accumulate: boolean,
+  circ?: CirculantPtr,
 ): void {
   const cap = residentCap() / 4; // in elements
   let nt = n;
@@ -564,6 +638,7 @@ function productTiles(
         lda: transA ? rows : k,
         ldb: transB ? k : cols,
         ldc: cols,
+        circ: shifted(circ, j0),
         extentA: 0,
         extentB: 0,
         extentC: 0,

@@ -132,5 +132,20 @@ export const wasmKernels: KernelTable<Float32Array> = {
   c3aSpectralKernelGrad: (i, o, a) => c3aSpectralKernel("kernelGrad", i.xs, i.gs, o.gws, a),
   c3aForward: (i, o, a) => c3aForwardKernel(i.x, i.ws, o.y, a),
   c3aBackward: (i, o, a) => c3aBackwardKernel(i.x, i.ws, i.g, o.gradX, o.gradKernel, a),
+  circulantMatmul: (i, o, a) => {
+    const c = o.c, bias = i.bias;
+    if (bias !== null) { for (let off = 0; off < c.length; off += a.n) c.set(bias, off); }
+    else if (a.k === 0) c.fill(0);
+    if (c.length === 0 || a.k === 0) return;
+    if (i.b instanceof HalfArray) {
+      throw new TypeError("circulantMatmul: B must be float32, got a 16-bit array");
+    }
+    sgemm(i.a, i.b, a.m, a.n, a.k, {
+      transB: a.transB,
+      accumulate: bias !== null,
+      out: c,
+      addCirculant: { kernel: i.kernel as Float32Array, blockSize: a.blockSize },
+    });
+  },
   getCirculant: (i, o, a) => getCirculant(i.kernel, a, o.a, i.base ?? undefined),
 };
