@@ -109,7 +109,8 @@ export function sgemm(
  * `W[R][C] = w[R / bs][C / bs][(C − R) mod bs]` (src/ops/circulant.ts getCirculant). `colOff` is the
  * column of the whole op(B) where this call's op(B) starts (a column slice of a larger product). The
  * packed values are exactly `B + W` rounded to float32, so the result equals sgemm on a stored `B + W`.
- * Arguments as {@link sgemm} (strides unused), plus `circ`, `blocks`, `bs`, `colOff`.
+ * Arguments as {@link sgemm} (strides unused), plus `circ`, `tab` (w's rows doubled, see
+ * addCirculant; read only when bs is a multiple of 4), `blocks`, `bs`, `colOff`.
  */
 export function sgemmCirculant(
   transA: i32,
@@ -130,12 +131,13 @@ export function sgemmCirculant(
   accumulate: i32,
   work: usize,
   circ: usize,
+  tab: usize,
   blocks: i32,
   bs: i32,
   colOff: i32,
 ): void {
   if (batch <= 0 || m <= 0 || n <= 0) return;
-  blockedGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, work, circ, blocks, bs, colOff);
+  blockedGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, work, circ, tab, blocks, bs, colOff);
 }
 
 // Few rows (m <= SMALL_M): a 6-row register tile would mostly multiply zero padding and packing B
@@ -307,6 +309,7 @@ function blockedGemm(
   accumulate: i32,
   work: usize,
   circ: usize = 0,
+  circTab: usize = 0,
   circBlocks: i32 = 0,
   circSize: i32 = 0,
   circColOff: i32 = 0,
@@ -334,7 +337,9 @@ function blockedGemm(
       const kc = min32(KC, k - pc);
       const beta = accumulate != 0 || pc > 0 ? 1 : 0;
       packB(b + ((<usize> pc * bRow + <usize> jc * bCol) << 2), bRow, bCol, kc, nc, bp);
-      if (circ != 0) addCirculant(bp, kc, nc, pc, circColOff + jc, transB, circ, circBlocks, circSize);
+      if (circ != 0) {
+        addCirculant(bp, kc, nc, pc, circColOff + jc, transB, circ, circTab, circBlocks, circSize);
+      }
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min32(MC, m - ic);
         packA(a + ((<usize> ic * aRow + <usize> pc * aCol) << 2), aRow, aCol, mc, kc, ap);
@@ -494,6 +499,10 @@ function packB(src: usize, rowS: usize, colS: usize, kc: i32, nc: i32, dst: usiz
  * (p, j) of the block is op(B)[p0 + p, j0 + j], i.e. stored B's (row, column) = (j0 + j, p0 + p) when
  * `transB`, else (p0 + p, j0 + j); (R, C) of the stored B gets `w[R / bs][C / bs][(C − R) mod bs]`, the
  * kernel `w` `[rows/bs, blocks, bs]` at `circ`. Padding columns past nc stay zero.
+ * Full panels with bs a multiple of 4 (and j0 a multiple of 4) add 4 columns at a time from `tab`, each
+ * kernel row doubled to 2·bs values so that 4 consecutive ones never wrap: `tab[blk][u] = w[blk][u mod bs]`
+ * (`!transB`: along a panel row C grows, and so does (C − R) mod bs) or `w[blk][(−u) mod bs]` (`transB`:
+ * R grows, (C − R) mod bs falls). Other panels add one value at a time from `w`.
  */
 function addCirculant(
   dst: usize,
@@ -503,15 +512,43 @@ function addCirculant(
   j0: i32,
   transB: i32,
   circ: usize,
+  tab: usize,
   blocks: i32,
   bs: i32,
 ): void {
+  const vec = (bs & 3) == 0 && (j0 & 3) == 0;
+  const tabRow = <usize> bs << 3; // bytes of one doubled kernel row
   for (let jp = 0; jp < nc; jp += NR) {
     const cols = min32(NR, nc - jp);
     const panel = dst + (<usize> jp * <usize> kc << 2);
+    const start = j0 + jp; // stored B's row (transB) or column (!transB) at the panel's first column
+    if (vec && cols == NR) {
+      // the panel's two groups of 4 columns: each inside one block of bs
+      const vb0 = start / bs, vs0 = start - vb0 * bs;
+      const vb1 = (start + 4) / bs, vs1 = start + 4 - vb1 * bs;
+      let fb = p0 / bs, fs = p0 - fb * bs;
+      let d = panel;
+      for (let p = 0; p < kc; p++) {
+        let t0 = vs0 - fs, t1 = vs1 - fs;
+        if (t0 < 0) t0 += bs;
+        if (t1 < 0) t1 += bs;
+        const k0 = transB ? vb0 * blocks + fb : fb * blocks + vb0;
+        const k1 = transB ? vb1 * blocks + fb : fb * blocks + vb1;
+        const s0 = tab + <usize> k0 * tabRow + (<usize> t0 << 2);
+        const s1 = tab + <usize> k1 * tabRow + (<usize> t1 << 2);
+        v128.store(d, f32x4.add(v128.load(d), v128.load(s0)));
+        v128.store(d, f32x4.add(v128.load(d, 16), v128.load(s1)), 16);
+        d += <usize> NR << 2;
+        if (++fs == bs) {
+          fs = 0;
+          fb++;
+        }
+      }
+      continue;
+    }
     for (let p = 0; p < kc; p++) {
-      // along the panel's row, the stored B's row (transB) or column (!transB) runs on from j0 + jp
-      const fixed = p0 + p, start = j0 + jp;
+      // along the panel's row, the stored B's row (transB) or column (!transB) runs on from start
+      const fixed = p0 + p;
       const fb = fixed / bs, fs = fixed - fb * bs;
       let vb = start / bs, vs = start - vb * bs;
       let d = panel + (<usize> p * <usize> NR << 2);

@@ -61,6 +61,8 @@ export interface SgemmArrayOptions extends SgemmOptions {
 interface CirculantPtr {
   /** Byte offset of the kernel `[rows/bs, blocks, bs]`. */
   ptr: number;
+  /** Byte offset of its rows doubled in the orientation of op(B) (wasm/gemm.ts addCirculant). */
+  tab: number;
   /** Blocks along the stored B's columns. */
   blocks: number;
   /** Block size. */
@@ -294,7 +296,7 @@ function run(
   parallelCall(rr.circ === undefined ? "sgemm" : "sgemmCirculant", parts, beside);
 }
 
-/** The kernel's arguments: sgemm's 17, or sgemmCirculant's 21 when `r.circ` is set. */
+/** The kernel's arguments: sgemm's 17, or sgemmCirculant's 22 when `r.circ` is set. */
 function sgemmArgs(
   r: Resolved,
   m: number,
@@ -324,7 +326,7 @@ function sgemmArgs(
     r.accumulate ? 1 : 0,
     work,
   ];
-  if (r.circ !== undefined) args.push(r.circ.ptr, r.circ.blocks, r.circ.bs, r.circ.colOff);
+  if (r.circ !== undefined) args.push(r.circ.ptr, r.circ.tab, r.circ.blocks, r.circ.bs, r.circ.colOff);
   return args;
 }
 
@@ -444,7 +446,13 @@ function circulantIn(
       } elements)`,
     );
   }
-  return { ptr: s.copyIn(kernel), blocks: cols / bs, bs, colOff: 0 };
+  // each kernel row twice over, read forwards (B = W + A used as stored) or backwards (transposed)
+  const count = kernel.length / bs, tab = new Float32Array(2 * kernel.length);
+  for (let q = 0; q < count; q++) {
+    const row = kernel.subarray(q * bs, (q + 1) * bs), o = 2 * q * bs;
+    for (let u = 0; u < 2 * bs; u++) tab[o + u] = row[r.transB ? (bs - (u % bs)) % bs : u % bs];
+  }
+  return { ptr: s.copyIn(kernel), tab: s.copyIn(tab), blocks: cols / bs, bs, colOff: 0 };
 }
 
 /**
