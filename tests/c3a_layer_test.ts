@@ -6,6 +6,7 @@ import { checkBlockSize, validBlockSizes } from "../src/c3a/blockSize.ts";
 import { BlockSizeError, captureWarnings, ValueError } from "../src/c3a/errors.ts";
 import { Linear } from "../src/nn/linear.ts";
 import { Parameter } from "../src/nn/parameter.ts";
+import type { Tensor } from "../src/tensor/tensor.ts";
 import { Embedding } from "../src/nn/embedding.ts";
 import { Generator } from "../src/tensor/random.ts";
 import { fromFloat32Array, tensor, zeros } from "../src/tensor/creation.ts";
@@ -435,4 +436,32 @@ Deno.test("C3ALinear: the merged path (>= MERGED_MIN_ROWS rows) matches a float6
   close(y.dataSync(), y64, "y");
   close(x.grad!.dataSync(), gx64, "grad x");
   close(layer.c3a_kernel.get("default")!.grad!.dataSync(), gk64, "grad kernel");
+});
+
+Deno.test("C3ALinear: a Linear subclass's or a wrapped forward is called at any row count; a wrong width names the Linear", () => {
+  class ScaledLinear extends Linear {
+    override forward(x: Tensor): Tensor {
+      return mul(super.forward(x), 2);
+    }
+  }
+  for (const rows of [MERGED_MIN_ROWS - 1, MERGED_MIN_ROWS, MERGED_MIN_ROWS + 7]) {
+    const base = new ScaledLinear(8, 8, { bias: false });
+    const layer = new C3ALinear(base, "default", 4, true); // zero kernel: the adapter adds nothing
+    const x = fromFloat32Array(Float32Array.from({ length: rows * 8 }, (_, i) => Math.sin(i)), [rows, 8]);
+    const want = base.forward(x).dataSync(), got = layer.forward(x).dataSync();
+    assertEquals(Array.from(got), Array.from(want), `subclass forward at ${rows} rows`);
+    const plain = new Linear(8, 8, { bias: false });
+    let calls = 0;
+    const own = plain.forward.bind(plain);
+    plain.forward = (t: Tensor) => (calls++, own(t));
+    new C3ALinear(plain, "default", 4, true).forward(x);
+    assertEquals(calls, 1, `wrapped forward called at ${rows} rows`);
+    const wrong = fromFloat32Array(new Float32Array(rows * 6), [rows, 6]);
+    const plainLayer = new C3ALinear(new Linear(8, 8, { bias: false }), "default", 4, true);
+    assertThrows(
+      () => plainLayer.forward(wrong),
+      RangeError,
+      `input [${rows}, 6] does not end in in_features 8`,
+    );
+  }
 });

@@ -436,11 +436,14 @@ export class C3ALinear extends Module {
     const inF = x.shape[x.shape.length - 1];
     const weight = this.base_layer.weight;
     if (
-      byBlock.size === 1 && weight.dtype === "float32" && x.size / inF >= MERGED_MIN_ROWS &&
-      x.backend.supports("circulantMatmul")
+      byBlock.size === 1 && weight.dtype === "float32" && inF === this.inFeatures &&
+      x.size / inF >= MERGED_MIN_ROWS && x.backend.supports("circulantMatmul") &&
+      this.base_layer.forward === Linear.prototype.forward
     ) {
       // Many rows: ΔW folded into the base product, formed while the weight is packed (never stored),
-      // costs less than FFTs of every row (circulantLinear)
+      // costs less than FFTs of every row (circulantLinear). Only for a plain Linear whose forward is
+      // Linear's own (a subclass or a wrapped forward is called as it is, on the FFT path); a wrong input
+      // width goes to the base layer, which names it as for any Linear.
       const [kernel] = byBlock.values();
       return circulantLinear(x, weight, this.base_layer.bias, kernel.div(inF));
     }
