@@ -412,7 +412,11 @@ export class C3ALinear extends Module {
    * `base_layer(x) + Σ_{active a} BCC(x, kernel_a) / in` (spec §1.2). Adapters disabled → base only
    * (a merged layer is unmerged first, as PEFT does); merged → base only (the deltas are in W).
    * Active adapters with the same block size share one convolution on the sum of their kernels (BCC is
-   * linear in the kernel), which equals the sum of separate convolutions.
+   * linear in the kernel), which equals the sum of separate convolutions. With at least
+   * {@link MERGED_MIN_ROWS} rows, one block size, a float32 weight, a plain `Linear` base and an executor
+   * with the fused `circulantMatmul` kernel (wasm), the adapter is folded into the base product instead
+   * (`circulantLinear`: `x·(W + ΔW)ᵀ + bias`, `W + ΔW` formed only inside the product): the same values up
+   * to float32 rounding.
    *
    * @param x `[..., inFeatures]` float32
    * @returns `[..., outFeatures]`
