@@ -44,6 +44,8 @@ export const MAX_WORKERS = 256;
  * start workers asynchronously).
  */
 export const READY_OFFSET = CONTROL_WORDS * 4 + MAX_SLICES * MAX_ARGS * 8;
+/** Value a worker stores in its ready slot when it has left its loop for good (after EXIT). */
+export const LEFT = -1;
 /** Bytes of the whole control block. */
 export const CONTROL_BYTES = READY_OFFSET + MAX_WORKERS * 4;
 

@@ -294,12 +294,16 @@ function startWebWorker(url: URL | string, init: KernelWorkerInit): PoolWorker {
 const inDeno = (globalThis as { Deno?: unknown }).Deno !== undefined;
 
 let exitHook = false;
+/** Most milliseconds the exit hook waits for the workers to leave their loops. */
+const EXIT_WAIT_MS = 200;
 
 /**
  * At the end of the program (`unload`), tells the workers to leave their wait loop (EXIT, then a new
  * generation so they wake) and terminates them, so no kernel thread is still blocked in `Atomics.wait`
  * while the process tears down its runtime (an abort at exit — "corrupted size vs. prev_size" from glibc
- * — was seen once in a few full test runs with idle workers left alive). The pool is unusable after it.
+ * — was seen once in a few full test runs with idle workers left alive; once more in 2026-12-07's first CI
+ * run of eight full runs), then waits at most EXIT_WAIT_MS until each started worker has marked its ready
+ * slot LEFT, so none is still running JS when the runtime tears down. The pool is unusable after it.
  */
 function registerExitHook(): void {
   if (exitHook) return;
@@ -311,6 +315,20 @@ function registerExitHook(): void {
     generation = (generation + 1) | 0;
     Atomics.store(ctl, W.GEN, generation);
     Atomics.notify(ctl, W.GEN);
+    // Wait (at most EXIT_WAIT_MS) until every started worker has left its loop, so none is still
+    // running JS or waiting when the runtime tears down; where this thread may not block, do not wait.
+    const end = Date.now() + EXIT_WAIT_MS;
+    for (const w of workers) {
+      for (;;) {
+        const v = Atomics.load(ready!, w.slot);
+        if (v !== w.token || Date.now() >= end) break;
+        try {
+          Atomics.wait(ready!, w.slot, v, Math.max(1, end - Date.now()));
+        } catch {
+          break;
+        }
+      }
+    }
     for (const w of workers.splice(0)) stopWorker(w).catch(() => {});
   });
 }

@@ -10,7 +10,16 @@
  * @module
  */
 
-import { CONTROL_WORDS, functionNames, MAX_ARGS, MAX_SLICES, READY_OFFSET, runSlices, W } from "./control.ts";
+import {
+  CONTROL_WORDS,
+  functionNames,
+  LEFT,
+  MAX_ARGS,
+  MAX_SLICES,
+  READY_OFFSET,
+  runSlices,
+  W,
+} from "./control.ts";
 
 /** What the pool gives a kernel worker when it starts it. */
 export interface KernelWorkerInit {
@@ -35,7 +44,8 @@ function serve(init: KernelWorkerInit): void {
   const buffer = init.memory.buffer;
   const ctl = new Int32Array(buffer, init.controlPtr, CONTROL_WORDS);
   const args = new Float64Array(buffer, init.controlPtr + CONTROL_WORDS * 4, MAX_SLICES * MAX_ARGS);
-  Atomics.store(new Int32Array(buffer, init.controlPtr + READY_OFFSET, init.slot + 1), init.slot, init.token);
+  const readyTable = new Int32Array(buffer, init.controlPtr + READY_OFFSET, init.slot + 1);
+  Atomics.store(readyTable, init.slot, init.token);
   let generation = init.generation;
   for (;;) {
     Atomics.wait(ctl, W.GEN, generation);
@@ -43,6 +53,9 @@ function serve(init: KernelWorkerInit): void {
     if (Atomics.load(ctl, W.EXIT) !== 0) break;
     runSlices(ctl, args, fns, generation);
   }
+  // left the loop for good (the pool's exit hook waits for this before the program ends)
+  Atomics.compareExchange(readyTable, init.slot, init.token, LEFT);
+  Atomics.notify(readyTable, init.slot);
 }
 
 const scope = globalThis as unknown as {
