@@ -9,6 +9,7 @@ import { type LlamaConfig, LlamaForCausalLM } from "../src/models/llama.ts";
 import { LlamaForSequenceClassification } from "../src/models/sequence_classification.ts";
 import { AutoModelForCausalLM } from "../src/models/auto.ts";
 import { linear, matmul } from "../src/ops/matmul.ts";
+import { circulantLinear } from "../src/ops/circulant.ts";
 import { embedding } from "../src/ops/nn.ts";
 import { C3AConfig } from "../src/c3a/config.ts";
 import { getPeftModel } from "../src/c3a/model.ts";
@@ -323,6 +324,28 @@ Deno.test("16-bit weight operand: tiled linear/matmul (forward, input gradient, 
   // embedding rows
   const e = embedding(tensor([5, 0, 199], [3]), w);
   assertEquals(e.dataSync(), embedding(tensor([5, 0, 199], [3]), w32).dataSync());
+});
+
+Deno.test("16-bit weight operand: C3A folded into the product (circulantLinear) = float32 path on the same values, over several tiles", () => {
+  manualSeed(13);
+  // in = 4096: a converted tile of W is 64 rows (forward: column blocks of C; input gradient: k-ranges)
+  const w = randn([200, 4096]).to("bfloat16"), w32 = w.float();
+  const bias = randn([200]), kernel = randn([25, 512, 8]).mul(0.01);
+  const close = (a: Float32Array, b: Float32Array, what: string) => {
+    const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    assert(maxAbsDiff(a, b) <= 1e-6 * scale, `${what}: ${maxAbsDiff(a, b)} vs scale ${scale}`);
+  };
+  const xd = randn([3, 25, 4096]), g = randn([3, 25, 200]);
+  const run = (weight: Tensor) => {
+    const x = xd.clone().requiresGrad_(), k = kernel.clone().requiresGrad_();
+    const y = circulantLinear(x, weight, bias, k);
+    y.backward(g);
+    return [y.dataSync().slice(), x.grad!.dataSync().slice(), k.grad!.dataSync().slice()];
+  };
+  const half = run(w), full = run(w32);
+  close(half[0], full[0], "forward");
+  close(half[1], full[1], "input gradient");
+  close(half[2], full[2], "kernel gradient");
 });
 
 Deno.test("16-bit weight operand: rows of A and C go through in blocks past the operand cap", () => {

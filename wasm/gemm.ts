@@ -106,11 +106,12 @@ export function sgemm(
  * `C = op(A)·op(B + W)` (+ C if accumulate != 0) for one product (batch 1), where W is the
  * block-circulant matrix of the kernel w `[rows(B)/bs, blocks, bs]` at `circ`, added to the stored B
  * (`[n, k]` when transB, else `[k, n]`) while B is packed, never formed in memory:
- * `W[R][C] = w[R / bs][C / bs][(C − R) mod bs]` (src/ops/circulant.ts getCirculant). `colOff` is the
+ * `W[R][C] = w[R / bs][C / bs][(C − R) mod bs]` (src/ops/circulant.ts getCirculant). `rowOff` is the row
+ * of the whole op(B) where this call's op(B) starts (a k-range of a larger product); `colOff` is the
  * column of the whole op(B) where this call's op(B) starts (a column slice of a larger product). The
  * packed values are exactly `B + W` rounded to float32, so the result equals sgemm on a stored `B + W`.
  * Arguments as {@link sgemm} (strides unused), plus `circ`, `tab` (w's rows doubled, see
- * addCirculant; read only when bs is a multiple of 4), `blocks`, `bs`, `colOff`.
+ * addCirculant; read only when bs is a multiple of 4), `blocks`, `bs`, `colOff`, `rowOff`.
  */
 export function sgemmCirculant(
   transA: i32,
@@ -135,9 +136,30 @@ export function sgemmCirculant(
   blocks: i32,
   bs: i32,
   colOff: i32,
+  rowOff: i32,
 ): void {
   if (batch <= 0 || m <= 0 || n <= 0) return;
-  blockedGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, work, circ, tab, blocks, bs, colOff);
+  blockedGemm(
+    transA,
+    transB,
+    m,
+    n,
+    k,
+    a,
+    lda,
+    b,
+    ldb,
+    c,
+    ldc,
+    accumulate,
+    work,
+    circ,
+    tab,
+    blocks,
+    bs,
+    colOff,
+    rowOff,
+  );
 }
 
 // Few rows (m <= SMALL_M): a 6-row register tile would mostly multiply zero padding and packing B
@@ -313,6 +335,7 @@ function blockedGemm(
   circBlocks: i32 = 0,
   circSize: i32 = 0,
   circColOff: i32 = 0,
+  circRowOff: i32 = 0,
 ): void {
   if (k <= 0) {
     if (!accumulate) {
@@ -338,7 +361,7 @@ function blockedGemm(
       const beta = accumulate != 0 || pc > 0 ? 1 : 0;
       packB(b + ((<usize> pc * bRow + <usize> jc * bCol) << 2), bRow, bCol, kc, nc, bp);
       if (circ != 0) {
-        addCirculant(bp, kc, nc, pc, circColOff + jc, transB, circ, circTab, circBlocks, circSize);
+        addCirculant(bp, kc, nc, circRowOff + pc, circColOff + jc, transB, circ, circTab, circBlocks, circSize);
       }
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min32(MC, m - ic);

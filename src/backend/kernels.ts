@@ -382,7 +382,8 @@ export type KernelDeclarations = { [K in keyof KernelSignatures]: KernelDecl<Ker
  *   do the whole pipeline in one kernel; `c3aBackward` fills gradKernel with 0 when rows = 0 and reads
  *   x only for the kernel gradient, ws only for the input gradient (either may be omitted otherwise).
  *   `circulantMatmul` (fused): `C = A·op(B + getCirculant(kernel))` (+ bias on every row) for one
- *   product, B float32 as stored (`[n, k]` with transB, else `[k, n]`), where the sum is formed inside the
+ *   product, B as stored (`[n, k]` with transB, else `[k, n]`; float32 or a 16-bit weight converted tile by
+ *   tile), where the sum is formed inside the
  *   kernel (never stored): C3A folded into its base weight for many rows (`circulantLinear`).
  *   `getCirculant`: `A[i·b + s][j·b + t] = w[i][j][(t − s) mod b]`, plus `base[i·b + s][j·b + t]` when
  *   the optional `base` `[m·b, n·b]` is given (a Linear weight: `W + A` in one pass).
@@ -524,6 +525,7 @@ export const KERNELS: KernelDeclarations = {
     inputs: ["a", "b", "kernel", "bias"],
     outputs: ["c"],
     optional: ["bias"],
+    half: ["b"],
     fused: true,
     sizes: (a) => ({ c: a.m * a.n }),
   },

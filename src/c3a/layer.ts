@@ -413,7 +413,7 @@ export class C3ALinear extends Module {
    * (a merged layer is unmerged first, as PEFT does); merged → base only (the deltas are in W).
    * Active adapters with the same block size share one convolution on the sum of their kernels (BCC is
    * linear in the kernel), which equals the sum of separate convolutions. With at least
-   * {@link MERGED_MIN_ROWS} rows, one block size, a float32 weight, a plain `Linear` base and an executor
+   * {@link MERGED_MIN_ROWS} rows, one block size, a plain `Linear` base and an executor
    * with the fused `circulantMatmul` kernel (wasm), the adapter is folded into the base product instead
    * (`circulantLinear`: `x·(W + ΔW)ᵀ + bias`, `W + ΔW` formed only inside the product): the same values up
    * to float32 rounding.
@@ -440,7 +440,7 @@ export class C3ALinear extends Module {
     const inF = x.shape[x.shape.length - 1];
     const weight = this.base_layer.weight;
     if (
-      byBlock.size === 1 && weight.dtype === "float32" && inF === this.inFeatures &&
+      byBlock.size === 1 && inF === this.inFeatures &&
       x.size / inF >= MERGED_MIN_ROWS && x.backend.supports("circulantMatmul") &&
       this.base_layer.forward === Linear.prototype.forward
     ) {

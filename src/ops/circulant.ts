@@ -270,13 +270,13 @@ export function getCirculant(kernel: Tensor): Tensor {
  * gradient of {@link blockCircularConvolution} (rfft of x and g, no dense product).
  *
  * @param x input `[..., in]` float32, `in = n·b`
- * @param weight `[out, in]` float32 with `out = m·b`, same backend as x
+ * @param weight `[out, in]` with `out = m·b`, same backend as x: float32, or a frozen bfloat16 / float16
+ *   weight (converted to float32 tile by tile inside the product)
  * @param bias `[out]` float32, or null
  * @param kernel `[m, n, b]` float32 (already scaled: C3ALinear passes `kernel / in_features`)
  * @returns `[..., out]` float32
  * @throws {RangeError} if the kernel is not 3-D with positive dimensions, the weight is not
  *   `[m·b, n·b]`, x does not end in `n·b` or the bias is not `[m·b]`
- * @throws {TypeError} if the weight is not float32
  * @throws {Error} if the tensors live on different backends
  */
 export function circulantLinear(x: Tensor, weight: Tensor, bias: Tensor | null, kernel: Tensor): Tensor {
@@ -292,9 +292,6 @@ export function circulantLinear(x: Tensor, weight: Tensor, bias: Tensor | null, 
         weight instanceof Tensor ? fmtShape(weight.shape) : typeof weight
       }`,
     );
-  }
-  if (weight.dtype !== "float32") {
-    throw new TypeError(`${what}: weight must be float32, got ${weight.dtype}`);
   }
   if (x.ndim < 1 || x.shape[x.ndim - 1] !== inF) {
     throw new RangeError(`${what}: x ${fmtShape(x.shape)} must end in in_features ${inF}`);
@@ -314,7 +311,9 @@ export function circulantLinear(x: Tensor, weight: Tensor, bias: Tensor | null, 
       const ins = { a, b: weight.storage, kernel: kernel.storage, bias: b0 };
       return be.run("circulantMatmul", ins, { m: rows, n: cols, k, transB, blockSize: b }).c;
     }
-    const w = be.run("getCirculant", { kernel: kernel.storage, base: weight.storage }, { m, n, b }).a;
+    const base = weight.dtype === "float32" ? weight : weight.float();
+    const w = be.run("getCirculant", { kernel: kernel.storage, base: base.storage }, { m, n, b }).a;
+    if (base !== weight) base.dispose();
     const c = be.matmul(a, w, { m: rows, n: cols, k, transB, bias: b0 });
     be.dispose(w);
     return c;

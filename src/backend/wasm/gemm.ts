@@ -58,7 +58,7 @@ export interface SgemmArrayOptions extends SgemmOptions {
 }
 
 /** {@link SgemmArrayOptions.addCirculant} with its kernel in wasm memory, for one call of the kernel. */
-interface CirculantPtr {
+export interface CirculantPtr {
   /** Byte offset of the kernel `[rows/bs, blocks, bs]`. */
   ptr: number;
   /** Byte offset of its rows doubled in the orientation of op(B) (wasm/gemm.ts addCirculant). */
@@ -69,6 +69,8 @@ interface CirculantPtr {
   bs: number;
   /** Column of the whole op(B) where this call's op(B) starts. */
   colOff: number;
+  /** Row of the whole op(B) where this call's op(B) starts (a k-range of a larger product). */
+  rowOff: number;
 }
 
 /** `c` for a column slice of op(B) starting `j0` columns further. */
@@ -78,6 +80,12 @@ function shifted(c: CirculantPtr | undefined, j0: number): CirculantPtr | undefi
 
 /** Options of {@link sgemmPtr}: row strides (leading dimensions) in elements, for sub-matrices. */
 export interface SgemmPtrOptions extends SgemmOptions {
+  /**
+   * Block-circulant addend of B already in wasm memory ({@link circulantPtr}), with the offsets of this
+   * call's op(B) in the whole one (the frozen 16-bit weight's tiles of src/backend/wasm/half_gemm.ts).
+   * Batch 1 only.
+   */
+  addCirculant?: CirculantPtr;
   /** Row stride of the stored A: >= k (or >= m with transA). Default the stored row length. */
   lda?: number;
   /** Row stride of the stored B: >= n (or >= k with transB). Default the stored row length. */
@@ -118,7 +126,13 @@ function extent(batch: number, stride: number, rows: number, cols: number, ld: n
   return (batch - 1) * stride + (rows - 1) * ld + cols;
 }
 
-function resolve(fn: string, m: number, n: number, k: number, o: SgemmPtrOptions): Resolved {
+function resolve(
+  fn: string,
+  m: number,
+  n: number,
+  k: number,
+  o: Omit<SgemmPtrOptions, "addCirculant">,
+): Resolved {
   checkCount(fn, "m", m);
   checkCount(fn, "n", n);
   checkCount(fn, "k", k);
@@ -296,7 +310,7 @@ function run(
   parallelCall(rr.circ === undefined ? "sgemm" : "sgemmCirculant", parts, beside);
 }
 
-/** The kernel's arguments: sgemm's 17, or sgemmCirculant's 22 when `r.circ` is set. */
+/** The kernel's arguments: sgemm's 17, or sgemmCirculant's 23 when `r.circ` is set. */
 function sgemmArgs(
   r: Resolved,
   m: number,
@@ -326,7 +340,9 @@ function sgemmArgs(
     r.accumulate ? 1 : 0,
     work,
   ];
-  if (r.circ !== undefined) args.push(r.circ.ptr, r.circ.tab, r.circ.blocks, r.circ.bs, r.circ.colOff);
+  if (r.circ !== undefined) {
+    args.push(r.circ.ptr, r.circ.tab, r.circ.blocks, r.circ.bs, r.circ.colOff, r.circ.rowOff);
+  }
   return args;
 }
 
@@ -446,13 +462,27 @@ function circulantIn(
       } elements)`,
     );
   }
-  // each kernel row twice over, read forwards (B = W + A used as stored) or backwards (transposed)
+  return circulantPtr(s, kernel, bs, cols / bs, r.transB);
+}
+
+/**
+ * Copies a C3A kernel `[rows/bs, blocks, bs]` into `s` for sgemm's block-circulant addend, with its rows
+ * laid out twice over, forwards (B used as stored) or backwards (`transB`) (wasm/gemm.ts addCirculant).
+ * No validation (sgemm's `addCirculant` checks the sizes; callers of {@link sgemmPtr} pass consistent ones).
+ */
+export function circulantPtr(
+  s: Scratch,
+  kernel: Float32Array,
+  bs: number,
+  blocks: number,
+  transB: boolean,
+): CirculantPtr {
   const count = kernel.length / bs, tab = new Float32Array(2 * kernel.length);
   for (let q = 0; q < count; q++) {
     const row = kernel.subarray(q * bs, (q + 1) * bs), o = 2 * q * bs;
-    for (let u = 0; u < 2 * bs; u++) tab[o + u] = row[r.transB ? (bs - (u % bs)) % bs : u % bs];
+    for (let u = 0; u < 2 * bs; u++) tab[o + u] = row[transB ? (bs - (u % bs)) % bs : u % bs];
   }
-  return { ptr: s.copyIn(kernel), tab: s.copyIn(tab), blocks: cols / bs, bs, colOff: 0 };
+  return { ptr: s.copyIn(kernel), tab: s.copyIn(tab), blocks, bs, colOff: 0, rowOff: 0 };
 }
 
 /**
@@ -701,5 +731,9 @@ export function sgemmPtr(
   checkPtr("bPtr", bPtr, r.extentB);
   checkPtr("cPtr", cPtr, r.extentC);
   if (r.extentC === 0) return;
+  if (opts.addCirculant !== undefined) {
+    if (r.batch !== 1) throw new RangeError(`${fn}: addCirculant needs batch = 1, got ${r.batch}`);
+    r.circ = opts.addCirculant;
+  }
   run(r, m, n, k, aPtr, bPtr, cPtr);
 }

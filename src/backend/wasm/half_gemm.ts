@@ -13,7 +13,7 @@
 
 import type { MatmulAttrs } from "../kernels.ts";
 import { f32view, residentCap, Scratch } from "./memory.ts";
-import { sgemmPtr } from "./gemm.ts";
+import { circulantPtr, sgemmPtr } from "./gemm.ts";
 import type { HalfArray } from "./half_array.ts";
 import { decodeHalf } from "../../io/half.ts";
 
@@ -22,7 +22,9 @@ export const HALF_TILE_BYTES = 1 << 20;
 
 /**
  * `C[t] = op(A[t]) · op(B[t])` (+ C[t] when `accumulate`) for the batch of `p`, B 16-bit. `c` is
- * `[batch, m, n]`, written in place. Same shapes and strides as the `matmul` kernel.
+ * `[batch, m, n]`, written in place. Same shapes and strides as the `matmul` kernel. With `add` (batch
+ * 1), the block-circulant matrix of a C3A kernel is added to each converted tile of B as the sgemm packs
+ * it (the `circulantMatmul` kernel on a 16-bit weight; sgemm's `addCirculant`).
  */
 export function sgemmHalfB(
   a: Float32Array,
@@ -30,9 +32,14 @@ export function sgemmHalfB(
   c: Float32Array,
   p: MatmulAttrs,
   accumulate: boolean,
+  add?: { kernel: Float32Array; blockSize: number },
 ): void {
   const { m, n, k, batch, transA, transB, strideA, strideB } = p;
   if (m === 0 || n === 0 || k === 0) return;
+  using ks = new Scratch();
+  const circ = add === undefined
+    ? undefined
+    : circulantPtr(ks, add.kernel, add.blockSize, (transB ? k : n) / add.blockSize, transB);
   // transB (x·Wᵀ, W [n, k]): tiles of whole rows of W = columns of C, each C column block written once.
   // Otherwise (g·W, W [k, n]): tiles of whole rows of W = a k-range, accumulated into C; both tile kinds
   // are contiguous in W and keep the products wide (all of n, or many columns).
@@ -64,6 +71,7 @@ export function sgemmHalfB(
             ldb: k,
             ldc: n,
             accumulate,
+            addCirculant: circ && { ...circ, colOff: r0 },
           });
         } else {
           // C (+)= op(A)[:, r0:r0+w] · W[r0:r0+w, :]
@@ -74,6 +82,7 @@ export function sgemmHalfB(
             ldb: n,
             ldc: n,
             accumulate: accumulate || r0 > 0,
+            addCirculant: circ && { ...circ, rowOff: r0 },
           });
         }
       }

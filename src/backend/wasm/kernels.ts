@@ -137,14 +137,17 @@ export const wasmKernels: KernelTable<Float32Array> = {
     if (bias !== null) { for (let off = 0; off < c.length; off += a.n) c.set(bias, off); }
     else if (a.k === 0) c.fill(0);
     if (c.length === 0 || a.k === 0) return;
+    const add = { kernel: i.kernel as Float32Array, blockSize: a.blockSize };
     if (i.b instanceof HalfArray) {
-      throw new TypeError("circulantMatmul: B must be float32, got a 16-bit array");
+      const p = { m: a.m, n: a.n, k: a.k, batch: 1, transA: false, transB: a.transB, strideA: 0, strideB: 0 };
+      sgemmHalfB(i.a, i.b, c, p, bias !== null, add);
+      return;
     }
     sgemm(i.a, i.b, a.m, a.n, a.k, {
       transB: a.transB,
       accumulate: bias !== null,
       out: c,
-      addCirculant: { kernel: i.kernel as Float32Array, blockSize: a.blockSize },
+      addCirculant: add,
     });
   },
   getCirculant: (i, o, a) => getCirculant(i.kernel, a, o.a, i.base ?? undefined),
