@@ -298,19 +298,29 @@ let exitHook = false;
 const EXIT_WAIT_MS = 200;
 
 /**
- * At the end of the program (`unload`), tells the workers to leave their wait loop (EXIT, then a new
- * generation so they wake) and terminates them, so no kernel thread is still blocked in `Atomics.wait`
- * while the process tears down its runtime (an abort at exit — "corrupted size vs. prev_size" from glibc
- * — was seen once in a few full test runs with idle workers left alive; once more in 2026-12-07's first CI
- * run of eight full runs), then waits at most EXIT_WAIT_MS until each started worker has marked its ready
- * slot LEFT, so none is still running JS when the runtime tears down. The pool is unusable after it. An
- * abort at the exit of a full `deno test` run ("double free or corruption") was still seen once after
- * this wait (1 in ~6 runs that session); its cause is not known (no reproduction outside the full suite).
+ * Ends the workers with the program. In Deno, on `beforeunload` (the event loop has nothing left), it
+ * stops them and holds the loop open until they have exited, so they are joined before the runtime tears
+ * down. At `unload` (browsers; or Deno if workers are still there), it tells them to leave their wait loop
+ * (EXIT, then a new generation so they wake), waits at most EXIT_WAIT_MS until each has marked its ready
+ * slot LEFT, and terminates them. History: an abort at exit ("corrupted size vs. prev_size" / "double free
+ * or corruption" from glibc, exit code 134 after every test passed) was seen in a few full `deno test`
+ * runs with idle workers left alive, then with the unload hook alone (2026-12-07: 2 of ~14 full runs);
+ * its cause is not known (no reproduction outside the full suite).
  */
 function registerExitHook(): void {
   if (exitHook) return;
   exitHook = true;
   const g = globalThis as { addEventListener?: (type: string, fn: () => void) => void };
+  if (inDeno) {
+    // Deno: when the event loop has nothing left (the program is done), stop the workers and wait for
+    // them (a timer holds the loop open meanwhile), so they are joined before the runtime tears down;
+    // the loop then empties again with no worker left. The pool restarts workers if work comes after.
+    g.addEventListener?.("beforeunload", () => {
+      if (workers.length === 0) return;
+      const hold = setTimeout(() => {}, EXIT_WAIT_MS * 5);
+      stopWorkers().finally(() => clearTimeout(hold));
+    });
+  }
   g.addEventListener?.("unload", () => {
     if (ctl === undefined) return;
     Atomics.store(ctl, W.EXIT, 1);
