@@ -703,6 +703,82 @@ export function ewAxpby(x: usize, alpha: f32, y: usize, beta: f32, out: usize, n
 // ------------------------------------------------------------------ rows: softmax, sums
 
 /**
+ * Max of scale·x over the n >= 1 elements x[0, n) of one row (float32 products, lanes past n never
+ * used; a NaN is skipped here and propagates through the exp sum instead); 0 for an all −Inf row
+ * (avoids inf − inf, giving NaN as PyTorch).
+ */
+// @ts-ignore: decorator
+@inline function rowMax(x: usize, n: i32, vs: v128): f32 {
+  const full = n & ~3, rem = n & 3;
+  let vm = kf(C_NEG_INF);
+  let j = 0;
+  for (; j < full; j += 4) vm = f32x4.pmax(vm, f32x4.mul(v128.load(x + (<usize> j << 2)), vs));
+  if (rem) {
+    vm = f32x4.pmax(vm, v128.bitselect(f32x4.mul(v128.load(x + (<usize> j << 2)), vs), kf(C_NEG_INF), tailMask(rem)));
+  }
+  const m = max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3)));
+  return m == -Infinity ? 0 : m;
+}
+
+/**
+ * Softmax of scale·x over the n >= 1 elements x[0, n) of one row into out[0, n) (max subtracted,
+ * normaliser summed in float64); the lanes of out's last vector past n are written as 0 (out is
+ * written up to vecBytes(n)), lanes of x past n are never used. scale = 1 is the plain softmax.
+ */
+// @ts-ignore: decorator
+@inline function softmaxRow(x: usize, out: usize, n: i32, vs: v128): void {
+  const full = n & ~3, rem = n & 3;
+  const vmx = splat(rowMax(x, n, vs));
+  let acc = f64x2.splat(0);
+  let j = 0;
+  for (; j < full; j += 4) {
+    const e = vexpShifted(f32x4.sub(f32x4.mul(v128.load(x + (<usize> j << 2)), vs), vmx));
+    v128.store(out + (<usize> j << 2), e);
+    acc = acc64(acc, e);
+  }
+  if (rem) {
+    const e = v128.and(vexpShifted(f32x4.sub(f32x4.mul(v128.load(x + (<usize> j << 2)), vs), vmx)), tailMask(rem));
+    v128.store(out + (<usize> j << 2), e);
+    acc = acc64(acc, e);
+  }
+  const inv = splat(<f32> (1.0 / hsum64(acc)));
+  const fullBytes = <usize> full << 2;
+  for (let o: usize = 0; o < fullBytes; o += 16) v128.store(out + o, f32x4.mul(v128.load(out + o), inv));
+  // the tail's lanes past n stay 0 even when the sum is 0 or NaN (an all −Inf / NaN row)
+  if (rem) v128.store(out + fullBytes, v128.and(f32x4.mul(v128.load(out + fullBytes), inv), tailMask(rem)));
+}
+
+/**
+ * Softmax gradient over the n >= 1 elements of one row from its output y and upstream g:
+ * out = y·(g − Σ g·y)·scale (sum in float64, scale multiplied last, as a separate multiply would);
+ * the lanes of out's last vector past n are written as 0, lanes of y and g past n are never used.
+ */
+// @ts-ignore: decorator
+@inline function softmaxGradRow(y: usize, g: usize, out: usize, n: i32, vs: v128): void {
+  const full = n & ~3, rem = n & 3;
+  const mask = tailMask(rem);
+  let acc = f64x2.splat(0);
+  let j = 0;
+  for (; j < full; j += 4) {
+    const o = <usize> j << 2;
+    acc = acc64(acc, f32x4.mul(v128.load(g + o), v128.load(y + o)));
+  }
+  if (rem) {
+    const o = <usize> j << 2;
+    acc = acc64(acc, v128.and(f32x4.mul(v128.load(g + o), v128.load(y + o)), mask));
+  }
+  const s = splat(<f32> hsum64(acc));
+  const fullBytes = <usize> full << 2;
+  for (let o: usize = 0; o < fullBytes; o += 16) {
+    v128.store(out + o, f32x4.mul(f32x4.mul(v128.load(y + o), f32x4.sub(v128.load(g + o), s)), vs));
+  }
+  if (rem) {
+    const o = fullBytes;
+    v128.store(out + o, v128.and(f32x4.mul(f32x4.mul(v128.load(y + o), f32x4.sub(v128.load(g + o), s)), vs), mask));
+  }
+}
+
+/**
  * Softmax (log = 0) or log-softmax (log = 1) of each row of x [rows, dim] into out (distinct
  * buffers), max subtracted; the normaliser is summed in float64. A row that is all −Inf uses 0 as
  * its max (giving NaN, as PyTorch).
@@ -711,36 +787,19 @@ export function ewSoftmaxRows(x: usize, out: usize, rows: i32, dim: i32, log: i3
   const full = dim & ~3, rem = dim & 3;
   const mask = tailMask(rem);
   const rowBytes = <usize> dim << 2;
+  const one = splat(1);
   for (let r = 0; r < rows; r++) {
-    let vm = kf(C_NEG_INF);
-    let j = 0;
-    for (; j < full; j += 4) vm = f32x4.pmax(vm, v128.load(x + (<usize> j << 2)));
-    if (rem) vm = f32x4.pmax(vm, v128.bitselect(v128.load(x + (<usize> j << 2)), kf(C_NEG_INF), mask));
-    let m = max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3)));
-    if (m == -Infinity) m = 0;
-    const vmx = splat(m);
-    let acc = f64x2.splat(0);
     if (log) {
-      for (j = 0; j < full; j += 4) acc = acc64(acc, vexpShifted(f32x4.sub(v128.load(x + (<usize> j << 2)), vmx)));
+      const m = rowMax(x, dim, one);
+      const vmx = splat(m);
+      let acc = f64x2.splat(0);
+      let j = 0;
+      for (; j < full; j += 4) acc = acc64(acc, vexpShifted(f32x4.sub(v128.load(x + (<usize> j << 2)), vmx)));
       if (rem) acc = acc64(acc, v128.and(vexpShifted(f32x4.sub(v128.load(x + (<usize> j << 2)), vmx)), mask));
       const lse = splat(<f32> (<f64> m + Math.log(hsum64(acc))));
       const end = vecBytes(dim);
       for (let o: usize = 0; o < end; o += 16) v128.store(out + o, f32x4.sub(v128.load(x + o), lse));
-    } else {
-      for (j = 0; j < full; j += 4) {
-        const e = vexpShifted(f32x4.sub(v128.load(x + (<usize> j << 2)), vmx));
-        v128.store(out + (<usize> j << 2), e);
-        acc = acc64(acc, e);
-      }
-      if (rem) {
-        const e = v128.and(vexpShifted(f32x4.sub(v128.load(x + (<usize> j << 2)), vmx)), mask);
-        v128.store(out + (<usize> j << 2), e);
-        acc = acc64(acc, e);
-      }
-      const inv = splat(<f32> (1.0 / hsum64(acc)));
-      const end = vecBytes(dim);
-      for (let o: usize = 0; o < end; o += 16) v128.store(out + o, f32x4.mul(v128.load(out + o), inv));
-    }
+    } else softmaxRow(x, out, dim, one);
     x += rowBytes;
     out += rowBytes;
   }
@@ -755,33 +814,86 @@ export function ewSoftmaxGradRows(y: usize, g: usize, out: usize, rows: i32, dim
   const mask = tailMask(rem);
   const rowBytes = <usize> dim << 2;
   const end = vecBytes(dim);
+  const one = splat(1);
   for (let r = 0; r < rows; r++) {
-    let acc = f64x2.splat(0);
-    let j = 0;
     if (log) {
+      let acc = f64x2.splat(0);
+      let j = 0;
       for (; j < full; j += 4) acc = acc64(acc, v128.load(g + (<usize> j << 2)));
       if (rem) acc = acc64(acc, v128.and(v128.load(g + (<usize> j << 2)), mask));
       const s = splat(<f32> hsum64(acc));
       for (let o: usize = 0; o < end; o += 16) {
         v128.store(out + o, f32x4.sub(v128.load(g + o), f32x4.mul(vexp(v128.load(y + o)), s)));
       }
-    } else {
-      for (; j < full; j += 4) {
-        const o = <usize> j << 2;
-        acc = acc64(acc, f32x4.mul(v128.load(g + o), v128.load(y + o)));
-      }
-      if (rem) {
-        const o = <usize> j << 2;
-        acc = acc64(acc, v128.and(f32x4.mul(v128.load(g + o), v128.load(y + o)), mask));
-      }
-      const s = splat(<f32> hsum64(acc));
-      for (let o: usize = 0; o < end; o += 16) {
-        v128.store(out + o, f32x4.mul(v128.load(y + o), f32x4.sub(v128.load(g + o), s)));
-      }
-    }
+    } else softmaxGradRow(y, g, out, dim, one);
     y += rowBytes;
     g += rowBytes;
     out += rowBytes;
+  }
+}
+
+/** Zeros the vectors of a row of cols elements from vecBytes(n) on (up to 3 lanes past the row). */
+// @ts-ignore: decorator
+@inline function zeroTail(out: usize, n: i32, cols: i32): void {
+  const end = vecBytes(cols);
+  for (let o = vecBytes(n); o < end; o += 16) v128.store(out + o, i32x4.splat(0));
+}
+
+/**
+ * Causal softmax of scale·x for rows [rows, cols] stacked in blocks of `period` query positions:
+ * row r (position p = (p0 + r) mod period, p0 < period) is the softmax of scale·x over its first
+ * n = min(p + offset, cols − 1) + 1 entries (rowMax / softmaxRow), zeros beyond; entries of x past n
+ * are never read into the result. offset must be in [0, cols].
+ */
+export function ewCausalSoftmaxRows(
+  x: usize,
+  out: usize,
+  rows: i32,
+  cols: i32,
+  scale: f32,
+  p0: i32,
+  period: i32,
+  offset: i32,
+): void {
+  const rowBytes = <usize> cols << 2;
+  const vs = splat(scale);
+  let p = p0;
+  for (let r = 0; r < rows; r++) {
+    const n = min(p + offset, cols - 1) + 1;
+    softmaxRow(x, out, n, vs);
+    zeroTail(out, n, cols);
+    x += rowBytes;
+    out += rowBytes;
+    if (++p == period) p = 0;
+  }
+}
+
+/**
+ * Gradient of ewCausalSoftmaxRows from its output y and upstream g (same rows and positions):
+ * out = scale·y·(g − Σ g·y) over each row's first n entries (softmaxGradRow), zeros beyond.
+ */
+export function ewCausalSoftmaxGradRows(
+  y: usize,
+  g: usize,
+  out: usize,
+  rows: i32,
+  cols: i32,
+  scale: f32,
+  p0: i32,
+  period: i32,
+  offset: i32,
+): void {
+  const rowBytes = <usize> cols << 2;
+  const vs = splat(scale);
+  let p = p0;
+  for (let r = 0; r < rows; r++) {
+    const n = min(p + offset, cols - 1) + 1;
+    softmaxGradRow(y, g, out, n, vs);
+    zeroTail(out, n, cols);
+    y += rowBytes;
+    g += rowBytes;
+    out += rowBytes;
+    if (++p == period) p = 0;
   }
 }
 

@@ -271,6 +271,26 @@ export interface KernelSignatures {
   softmax: KernelSig<"x", "y", SoftmaxAttrs>;
   /** Its gradient. */
   softmaxGrad: KernelSig<"y" | "g", "gx", SoftmaxAttrs>;
+  /**
+   * Fused scale + causal mask + softmax over the rows of `[rows, cols]` scores stacked in blocks of
+   * `period` query positions, `offset` keys before the first (integers: rows >= 0, cols >= 1,
+   * period >= 1, offset >= 0; scale finite).
+   */
+  causalSoftmax: KernelSig<
+    "x",
+    "y",
+    { rows: number; cols: number; scale: number; period: number; offset: number },
+    never,
+    true
+  >;
+  /** Its gradient (times scale). */
+  causalSoftmaxGrad: KernelSig<
+    "y" | "g",
+    "gx",
+    { rows: number; cols: number; scale: number; period: number; offset: number },
+    never,
+    true
+  >;
   /** `y[r] = x[r, index[r]]`. */
   gatherLast: KernelSig<"x", "y", { rows: number; cols: number; index: Int32Array }>;
   /** Inverse of gatherLast. */
@@ -361,6 +381,12 @@ export type KernelDeclarations = { [K in keyof KernelSignatures]: KernelDecl<Ker
  * - `matmul`: `C[b] = op(A[b])·op(B[b]) (+ bias)`, see {@link MatmulAttrs}; result `[batch, m, n]`.
  * - `softmax` / `softmaxGrad`: (log-)softmax over the middle axis of `[outer, dim, inner]`, and its
  *   gradient from the output y: softmax `y·(g − Σ g·y)`, log-softmax `g − exp(y)·Σ g`.
+ * - `causalSoftmax` (fused): with `lim(i) = min((i mod period) + offset, cols − 1)` (row i is query
+ *   position `i mod period`), row i of `[rows, cols]` is `y[i, j] = softmax_{j <= lim(i)}(scale·x[i, j])`
+ *   (float32 products, float64 normaliser) and 0 for j > lim(i); entries of x past lim(i) are never
+ *   read into the result (they may hold anything). Equals `softmax(scale·x + mask)` with a 0 / −∞ causal mask. `causalSoftmaxGrad` (fused): from the
+ *   output y and upstream g, `gx[i, j] = scale·y·(g − Σ_{j' <= lim(i)} g·y)` for j <= lim(i), 0 beyond
+ *   (g past lim(i) never read into the result).
  * - `gatherLast`: `y[r] = x[r, index[r]]` of `[rows, cols]` (0 where index < 0); `scatterLast` its
  *   inverse; `indexSelectRows`: `y[i, :] = x[index[i], :]`; `indexAddRows`: `y[index[i], :] += g[i, :]`.
  * - `adamStep` (fused): one Adam/AdamW update of p, m, v (and vmax for AMSGrad) in place from g
@@ -429,6 +455,18 @@ export const KERNELS: KernelDeclarations = {
     inputs: ["y", "g"],
     outputs: ["gx"],
     sizes: (_, i) => ({ gx: i.y }),
+  },
+  causalSoftmax: {
+    inputs: ["x"],
+    outputs: ["y"],
+    fused: true,
+    sizes: (a) => ({ y: a.rows * a.cols }),
+  },
+  causalSoftmaxGrad: {
+    inputs: ["y", "g"],
+    outputs: ["gx"],
+    fused: true,
+    sizes: (a) => ({ gx: a.rows * a.cols }),
   },
   gatherLast: {
     inputs: ["x"],

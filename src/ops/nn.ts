@@ -535,14 +535,22 @@ export function scaledDotProductAttention(
   const qs = onQ ? b.binaryScalar("mul", q.storage, scale, false) : q.storage;
   const scores = b.matmul(qs, k.storage, { m: gl, n: s, k: d, batch, transB: true });
   if (onQ) b.dispose(qs);
-  else b.binaryScalar("mul", scores, scale, false, scores);
-  if (opts.causal) {
-    b.binary("add", scores, causalMask(b, l, s), [rows / l, l, s], [l * s, s, 1], [0, s, 1], scores);
+  // causal without a mask: scale, mask and softmax in one fused kernel (skips the masked keys) where
+  // the executor has it; queries align top-left (query i sees keys j <= i: offset 0)
+  const fused = !!opts.causal && !opts.attnMask && s > 0 && b.supports("causalSoftmax");
+  const causalAttrs = { rows, cols: s, scale: onQ ? 1 : scale, period: l, offset: 0 };
+  let probs: Storage;
+  if (fused) probs = b.run("causalSoftmax", { x: scores }, causalAttrs).y;
+  else {
+    if (!onQ) b.binaryScalar("mul", scores, scale, false, scores);
+    if (opts.causal) {
+      b.binary("add", scores, causalMask(b, l, s), [rows / l, l, s], [l * s, s, 1], [0, s, 1], scores);
+    }
+    if (opts.attnMask && maskStrides) {
+      b.binary("add", scores, opts.attnMask.storage, full, [hq * l * s, l * s, s, 1], maskStrides, scores);
+    }
+    probs = b.softmax(scores, rows, s, 1, false);
   }
-  if (opts.attnMask && maskStrides) {
-    b.binary("add", scores, opts.attnMask.storage, full, [hq * l * s, l * s, s, 1], maskStrides, scores);
-  }
-  const probs = b.softmax(scores, rows, s, 1, false);
   b.dispose(scores);
   const out = Tensor.fromStorage(b.matmul(probs, v.storage, { m: gl, n: dv, k: s, batch }), [bsz, hq, l, dv]);
   const probsT = Tensor.fromStorage(probs, full); // owns the saved probabilities (disposable by tidy)
@@ -550,9 +558,14 @@ export function scaledDotProductAttention(
     let gq: Tensor | null = null, gk: Tensor | null = null, gv: Tensor | null = null;
     if (need[0] || need[1]) {
       const dp = b.matmul(gOut.storage, v.storage, { m: gl, n: s, k: dv, batch, transB: true });
-      const ds = b.softmaxGrad(probsT.storage, dp, rows, s, 1, false);
+      let ds: Storage;
+      if (fused && b.supports("causalSoftmaxGrad")) {
+        ds = b.run("causalSoftmaxGrad", { y: probsT.storage, g: dp }, { ...causalAttrs, scale }).gx;
+      } else {
+        ds = b.softmaxGrad(probsT.storage, dp, rows, s, 1, false);
+        b.binaryScalar("mul", ds, scale, false, ds);
+      }
       b.dispose(dp);
-      b.binaryScalar("mul", ds, scale, false, ds);
       if (need[0]) gq = Tensor.fromStorage(b.matmul(ds, k.storage, { m: gl, n: d, k: s, batch }), q.shape);
       if (need[1]) {
         gk = Tensor.fromStorage(b.matmul(ds, q.storage, { m: s, n: d, k: gl, batch, transA: true }), k.shape);

@@ -33,6 +33,8 @@ const FUSED: FusedKernel[] = [
   "c3aForward",
   "c3aBackward",
   "circulantMatmul",
+  "causalSoftmax",
+  "causalSoftmaxGrad",
 ];
 
 /**

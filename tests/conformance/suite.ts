@@ -17,7 +17,7 @@ import {
 } from "../../src/ops/circulant.ts";
 import { linear } from "../../src/ops/matmul.ts";
 import { softmax } from "../../src/ops/softmax.ts";
-import { rmsNorm, swiglu } from "../../src/ops/nn.ts";
+import { rmsNorm, scaledDotProductAttention, swiglu } from "../../src/ops/nn.ts";
 import { assertClose, f32, goldenIndex, loadGoldenCase } from "../_golden.ts";
 import { uniformData } from "../_random.ts";
 import type { ConformanceExecutor } from "./executors.ts";
@@ -329,6 +329,54 @@ export async function conformance(ex: ConformanceExecutor): Promise<void> {
     assertClose(sw.dataSync(), swr, 2e-6, "swiglu y");
     assertClose(a.grad!.dataSync(), ga, 2e-6, "swiglu ga");
     assertClose(u.grad!.dataSync(), gu, 2e-6, "swiglu gu");
+  });
+
+  test("causal attention (fused or composed softmax): output and q, k, v gradients vs float64 formulas", (be) => {
+    // q [1, 2, L, D], k, v [1, 2, S, D]: query i sees keys j <= i (top-left); P = softmax(scale·q·kᵀ + mask),
+    // O = P·v; with upstream W: gv = Pᵀ·W, dP = W·vᵀ, dS = scale·P∘(dP − Σ_j dP∘P), gq = dS·k, gk = dSᵀ·q
+    const h = 2, l = 5, s = 7, d = 6, scale = 1 / Math.sqrt(d);
+    const qd = uniformData(h * l * d, 31, 2),
+      kd = uniformData(h * s * d, 32, 2),
+      vd = uniformData(h * s * d, 33);
+    const wd = uniformData(h * l * d, 34);
+    const q = on(be, qd, [1, h, l, d]).requiresGrad_(), k = on(be, kd, [1, h, s, d]).requiresGrad_();
+    const v = on(be, vd, [1, h, s, d]).requiresGrad_();
+    const o = scaledDotProductAttention(q, k, v, { causal: true });
+    o.backward(on(be, wd, [1, h, l, d]));
+    const or = new Float64Array(h * l * d), gq = new Float64Array(h * l * d);
+    const gk = new Float64Array(h * s * d), gv = new Float64Array(h * s * d);
+    for (let hh = 0; hh < h; hh++) {
+      const Q = hh * l * d, K = hh * s * d;
+      for (let i = 0; i < l; i++) {
+        const p = new Float64Array(s), dp = new Float64Array(s);
+        let mx = -Infinity, z = 0, dot = 0;
+        for (let j = 0; j <= i; j++) {
+          for (let c = 0; c < d; c++) p[j] += scale * qd[Q + i * d + c] * kd[K + j * d + c];
+          mx = Math.max(mx, p[j]);
+        }
+        for (let j = 0; j <= i; j++) z += p[j] = Math.exp(p[j] - mx);
+        for (let j = 0; j <= i; j++) {
+          p[j] /= z;
+          for (let c = 0; c < d; c++) {
+            or[Q + i * d + c] += p[j] * vd[K + j * d + c];
+            gv[K + j * d + c] += p[j] * wd[Q + i * d + c];
+            dp[j] += wd[Q + i * d + c] * vd[K + j * d + c];
+          }
+          dot += dp[j] * p[j];
+        }
+        for (let j = 0; j <= i; j++) {
+          const ds = scale * p[j] * (dp[j] - dot);
+          for (let c = 0; c < d; c++) {
+            gq[Q + i * d + c] += ds * kd[K + j * d + c];
+            gk[K + j * d + c] += ds * qd[Q + i * d + c];
+          }
+        }
+      }
+    }
+    assertClose(o.dataSync(), or, 2e-6, "attention out");
+    assertClose(q.grad!.dataSync(), gq, 2e-6, "attention gq");
+    assertClose(k.grad!.dataSync(), gk, 2e-6, "attention gk");
+    assertClose(v.grad!.dataSync(), gv, 2e-6, "attention gv");
   });
 
   if (ex.teardown) {

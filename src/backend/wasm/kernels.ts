@@ -24,7 +24,7 @@ import {
 } from "./elementwise.ts";
 import { copyStridedKernel } from "./layout.ts";
 import { reduceKernel } from "./reduce.ts";
-import { softmaxGradKernel, softmaxKernel } from "./softmax.ts";
+import { causalSoftmaxGradKernel, causalSoftmaxKernel, softmaxGradKernel, softmaxKernel } from "./softmax.ts";
 import { sgemm } from "./gemm.ts";
 import { sgemmHalfB } from "./half_gemm.ts";
 import { HalfArray } from "./half_array.ts";
@@ -84,6 +84,9 @@ export const wasmKernels: KernelTable<Float32Array> = {
   },
   softmax: (i, o, a) => softmaxKernel(i.x, o.y, a.outer, a.dim, a.inner, a.log),
   softmaxGrad: (i, o, a) => softmaxGradKernel(i.y, i.g, o.gx, a.outer, a.dim, a.inner, a.log),
+  causalSoftmax: (i, o, a) => causalSoftmaxKernel(i.x, o.y, a.rows, a.cols, a.scale, a.period, a.offset),
+  causalSoftmaxGrad: (i, o, a) =>
+    causalSoftmaxGradKernel(i.y, i.g, o.gx, a.rows, a.cols, a.scale, a.period, a.offset),
   gatherLast: (i, o, a) => {
     const { x } = i, { y } = o, { index, cols } = a;
     for (let r = 0; r < a.rows; r++) {

@@ -3,7 +3,8 @@
  * Rows over the last axis (`inner` = 1, the attention and loss case) run in the SIMD kernels of the
  * wasm module (wasm/elementwise.ts `ewSoftmaxRows`, normaliser summed in float64), streamed through
  * wasm memory in whole rows and split over threads by rows when large (./stream.ts); other layouts
- * use the plain-JS loops.
+ * use the plain-JS loops. The fused causal kernels (`causalSoftmax`, `causalSoftmaxGrad` of the kernel
+ * table) always run in wasm (`ewCausalSoftmaxRows` / `ewCausalSoftmaxGradRows`), split by rows.
  *
  * @module
  */
@@ -58,6 +59,58 @@ export function softmaxGradKernel(
       args: ([py, pg], [po], _f, _r0, rows) => [py, pg, po, rows, dim, log ? 1 : 0],
     });
   } else softmaxGradJs(y, g, out, outer, dim, inner, log);
+}
+
+/**
+ * Causal softmax of `scale·x` over the rows of `x` `[rows, cols]` into `out` (distinct arrays): row i
+ * (query position `i mod period`) over its first `min((i mod period) + offset, cols − 1) + 1` entries,
+ * zeros beyond (entries of x there are never used). Kernel `causalSoftmax` (src/backend/kernels.ts).
+ */
+export function causalSoftmaxKernel(
+  x: Float32Array,
+  out: Float32Array,
+  rows: number,
+  cols: number,
+  scale: number,
+  period: number,
+  offset: number,
+): void {
+  if (rows === 0 || cols === 0) return;
+  const off = Math.min(offset, cols); // rows past cols are full: keeps p + offset in i32
+  streamRows({
+    fn: "ewCausalSoftmaxRows",
+    rows,
+    ins: [{ a: x, w: cols }],
+    outs: [{ a: out, w: cols }],
+    minSplit: PARALLEL_MIN_HEAVY,
+    args: ([px], [po], _f, r0, k) => [px, po, k, cols, scale, r0 % period, period, off],
+  });
+}
+
+/**
+ * Gradient of {@link causalSoftmaxKernel} from its output `y` and upstream `g`:
+ * `out = scale·y·(g − Σ g·y)` over each row's visible entries, zeros beyond (g there never used).
+ */
+export function causalSoftmaxGradKernel(
+  y: Float32Array,
+  g: Float32Array,
+  out: Float32Array,
+  rows: number,
+  cols: number,
+  scale: number,
+  period: number,
+  offset: number,
+): void {
+  if (rows === 0 || cols === 0) return;
+  const off = Math.min(offset, cols);
+  streamRows({
+    fn: "ewCausalSoftmaxGradRows",
+    rows,
+    ins: [{ a: y, w: cols }, { a: g, w: cols }],
+    outs: [{ a: out, w: cols }],
+    minSplit: PARALLEL_MIN,
+    args: ([py, pg], [po], _f, r0, k) => [py, pg, po, k, cols, scale, r0 % period, period, off],
+  });
 }
 
 /** Plain-JS softmax (or log-softmax) over the middle axis (float64 normaliser). */
