@@ -152,7 +152,7 @@ function buildGroup(m: number, n: number, k: number, iters: number, builds: [str
     new Float32Array(mem.buffer, pa, a.length).set(a);
     new Float32Array(mem.buffer, pb, b.length).set(b);
     gemmBench(group, name, 2 * m * n * k, () => {
-      kern.sgemm(0, 0, m, n, k, pa, k, 0, pb, n, 0, pc, n, 0, 1, 0, pw);
+      kern.sgemm(0, 0, m, n, k, pa, k, 0, pb, n, 0, pc, n, 0, 1, 0, pw, 0, 1, 0, 0);
     }, { n: iters, warmup: 2, baseline: i === 0 });
   });
 }

@@ -687,3 +687,105 @@ Deno.test("sgemm addCirculant: wrong block size, kernel length or batch throw on
     "addCirculant needs batch = 1, got 2",
   );
 });
+
+/**
+ * Operands of a causal attention product (MatmulCausal): the zero structure the hint promises is put
+ * into A (forms "weights", "weightsT"), so the full product is the reference.
+ */
+function causalOperands(
+  form: "scores" | "weights" | "weightsT",
+  batch: number,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  period: number,
+  offset: number,
+  seed: number,
+): { a: Float32Array; b: Float32Array } {
+  const a = uniformData(batch * m * k, seed), b = uniformData(batch * k * n, seed + 1);
+  if (form !== "scores") {
+    for (let t = 0; t < batch; t++) {
+      for (let i = 0; i < m; i++) {
+        for (let p = 0; p < k; p++) {
+          const zero = form === "weights" ? p > (i % period) + offset : i > (p % period) + offset;
+          if (zero) a[t * m * k + (transA ? p * m + i : i * k + p)] = 0;
+        }
+      }
+    }
+  }
+  return { a, b };
+}
+
+Deno.test("sgemm causal hint: needed entries match a float64 reference and the full product; same bits for 1, 2, 3 threads", async () => {
+  try {
+    // [form, batch, m, n, k, transA, transB, period, offset]: attention's six products (g = 2 heads
+    // per kv head, so rows stack two periods), periods not a multiple of the 6-row tile, an offset
+    // (cached keys), a batch of 3 on 2 threads (row or column pieces of items), small m (unblocked path)
+    type Case = [
+      "scores" | "weights" | "weightsT",
+      number,
+      number,
+      number,
+      number,
+      boolean,
+      boolean,
+      number,
+      number,
+    ];
+    const cases: Case[] = [
+      ["scores", 4, 2 * 64, 64, 24, false, true, 64, 0], // q·kᵀ
+      ["weights", 4, 2 * 64, 24, 64, false, false, 64, 0], // probs·v, gScores·k
+      ["weightsT", 4, 64, 24, 2 * 64, true, false, 64, 0], // probsᵀ·gOut, gScoresᵀ·q
+      ["scores", 3, 3 * 37, 45, 13, false, true, 37, 8],
+      ["weights", 3, 3 * 37, 13, 45, false, false, 37, 8],
+      ["weightsT", 3, 45, 13, 3 * 37, true, false, 37, 8],
+      ["scores", 1, 400, 400, 40, false, true, 400, 0], // column slices of one product
+      ["weights", 2, 8, 9, 8, false, false, 4, 1],
+    ];
+    for (const [form, batch, m, n, k, transA, transB, period, offset] of cases) {
+      const label = `${form} ${batch}x${m}x${n}x${k} period ${period} offset ${offset}`;
+      const { a, b } = causalOperands(form, batch, m, n, k, transA, period, offset, m + n);
+      const o: SgemmArrayOptions = { batch, transA, transB };
+      const causal = { form, period, offset };
+      const full = sgemm(a, b, m, n, k, o);
+      const one = withThreads(1, false, () => sgemm(a, b, m, n, k, { ...o, causal }));
+      for (let t = 0; t < batch; t++) {
+        const ref = refGemm(a, t * m * k, b, t * k * n, m, n, k, { transA, transB });
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            const at = t * m * n + i * n + j, got = one[at];
+            if (form === "scores" && j > (i % period) + offset) {
+              // not needed: 0 (skipped tile) or the product (tile computed)
+              assert(got === 0 || Object.is(got, full[at]), `${label}: masked C[${t},${i},${j}] = ${got}`);
+              continue;
+            }
+            const want = ref.c[i * n + j], tol = tolerance(k, ref.abs[i * n + j]);
+            assert(Math.abs(got - want) <= tol, `${label}: C[${t},${i},${j}] = ${got}, want ${want}`);
+            // terms left out are exact zeros: the same float32 sums (weightsT: up to the order)
+            if (form !== "weightsT") {
+              assert(got === full[at], `${label}: C[${t},${i},${j}] ${got} != full ${full[at]}`);
+            }
+          }
+        }
+      }
+      for (const threads of [2, 3]) {
+        const many = withThreads(threads, true, () => sgemm(a, b, m, n, k, { ...o, causal }));
+        assert(many.every((v, i) => Object.is(v, one[i])), `${label}: ${threads} threads`);
+      }
+    }
+  } finally {
+    await stopWorkers();
+  }
+});
+
+Deno.test("sgemm causal hint: bad form, period or offset throw one-line errors", () => {
+  const a = new Float32Array(64), b = new Float32Array(64);
+  const bad = (causal: unknown, re: RegExp) =>
+    assertThrows(() => sgemm(a, b, 8, 8, 8, { causal: causal as never }), RangeError, undefined, re.source);
+  bad({ form: "mask", period: 8, offset: 0 }, /causal\.form/);
+  bad({ form: "scores", period: 0, offset: 0 }, /causal\.period/);
+  bad({ form: "scores", period: 3, offset: 0 }, /period 3 must divide m = 8/);
+  bad({ form: "weightsT", period: 3, offset: 0 }, /period 3 must divide k = 8/);
+  bad({ form: "weights", period: 8, offset: -1 }, /causal\.offset/);
+});

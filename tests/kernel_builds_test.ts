@@ -61,7 +61,29 @@ function rawSgemm(
   if (at > mem.buffer.byteLength) mem.grow(Math.ceil((at - mem.buffer.byteLength) / 65536));
   new Float32Array(mem.buffer, pa, a.length).set(a);
   new Float32Array(mem.buffer, pb, b.length).set(b);
-  kern.sgemm(tA ? 1 : 0, tB ? 1 : 0, m, n, k, pa, tA ? m : k, 0, pb, tB ? k : n, 0, pc, n, 0, 1, 0, pw);
+  kern.sgemm(
+    tA ? 1 : 0,
+    tB ? 1 : 0,
+    m,
+    n,
+    k,
+    pa,
+    tA ? m : k,
+    0,
+    pb,
+    tB ? k : n,
+    0,
+    pc,
+    n,
+    0,
+    1,
+    0,
+    pw,
+    0,
+    1,
+    0,
+    0,
+  );
   return new Float32Array(mem.buffer, pc, m * n).slice();
 }
 

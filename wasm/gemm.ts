@@ -54,6 +54,19 @@ export function sgemmWorkspaceBytes(m: i32, n: i32, k: i32): usize {
  * A_t = a + t*strideA elements (op(A) = A [m,k] with row stride lda, or Aᵀ when transA != 0, A then
  * being [k,m] with row stride lda), likewise B ([k,n] or [n,k]) and C [m,n] with row stride ldc.
  * strideC == 0 sums all items into one C. `work` points to sgemmWorkspaceBytes(m, n, k) bytes.
+ *
+ * `causal` (0: none) describes a causal attention product whose skipped work the blocked path leaves
+ * out (see causalTile; the small-m paths compute everything, which is also a valid result). Row i of
+ * C (or index p of the contracted axis) is position (i + cRow0) mod cPeriod (p mod cPeriod), which
+ * sees columns up to lim = position + cOff:
+ *   1  C[i, j] for j > lim(i) is not needed: micro-tiles wholly past the limit are written as 0
+ *      (left as they are when accumulating); tiles that straddle it are computed.
+ *   2  op(A)[i, p] = 0 for p > lim(i): each tile's contraction stops after its rows' largest limit.
+ *   3  op(A)[i, p] = 0 for i + cRow0 > lim(p): each tile skips, in every period of p, the positions
+ *      below its first row's (ranges after the first added to C as later depth blocks are).
+ * Forms 2 and 3 leave out products with a zero factor (B finite: the sums are those of the full
+ * product, up to the sign of an exact zero, and form 3's order of additions); cPeriod divides the
+ * rows of C for forms 1 and 2 (batch items are stacked when folded).
  */
 export function sgemm(
   transA: i32,
@@ -73,16 +86,23 @@ export function sgemm(
   batch: i32,
   accumulate: i32,
   work: usize,
+  causal: i32,
+  cPeriod: i32,
+  cRow0: i32,
+  cOff: i32,
 ): void {
   if (batch <= 0 || m <= 0 || n <= 0) return;
   // Fold batches into one larger product when the layout allows (fewer, bigger blocks):
   // shared B, A and C stacked contiguously: [batch*m, k] · B
-  if (batch > 1 && strideB == 0 && !transA && strideA == m * lda && strideC == m * ldc) {
+  // (not for causal form 3, whose rows are not periodic)
+  if (batch > 1 && strideB == 0 && !transA && strideA == m * lda && strideC == m * ldc && causal != 3) {
     m *= batch;
     batch = 1;
   }
   // C shared (summed), A and B stacked along k: Σ_t A_tᵀ B_t = [batch*k, m]ᵀ · [batch*k, n]
-  if (batch > 1 && strideC == 0 && transA && !transB && strideA == k * lda && strideB == k * ldb) {
+  if (
+    batch > 1 && strideC == 0 && transA && !transB && strideA == k * lda && strideB == k * ldb && causal == 0
+  ) {
     k *= batch;
     batch = 1;
   }
@@ -97,7 +117,7 @@ export function sgemm(
     } else if (m <= SMALL_M && transB && !transA && (m <= 4 || k >= 256)) {
       smallDot(m, n, k, pa, lda, pb, ldb, pc, ldc, acc);
     } else {
-      blockedGemm(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, acc, work);
+      blockedGemm(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, acc, work, 0, 0, 0, 0, 0, 0, causal, cPeriod, cRow0, cOff);
     }
   }
 }
@@ -336,6 +356,10 @@ function blockedGemm(
   circSize: i32 = 0,
   circColOff: i32 = 0,
   circRowOff: i32 = 0,
+  causal: i32 = 0,
+  cPeriod: i32 = 1,
+  cRow0: i32 = 0,
+  cOff: i32 = 0,
 ): void {
   if (k <= 0) {
     if (!accumulate) {
@@ -374,12 +398,54 @@ function blockedGemm(
             const mr = min32(MR, mc - ir);
             const aPanel = ap + (<usize> ir * <usize> kc << 2);
             const cTile = cCol + <usize> (ic + ir) * ldcBytes;
-            microKernel(kc, aPanel, bPanel, cTile, ldcBytes, mr, nr, beta, edge);
+            if (causal == 0) microKernel(kc, aPanel, bPanel, cTile, ldcBytes, mr, nr, beta, edge);
+            else {
+              const tile = causalTile(causal, cPeriod, cRow0 + ic + ir, cOff, jc + jr, pc, kc);
+              if (tile < 0) {
+                if (beta == 0) zeroTile(cTile, ldcBytes, mr, nr);
+              } else if (causal != 3) microKernel(tile, aPanel, bPanel, cTile, ldcBytes, mr, nr, beta, edge);
+              else {
+                // form 3: the ranges [h·period + tile, (h + 1)·period) of this depth block
+                let b = beta;
+                for (let h = pc / cPeriod; h * cPeriod < pc + kc; h++) {
+                  const p0 = max(h * cPeriod + tile, pc) - pc, p1 = min((h + 1) * cPeriod, pc + kc) - pc;
+                  if (p1 <= p0) continue;
+                  const aSeg = aPanel + (<usize> (p0 * MR) << 2), bSeg = bPanel + (<usize> (p0 * NR) << 2);
+                  microKernel(p1 - p0, aSeg, bSeg, cTile, ldcBytes, mr, nr, b, edge);
+                  b = 1;
+                }
+                if (b == 0) zeroTile(cTile, ldcBytes, mr, nr);
+              }
+            }
           }
         }
       }
     }
   }
+}
+
+/**
+ * The work of one micro-tile of a causal product (sgemm's `causal` form 1, 2 or 3) whose first row of
+ * C is `row` (position (row mod period)) and first column `col`, in the depth block [pc, pc + kc):
+ * -1 when the tile needs nothing from this block; else for form 1 kc (computed whole), for form 2 the
+ * depth to multiply (terms past the rows' largest limit are zero), for form 3 the first position
+ * (mod period) with a nonzero term.
+ */
+function causalTile(form: i32, period: i32, row: i32, off: i32, col: i32, pc: i32, kc: i32): i32 {
+  if (form == 3) {
+    const skip = max(row - off, 0);
+    return skip >= period ? -1 : skip;
+  }
+  let lim = -1;
+  for (let r = 0; r < MR; r++) lim = max(lim, (row + r) % period + off);
+  if (form == 1) return col > lim ? -1 : kc;
+  const depth = min32(kc, lim + 1 - pc);
+  return depth > 0 ? depth : -1;
+}
+
+/** Writes zeros to C[0:mr, 0:nr] at `c` (row stride `ldc` bytes). */
+function zeroTile(c: usize, ldc: usize, mr: i32, nr: i32): void {
+  for (let r = 0; r < mr; r++) memory.fill(c + <usize> r * ldc, 0, <usize> nr << 2);
 }
 
 /**

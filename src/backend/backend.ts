@@ -26,6 +26,7 @@ import type {
   KernelName,
   KernelOutputArgs,
   KernelOutputs,
+  MatmulCausal,
   ReduceOp,
   RotaryParams,
   UnaryOp,
@@ -54,7 +55,15 @@ export interface Storage {
   readonly dtype?: DType;
 }
 
-export type { AdamStepParams, BinaryOp, MatmulAttrs, ReduceOp, RotaryParams, UnaryOp } from "./kernels.ts";
+export type {
+  AdamStepParams,
+  BinaryOp,
+  MatmulAttrs,
+  MatmulCausal,
+  ReduceOp,
+  RotaryParams,
+  UnaryOp,
+} from "./kernels.ts";
 
 /**
  * Parameters of one (batched) matrix product `C[b] = op(A[b]) · op(B[b]) (+ bias)`, row-major.
@@ -80,6 +89,8 @@ export interface MatmulParams {
   strideA?: number;
   /** Elements between consecutive B matrices (default k*n; 0 broadcasts). */
   strideB?: number;
+  /** Causal structure of an attention product: a hint, see {@link MatmulCausal}. */
+  causal?: MatmulCausal;
   /** Optional `[n]` vector added to every row of every C matrix (fused Linear bias). */
   bias?: Storage;
 }

@@ -193,6 +193,7 @@ export abstract class ExecutorBase<H> implements Backend {
       transB: !!p.transB,
       strideA: p.strideA ?? m * k,
       strideB: p.strideB ?? k * n,
+      causal: p.causal ?? null,
     }).c;
   }
   /** Kernel `softmax` (see {@link Backend}). */

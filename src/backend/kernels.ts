@@ -84,6 +84,29 @@ export interface MatmulAttrs {
   strideA: number;
   /** Elements between consecutive B matrices (0 broadcasts). */
   strideB: number;
+  /** Causal structure of an attention product (a hint), or null. */
+  causal: MatmulCausal | null;
+}
+
+/**
+ * Causal structure of an attention product, a hint to the executor: it may leave out the work that
+ * the structure makes unnecessary, or ignore it (the result is valid either way). Row i of C is the
+ * query at position `i mod period` (the rows of several heads stacked), which sees the keys
+ * `0 … lim(i)`, `lim(i) = (i mod period) + offset` (offset: keys before the first query).
+ * - `"scores"` (q·kᵀ, gOut·vᵀ): C[i, j] for j > lim(i) is not needed; it holds 0 or the product.
+ *   `period` divides m.
+ * - `"weights"` (probs·v, gScores·k): op(A)[i, p] = 0 for p > lim(i); `period` divides m.
+ * - `"weightsT"` (probsᵀ·gOut, gScoresᵀ·q): op(A)[j, p] = 0 for j > lim(p), rows of C being keys
+ *   and p the stacked query rows; `period` divides k.
+ * Leaving out a zero factor assumes a finite B (0·Inf would give NaN in the full product).
+ */
+export interface MatmulCausal {
+  /** Which operand has the structure (see above). */
+  form: "scores" | "weights" | "weightsT";
+  /** Query positions per stacked head (rows of C, or of the contracted axis for `weightsT`), >= 1. */
+  period: number;
+  /** Keys before the first query (cached positions), >= 0. */
+  offset: number;
 }
 
 /** Attributes of the `circulantMatmul` kernel (one product, no batch). */

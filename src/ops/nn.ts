@@ -15,7 +15,7 @@
 
 import { recordOp } from "../autograd/engine.ts";
 import { noGrad } from "../autograd/grad_mode.ts";
-import type { Backend, Storage } from "../backend/backend.ts";
+import type { Backend, MatmulCausal, Storage } from "../backend/backend.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { sameBackend } from "../tensor/placement.ts";
 import { keep } from "../tensor/scope.ts";
@@ -533,7 +533,18 @@ export function scaledDotProductAttention(
   const e = Math.log2(Math.abs(scale));
   const onQ = Number.isInteger(e) && Math.abs(e) < 64 && s > d;
   const qs = onQ ? b.binaryScalar("mul", q.storage, scale, false) : q.storage;
-  const scores = b.matmul(qs, k.storage, { m: gl, n: s, k: d, batch, transB: true });
+  // causal (query i sees keys j <= i): the products leave out the masked upper triangle (scores past
+  // it are 0 or computed, then masked; the probabilities there are 0, so their terms are skipped)
+  const causal = (form: MatmulCausal["form"]) =>
+    opts.causal && !opts.attnMask ? { form, period: l, offset: 0 } : undefined;
+  const scores = b.matmul(qs, k.storage, {
+    m: gl,
+    n: s,
+    k: d,
+    batch,
+    transB: true,
+    causal: causal("scores"),
+  });
   if (onQ) b.dispose(qs);
   // causal without a mask: scale, mask and softmax in one fused kernel (skips the masked keys) where
   // the executor has it; queries align top-left (query i sees keys j <= i: offset 0)
@@ -552,12 +563,22 @@ export function scaledDotProductAttention(
     probs = b.softmax(scores, rows, s, 1, false);
   }
   b.dispose(scores);
-  const out = Tensor.fromStorage(b.matmul(probs, v.storage, { m: gl, n: dv, k: s, batch }), [bsz, hq, l, dv]);
+  const out = Tensor.fromStorage(
+    b.matmul(probs, v.storage, { m: gl, n: dv, k: s, batch, causal: causal("weights") }),
+    [bsz, hq, l, dv],
+  );
   const probsT = Tensor.fromStorage(probs, full); // owns the saved probabilities (disposable by tidy)
   return recordOp("scaledDotProductAttention", out, [q, k, v], (gOut, need) => {
     let gq: Tensor | null = null, gk: Tensor | null = null, gv: Tensor | null = null;
     if (need[0] || need[1]) {
-      const dp = b.matmul(gOut.storage, v.storage, { m: gl, n: s, k: dv, batch, transB: true });
+      const dp = b.matmul(gOut.storage, v.storage, {
+        m: gl,
+        n: s,
+        k: dv,
+        batch,
+        transB: true,
+        causal: causal("scores"),
+      });
       let ds: Storage;
       if (fused && b.supports("causalSoftmaxGrad")) {
         ds = b.run("causalSoftmaxGrad", { y: probsT.storage, g: dp }, { ...causalAttrs, scale }).gx;
@@ -566,15 +587,30 @@ export function scaledDotProductAttention(
         b.binaryScalar("mul", ds, scale, false, ds);
       }
       b.dispose(dp);
-      if (need[0]) gq = Tensor.fromStorage(b.matmul(ds, k.storage, { m: gl, n: d, k: s, batch }), q.shape);
+      if (need[0]) {
+        gq = Tensor.fromStorage(
+          b.matmul(ds, k.storage, { m: gl, n: d, k: s, batch, causal: causal("weights") }),
+          q.shape,
+        );
+      }
       if (need[1]) {
-        gk = Tensor.fromStorage(b.matmul(ds, q.storage, { m: s, n: d, k: gl, batch, transA: true }), k.shape);
+        gk = Tensor.fromStorage(
+          b.matmul(ds, q.storage, { m: s, n: d, k: gl, batch, transA: true, causal: causal("weightsT") }),
+          k.shape,
+        );
       }
       b.dispose(ds);
     }
     if (need[2]) {
       gv = Tensor.fromStorage(
-        b.matmul(probsT.storage, gOut.storage, { m: s, n: dv, k: gl, batch, transA: true }),
+        b.matmul(probsT.storage, gOut.storage, {
+          m: s,
+          n: dv,
+          k: gl,
+          batch,
+          transA: true,
+          causal: causal("weightsT"),
+        }),
         v.shape,
       );
     }

@@ -17,6 +17,7 @@
 import { f32view, memory, residentCap, Scratch, wasm } from "./memory.ts";
 import { getNumThreads, parallelCall, splitThreshold } from "../threads/pool.ts";
 import { MAX_SLICES } from "../threads/control.ts";
+import type { MatmulCausal } from "../kernels.ts";
 
 /** Options shared by {@link sgemm} and {@link sgemmPtr}. */
 export interface SgemmOptions {
@@ -37,6 +38,12 @@ export interface SgemmOptions {
   strideC?: number;
   /** Add the product to the existing C (BLAS beta = 1) instead of overwriting it. Default false. */
   accumulate?: boolean;
+  /**
+   * Causal structure of an attention product ({@link MatmulCausal}): a hint. Resident products on the
+   * blocked path leave out the micro-tiles and depth ranges it makes unnecessary ("scores" tiles wholly
+   * past the limit are written as 0); the tiled path of products past the resident cap ignores it.
+   */
+  causal?: MatmulCausal | null;
 }
 
 /** Options of {@link sgemm}. */
@@ -78,6 +85,33 @@ function shifted(c: CirculantPtr | undefined, j0: number): CirculantPtr | undefi
   return c === undefined ? undefined : { ...c, colOff: c.colOff + j0 };
 }
 
+/** The causal hint of the part of C from row i0 and column j0 (a "scores" limit moves with the columns). */
+function causalAt(c: Resolved["causal"], i0: number, j0: number): Resolved["causal"] {
+  return c === undefined
+    ? undefined
+    : { ...c, row0: c.row0 + i0, offset: c.form === 1 ? c.offset - j0 : c.offset };
+}
+
+const CAUSAL_FORMS = { scores: 1, weights: 2, weightsT: 3 } as const;
+
+function resolveCausal(fn: string, c: MatmulCausal, m: number, k: number): Resolved["causal"] {
+  const form = CAUSAL_FORMS[c.form];
+  if (form === undefined) {
+    throw new RangeError(
+      `${fn}: causal.form must be "scores", "weights" or "weightsT", got ${String(c.form)}`,
+    );
+  }
+  const period = checkCount(fn, "causal.period", c.period, 1);
+  const offset = checkCount(fn, "causal.offset", c.offset);
+  const along = form === 3 ? k : m;
+  if (along % period !== 0) {
+    throw new RangeError(
+      `${fn}: causal.period ${period} must divide ${form === 3 ? "k" : "m"} = ${along} for form "${c.form}"`,
+    );
+  }
+  return { form, period, row0: 0, offset };
+}
+
 /** Options of {@link sgemmPtr}: row strides (leading dimensions) in elements, for sub-matrices. */
 export interface SgemmPtrOptions extends SgemmOptions {
   /**
@@ -107,6 +141,8 @@ interface Resolved {
   ldc: number;
   /** The block-circulant addend of B (sgemm's `addCirculant`), when given. */
   circ?: CirculantPtr;
+  /** The causal hint as the kernel's form (1 scores, 2 weights, 3 weightsT), period, first row, offset. */
+  causal?: { form: number; period: number; row0: number; offset: number };
   /** Elements spanned by the whole batch of A, B, C (0 when empty). */
   extentA: number;
   extentB: number;
@@ -167,6 +203,7 @@ function resolve(
     extentA: extent(batch, strideA, aRows, aCols, lda),
     extentB: extent(batch, strideB, bRows, bCols, ldb),
     extentC: extent(batch, strideC, m, n, ldc),
+    causal: o.causal ? resolveCausal(fn, o.causal, m, k) : undefined,
   };
 }
 
@@ -198,13 +235,16 @@ function run(
   // Fold batches into one product as the kernel would (wasm/gemm.ts), before sizing workspaces (they
   // depend on the folded m and k) and before slicing (so a slice never changes an item's path).
   let batch = r.batch;
-  if (batch > 1 && r.strideB === 0 && !r.transA && r.strideA === m * r.lda && r.strideC === m * r.ldc) {
+  if (
+    batch > 1 && r.strideB === 0 && !r.transA && r.strideA === m * r.lda && r.strideC === m * r.ldc &&
+    r.causal?.form !== 3
+  ) {
     // shared B, A and C stacked: [batch·m, k] · B
     m *= batch;
     batch = 1;
   } else if (
     batch > 1 && r.strideC === 0 && r.transA && !r.transB && r.strideA === k * r.lda &&
-    r.strideB === k * r.ldb
+    r.strideB === k * r.ldb && r.causal === undefined
   ) {
     // one C summed over the batch, A and B stacked along k: [batch·k, m]ᵀ · [batch·k, n]
     k *= batch;
@@ -248,7 +288,7 @@ function run(
         const ws = Number(wasm.sgemmWorkspaceBytes(i1 - i0, j1 - j0, k));
         parts.push(
           sgemmArgs(
-            { ...r, batch: 1 },
+            { ...r, batch: 1, causal: causalAt(r.causal, i0, j0) },
             i1 - i0,
             j1 - j0,
             k,
@@ -295,7 +335,7 @@ function run(
       const ws = Number(wasm.sgemmWorkspaceBytes(m, j1 - j0, k));
       parts.push(
         sgemmArgs(
-          { ...rr, circ: shifted(rr.circ, j0) },
+          { ...rr, circ: shifted(rr.circ, j0), causal: causalAt(rr.causal, 0, j0) },
           m,
           j1 - j0,
           k,
@@ -310,7 +350,7 @@ function run(
   parallelCall(rr.circ === undefined ? "sgemm" : "sgemmCirculant", parts, beside);
 }
 
-/** The kernel's arguments: sgemm's 17, or sgemmCirculant's 23 when `r.circ` is set. */
+/** The kernel's arguments: sgemm's 21, or sgemmCirculant's 23 when `r.circ` is set. */
 function sgemmArgs(
   r: Resolved,
   m: number,
@@ -342,12 +382,15 @@ function sgemmArgs(
   ];
   if (r.circ !== undefined) {
     args.push(r.circ.ptr, r.circ.tab, r.circ.blocks, r.circ.bs, r.circ.colOff, r.circ.rowOff);
+  } else {
+    const c = r.causal;
+    args.push(c?.form ?? 0, c?.period ?? 1, c?.row0 ?? 0, c?.offset ?? 0);
   }
   return args;
 }
 
 function callSgemm(args: number[]): void {
-  const fn = args.length > 17 ? wasm.sgemmCirculant : wasm.sgemm;
+  const fn = args.length > 21 ? wasm.sgemmCirculant : wasm.sgemm;
   (fn as (...x: number[]) => void)(...args);
 }
 
@@ -412,6 +455,7 @@ export function sgemm(
   if (opts.addCirculant !== undefined) r.circ = circulantIn(fn, opts.addCirculant, r, n, k, kernelScratch);
   if (r.extentC === 0) return c;
   if ((r.extentA + r.extentB + r.extentC) * 4 > residentCap()) {
+    r.causal = undefined; // a hint; the tiles' products compute everything
     tiled(a, b, c, m, n, k, r);
     return c;
   }
@@ -538,7 +582,7 @@ function pipelined(
       if (q > 0) unstage(q - 1);
     };
     // the default 4 slices per thread: the workers take the slices this thread misses while copying
-    const rq = { ...r, circ: shifted(r.circ, j0) };
+    const rq = { ...r, circ: shifted(r.circ, j0), causal: causalAt(r.causal, 0, j0) };
     run(rq, m, j1 - j0, k, pa, pb + 4 * j0 * (r.transB ? k : 1), pc + 4 * j0, beside);
   }
   unstage(chunks - 1);

@@ -142,7 +142,17 @@ export const wasmKernels: KernelTable<Float32Array> = {
     if (c.length === 0 || a.k === 0) return;
     const add = { kernel: i.kernel as Float32Array, blockSize: a.blockSize };
     if (i.b instanceof HalfArray) {
-      const p = { m: a.m, n: a.n, k: a.k, batch: 1, transA: false, transB: a.transB, strideA: 0, strideB: 0 };
+      const p = {
+        m: a.m,
+        n: a.n,
+        k: a.k,
+        batch: 1,
+        transA: false,
+        transB: a.transB,
+        strideA: 0,
+        strideB: 0,
+        causal: null,
+      };
       sgemmHalfB(i.a, i.b, c, p, bias !== null, add);
       return;
     }
