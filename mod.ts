@@ -547,6 +547,7 @@ export declare namespace backends {
   export import ReduceOp = _kernels.ReduceOp;
   export import MatmulAttrs = _kernels.MatmulAttrs;
   export import MatmulCausal = _kernels.MatmulCausal;
+  export import CausalAttentionAttrs = _kernels.CausalAttentionAttrs;
   export import CirculantMatmulAttrs = _kernels.CirculantMatmulAttrs;
   export import AdamStepParams = _kernels.AdamStepParams;
   export import RotaryParams = _kernels.RotaryParams;

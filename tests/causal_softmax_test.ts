@@ -9,10 +9,11 @@
 import { assert, assertEquals } from "./deps.ts";
 import { maxAbsDiff } from "./gradcheck.ts";
 import { causalSoftmaxGradKernel, causalSoftmaxKernel } from "../src/backend/wasm/softmax.ts";
-import { sharedMemory } from "../src/backend/wasm/memory.ts";
+import { setResidentCap, sharedMemory } from "../src/backend/wasm/memory.ts";
 import { stopWorkers, withThreads } from "../src/backend/threads/pool.ts";
 import type { WasmBackend } from "../src/backend/wasm/backend.ts";
 import type { Backend } from "../src/backend/backend.ts";
+import type { FusedKernel } from "../src/backend/kernels.ts";
 import { getBackend, manualSeed, mul, randn, sum, type Tensor, tidy } from "../src/tensor/index.ts";
 import { scaledDotProductAttention } from "../src/ops/nn.ts";
 import { uniformData } from "./_random.ts";
@@ -209,9 +210,10 @@ Deno.test({
 function attention(q: Tensor, k: Tensor, v: Tensor, w: Tensor, scale?: number) {
   const be = getBackend() as Backend & { run: Backend["run"] };
   const run = be.run;
-  let fusedCalls = 0;
+  let fusedCalls = 0, attentionCalls = 0;
   be.run = ((name, ...rest) => {
     if (name === "causalSoftmax" || name === "causalSoftmaxGrad") fusedCalls++;
+    if (name === "causalAttention" || name === "causalAttentionGrad") attentionCalls++;
     return (run as (...a: unknown[]) => unknown).call(be, name, ...rest);
   }) as Backend["run"];
   try {
@@ -221,19 +223,27 @@ function attention(q: Tensor, k: Tensor, v: Tensor, w: Tensor, scale?: number) {
       sum(mul(o, w)).backward();
       return [o, qa.grad!, ka.grad!, va.grad!].map((t) => t.dataSync().slice());
     });
-    return { out, fusedCalls };
+    return { out, fusedCalls, attentionCalls };
   } finally {
     delete (be as { run?: unknown }).run; // back to the prototype's method
   }
 }
 
-Deno.test("scaledDotProductAttention causal: fused softmax kernels = composed path (forward, gradients)", () => {
+Deno.test("scaledDotProductAttention causal: fused softmax kernels = composed path; fused attention kernels = fused softmax path bit for bit", () => {
   manualSeed(11);
   const be = getBackend() as WasmBackend;
   assert(
-    be.supports("causalSoftmax") && be.supports("causalSoftmaxGrad"),
+    be.supports("causalSoftmax") && be.supports("causalSoftmaxGrad") && be.supports("causalAttention"),
     "the wasm executor has the fused kernels",
   );
+  const without = <T>(names: FusedKernel[], f: () => T): T => {
+    const restore = be._hideKernels(names);
+    try {
+      return f();
+    } finally {
+      restore();
+    }
+  };
   const cases: [number[], number[], number | undefined][] = [
     [[2, 4, 9, 8], [2, 2, 9, 8], undefined], // scale 1/√8 applied to the scores
     [[1, 4, 9, 4], [1, 2, 9, 4], undefined], // power-of-two scale 1/2 with S > D: applied to q
@@ -242,18 +252,38 @@ Deno.test("scaledDotProductAttention causal: fused softmax kernels = composed pa
   ];
   for (const [qs, ks, scale] of cases) {
     const q = randn(qs), k = randn(ks), v = randn(ks), w = randn([qs[0], qs[1], qs[2], ks[3]]);
-    const fused = attention(q, k, v, w, scale);
-    const restore = be._hideKernels(["causalSoftmax", "causalSoftmaxGrad"]);
-    let composed;
-    try {
-      composed = attention(q, k, v, w, scale);
-    } finally {
-      restore();
-    }
-    assert(
-      fused.fusedCalls === 2 && composed.fusedCalls === 0,
-      `${qs}: ${fused.fusedCalls}, ${composed.fusedCalls}`,
+    const whole = attention(q, k, v, w, scale);
+    const fused = without(["causalAttention", "causalAttentionGrad"], () => attention(q, k, v, w, scale));
+    const composed = without(
+      ["causalAttention", "causalAttentionGrad", "causalSoftmax", "causalSoftmaxGrad"],
+      () => attention(q, k, v, w, scale),
     );
+    assert(
+      whole.attentionCalls === 2 && fused.attentionCalls === 0 && fused.fusedCalls === 2 &&
+        composed.fusedCalls === 0 && composed.attentionCalls === 0,
+      `${qs}: ${JSON.stringify([whole, fused, composed].map((r) => [r.attentionCalls, r.fusedCalls]))}`,
+    );
+    // operands past the resident cap: the same steps on the arrays, each tiled on its own (the
+    // tiles compute the full products: the same values up to the order of the weightsT sums)
+    setResidentCap(2048);
+    let capped;
+    try {
+      capped = attention(q, k, v, w, scale);
+    } finally {
+      setResidentCap(undefined);
+    }
+    for (let i = 0; i < 4; i++) {
+      assert(
+        whole.out[i].every((x, j) => Object.is(x, fused.out[i][j])),
+        `q ${qs}: output ${i} of the fused attention kernels differs from the fused softmax path`,
+      );
+      const mag = Math.max(...Array.from(whole.out[i], Math.abs));
+      const d = maxAbsDiff(capped.out[i], whole.out[i]);
+      assert(
+        capped.attentionCalls === 2 && d <= 1e-6 * mag,
+        `q ${qs}: output ${i} past the cap differs by ${d}`,
+      );
+    }
     for (let i = 0; i < 4; i++) {
       const mag = Math.max(...Array.from(composed.out[i], Math.abs));
       const d = maxAbsDiff(fused.out[i], composed.out[i]);

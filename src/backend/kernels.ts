@@ -109,6 +109,32 @@ export interface MatmulCausal {
   offset: number;
 }
 
+/**
+ * Attributes of the fused causal attention kernels, PyTorch `scaled_dot_product_attention(q, k, v,
+ * is_causal=True, scale, enable_gqa=True)` without dropout or mask: q `[batch, group·l, d]` (the `group`
+ * query heads sharing a key/value head stacked), k `[batch, s, d]`, v `[batch, s, dv]`, float32;
+ * `probs[i, j] = softmax_{j <= i mod l}(scale·q_i·k_j)` (query i mod l sees keys j <= i mod l, 0 beyond)
+ * `[batch, group·l, s]`, `out = probs·v` `[batch, group·l, dv]`. The gradient kernel takes the saved
+ * probs and the upstream `gOut` and gives `gq` (reads k), `gk` (reads q), `gv`: the products and
+ * softmax gradient of the composed form (scaledDotProductAttention in src/ops/nn.ts).
+ */
+export interface CausalAttentionAttrs {
+  /** Key/value matrices: batch size × key/value heads. */
+  batch: number;
+  /** Query heads per key/value head (>= 1). */
+  group: number;
+  /** Query positions (>= 1). */
+  l: number;
+  /** Key positions (>= 1). */
+  s: number;
+  /** Head size of q and k. */
+  d: number;
+  /** Head size of v. */
+  dv: number;
+  /** Scale of the scores (finite). */
+  scale: number;
+}
+
 /** Attributes of the `circulantMatmul` kernel (one product, no batch). */
 export interface CirculantMatmulAttrs {
   /** Rows of A and C. */
@@ -314,6 +340,19 @@ export interface KernelSignatures {
     never,
     true
   >;
+  /**
+   * Causal scaled-dot-product attention (fused, optional): `out` and the saved `probs` from q, k, v,
+   * see {@link CausalAttentionAttrs}.
+   */
+  causalAttention: KernelSig<"q" | "k" | "v", "out" | "probs", CausalAttentionAttrs, never, true>;
+  /** Its gradients (fused, optional): the ones asked for by `needQ` / `needK` / `needV`. */
+  causalAttentionGrad: KernelSig<
+    "q" | "k" | "v" | "probs" | "gOut",
+    "gq" | "gk" | "gv",
+    CausalAttentionAttrs & { needQ: boolean; needK: boolean; needV: boolean },
+    "q" | "k" | "gq" | "gk" | "gv",
+    true
+  >;
   /** `y[r] = x[r, index[r]]`. */
   gatherLast: KernelSig<"x", "y", { rows: number; cols: number; index: Int32Array }>;
   /** Inverse of gatherLast. */
@@ -410,6 +449,8 @@ export type KernelDeclarations = { [K in keyof KernelSignatures]: KernelDecl<Ker
  *   read into the result (they may hold anything). Equals `softmax(scale·x + mask)` with a 0 / −∞ causal mask. `causalSoftmaxGrad` (fused): from the
  *   output y and upstream g, `gx[i, j] = scale·y·(g − Σ_{j' <= lim(i)} g·y)` for j <= lim(i), 0 beyond
  *   (g past lim(i) never read into the result).
+ * - `causalAttention` / `causalAttentionGrad` (fused): causal attention and its gradients in one
+ *   call each, see {@link CausalAttentionAttrs}.
  * - `gatherLast`: `y[r] = x[r, index[r]]` of `[rows, cols]` (0 where index < 0); `scatterLast` its
  *   inverse; `indexSelectRows`: `y[i, :] = x[index[i], :]`; `indexAddRows`: `y[index[i], :] += g[i, :]`.
  * - `adamStep` (fused): one Adam/AdamW update of p, m, v (and vmax for AMSGrad) in place from g
@@ -490,6 +531,23 @@ export const KERNELS: KernelDeclarations = {
     outputs: ["gx"],
     fused: true,
     sizes: (a) => ({ gx: a.rows * a.cols }),
+  },
+  causalAttention: {
+    inputs: ["q", "k", "v"],
+    outputs: ["out", "probs"],
+    fused: true,
+    sizes: (a) => ({ out: a.batch * a.group * a.l * a.dv, probs: a.batch * a.group * a.l * a.s }),
+  },
+  causalAttentionGrad: {
+    inputs: ["q", "k", "v", "probs", "gOut"],
+    outputs: ["gq", "gk", "gv"],
+    optional: ["q", "k", "gq", "gk", "gv"],
+    fused: true,
+    sizes: (a) => ({
+      gq: a.needQ ? a.batch * a.group * a.l * a.d : null,
+      gk: a.needK ? a.batch * a.s * a.d : null,
+      gv: a.needV ? a.batch * a.s * a.dv : null,
+    }),
   },
   gatherLast: {
     inputs: ["x"],

@@ -16,6 +16,7 @@
 import { recordOp } from "../autograd/engine.ts";
 import { noGrad } from "../autograd/grad_mode.ts";
 import type { Backend, MatmulCausal, Storage } from "../backend/backend.ts";
+import type { CausalAttentionAttrs } from "../backend/kernels.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { sameBackend } from "../tensor/placement.ts";
 import { keep } from "../tensor/scope.ts";
@@ -528,6 +529,9 @@ export function scaledDotProductAttention(
     }
     maskStrides = broadcastStrides(ms, full);
   }
+  if (opts.causal && !opts.attnMask && b.supports("causalAttention") && b.supports("causalAttentionGrad")) {
+    return fusedCausalAttention(q, k, v, { batch, group: g, l, s, d, dv, scale });
+  }
   // scores [B·Hkv, g·L, S] == [B, Hq, L, S]. A power-of-two scale (head dim 64: 1/8) multiplies q
   // instead: exact either way (bit-identical scores barring subnormals), and q has D, not S, columns.
   const e = Math.log2(Math.abs(scale));
@@ -615,6 +619,31 @@ export function scaledDotProductAttention(
       );
     }
     return [gq, gk, gv];
+  });
+}
+
+/**
+ * Causal attention without a mask through the executor's fused kernels (`causalAttention`,
+ * `causalAttentionGrad`): the same products and softmax as the composed form below, one kernel call
+ * each way (the wasm executor keeps the scores in its memory between the steps).
+ */
+function fusedCausalAttention(q: Tensor, k: Tensor, v: Tensor, a: CausalAttentionAttrs): Tensor {
+  const b = q.backend;
+  const [bsz, hq, l] = q.shape;
+  const r = b.run("causalAttention", { q: q.storage, k: k.storage, v: v.storage }, a);
+  const out = Tensor.fromStorage(r.out, [bsz, hq, l, a.dv]);
+  const probsT = Tensor.fromStorage(r.probs, [bsz, hq, l, a.s]); // owns the saved probabilities
+  return recordOp("scaledDotProductAttention", out, [q, k, v], (gOut, need) => {
+    const gr = b.run("causalAttentionGrad", {
+      q: need[1] ? q.storage : null,
+      k: need[0] ? k.storage : null,
+      v: v.storage,
+      probs: probsT.storage,
+      gOut: gOut.storage,
+    }, { ...a, needQ: need[0], needK: need[1], needV: need[2] });
+    const t = (st: Storage | null, shape: readonly number[]) =>
+      st === null ? null : Tensor.fromStorage(st, shape);
+    return [t(gr.gq, q.shape), t(gr.gk, k.shape), t(gr.gv, v.shape)];
   });
 }
 

@@ -35,6 +35,8 @@ const FUSED: FusedKernel[] = [
   "circulantMatmul",
   "causalSoftmax",
   "causalSoftmaxGrad",
+  "causalAttention",
+  "causalAttentionGrad",
 ];
 
 /**

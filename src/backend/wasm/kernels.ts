@@ -25,6 +25,7 @@ import {
 import { copyStridedKernel } from "./layout.ts";
 import { reduceKernel } from "./reduce.ts";
 import { causalSoftmaxGradKernel, causalSoftmaxKernel, softmaxGradKernel, softmaxKernel } from "./softmax.ts";
+import { causalAttentionGradKernel, causalAttentionKernel } from "./attention.ts";
 import { sgemm } from "./gemm.ts";
 import { sgemmHalfB } from "./half_gemm.ts";
 import { HalfArray } from "./half_array.ts";
@@ -87,6 +88,9 @@ export const wasmKernels: KernelTable<Float32Array> = {
   causalSoftmax: (i, o, a) => causalSoftmaxKernel(i.x, o.y, a.rows, a.cols, a.scale, a.period, a.offset),
   causalSoftmaxGrad: (i, o, a) =>
     causalSoftmaxGradKernel(i.y, i.g, o.gx, a.rows, a.cols, a.scale, a.period, a.offset),
+  causalAttention: (i, o, a) => causalAttentionKernel(i.q, i.k, i.v, o.out, o.probs, a),
+  causalAttentionGrad: (i, o, a) =>
+    causalAttentionGradKernel(i.q, i.k, i.v, i.probs, i.gOut, o.gq, o.gk, o.gv, a),
   gatherLast: (i, o, a) => {
     const { x } = i, { y } = o, { index, cols } = a;
     for (let r = 0; r < a.rows; r++) {

@@ -10,7 +10,9 @@
  */
 
 import { useWasm } from "./elementwise.ts";
+import { wasm } from "./memory.ts";
 import { PARALLEL_MIN, PARALLEL_MIN_HEAVY, streamRows } from "./stream.ts";
+import { getNumThreads, parallelCall, rangeSlices, splitThreshold } from "../threads/pool.ts";
 
 let row = new Float64Array(256);
 
@@ -111,6 +113,69 @@ export function causalSoftmaxGradKernel(
     minSplit: PARALLEL_MIN,
     args: ([py, pg], [po], _f, r0, k) => [py, pg, po, k, cols, scale, r0 % period, period, off],
   });
+}
+
+/**
+ * {@link causalSoftmaxKernel} on operands in wasm memory: x and out at byte offsets `px` / `po`
+ * (`[rows, cols]` float32, distinct, each followed by 4 floats of padding: a row's last vector may
+ * spill). Rows are split over threads when large and cols is a multiple of 4 (no row spills into
+ * another piece's first row); every row is computed as in one call.
+ */
+export function causalSoftmaxPtr(
+  px: number,
+  po: number,
+  rows: number,
+  cols: number,
+  scale: number,
+  period: number,
+  offset: number,
+): void {
+  rowsPtr("ewCausalSoftmaxRows", [px], po, rows, cols, scale, period, offset, PARALLEL_MIN_HEAVY);
+}
+
+/** {@link causalSoftmaxGradKernel} on operands in wasm memory (as {@link causalSoftmaxPtr}). */
+export function causalSoftmaxGradPtr(
+  py: number,
+  pg: number,
+  po: number,
+  rows: number,
+  cols: number,
+  scale: number,
+  period: number,
+  offset: number,
+): void {
+  rowsPtr("ewCausalSoftmaxGradRows", [py, pg], po, rows, cols, scale, period, offset, PARALLEL_MIN);
+}
+
+function rowsPtr(
+  fn: "ewCausalSoftmaxRows" | "ewCausalSoftmaxGradRows",
+  ins: number[],
+  po: number,
+  rows: number,
+  cols: number,
+  scale: number,
+  period: number,
+  offset: number,
+  minSplit: number,
+): void {
+  if (rows === 0 || cols === 0) return;
+  const off = Math.min(offset, cols); // as causalSoftmaxKernel
+  const args = (r0: number, r1: number) => [
+    ...ins.map((p) => p + 4 * r0 * cols),
+    po + 4 * r0 * cols,
+    r1 - r0,
+    cols,
+    scale,
+    r0 % period,
+    period,
+    off,
+  ];
+  const threads = getNumThreads();
+  if (threads === 1 || cols % 4 !== 0 || rows * cols < splitThreshold(minSplit)) {
+    (wasm[fn] as (...a: number[]) => void)(...args(0, rows));
+    return;
+  }
+  parallelCall(fn, rangeSlices(rows, 1, threads).map(([r0, r1]) => args(r0, r1)));
 }
 
 /** Plain-JS softmax (or log-softmax) over the middle axis (float64 normaliser). */
