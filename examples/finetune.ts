@@ -439,7 +439,7 @@ export async function finetune(
       : "";
   const bpbBefore = evaluateBpb(model, heldOut);
   const sampleBefore = await sample(model);
-  log(`held-out bits per byte before training (step 0): ${bpbBefore.toFixed(4)}`);
+  log(`held-out bits per byte of the base model (before adapters): ${bpbBefore.toFixed(4)}`);
   if (sampleLength > 0) log(`sample before: ${formatSample(tok.decode(prompt), sampleBefore)}`);
 
   // --- set up the method ---------------------------------------------------------------------------
@@ -608,7 +608,9 @@ export async function finetune(
     files = await staging.commit(FINETUNE_OUTPUTS);
     log(`wrote ${files.join(", ")}`);
     log(
-      `summary: ${method} held-out bits/byte ${bpbBefore.toFixed(4)} (step 0) -> ${bpbAfter.toFixed(4)} ` +
+      `summary: ${method} held-out bits/byte ${bpbBefore.toFixed(4)} (base model) -> ${
+        bpbAfter.toFixed(4)
+      } ` +
         `(step ${steps}) | trainable ${trainable.toLocaleString("en-US")} ` +
         `(${pct.toFixed(2)}%) | ${
           trainLog.tokensPerSecond.toFixed(0)

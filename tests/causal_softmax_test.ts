@@ -291,3 +291,15 @@ Deno.test("scaledDotProductAttention causal: fused softmax kernels = composed pa
     }
   }
 });
+
+Deno.test("scaledDotProductAttention causal with no queries or an empty batch: empty output, zero-size gradients", () => {
+  for (const [qs, ks] of [[[1, 2, 0, 4], [1, 1, 0, 4]], [[0, 2, 3, 4], [0, 1, 3, 4]]]) {
+    tidy(() => {
+      const [q, k, v] = [randn(qs), randn(ks), randn(ks)].map((t) => t.requiresGrad_());
+      const o = scaledDotProductAttention(q, k, v, { causal: true });
+      assertEquals(o.shape, qs);
+      sum(o).backward();
+      assertEquals([q.grad!.shape, k.grad!.shape, v.grad!.shape], [qs, ks, ks]);
+    });
+  }
+});

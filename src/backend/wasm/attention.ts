@@ -39,7 +39,10 @@ export function causalAttentionKernel(
 ): void {
   const { batch, group, l, s, d, dv, scale } = a;
   const gl = group * l, rows = batch * gl;
-  if (rows === 0) return;
+  if (rows === 0 || s === 0) {
+    out.fill(0); // no keys: the products over no terms (probs is empty)
+    return;
+  }
   const bytes = 4 * (q.length + k.length + v.length + 2 * (rows * s + PAD) + out.length);
   if (bytes > residentCap()) {
     const scores = new Float32Array(rows * s);
@@ -76,6 +79,10 @@ export function causalAttentionGradKernel(
 ): void {
   const { batch, group, l, s, d, dv, scale } = a;
   const gl = group * l, rows = batch * gl;
+  if (rows === 0 || s === 0) {
+    for (const t of [gq, gk, gv]) t?.fill(0);
+    return;
+  }
   const scores = gq !== null || gk !== null;
   const bytes = 4 * (v.length + gOut.length + (rows * s + PAD) * (scores ? 3 : 1) +
     (gq !== null ? k!.length + gq.length : 0) + (gk !== null ? q!.length + gk.length : 0) +
