@@ -77,16 +77,7 @@ export function causalSoftmaxKernel(
   period: number,
   offset: number,
 ): void {
-  if (rows === 0 || cols === 0) return;
-  const off = Math.min(offset, cols); // rows past cols are full: keeps p + offset in i32
-  streamRows({
-    fn: "ewCausalSoftmaxRows",
-    rows,
-    ins: [{ a: x, w: cols }],
-    outs: [{ a: out, w: cols }],
-    minSplit: PARALLEL_MIN_HEAVY,
-    args: ([px], [po], _f, r0, k) => [px, po, k, cols, scale, r0 % period, period, off],
-  });
+  causalRows("ewCausalSoftmaxRows", [x], out, rows, cols, scale, period, offset, PARALLEL_MIN_HEAVY);
 }
 
 /**
@@ -103,15 +94,30 @@ export function causalSoftmaxGradKernel(
   period: number,
   offset: number,
 ): void {
+  causalRows("ewCausalSoftmaxGradRows", [y, g], out, rows, cols, scale, period, offset, PARALLEL_MIN);
+}
+
+/** The causal row kernel `fn` over the JS arrays `ins` into `out`, streamed through wasm memory. */
+function causalRows(
+  fn: "ewCausalSoftmaxRows" | "ewCausalSoftmaxGradRows",
+  ins: Float32Array[],
+  out: Float32Array,
+  rows: number,
+  cols: number,
+  scale: number,
+  period: number,
+  offset: number,
+  minSplit: number,
+): void {
   if (rows === 0 || cols === 0) return;
-  const off = Math.min(offset, cols);
+  const off = Math.min(offset, cols); // rows past cols are full: keeps p + offset in i32
   streamRows({
-    fn: "ewCausalSoftmaxGradRows",
+    fn,
     rows,
-    ins: [{ a: y, w: cols }, { a: g, w: cols }],
+    ins: ins.map((a) => ({ a, w: cols })),
     outs: [{ a: out, w: cols }],
-    minSplit: PARALLEL_MIN,
-    args: ([py, pg], [po], _f, r0, k) => [py, pg, po, k, cols, scale, r0 % period, period, off],
+    minSplit,
+    args: (pIn, [po], _f, r0, k) => [...pIn, po, k, cols, scale, r0 % period, period, off],
   });
 }
 
@@ -159,7 +165,7 @@ function rowsPtr(
   minSplit: number,
 ): void {
   if (rows === 0 || cols === 0) return;
-  const off = Math.min(offset, cols); // as causalSoftmaxKernel
+  const off = Math.min(offset, cols); // as causalRows
   const args = (r0: number, r1: number) => [
     ...ins.map((p) => p + 4 * r0 * cols),
     po + 4 * r0 * cols,
