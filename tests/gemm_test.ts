@@ -784,6 +784,7 @@ Deno.test("sgemm causal hint: bad form, period or offset throw one-line errors",
   const bad = (causal: unknown, re: RegExp) =>
     assertThrows(() => sgemm(a, b, 8, 8, 8, { causal: causal as never }), RangeError, undefined, re.source);
   bad({ form: "mask", period: 8, offset: 0 }, /causal\.form/);
+  bad({ form: "constructor", period: 8, offset: 0 }, /causal\.form/);
   bad({ form: "scores", period: 0, offset: 0 }, /causal\.period/);
   bad({ form: "scores", period: 3, offset: 0 }, /period 3 must divide m = 8/);
   bad({ form: "weightsT", period: 3, offset: 0 }, /period 3 must divide k = 8/);

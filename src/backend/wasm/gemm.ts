@@ -95,7 +95,7 @@ function causalAt(c: Resolved["causal"], i0: number, j0: number): Resolved["caus
 const CAUSAL_FORMS = { scores: 1, weights: 2, weightsT: 3 } as const;
 
 function resolveCausal(fn: string, c: MatmulCausal, m: number, k: number): Resolved["causal"] {
-  const form = CAUSAL_FORMS[c.form];
+  const form = Object.hasOwn(CAUSAL_FORMS, c.form) ? CAUSAL_FORMS[c.form] : undefined;
   if (form === undefined) {
     throw new RangeError(
       `${fn}: causal.form must be "scores", "weights" or "weightsT", got ${String(c.form)}`,
