@@ -472,7 +472,10 @@ function causalMask(b: Backend, l: number, s: number): Storage {
  * Shapes: q `[B, Hq, L, D]`, k `[B, Hkv, S, D]`, v `[B, Hkv, S, Dv]` → `[B, Hq, L, Dv]`; Hq must be a
  * multiple of Hkv. The Hq/Hkv query heads that share a kv head are processed as one `[g·L, D]` matrix,
  * so no key/value copies are made: forward is two batched matmuls (batch B·Hkv) and a softmax; backward
- * is four batched matmuls and the fused softmax gradient. Saves the probabilities `[B, Hq, L, S]`.
+ * is four batched matmuls and the fused softmax gradient. Saves the probabilities `[B, Hq, L, S]`. With
+ * `causal` and no mask the products skip the masked triangle (the `MatmulCausal` hint), scale + mask +
+ * softmax is one kernel (`causalSoftmax`), and an executor with the fused `causalAttention` kernels
+ * (wasm) runs each direction in one call, with the same results.
  * Rows whose keys are all masked give NaN, as in PyTorch. First-order gradients only.
  *
  * @throws {RangeError} naming the shapes when ranks, batch sizes, head counts, D or S disagree, or
