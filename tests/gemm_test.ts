@@ -742,6 +742,10 @@ Deno.test("sgemm causal hint: needed entries match a float64 reference and the f
       ["weightsT", 3, 45, 13, 3 * 37, true, false, 37, 8],
       ["scores", 1, 400, 400, 40, false, true, 400, 0], // column slices of one product
       ["weights", 2, 8, 9, 8, false, false, 4, 1],
+      // offsets at the top of the i32 range: every entry visible (no overflow in the kernel's limits)
+      ["scores", 2, 12, 12, 12, false, true, 12, 2 ** 31 - 1],
+      ["weights", 2, 12, 12, 12, false, false, 12, 2 ** 31 - 2],
+      ["weightsT", 2, 12, 12, 12, true, false, 12, 2 ** 31 - 1],
     ];
     for (const [form, batch, m, n, k, transA, transB, period, offset] of cases) {
       const label = `${form} ${batch}x${m}x${n}x${k} period ${period} offset ${offset}`;
@@ -789,4 +793,8 @@ Deno.test("sgemm causal hint: bad form, period or offset throw one-line errors",
   bad({ form: "scores", period: 3, offset: 0 }, /period 3 must divide m = 8/);
   bad({ form: "weightsT", period: 3, offset: 0 }, /period 3 must divide k = 8/);
   bad({ form: "weights", period: 8, offset: -1 }, /causal\.offset/);
+  bad(
+    { form: "weights", period: "2", offset: 0 },
+    /causal\.period must be an integer in \[1, 2\^31\), got "2"/,
+  );
 });

@@ -93,7 +93,8 @@ export interface MatmulAttrs {
  * the structure makes unnecessary, or ignore it (the result is valid either way). Row i of C is the
  * query at position `i mod period` (the rows of several heads stacked), which sees the keys
  * `0 … lim(i)`, `lim(i) = (i mod period) + offset` (offset: keys before the first query).
- * - `"scores"` (q·kᵀ, gOut·vᵀ): C[i, j] for j > lim(i) is not needed; it holds 0 or the product.
+ * - `"scores"` (q·kᵀ, gOut·vᵀ): C[i, j] for j > lim(i) is not needed; it holds 0 or the product (with
+ *   accumulation: the old C or the old C plus the product).
  *   `period` divides m.
  * - `"weights"` (probs·v, gScores·k): op(A)[i, p] = 0 for p > lim(i); `period` divides m.
  * - `"weightsT"` (probsᵀ·gOut, gScoresᵀ·q): op(A)[j, p] = 0 for j > lim(p), rows of C being keys

@@ -41,7 +41,8 @@ export interface SgemmOptions {
   /**
    * Causal structure of an attention product ({@link MatmulCausal}): a hint. Resident products on the
    * blocked path leave out the micro-tiles and depth ranges it makes unnecessary ("scores" tiles wholly
-   * past the limit are written as 0); the tiled path of products past the resident cap ignores it.
+   * past the limit are written as 0, or left as they are with `accumulate`); the tiled path of products
+   * past the resident cap ignores it.
    */
   causal?: MatmulCausal | null;
 }
@@ -94,7 +95,7 @@ function causalAt(c: Resolved["causal"], i0: number, j0: number): Resolved["caus
 
 const CAUSAL_FORMS = { scores: 1, weights: 2, weightsT: 3 } as const;
 
-function resolveCausal(fn: string, c: MatmulCausal, m: number, k: number): Resolved["causal"] {
+function resolveCausal(fn: string, c: MatmulCausal, m: number, n: number, k: number): Resolved["causal"] {
   const form = Object.hasOwn(CAUSAL_FORMS, c.form) ? CAUSAL_FORMS[c.form] : undefined;
   if (form === undefined) {
     throw new RangeError(
@@ -109,7 +110,9 @@ function resolveCausal(fn: string, c: MatmulCausal, m: number, k: number): Resol
       `${fn}: causal.period ${period} must divide ${form === 3 ? "k" : "m"} = ${along} for form "${c.form}"`,
     );
   }
-  return { form, period, row0: 0, offset };
+  // past the last column (scores) or depth (weights), or the last row (weightsT), every entry is visible:
+  // clamped there, the kernel's limits stay far from i32 overflow
+  return { form, period, row0: 0, offset: Math.min(offset, form === 1 ? n : form === 2 ? k : m) };
 }
 
 /** Options of {@link sgemmPtr}: row strides (leading dimensions) in elements, for sub-matrices. */
@@ -151,7 +154,8 @@ interface Resolved {
 
 function checkCount(fn: string, name: string, v: unknown, min = 0): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > 0x7fffffff) {
-    throw new RangeError(`${fn}: ${name} must be an integer in [${min}, 2^31), got ${String(v)}`);
+    const got = typeof v === "string" ? JSON.stringify(v) : String(v);
+    throw new RangeError(`${fn}: ${name} must be an integer in [${min}, 2^31), got ${got}`);
   }
   return v;
 }
@@ -203,7 +207,7 @@ function resolve(
     extentA: extent(batch, strideA, aRows, aCols, lda),
     extentB: extent(batch, strideB, bRows, bCols, ldb),
     extentC: extent(batch, strideC, m, n, ldc),
-    causal: o.causal ? resolveCausal(fn, o.causal, m, k) : undefined,
+    causal: o.causal ? resolveCausal(fn, o.causal, m, n, k) : undefined,
   };
 }
 
