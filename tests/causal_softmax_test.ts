@@ -155,17 +155,17 @@ Deno.test("causalSoftmax / causalSoftmaxGrad kernels vs float64 (stacked blocks,
       const what = `${rows}x${cols} L=${period} off=${offset} scale=${scale.toFixed(4)}`;
       const x = scores(rows, cols, period, offset, seed++);
       const y = new Float32Array(rows * cols).fill(7); // outputs start as junk: zeros must be written
-      causalSoftmaxKernel(x, y, rows, cols, scale, period, offset);
+      causalSoftmaxKernel(x, y, { rows, cols, scale, period, offset });
       checkForward(y, x, rows, cols, scale, period, offset, `forward ${what}`);
       const { yj, g } = gradInputs(y, rows, cols, period, offset, seed++);
       const gx = new Float32Array(rows * cols).fill(7);
-      causalSoftmaxGradKernel(yj, g, gx, rows, cols, scale, period, offset);
+      causalSoftmaxGradKernel(yj, g, gx, { rows, cols, scale, period, offset });
       checkGrad(gx, y, g, rows, cols, scale, period, offset, `grad ${what}`);
     }
   }
   // an all −Inf visible row gives NaN there (as the composed softmax and PyTorch); its zeros stay
   const x = Float32Array.from([-Infinity, 5, 1, 2]), y = new Float32Array(4);
-  causalSoftmaxKernel(x, y, 2, 2, 1, 2, 0);
+  causalSoftmaxKernel(x, y, { rows: 2, cols: 2, scale: 1, period: 2, offset: 0 });
   assert(Number.isNaN(y[0]) && y[1] === 0, `all −Inf row: ${y[0]}, ${y[1]}`);
   assert(Math.abs(y[2] - 1 / (1 + Math.E)) < 1e-7 && Math.abs(y[3] - Math.E / (1 + Math.E)) < 2e-7);
 });
@@ -182,8 +182,8 @@ Deno.test({
         const runs = [1, 2, 3].map((t) =>
           withThreads(t, true, () => {
             const y = new Float32Array(rows * cols), gx = new Float32Array(rows * cols);
-            causalSoftmaxKernel(x, y, rows, cols, scale, period, offset);
-            causalSoftmaxGradKernel(y, g, gx, rows, cols, scale, period, offset);
+            causalSoftmaxKernel(x, y, { rows, cols, scale, period, offset });
+            causalSoftmaxGradKernel(y, g, gx, { rows, cols, scale, period, offset });
             return [y, gx];
           })
         );

@@ -15,6 +15,7 @@ import type { CausalAttentionAttrs, MatmulCausal } from "../kernels.ts";
 import { sgemm, sgemmPtr } from "./gemm.ts";
 import { f32view, residentCap, Scratch } from "./memory.ts";
 import {
+  type CausalRows,
   causalSoftmaxGradKernel,
   causalSoftmaxGradPtr,
   causalSoftmaxKernel,
@@ -28,6 +29,11 @@ function hint(form: MatmulCausal["form"], a: CausalAttentionAttrs): MatmulCausal
   return { form, period: a.l, offset: 0 };
 }
 
+/** The softmax rows of an attention call: every query of every head, top-left causal. */
+function rows_(a: CausalAttentionAttrs): CausalRows {
+  return { rows: a.batch * a.group * a.l, cols: a.s, scale: a.scale, period: a.l, offset: 0 };
+}
+
 /** Kernel `causalAttention`: `probs` and `out` from q, k, v (see CausalAttentionAttrs). */
 export function causalAttentionKernel(
   q: Float32Array,
@@ -37,7 +43,7 @@ export function causalAttentionKernel(
   probs: Float32Array,
   a: CausalAttentionAttrs,
 ): void {
-  const { batch, group, l, s, d, dv, scale } = a;
+  const { batch, group, l, s, d, dv } = a;
   const gl = group * l, rows = batch * gl;
   if (rows === 0 || s === 0) {
     out.fill(0); // no keys: the products over no terms (probs is empty)
@@ -47,7 +53,7 @@ export function causalAttentionKernel(
   if (bytes > residentCap()) {
     const scores = new Float32Array(rows * s);
     sgemm(q, k, gl, s, d, { batch, transB: true, out: scores, causal: hint("scores", a) });
-    causalSoftmaxKernel(scores, probs, rows, s, scale, l, 0);
+    causalSoftmaxKernel(scores, probs, rows_(a));
     sgemm(probs, v, gl, dv, s, { batch, out, causal: hint("weights", a) });
     return;
   }
@@ -55,7 +61,7 @@ export function causalAttentionKernel(
   const pq = m.copyIn(q), pk = m.copyIn(k), pv = m.copyIn(v);
   const ps = m.alloc(4 * (rows * s + PAD)), pp = m.alloc(4 * (rows * s + PAD)), po = m.alloc(4 * out.length);
   sgemmPtr(pq, pk, ps, gl, s, d, { batch, transB: true, causal: hint("scores", a) });
-  causalSoftmaxPtr(ps, pp, rows, s, scale, l, 0);
+  causalSoftmaxPtr(ps, pp, rows_(a));
   sgemmPtr(pp, pv, po, gl, dv, s, { batch, causal: hint("weights", a) });
   out.set(f32view(po, out.length));
   probs.set(f32view(pp, probs.length));
@@ -77,7 +83,7 @@ export function causalAttentionGradKernel(
   gv: Float32Array | null,
   a: CausalAttentionAttrs,
 ): void {
-  const { batch, group, l, s, d, dv, scale } = a;
+  const { batch, group, l, s, d, dv } = a;
   const gl = group * l, rows = batch * gl;
   if (rows === 0 || s === 0) {
     for (const t of [gq, gk, gv]) t?.fill(0);
@@ -91,7 +97,7 @@ export function causalAttentionGradKernel(
     if (scores) {
       const dp = new Float32Array(rows * s), ds = new Float32Array(rows * s);
       sgemm(gOut, v, gl, s, dv, { batch, transB: true, out: dp, causal: hint("scores", a) });
-      causalSoftmaxGradKernel(probs, dp, ds, rows, s, scale, l, 0);
+      causalSoftmaxGradKernel(probs, dp, ds, rows_(a));
       if (gq !== null) sgemm(ds, k!, gl, d, s, { batch, out: gq, causal: hint("weights", a) });
       if (gk !== null) sgemm(ds, q!, s, d, gl, { batch, transA: true, out: gk, causal: hint("weightsT", a) });
     }
@@ -108,7 +114,7 @@ export function causalAttentionGradKernel(
     const pv = m.copyIn(v);
     const pdp = m.alloc(4 * (rows * s + PAD)), pds = m.alloc(4 * (rows * s + PAD));
     sgemmPtr(pg, pv, pdp, gl, s, dv, { batch, transB: true, causal: hint("scores", a) });
-    causalSoftmaxGradPtr(pp, pdp, pds, rows, s, scale, l, 0);
+    causalSoftmaxGradPtr(pp, pdp, pds, rows_(a));
     if (gq !== null) {
       const pk = m.copyIn(k!), pgq = m.alloc(4 * gq.length);
       sgemmPtr(pds, pk, pgq, gl, d, s, { batch, causal: hint("weights", a) });

@@ -85,9 +85,8 @@ export const wasmKernels: KernelTable<Float32Array> = {
   },
   softmax: (i, o, a) => softmaxKernel(i.x, o.y, a.outer, a.dim, a.inner, a.log),
   softmaxGrad: (i, o, a) => softmaxGradKernel(i.y, i.g, o.gx, a.outer, a.dim, a.inner, a.log),
-  causalSoftmax: (i, o, a) => causalSoftmaxKernel(i.x, o.y, a.rows, a.cols, a.scale, a.period, a.offset),
-  causalSoftmaxGrad: (i, o, a) =>
-    causalSoftmaxGradKernel(i.y, i.g, o.gx, a.rows, a.cols, a.scale, a.period, a.offset),
+  causalSoftmax: (i, o, a) => causalSoftmaxKernel(i.x, o.y, a),
+  causalSoftmaxGrad: (i, o, a) => causalSoftmaxGradKernel(i.y, i.g, o.gx, a),
   causalAttention: (i, o, a) => causalAttentionKernel(i.q, i.k, i.v, o.out, o.probs, a),
   causalAttentionGrad: (i, o, a) =>
     causalAttentionGradKernel(i.q, i.k, i.v, i.probs, i.gOut, o.gq, o.gk, o.gv, a),

@@ -64,20 +64,30 @@ export function softmaxGradKernel(
 }
 
 /**
- * Causal softmax of `scale·x` over the rows of `x` `[rows, cols]` into `out` (distinct arrays): row i
- * (query position `i mod period`) over its first `min((i mod period) + offset, cols − 1) + 1` entries,
- * zeros beyond (entries of x there are never used). Kernel `causalSoftmax` (src/backend/kernels.ts).
+ * Shape and parameters of the causal softmax kernels: `[rows, cols]` rows stacked in blocks of `period`
+ * query positions, `offset` keys before the first, scores times `scale` (the kernel table's attributes
+ * of `causalSoftmax`).
  */
-export function causalSoftmaxKernel(
-  x: Float32Array,
-  out: Float32Array,
-  rows: number,
-  cols: number,
-  scale: number,
-  period: number,
-  offset: number,
-): void {
-  causalRows("ewCausalSoftmaxRows", [x], out, rows, cols, scale, period, offset, PARALLEL_MIN_HEAVY);
+export interface CausalRows {
+  /** Rows (queries of every head). */
+  rows: number;
+  /** Columns (keys). */
+  cols: number;
+  /** Multiplies the scores (forward) and the gradient. */
+  scale: number;
+  /** Query positions per stacked block: row i is position `i mod period`. */
+  period: number;
+  /** Keys before the first query: row i sees keys `0 … min((i mod period) + offset, cols − 1)`. */
+  offset: number;
+}
+
+/**
+ * Causal softmax of `scale·x` over the rows of `x` `[rows, cols]` into `out` (distinct arrays): row i
+ * over its first `min((i mod period) + offset, cols − 1) + 1` entries, zeros beyond (entries of x there
+ * are never used). Kernel `causalSoftmax` (src/backend/kernels.ts).
+ */
+export function causalSoftmaxKernel(x: Float32Array, out: Float32Array, a: CausalRows): void {
+  causalRows("ewCausalSoftmaxRows", [x], out, a, PARALLEL_MIN_HEAVY);
 }
 
 /**
@@ -88,36 +98,35 @@ export function causalSoftmaxGradKernel(
   y: Float32Array,
   g: Float32Array,
   out: Float32Array,
-  rows: number,
-  cols: number,
-  scale: number,
-  period: number,
-  offset: number,
+  a: CausalRows,
 ): void {
-  causalRows("ewCausalSoftmaxGradRows", [y, g], out, rows, cols, scale, period, offset, PARALLEL_MIN);
+  causalRows("ewCausalSoftmaxGradRows", [y, g], out, a, PARALLEL_MIN);
+}
+
+type CausalFn = "ewCausalSoftmaxRows" | "ewCausalSoftmaxGradRows";
+
+/** The wasm kernel's arguments for rows r0 .. r0 + k − 1 (operands at the given byte offsets). */
+function causalArgs(ins: readonly number[], po: number, r0: number, k: number, a: CausalRows): number[] {
+  // rows past cols are full: the offset clamped there keeps p + offset in i32
+  return [...ins, po, k, a.cols, a.scale, r0 % a.period, a.period, Math.min(a.offset, a.cols)];
 }
 
 /** The causal row kernel `fn` over the JS arrays `ins` into `out`, streamed through wasm memory. */
 function causalRows(
-  fn: "ewCausalSoftmaxRows" | "ewCausalSoftmaxGradRows",
+  fn: CausalFn,
   ins: Float32Array[],
   out: Float32Array,
-  rows: number,
-  cols: number,
-  scale: number,
-  period: number,
-  offset: number,
+  a: CausalRows,
   minSplit: number,
 ): void {
-  if (rows === 0 || cols === 0) return;
-  const off = Math.min(offset, cols); // rows past cols are full: keeps p + offset in i32
+  if (a.rows === 0 || a.cols === 0) return;
   streamRows({
     fn,
-    rows,
-    ins: ins.map((a) => ({ a, w: cols })),
-    outs: [{ a: out, w: cols }],
+    rows: a.rows,
+    ins: ins.map((x) => ({ a: x, w: a.cols })),
+    outs: [{ a: out, w: a.cols }],
     minSplit,
-    args: (pIn, [po], _f, r0, k) => [...pIn, po, k, cols, scale, r0 % period, period, off],
+    args: (pIn, [po], _f, r0, k) => causalArgs(pIn, po, r0, k, a),
   });
 }
 
@@ -127,61 +136,26 @@ function causalRows(
  * spill). Rows are split over threads when large and cols is a multiple of 4 (no row spills into
  * another piece's first row); every row is computed as in one call.
  */
-export function causalSoftmaxPtr(
-  px: number,
-  po: number,
-  rows: number,
-  cols: number,
-  scale: number,
-  period: number,
-  offset: number,
-): void {
-  rowsPtr("ewCausalSoftmaxRows", [px], po, rows, cols, scale, period, offset, PARALLEL_MIN_HEAVY);
+export function causalSoftmaxPtr(px: number, po: number, a: CausalRows): void {
+  rowsPtr("ewCausalSoftmaxRows", [px], po, a, PARALLEL_MIN_HEAVY);
 }
 
 /** {@link causalSoftmaxGradKernel} on operands in wasm memory (as {@link causalSoftmaxPtr}). */
-export function causalSoftmaxGradPtr(
-  py: number,
-  pg: number,
-  po: number,
-  rows: number,
-  cols: number,
-  scale: number,
-  period: number,
-  offset: number,
-): void {
-  rowsPtr("ewCausalSoftmaxGradRows", [py, pg], po, rows, cols, scale, period, offset, PARALLEL_MIN);
+export function causalSoftmaxGradPtr(py: number, pg: number, po: number, a: CausalRows): void {
+  rowsPtr("ewCausalSoftmaxGradRows", [py, pg], po, a, PARALLEL_MIN);
 }
 
-function rowsPtr(
-  fn: "ewCausalSoftmaxRows" | "ewCausalSoftmaxGradRows",
-  ins: number[],
-  po: number,
-  rows: number,
-  cols: number,
-  scale: number,
-  period: number,
-  offset: number,
-  minSplit: number,
-): void {
+function rowsPtr(fn: CausalFn, ins: number[], po: number, a: CausalRows, minSplit: number): void {
+  const { rows, cols } = a;
   if (rows === 0 || cols === 0) return;
-  const off = Math.min(offset, cols); // as causalRows
-  const args = (r0: number, r1: number) => [
-    ...ins.map((p) => p + 4 * r0 * cols),
-    po + 4 * r0 * cols,
-    r1 - r0,
-    cols,
-    scale,
-    r0 % period,
-    period,
-    off,
-  ];
+  const at = (r0: number, r1: number) =>
+    causalArgs(ins.map((p) => p + 4 * r0 * cols), po + 4 * r0 * cols, r0, r1 - r0, a);
   const threads = getNumThreads();
   if (threads === 1 || cols % 4 !== 0 || rows * cols < splitThreshold(minSplit)) {
-    (wasm[fn] as (...a: number[]) => void)(...args(0, rows));
+    (wasm[fn] as (...x: number[]) => void)(...at(0, rows));
     return;
   }
-  parallelCall(fn, rangeSlices(rows, 1, threads).map(([r0, r1]) => args(r0, r1)));
+  parallelCall(fn, rangeSlices(rows, 1, threads).map(([r0, r1]) => at(r0, r1)));
 }
 
 /** Plain-JS softmax (or log-softmax) over the middle axis (float64 normaliser). */
