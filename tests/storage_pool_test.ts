@@ -6,11 +6,12 @@ import { WasmBackend, wasmStoragePool } from "../src/backend/wasm/backend.ts";
 import { getBackend, randn, tidy } from "../src/tensor/index.ts";
 import { utils } from "../mod.ts";
 
-/** Runs `fn` with the pool's floor set to `minBytes` (restored afterwards). */
-function withFloor<T>(minBytes: number, fn: () => T): T {
+/** Runs `fn` with the pool's floor set to `minBytes` and its margin to `margin` (restored afterwards). */
+function withFloor<T>(minBytes: number, fn: () => T, margin = 0): T {
   const saved = { ...wasmStoragePool };
   wasmStoragePool.minBytes = minBytes;
   wasmStoragePool.maxBytes = Infinity;
+  wasmStoragePool.margin = margin;
   try {
     return fn();
   } finally {
@@ -125,4 +126,26 @@ Deno.test("array pool: with shapes that keep changing it holds only the latest s
     assertEquals(before - b.pooledBytes, 8 * (n / 2) * 4, "the eight n/2 arrays came from the pool");
     for (const s of half) b.dispose(s);
   });
+});
+
+Deno.test("array pool: the margin keeps an array freed early beside a full pool (the peak alone drops it)", () => {
+  // a step: an n/2 array used and freed first, then eight n-arrays live at the peak, then all freed
+  const step = (b: WasmBackend) => {
+    b.dispose(b.full(n / 2));
+    const live = Array.from({ length: 8 }, () => b.full(n));
+    for (const s of live) b.dispose(s);
+  };
+  for (const [margin, kept] of [[0, false], [1 / 16, true]] as const) {
+    withFloor(0, () => {
+      const b = new WasmBackend();
+      step(b);
+      assertEquals(b.peakBytes, 8 * bytes);
+      // at the peak alone the early n/2 array goes first when the eight n-arrays come back
+      assertEquals(b.pooledBytes, kept ? 8 * bytes + bytes / 2 : 8 * bytes, `margin ${margin}`);
+      const again = b.full(n / 2); // the next step's early array: reused only when kept
+      assertEquals(b.pooledBytes, 8 * bytes, `margin ${margin}: after the next step's first request`);
+      b.dispose(again);
+      assert(b.pooledBytes <= 8 * bytes * (1 + margin), `margin ${margin}: pooled ${b.pooledBytes}`);
+    }, margin);
+  }
 });

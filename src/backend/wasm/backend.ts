@@ -28,9 +28,12 @@ export { HalfArray };
  * on the 2-core CI VM, more than most kernels: a training step that allocates fresh activations
  * every time runs about twice as slow), a reused one a `fill(0)` at most.
  *
- * The pool holds at most `min(maxBytes, max(minBytes, peak))` bytes, where `peak` is the most bytes
- * that poolable storages of this backend held at once (counted from allocation until `dispose` or
- * garbage collection): a training loop's second step reuses every array its first step freed. When a
+ * The pool holds at most `min(maxBytes, max(minBytes, peak·(1 + margin)))` bytes, where `peak` is the
+ * most bytes that poolable storages of this backend held at once (counted from allocation until
+ * `dispose` or garbage collection): a training loop's second step reuses every array its first step
+ * freed. The margin (1/16) keeps the few arrays a step frees early and asks for again before its peak
+ * (the cross-entropy gradient's `[rows, vocab]`): at the peak alone they were the first dropped at the end
+ * of the step and faulted in fresh the next (3.3 ms per MB on the CI VM). When a
  * disposed array would pass that cap, the arrays pooled longest ago are dropped first, so the pool
  * follows the sizes in use now (after a change of shapes it does not stay full of sizes nothing asks
  * for). `utils.emptyCache()` empties it (PyTorch's `torch.cuda.empty_cache()`). Set `maxBytes` to 0
@@ -43,7 +46,9 @@ export const wasmStoragePool: {
   minBytes: number;
   /** Arrays shorter than this are not pooled (default 4096 elements). */
   minElements: number;
-} = { maxBytes: Infinity, minBytes: 0, minElements: 4096 };
+  /** Fraction of the peak the pool may hold beyond it (default 1/16). */
+  margin: number;
+} = { maxBytes: Infinity, minBytes: 0, minElements: 4096, margin: 1 / 16 };
 
 /** Storage of the wasm backend: a Float32Array (null once disposed), or a {@link HalfArray}. */
 export class WasmStorage implements Storage {
@@ -233,9 +238,10 @@ export class WasmBackend extends TableExecutor<Float32Array> {
   get peakBytes(): number {
     return this.#peakBytes;
   }
-  /** The most bytes the pool may hold now: `min(maxBytes, max(minBytes, peakBytes))`. */
+  /** The most bytes the pool may hold now: `min(maxBytes, max(minBytes, peakBytes·(1 + margin)))`. */
   get poolCap(): number {
-    return Math.min(wasmStoragePool.maxBytes, Math.max(wasmStoragePool.minBytes, this.#peakBytes));
+    const p = wasmStoragePool;
+    return Math.min(p.maxBytes, Math.max(p.minBytes, this.#peakBytes * (1 + p.margin)));
   }
   isDisposed(s: Storage): boolean {
     return (s as WasmStorage).data === null;
