@@ -484,3 +484,35 @@ Deno.test("LlamaMLP (silu) runs the fused SwiGLU op and equals the composed silu
     }
   }
 });
+
+Deno.test("causalLmLoss = HF's shifted cross-entropy (float64), ignoreIndex, gradient 0 on each sequence's last position", () => {
+  const b = 2, t = 4, v = 5;
+  const ld = Float32Array.from({ length: b * t * v }, (_, i) => Math.sin(i * 1.7) * 3);
+  const labels = [[4, 1, -100, 2], [0, 3, 3, 1]];
+  const logits = tensor(Array.from(ld), [b, t, v]).requiresGrad_();
+  const loss = causalLmLoss(logits, labels);
+  loss.backward();
+  // HF: CE(logits[:, :-1], labels[:, 1:]), mean over labels != -100
+  let total = 0, count = 0;
+  const want = new Float64Array(b * t * v);
+  const rows: Array<[number, number, number]> = [];
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < t - 1; j++) if (labels[i][j + 1] !== -100) rows.push([i, j, labels[i][j + 1]]);
+  }
+  for (const [i, j, y] of rows) {
+    const o = (i * t + j) * v;
+    let mx = -Infinity, se = 0;
+    for (let c = 0; c < v; c++) mx = Math.max(mx, ld[o + c]);
+    for (let c = 0; c < v; c++) se += Math.exp(ld[o + c] - mx);
+    const lse = mx + Math.log(se);
+    total += lse - ld[o + y];
+    count++;
+    for (let c = 0; c < v; c++) want[o + c] = Math.exp(ld[o + c] - lse) - (c === y ? 1 : 0);
+  }
+  assertEquals(count, 5);
+  assert(Math.abs(loss.item() - total / count) < 1e-6, `loss ${loss.item()} vs ${total / count}`);
+  const g = logits.grad!.dataSync();
+  for (let e = 0; e < want.length; e++) {
+    assert(Math.abs(g[e] - want[e] / count) < 1e-6, `grad[${e}] ${g[e]} vs ${want[e] / count}`);
+  }
+});

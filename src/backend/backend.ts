@@ -250,8 +250,12 @@ export interface Backend {
    * Indices are trusted (ops validate them).
    */
   gatherLast(x: Storage, rows: number, cols: number, index: Int32Array): Storage;
-  /** Inverse of {@link Backend.gatherLast}: `[rows, cols]` zeros with `out[r, index[r]] = g[r]` (skip < 0). */
-  scatterLast(g: Storage, rows: number, cols: number, index: Int32Array): Storage;
+  /**
+   * Inverse of {@link Backend.gatherLast}: `[rows, cols]` zeros with `out[r, index[r]] = g[r]` (skip < 0).
+   * With `into` (`[rows, cols]`), adds in place instead: `into[r, index[r]] += g[r]`, every other
+   * element unchanged; returns `into`.
+   */
+  scatterLast(g: Storage, rows: number, cols: number, index: Int32Array, into?: Storage): Storage;
   /** Row gather: `out[i, :] = x[index[i], :]` for `x` viewed as `[numRows, rowSize]`. */
   indexSelectRows(x: Storage, rowSize: number, index: Int32Array): Storage;
   /** Row scatter-add: `[numRows, rowSize]` zeros, then `out[index[i], :] += g[i, :]`. */

@@ -209,8 +209,9 @@ export abstract class ExecutorBase<H> implements Backend {
     return this.run("gatherLast", { x }, { rows, cols, index }).y;
   }
   /** Kernel `scatterLast` (see {@link Backend}). */
-  scatterLast(g: Storage, rows: number, cols: number, index: Int32Array): Storage {
-    return this.run("scatterLast", { g }, { rows, cols, index }).y;
+  scatterLast(g: Storage, rows: number, cols: number, index: Int32Array, into?: Storage): Storage {
+    if (into === undefined) return this.run("scatterLast", { g }, { rows, cols, index }).y;
+    return this.run("scatterLast", { g }, { rows, cols, index, accumulate: true }, { y: into }).y;
   }
   /** Kernel `indexSelectRows` (see {@link Backend}). */
   indexSelectRows(x: Storage, rowSize: number, index: Int32Array): Storage {

@@ -356,8 +356,8 @@ export interface KernelSignatures {
   >;
   /** `y[r] = x[r, index[r]]`. */
   gatherLast: KernelSig<"x", "y", { rows: number; cols: number; index: Int32Array }>;
-  /** Inverse of gatherLast. */
-  scatterLast: KernelSig<"g", "y", { rows: number; cols: number; index: Int32Array }>;
+  /** Inverse of gatherLast; with `accumulate`, adds into a `y` the caller passes. */
+  scatterLast: KernelSig<"g", "y", { rows: number; cols: number; index: Int32Array; accumulate?: boolean }>;
   /** Row gather. */
   indexSelectRows: KernelSig<"x", "y", { rowSize: number; index: Int32Array }>;
   /** Row scatter-add. */
@@ -453,7 +453,9 @@ export type KernelDeclarations = { [K in keyof KernelSignatures]: KernelDecl<Ker
  * - `causalAttention` / `causalAttentionGrad` (fused): causal attention and its gradients in one
  *   call each, see {@link CausalAttentionAttrs}.
  * - `gatherLast`: `y[r] = x[r, index[r]]` of `[rows, cols]` (0 where index < 0); `scatterLast` its
- *   inverse; `indexSelectRows`: `y[i, :] = x[index[i], :]`; `indexAddRows`: `y[index[i], :] += g[i, :]`.
+ *   inverse (`[rows, cols]` zeros with `y[r, index[r]] = g[r]`); with `accumulate` the caller passes
+ *   `y` `[rows, cols]` and only `y[r, index[r]] += g[r]` is written, every other element kept
+ *   (PyTorch's `index_put_(…, accumulate=True)` with one index per row); `indexSelectRows`: `y[i, :] = x[index[i], :]`; `indexAddRows`: `y[index[i], :] += g[i, :]`.
  * - `adamStep` (fused): one Adam/AdamW update of p, m, v (and vmax for AMSGrad) in place from g
  *   ({@link AdamStepParams}; PyTorch's single-tensor algorithm).
  * - `rmsNorm` (fused): `rstd = 1/√(mean(x², −1) + eps)` `[rows]`, `y = x·rstd·weight` `[rows, d]`;

@@ -847,8 +847,13 @@ export function causalLmLoss(
     throw new RangeError(`causalLmLoss: labels have ${idx.length} entries, need ${b * t}`);
   }
   const ignore = opts.ignoreIndex ?? -100;
-  const shifted = new Int32Array(b * (t - 1));
-  for (let i = 0; i < b; i++) for (let j = 1; j < t; j++) shifted[i * (t - 1) + j - 1] = idx[i * t + j];
-  const lg = logits.slice(1, 0, t - 1).reshape([b * (t - 1), v]);
-  return crossEntropy(lg, shifted, { ignoreIndex: ignore });
+  // Row (i, j) of the whole logits predicts label (i, j + 1); each sequence's last row has no next
+  // label and is ignored. The same rows, losses and gradient as cross-entropy on logits[:, :-1]
+  // without copying those [B, T − 1, V] logits (HF's shift_logits copy).
+  const shifted = new Int32Array(b * t);
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < t - 1; j++) shifted[i * t + j] = idx[i * t + j + 1];
+    shifted[i * t + t - 1] = ignore;
+  }
+  return crossEntropy(logits.reshape([b * t, v]), shifted, { ignoreIndex: ignore });
 }

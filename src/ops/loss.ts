@@ -97,7 +97,8 @@ export function crossEntropy(logits: Tensor, targets: IndexLike, opts: CrossEntr
   // one fused backward: ∂loss/∂logits = s_i · (softmax(logits)_i − onehot(t_i)), s_i the row's weight
   // of the upstream gradient (0 at ignored rows). It holds y and the result only — the composed
   // logSoftmax + NLL backward held three more [rows, C] arrays (the scattered NLL gradient, exp(y) and
-  // their product), the peak of a language model's step at a large vocabulary.
+  // their product), the peak of a language model's step at a large vocabulary. The one-hot term is
+  // added in place at each row's target (p[r, t] + (−s_r), the same float32 value as p − onehot·s).
   return recordOp("crossEntropy", loss, [logits], (g) => {
     const b = logits.backend;
     let count = 0;
@@ -115,9 +116,7 @@ export function crossEntropy(logits: Tensor, targets: IndexLike, opts: CrossEntr
     const sRow = mul(reduction === "none" ? g.reshape([rows]) : g, reduction === "mean" ? div(w, count) : w);
     const p = b.unary("exp", y.storage);
     b.binary("mul", p, sRow.storage, [rows, c], [c, 1], [1, 0], p);
-    const oneHot = b.scatterLast(sRow.storage, rows, c, hot);
-    b.binary("sub", p, oneHot, [rows, c], [c, 1], [c, 1], p);
-    b.dispose(oneHot);
+    b.scatterLast(neg(sRow).storage, rows, c, hot, p);
     return [Tensor.fromStorage(p, logits.shape)];
   }, [y]);
 }

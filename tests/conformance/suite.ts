@@ -16,6 +16,7 @@ import {
   getCirculant,
 } from "../../src/ops/circulant.ts";
 import { linear } from "../../src/ops/matmul.ts";
+import { crossEntropy } from "../../src/ops/loss.ts";
 import { softmax } from "../../src/ops/softmax.ts";
 import { rmsNorm, scaledDotProductAttention, swiglu } from "../../src/ops/nn.ts";
 import { assertClose, f32, goldenIndex, loadGoldenCase } from "../_golden.ts";
@@ -244,6 +245,56 @@ export async function conformance(ex: ConformanceExecutor): Promise<void> {
     const wm32 = getCirculantWithBase(be, kd, wd, m, n, b);
     assertClose(wm32, wm, 1e-6, "getCirculant with base = W + A");
     for (const t of [x, w, k, bias, y, dense, x.grad!, w.grad!, k.grad!, bias.grad!]) t.dispose();
+  });
+
+  test("scatterLast: zeros with one value per row; accumulate adds in place and keeps the rest", (be) => {
+    const rows = 5, cols = 7, gd = uniformData(rows, 41), yd = uniformData(rows * cols, 42);
+    const idx = new Int32Array([6, -1, 0, 3, 6]);
+    const g = be.fromArray(Float32Array.from(gd)), y = be.fromArray(Float32Array.from(yd));
+    const fresh = be.scatterLast(g, rows, cols, idx);
+    const back = be.scatterLast(g, rows, cols, idx, y);
+    assert(back === y, "accumulate returns the storage it was given");
+    const want0 = new Float32Array(rows * cols), want1 = Float32Array.from(yd);
+    for (let r = 0; r < rows; r++) {
+      if (idx[r] < 0) continue;
+      want0[r * cols + idx[r]] = gd[r];
+      want1[r * cols + idx[r]] = Math.fround(yd[r * cols + idx[r]] + gd[r]); // one float32 addition
+    }
+    assertEquals(Array.from(be.readSync(fresh)), Array.from(want0));
+    assertEquals(Array.from(be.readSync(y)), Array.from(want1));
+    for (const st of [g, y, fresh]) be.dispose(st);
+  });
+
+  test("crossEntropy: loss and gradient vs float64 log-softmax, ignoreIndex, mean / sum / none", (be) => {
+    const rows = 6, c = 11, ld = uniformData(rows * c, 51, 4);
+    const targets = [3, 10, -100, 0, 7, 3];
+    for (const reduction of ["mean", "sum", "none"] as const) {
+      const logits = on(be, ld, [2, 3, c]).requiresGrad_();
+      const loss = crossEntropy(logits, targets, { reduction });
+      const gd = reduction === "none" ? uniformData(rows, 52) : [0.75];
+      loss.backward(on(be, gd, reduction === "none" ? [2, 3] : []));
+      // float64: lp = x − logsumexp(x); loss_r = −lp[t_r]; ∂/∂x = s_r·(softmax − onehot)
+      const count = targets.filter((t) => t !== -100).length;
+      const per = new Float64Array(rows), grad = new Float64Array(rows * c);
+      for (let r = 0; r < rows; r++) {
+        if (targets[r] === -100) continue;
+        let mx = -Infinity;
+        for (let j = 0; j < c; j++) mx = Math.max(mx, ld[r * c + j]);
+        let se = 0;
+        for (let j = 0; j < c; j++) se += Math.exp(ld[r * c + j] - mx);
+        const lse = mx + Math.log(se);
+        per[r] = lse - ld[r * c + targets[r]];
+        const s = reduction === "none" ? gd[r] : reduction === "mean" ? gd[0] / count : gd[0];
+        for (let j = 0; j < c; j++) {
+          grad[r * c + j] = s * (Math.exp(ld[r * c + j] - lse) - (j === targets[r] ? 1 : 0));
+        }
+      }
+      const total = per.reduce((a, v) => a + v, 0);
+      const want = reduction === "none" ? per : [reduction === "mean" ? total / count : total];
+      assertClose(loss.dataSync(), want, 1e-6, `crossEntropy ${reduction}`);
+      assertClose(logits.grad!.dataSync(), grad, 1e-6, `crossEntropy ${reduction} gradient`);
+      for (const t of [logits, loss]) t.dispose();
+    }
   });
 
   test("linear, softmax, rmsNorm, swiglu: forward and gradients vs float64 formulas (fused or composed)", (be) => {

@@ -99,6 +99,13 @@ export const wasmKernels: KernelTable<Float32Array> = {
   },
   scatterLast: (i, o, a) => {
     const { g } = i, { y } = o, { index, cols } = a;
+    if (a.accumulate) {
+      for (let r = 0; r < a.rows; r++) {
+        const t = index[r];
+        if (t >= 0) y[r * cols + t] += g[r];
+      }
+      return;
+    }
     for (let r = 0; r < a.rows; r++) {
       const t = index[r];
       if (t >= 0) y[r * cols + t] = g[r];

@@ -52,6 +52,17 @@ const SCATTER = k(
   O[P[2] + e] = select(0.0, G[P[3] + r], t >= 0 && u32(t) == c);`,
 );
 
+// scatter-add in place, one invocation per row: params 0 rows, 1 cols, 2 outBase, 3 gBase, 4 row0
+const SCATTER_ADD = k(
+  "scatterLastAdd",
+  "wrr",
+  `@group(0) @binding(1) var<storage, read_write> O: array<f32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read> I: array<i32>;`,
+  `  let t = I[P[4] + e];
+  if (t >= 0) { O[P[2] + e * P[1] + u32(t)] += G[P[3] + e]; }`,
+);
+
 // select rows: params 0 count, 1 rowSize, 2 outBase, 3 xBase, 4 i0, 5 xRow0, 6 xRow1
 const SELECT = k(
   "indexSelectRows",
@@ -106,7 +117,10 @@ export function gatherLast(
   }
 }
 
-/** `out [rows, cols]` zeros with `out[r, index[r]] = g[r]`. */
+/**
+ * `out [rows, cols]` zeros with `out[r, index[r]] = g[r]`; with `accumulate`, only
+ * `out[r, index[r]] += g[r]` (every other element of the caller's `out` kept).
+ */
 export function scatterLast(
   ex: GpuExecutor,
   g: number,
@@ -114,12 +128,18 @@ export function scatterLast(
   cols: number,
   index: Int32Array,
   out: number,
+  accumulate = false,
 ): void {
   if (rows * cols === 0) return;
   const ib = ex.tempUpload(index);
   const iw = ex.wholeBuffer(ib, rows);
   for (const [r0, r1] of ex.chunks(rows, cols)) {
     const ow = ex.window(out, r0 * cols, r1 * cols), gw = ex.window(g, r0, r1);
+    if (accumulate) {
+      const n = r1 - r0;
+      ex.dispatch(SCATTER_ADD, [ow.binding, gw.binding, iw], [n, cols, ow.base, gw.base, r0], ex.grid(n));
+      continue;
+    }
     const n = (r1 - r0) * cols;
     ex.dispatch(SCATTER, [ow.binding, gw.binding, iw], [n, cols, ow.base, gw.base, r0], ex.grid(n));
   }

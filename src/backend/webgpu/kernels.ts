@@ -36,7 +36,7 @@ export const gpuKernels: KernelTable<number, GpuExecutor> = {
   softmax: (i, o, a, ex) => softmax(ex, i.x, null, o.y, a.outer, a.dim, a.inner, a.log),
   softmaxGrad: (i, o, a, ex) => softmax(ex, i.y, i.g, o.gx, a.outer, a.dim, a.inner, a.log),
   gatherLast: (i, o, a, ex) => ix.gatherLast(ex, i.x, a.rows, a.cols, a.index, o.y),
-  scatterLast: (i, o, a, ex) => ix.scatterLast(ex, i.g, a.rows, a.cols, a.index, o.y),
+  scatterLast: (i, o, a, ex) => ix.scatterLast(ex, i.g, a.rows, a.cols, a.index, o.y, a.accumulate === true),
   indexSelectRows: (i, o, a, ex) => ix.indexSelectRows(ex, i.x, a.rowSize, a.index, o.y),
   indexAddRows: (i, o, a, ex) => ix.indexAddRows(ex, i.g, a.numRows, a.rowSize, a.index, o.y),
   adamStep: (i, o, a, ex) => fused.adamStep(ex, o.p, i.g, o.m, o.v, id(o.vmax), ex.elems(i.g), a),
