@@ -537,7 +537,8 @@ Deno.test("sgemm tiles batches over the batch dimension (attention QKᵀ and PV,
 Deno.test("tiled sgemm is bit-identical for every thread count", async () => {
   try {
     const cases: [number, number, number, SgemmArrayOptions, number][] = [
-      [64, 200, 48, { transB: true }, 48 << 10], // column and row tiles
+      [64, 200, 48, { transB: true }, 48 << 10], // A within a quarter of the cap: column chunks (pipelined)
+      [160, 200, 48, { transB: true }, 48 << 10], // A larger: column and row tiles
       [40, 40, 16, { batch: 12, transB: true }, 4 * 3 * (40 * 16 * 2 + 1600)], // groups of 3 items
       [40, 16, 40, { batch: 12 }, 16 << 10], // items tiled on their own
     ];
@@ -583,6 +584,38 @@ Deno.test("sgemm pipelines big products over threads in column chunks: bit-ident
           assert(many.every((v, i) => Object.is(v, one[i])), `${tag}: ${threads} threads differ from 1`);
         }
         checkBatchedRef(tag, one, a, b, m, n, k, { ...o, accumulate }, accumulate ? c0 : undefined);
+      }
+    }
+  } finally {
+    await stopWorkers();
+  }
+});
+
+Deno.test("sgemm past the resident cap with a small A (the lm_head) streams column chunks of B and C: bit-identical to one call, 1/2/3 threads", async () => {
+  try {
+    // A within a quarter of the cap; B and C far past it: chunks of at most cap/8 bytes of B and C
+    // (many more than the 16 of a resident product), ragged last chunk, NN (B's columns gathered) and NT
+    const cases: [number, number, number, SgemmArrayOptions, number][] = [
+      [24, 2003, 40, { transB: true }, 32 << 10],
+      [24, 2003, 40, {}, 32 << 10],
+      [11, 999, 64, { transA: true, transB: true }, 32 << 10],
+      [4, 1501, 33, {}, 16 << 10], // small-m path in every chunk
+    ];
+    for (const [m, n, k, o, cap] of cases) {
+      assert(4 * m * k <= cap / 4 && 4 * (k * n + m * n) > 8 * cap, "the case must stream many chunks");
+      const a = uniformData(m * k, 61 + m), b = uniformData(k * n, 62 + n), c0 = uniformData(m * n, 63);
+      for (const accumulate of [false, true]) {
+        const opts = () => ({ ...o, accumulate, out: c0.slice() });
+        const whole = withThreads(1, false, () => sgemm(a, b, m, n, k, opts()));
+        const tag = `${m}x${n}x${k} ${JSON.stringify(o)} accumulate=${accumulate}`;
+        for (const threads of [1, 2, 3]) {
+          const chunked = withThreads(threads, false, () => sgemmCapped(cap, a, b, m, n, k, opts()));
+          assert(
+            chunked.every((v, i) => Object.is(v, whole[i])),
+            `${tag}: ${threads} threads differ from one call`,
+          );
+        }
+        checkBatchedRef(tag, whole, a, b, m, n, k, { ...o, accumulate }, accumulate ? c0 : undefined);
       }
     }
   } finally {

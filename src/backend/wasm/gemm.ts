@@ -458,17 +458,23 @@ export function sgemm(
   using kernelScratch = new Scratch();
   if (opts.addCirculant !== undefined) r.circ = circulantIn(fn, opts.addCirculant, r, n, k, kernelScratch);
   if (r.extentC === 0) return c;
-  if ((r.extentA + r.extentB + r.extentC) * 4 > residentCap()) {
-    r.causal = undefined; // a hint; the tiles' products compute everything
-    tiled(a, b, c, m, n, k, r);
-    return c;
-  }
+  const cap = residentCap();
+  const big = (r.extentA + r.extentB + r.extentC) * 4 > cap;
+  // one product whose B and C are large: column chunks of B and C stream through wasm memory beside
+  // the arithmetic; past the cap too when A is small (the tied lm_head of a large vocabulary)
   if (
-    r.batch === 1 && k > 0 && getNumThreads() > 1 &&
-    (r.extentB + r.extentC) * 4 >= splitThreshold(PIPELINE_MIN_BYTES) &&
-    m * n * k >= splitThreshold(PARALLEL_MIN_MACS)
+    r.batch === 1 && k > 0 &&
+    (big
+      ? r.extentA * 4 <= cap / 4
+      : getNumThreads() > 1 && (r.extentB + r.extentC) * 4 >= splitThreshold(PIPELINE_MIN_BYTES) &&
+        m * n * k >= splitThreshold(PARALLEL_MIN_MACS))
   ) {
     pipelined(a, b, c, m, n, k, r);
+    return c;
+  }
+  if (big) {
+    r.causal = undefined; // a hint; the tiles' products compute everything
+    tiled(a, b, c, m, n, k, r);
     return c;
   }
   using s = new Scratch();
@@ -539,16 +545,25 @@ export function circulantPtr(
  * (SmolLM2: B 113 MB, C 50 MB for 256 tokens). Below it the copies are a few % of the arithmetic.
  */
 const PIPELINE_MIN_BYTES = 16 << 20;
-/** Bytes of B and C per pipelined column chunk, about (2 to 16 chunks). */
+/** Bytes of B and C per pipelined column chunk, about (2 to 16 chunks while both fit the resident cap). */
 const CHUNK_BYTES = 8 << 20;
+/**
+ * Most bytes of B and C in one pipelined column chunk, as a fraction of {@link residentCap} (128 MiB
+ * at the default 1 GiB): operands past the cap go in as many chunks as this needs, so wasm memory
+ * holds A and two chunks (about a quarter of the cap) whatever n is.
+ */
+const CHUNK_MAX_FRACTION = 1 / 8;
 
 /**
- * One product `C (+)= op(A)·op(B)` of {@link sgemm} on several threads, in column chunks of op(B) and C
- * (multiples of SLICE_COLS): while the threads compute chunk q, the calling thread copies chunk q+1 of B
- * (and of C when accumulating) into wasm memory and chunk q-1 of C out (parallelCall's `beside`), so the
- * copies (and the page faults of a fresh `c`) overlap the arithmetic instead of preceding and following
- * it. Every column of C is computed exactly as in one call (columns are independent in the kernel), so
- * the result is bit-identical to the unchunked product on any number of threads.
+ * One product `C (+)= op(A)·op(B)` of {@link sgemm} in column chunks of op(B) and C (multiples of
+ * SLICE_COLS), on every thread: A is copied into wasm memory once; chunk q of B (and of C when
+ * accumulating) is copied into one of two alternating buffers while the threads compute chunk q−1
+ * from the other (parallelCall's `beside`, which also copies chunk q−2's C out first), so the copies
+ * (and the page faults of a fresh `c`) overlap the arithmetic, and wasm memory holds A and two chunks
+ * however large B and C are (an lm_head `[vocab, hidden]` of 544 MB and its `[tokens, vocab]` output
+ * past the resident cap). Every column of C is computed exactly as in one call (columns are
+ * independent in the kernel; a chunk's leading dimensions change, not its arithmetic), so the result is
+ * bit-identical to the unchunked product on any number of threads.
  */
 function pipelined(
   a: Float32Array,
@@ -561,33 +576,54 @@ function pipelined(
 ): void {
   const tiles = Math.ceil(n / SLICE_COLS);
   const bytes = (r.extentB + r.extentC) * 4;
-  const chunks = Math.max(1, Math.min(16, tiles, Math.max(2, Math.round(bytes / CHUNK_BYTES))));
+  const chunks = Math.max(
+    1,
+    Math.min(
+      tiles,
+      Math.max(
+        Math.min(16, Math.max(2, Math.round(bytes / CHUNK_BYTES))),
+        Math.ceil(bytes / (residentCap() * CHUNK_MAX_FRACTION)),
+      ),
+    ),
+  );
   const col = (q: number) => Math.min(n, Math.floor((q * tiles) / chunks) * SLICE_COLS);
+  let widest = 0;
+  for (let q = 0; q < chunks; q++) widest = Math.max(widest, col(q + 1) - col(q));
   using s = new Scratch();
   const pa = s.copyIn(a.subarray(0, r.extentA));
-  const pb = s.alloc(r.extentB * 4), pc = s.alloc(r.extentC * 4);
+  const pb = [s.alloc(widest * k * 4), s.alloc(widest * k * 4)];
+  const pc = [s.alloc(m * widest * 4), s.alloc(m * widest * 4)];
   // fresh views on every use: run() allocates workspaces, which may grow memory
   const stage = (q: number) => {
-    const j0 = col(q), j1 = col(q + 1);
-    const bv = f32view(pb, r.extentB), cv = f32view(pc, r.extentC);
-    if (r.transB) bv.set(b.subarray(j0 * k, j1 * k), j0 * k);
-    else for (let p = 0; p < k; p++) bv.set(b.subarray(p * n + j0, p * n + j1), p * n + j0);
-    if (r.accumulate) { for (let i = 0; i < m; i++) cv.set(c.subarray(i * n + j0, i * n + j1), i * n + j0); }
+    const j0 = col(q), j1 = col(q + 1), w = j1 - j0;
+    const bv = f32view(pb[q % 2], w * k);
+    if (r.transB) bv.set(b.subarray(j0 * k, j1 * k)); // rows j0..j1 of the stored [n, k]: contiguous
+    else for (let p = 0; p < k; p++) bv.set(b.subarray(p * n + j0, p * n + j1), p * w);
+    if (r.accumulate) {
+      const cv = f32view(pc[q % 2], m * w);
+      for (let i = 0; i < m; i++) cv.set(c.subarray(i * n + j0, i * n + j1), i * w);
+    }
   };
   const unstage = (q: number) => {
-    const j0 = col(q), j1 = col(q + 1), cv = f32view(pc, r.extentC);
-    for (let i = 0; i < m; i++) c.set(cv.subarray(i * n + j0, i * n + j1), i * n + j0);
+    const j0 = col(q), j1 = col(q + 1), w = j1 - j0, cv = f32view(pc[q % 2], m * w);
+    for (let i = 0; i < m; i++) c.set(cv.subarray(i * w, (i + 1) * w), i * n + j0);
   };
   stage(0);
   for (let q = 0; q < chunks; q++) {
-    const j0 = col(q), j1 = col(q + 1);
+    const j0 = col(q), j1 = col(q + 1), w = j1 - j0;
     const beside = () => {
+      if (q > 0) unstage(q - 1); // its C buffer is the one chunk q + 1 is staged into
       if (q + 1 < chunks) stage(q + 1);
-      if (q > 0) unstage(q - 1);
     };
     // the default 4 slices per thread: the workers take the slices this thread misses while copying
-    const rq = { ...r, circ: shifted(r.circ, j0), causal: causalAt(r.causal, 0, j0) };
-    run(rq, m, j1 - j0, k, pa, pb + 4 * j0 * (r.transB ? k : 1), pc + 4 * j0, beside);
+    const rq: Resolved = {
+      ...r,
+      ldb: r.transB ? k : w,
+      ldc: w,
+      circ: shifted(r.circ, j0),
+      causal: causalAt(r.causal, 0, j0),
+    };
+    run(rq, m, w, k, pa, pb[q % 2], pc[q % 2], beside);
   }
   unstage(chunks - 1);
 }
