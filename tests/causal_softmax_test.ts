@@ -303,3 +303,50 @@ Deno.test("scaledDotProductAttention causal with no queries or an empty batch: e
     });
   }
 });
+
+Deno.test({
+  name:
+    "fused causal attention in groups of batch items (a lowered cap): bit for bit one call, 1 and 3 threads; no probabilities without a gradient",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    manualSeed(12);
+    // batch 3 × 2 key/value heads = 6 items of 2 query heads: one forward item takes 3,152 bytes and
+    // one gradient item 4,872, so a 110,000-byte cap (groups of cap/16) runs the forward in groups
+    // of 2 items and the gradient in groups of 1 (the last group ragged where 6 is not a multiple)
+    const q = randn([3, 4, 9, 8]), k = randn([3, 2, 9, 8]), v = randn([3, 2, 9, 8]), w = randn([3, 4, 9, 8]);
+    try {
+      const whole = withThreads(1, false, () => attention(q, k, v, w));
+      for (const threads of [1, 3]) {
+        for (const cap of [110_000, 80_000]) {
+          setResidentCap(cap);
+          let grouped;
+          try {
+            grouped = withThreads(threads, true, () => attention(q, k, v, w));
+          } finally {
+            setResidentCap(undefined);
+          }
+          assertEquals(grouped.attentionCalls, 2);
+          for (let i = 0; i < 4; i++) {
+            assert(
+              grouped.out[i].every((x, j) => Object.is(x, whole.out[i][j])),
+              `cap ${cap}, ${threads} threads: output ${i} differs from one call`,
+            );
+          }
+        }
+      }
+      // no gradient wanted: the kernel leaves the probabilities out, the output is the same
+      const be = getBackend();
+      const a = { batch: 6, group: 2, l: 9, s: 9, d: 8, dv: 8, scale: 1 / Math.sqrt(8) };
+      const ins = { q: q.storage, k: k.storage, v: v.storage };
+      const kept = be.run("causalAttention", ins, a),
+        none = be.run("causalAttention", ins, { ...a, saveProbs: false });
+      assert(kept.probs !== null && none.probs === null);
+      assertEquals(Array.from(be.readSync(none.out)), Array.from(whole.out[0]));
+      assertEquals(Array.from(be.readSync(kept.out)), Array.from(whole.out[0]));
+      for (const st of [kept.out, kept.probs!, none.out]) be.dispose(st);
+    } finally {
+      await stopWorkers();
+    }
+  },
+});

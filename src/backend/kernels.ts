@@ -134,6 +134,11 @@ export interface CausalAttentionAttrs {
   dv: number;
   /** Scale of the scores (finite). */
   scale: number;
+  /**
+   * `causalAttention` only: write the probabilities `[batch, group·l, s]` for a backward (default
+   * true); false (no gradient wanted) leaves `probs` out, so no `[rows, s]` array is made.
+   */
+  saveProbs?: boolean;
 }
 
 /** Attributes of the `circulantMatmul` kernel (one product, no batch). */
@@ -345,7 +350,7 @@ export interface KernelSignatures {
    * Causal scaled-dot-product attention (fused, optional): `out` and the saved `probs` from q, k, v,
    * see {@link CausalAttentionAttrs}.
    */
-  causalAttention: KernelSig<"q" | "k" | "v", "out" | "probs", CausalAttentionAttrs, never, true>;
+  causalAttention: KernelSig<"q" | "k" | "v", "out" | "probs", CausalAttentionAttrs, "probs", true>;
   /** Its gradients (fused, optional): the ones asked for by `needQ` / `needK` / `needV`. */
   causalAttentionGrad: KernelSig<
     "q" | "k" | "v" | "probs" | "gOut",
@@ -538,8 +543,12 @@ export const KERNELS: KernelDeclarations = {
   causalAttention: {
     inputs: ["q", "k", "v"],
     outputs: ["out", "probs"],
+    optional: ["probs"],
     fused: true,
-    sizes: (a) => ({ out: a.batch * a.group * a.l * a.dv, probs: a.batch * a.group * a.l * a.s }),
+    sizes: (a) => ({
+      out: a.batch * a.group * a.l * a.dv,
+      probs: a.saveProbs === false ? null : a.batch * a.group * a.l * a.s,
+    }),
   },
   causalAttentionGrad: {
     inputs: ["q", "k", "v", "probs", "gOut"],

@@ -14,7 +14,7 @@
  */
 
 import { recordOp } from "../autograd/engine.ts";
-import { noGrad } from "../autograd/grad_mode.ts";
+import { isGradEnabled, noGrad } from "../autograd/grad_mode.ts";
 import type { Backend, MatmulCausal, Storage } from "../backend/backend.ts";
 import type { CausalAttentionAttrs } from "../backend/kernels.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -633,8 +633,11 @@ export function scaledDotProductAttention(
 function fusedCausalAttention(q: Tensor, k: Tensor, v: Tensor, a: CausalAttentionAttrs): Tensor {
   const b = q.backend;
   const [bsz, hq, l] = q.shape;
-  const r = b.run("causalAttention", { q: q.storage, k: k.storage, v: v.storage }, a);
+  // no gradient wanted (noGrad, inference): no probabilities are kept
+  const grad = isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad);
+  const r = b.run("causalAttention", { q: q.storage, k: k.storage, v: v.storage }, { ...a, saveProbs: grad });
   const out = Tensor.fromStorage(r.out, [bsz, hq, l, a.dv]);
+  if (r.probs === null) return out;
   const probsT = Tensor.fromStorage(r.probs, [bsz, hq, l, a.s]); // owns the saved probabilities
   return recordOp("scaledDotProductAttention", out, [q, k, v], (gOut, need) => {
     const gr = b.run("causalAttentionGrad", {

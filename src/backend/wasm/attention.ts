@@ -34,13 +34,40 @@ function rows_(a: CausalAttentionAttrs): CausalRows {
   return { rows: a.batch * a.group * a.l, cols: a.s, scale: a.scale, period: a.l, offset: 0 };
 }
 
-/** Kernel `causalAttention`: `probs` and `out` from q, k, v (see CausalAttentionAttrs). */
+/**
+ * Most bytes of wasm memory one group of batch items takes, as a fraction of {@link residentCap}
+ * (64 MiB at the default 1 GiB): a call runs in groups of consecutive batch items (batch × key/value
+ * heads), so its `[rows, s]` buffers stay this small however long the sequence (an 8 × 1024-token
+ * Qwen2.5-0.5B call: 16 groups of one item instead of 940 MB of scores and probabilities at once).
+ * Items are independent, so the results are the same bits as one call.
+ */
+const GROUP_FRACTION = 1 / 16;
+
+/** Consecutive batch items per group when one item takes `itemBytes` of wasm memory (>= 1). */
+function itemsPerGroup(itemBytes: number, batch: number): number {
+  return Math.max(1, Math.min(batch, Math.floor((residentCap() * GROUP_FRACTION) / itemBytes)));
+}
+
+/** Copies items `[t0, t0 + n)` of `src` (`per` floats each) into wasm memory at `ptr`. */
+function stageItems(src: Float32Array, per: number, t0: number, n: number, ptr: number): void {
+  f32view(ptr, n * per).set(src.subarray(t0 * per, (t0 + n) * per));
+}
+
+/** Copies `n` items (`per` floats each) at `ptr` into items `[t0, t0 + n)` of `dst`. */
+function unstageItems(ptr: number, per: number, t0: number, n: number, dst: Float32Array): void {
+  dst.set(f32view(ptr, n * per), t0 * per);
+}
+
+/**
+ * Kernel `causalAttention`: `out` and (when given) `probs` from q, k, v (see CausalAttentionAttrs), in
+ * groups of batch items ({@link GROUP_FRACTION}); `probs` null when no backward follows.
+ */
 export function causalAttentionKernel(
   q: Float32Array,
   k: Float32Array,
   v: Float32Array,
   out: Float32Array,
-  probs: Float32Array,
+  probs: Float32Array | null,
   a: CausalAttentionAttrs,
 ): void {
   const { batch, group, l, s, d, dv } = a;
@@ -49,28 +76,38 @@ export function causalAttentionKernel(
     out.fill(0); // no keys: the products over no terms (probs is empty)
     return;
   }
-  const bytes = 4 * (q.length + k.length + v.length + 2 * (rows * s + PAD) + out.length);
-  if (bytes > residentCap()) {
-    const scores = new Float32Array(rows * s);
+  const item = 4 * (gl * d + s * d + s * dv + 2 * gl * s + gl * dv) + 8 * PAD;
+  if (item > residentCap()) {
+    // one item alone past the cap: the same steps on the arrays, each streamed or tiled on its own
+    const scores = new Float32Array(rows * s), p = probs ?? new Float32Array(rows * s);
     sgemm(q, k, gl, s, d, { batch, transB: true, out: scores, causal: hint("scores", a) });
-    causalSoftmaxKernel(scores, probs, rows_(a));
-    sgemm(probs, v, gl, dv, s, { batch, out, causal: hint("weights", a) });
+    causalSoftmaxKernel(scores, p, rows_(a));
+    sgemm(p, v, gl, dv, s, { batch, out, causal: hint("weights", a) });
     return;
   }
+  const n = itemsPerGroup(item, batch);
   using m = new Scratch();
-  const pq = m.copyIn(q), pk = m.copyIn(k), pv = m.copyIn(v);
-  const ps = m.alloc(4 * (rows * s + PAD)), pp = m.alloc(4 * (rows * s + PAD)), po = m.alloc(4 * out.length);
-  sgemmPtr(pq, pk, ps, gl, s, d, { batch, transB: true, causal: hint("scores", a) });
-  causalSoftmaxPtr(ps, pp, rows_(a));
-  sgemmPtr(pp, pv, po, gl, dv, s, { batch, causal: hint("weights", a) });
-  out.set(f32view(po, out.length));
-  probs.set(f32view(pp, probs.length));
+  const pq = m.alloc(4 * n * gl * d), pk = m.alloc(4 * n * s * d), pv = m.alloc(4 * n * s * dv);
+  const ps = m.alloc(4 * (n * gl * s + PAD)), pp = m.alloc(4 * (n * gl * s + PAD));
+  const po = m.alloc(4 * n * gl * dv);
+  for (let t0 = 0; t0 < batch; t0 += n) {
+    const c = Math.min(n, batch - t0), ga = { ...a, batch: c };
+    stageItems(q, gl * d, t0, c, pq);
+    stageItems(k, s * d, t0, c, pk);
+    stageItems(v, s * dv, t0, c, pv);
+    sgemmPtr(pq, pk, ps, gl, s, d, { batch: c, transB: true, causal: hint("scores", ga) });
+    causalSoftmaxPtr(ps, pp, rows_(ga));
+    sgemmPtr(pp, pv, po, gl, dv, s, { batch: c, causal: hint("weights", ga) });
+    unstageItems(po, gl * dv, t0, c, out);
+    if (probs !== null) unstageItems(pp, gl * s, t0, c, probs);
+  }
 }
 
 /**
  * Kernel `causalAttentionGrad`: from the saved `probs` and the upstream `gOut`, `gq = gScores·k`
  * (when gq is given; reads k), `gk = gScoresᵀ·q` (when gk is given; reads q) and `gv = probsᵀ·gOut`
- * (when gv is given), `gScores` the causal softmax gradient (times scale) of `gOut·vᵀ`.
+ * (when gv is given), `gScores` the causal softmax gradient (times scale) of `gOut·vᵀ`; in groups of
+ * batch items as the forward.
  */
 export function causalAttentionGradKernel(
   q: Float32Array | null,
@@ -90,10 +127,9 @@ export function causalAttentionGradKernel(
     return;
   }
   const scores = gq !== null || gk !== null;
-  const bytes = 4 * (v.length + gOut.length + (rows * s + PAD) * (scores ? 3 : 1) +
-    (gq !== null ? k!.length + gq.length : 0) + (gk !== null ? q!.length + gk.length : 0) +
-    (gv?.length ?? 0));
-  if (bytes > residentCap()) {
+  const item = 4 * (s * dv + gl * dv + (gl * s + PAD) * (scores ? 3 : 1) +
+    (gq !== null ? s * d + gl * d : 0) + (gk !== null ? gl * d + s * d : 0) + (gv !== null ? s * dv : 0));
+  if (item > residentCap()) {
     if (scores) {
       const dp = new Float32Array(rows * s), ds = new Float32Array(rows * s);
       sgemm(gOut, v, gl, s, dv, { batch, transB: true, out: dp, causal: hint("scores", a) });
@@ -106,29 +142,37 @@ export function causalAttentionGradKernel(
     }
     return;
   }
+  const n = itemsPerGroup(item, batch);
   using m = new Scratch();
-  const pp = m.alloc(4 * (rows * s + PAD));
-  f32view(pp, probs.length).set(probs);
-  const pg = m.copyIn(gOut);
-  if (scores) {
-    const pv = m.copyIn(v);
-    const pdp = m.alloc(4 * (rows * s + PAD)), pds = m.alloc(4 * (rows * s + PAD));
-    sgemmPtr(pg, pv, pdp, gl, s, dv, { batch, transB: true, causal: hint("scores", a) });
-    causalSoftmaxGradPtr(pp, pdp, pds, rows_(a));
-    if (gq !== null) {
-      const pk = m.copyIn(k!), pgq = m.alloc(4 * gq.length);
-      sgemmPtr(pds, pk, pgq, gl, d, s, { batch, causal: hint("weights", a) });
-      gq.set(f32view(pgq, gq.length));
+  const pp = m.alloc(4 * (n * gl * s + PAD)), pg = m.alloc(4 * n * gl * dv);
+  const pv = scores ? m.alloc(4 * n * s * dv) : 0;
+  const pdp = scores ? m.alloc(4 * (n * gl * s + PAD)) : 0,
+    pds = scores ? m.alloc(4 * (n * gl * s + PAD)) : 0;
+  const pk = gq !== null ? m.alloc(4 * n * s * d) : 0, pgq = gq !== null ? m.alloc(4 * n * gl * d) : 0;
+  const pq = gk !== null ? m.alloc(4 * n * gl * d) : 0, pgk = gk !== null ? m.alloc(4 * n * s * d) : 0;
+  const pgv = gv !== null ? m.alloc(4 * n * s * dv) : 0;
+  for (let t0 = 0; t0 < batch; t0 += n) {
+    const c = Math.min(n, batch - t0), ga = { ...a, batch: c };
+    stageItems(probs, gl * s, t0, c, pp);
+    stageItems(gOut, gl * dv, t0, c, pg);
+    if (scores) {
+      stageItems(v, s * dv, t0, c, pv);
+      sgemmPtr(pg, pv, pdp, gl, s, dv, { batch: c, transB: true, causal: hint("scores", ga) });
+      causalSoftmaxGradPtr(pp, pdp, pds, rows_(ga));
+      if (gq !== null) {
+        stageItems(k!, s * d, t0, c, pk);
+        sgemmPtr(pds, pk, pgq, gl, d, s, { batch: c, causal: hint("weights", ga) });
+        unstageItems(pgq, gl * d, t0, c, gq);
+      }
+      if (gk !== null) {
+        stageItems(q!, gl * d, t0, c, pq);
+        sgemmPtr(pds, pq, pgk, s, d, gl, { batch: c, transA: true, causal: hint("weightsT", ga) });
+        unstageItems(pgk, s * d, t0, c, gk);
+      }
     }
-    if (gk !== null) {
-      const pq = m.copyIn(q!), pgk = m.alloc(4 * gk.length);
-      sgemmPtr(pds, pq, pgk, s, d, gl, { batch, transA: true, causal: hint("weightsT", a) });
-      gk.set(f32view(pgk, gk.length));
+    if (gv !== null) {
+      sgemmPtr(pp, pg, pgv, s, dv, gl, { batch: c, transA: true, causal: hint("weightsT", ga) });
+      unstageItems(pgv, s * dv, t0, c, gv);
     }
-  }
-  if (gv !== null) {
-    const pgv = m.alloc(4 * gv.length);
-    sgemmPtr(pp, pg, pgv, s, dv, gl, { batch, transA: true, causal: hint("weightsT", a) });
-    gv.set(f32view(pgv, gv.length));
   }
 }
