@@ -9,12 +9,13 @@
 //   deno run -A bench/big_ops_bench.ts [--tokens 8192 --hidden 896 --vocab 151936 --threads N --reps 1
 //        --cap MiB]
 //
-// Memory: wasm memory no longer bounds T; the machine's RAM does. Measured here at T = 512 (vocab
-// 151,936, 1 GiB cap): 4.3 GiB peak RSS = ~2.6 GiB fixed (the weight, its gradient, ~0.9 GiB of wasm
-// memory) + ~5.5 arrays of [T, vocab] float32 live at the peak (logits, log-softmax output, the nll
-// gradient scattered to [T, vocab], the log-softmax gradient, garbage not yet collected). That is
-// ~3.5 MB per token: T = 8192 needs ~30 GiB, more than a 24 GiB machine has (T = 4096: ~17 GiB, whose
-// ops still exceed the 1 GiB cap and run tiled). `--tokens 512 --vocab 8192` is a quick smoke run.
+// Memory: wasm memory no longer bounds T; the machine's RAM does. Measured at 8f81ab9 (vocab 151,936, 1 GiB
+// cap, 2 threads, 2026-12-07 07:38 UTC): T = 512: 2.85 GiB peak RSS, T = 1024: 4.36 GiB, so ~1.4 GiB fixed
+// (the weight, its gradient, wasm memory) + ~3.2 MB per token (about five [T, vocab] float32 arrays: the
+// logits, the log-softmax output kept for backward, its gradient, garbage not yet collected). T = 8192
+// needs ~26 GiB, more than a 24 GiB machine has. Before (T = 512: 4.3 GiB = ~2.6 GiB fixed + ~3.5 MB per
+// token) the cross-entropy gradient also scattered a one-hot [T, vocab] array and the lm_head product's
+// row tiles filled the 1 GiB cap. `--tokens 512 --vocab 8192` is a quick smoke run.
 // Public API only (mod.ts) apart from `--cap`; not run by `deno bench` (no Deno.bench calls).
 //
 // `--cap` lowers the operand bytes one kernel keeps in wasm memory (default 1 GiB; internal
