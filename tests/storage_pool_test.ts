@@ -149,3 +149,37 @@ Deno.test("array pool: the margin keeps an array freed early beside a full pool 
     }, margin);
   }
 });
+
+Deno.test("array pool: a fresh array of bigBytes or more first drops pooled arrays (live + pool + new within the cap); smaller ones do not", () => {
+  withFloor(0, () => {
+    wasmStoragePool.bigBytes = 4 * bytes;
+    const b = new WasmBackend();
+    // a forward: one array stays live (the model), eight layer temporaries are freed into the pool
+    const model = b.full(n);
+    const temps = Array.from({ length: 8 }, () => b.full(n));
+    for (const s of temps) b.dispose(s);
+    assertEquals([b.liveBytes, b.pooledBytes, b.peakBytes], [bytes, 8 * bytes, 9 * bytes]);
+    // a small array of a new size: below bigBytes, nothing dropped
+    const small = b.full(n / 2);
+    assertEquals(b.pooledBytes, 8 * bytes);
+    b.dispose(small);
+    b.clearPool();
+    for (const s of Array.from({ length: 8 }, () => b.full(n))) b.dispose(s);
+    assertEquals(b.pooledBytes, 8 * bytes);
+    // the logits: a new size of 12 arrays' bytes; live + pool + new must fit 13 arrays (the new peak)
+    const logits = b.full(12 * n);
+    assertEquals(b.liveBytes, 13 * bytes);
+    assertEquals(b.pooledBytes, 0, "every pooled array dropped: 13 live arrays already fill the cap");
+    assertEquals(b.peakBytes, 13 * bytes);
+    b.dispose(logits);
+    // a big array that leaves room: only the oldest pooled arrays go
+    b.clearPool();
+    const again = Array.from({ length: 10 }, () => b.full(n));
+    for (const s of again) b.dispose(s); // pool: 10 arrays (cap 13 from the peak)
+    assertEquals(b.pooledBytes, 10 * bytes);
+    const big = b.full(4 * n); // live 1 + 4 = 5 arrays: pool may keep 13 − 5 = 8
+    assertEquals(b.pooledBytes, 8 * bytes);
+    b.dispose(big);
+    b.dispose(model);
+  });
+});

@@ -36,7 +36,9 @@ export { HalfArray };
  * of the step and faulted in fresh the next (3.3 ms per MB on the CI VM). When a
  * disposed array would pass that cap, the arrays pooled longest ago are dropped first, so the pool
  * follows the sizes in use now (after a change of shapes it does not stay full of sizes nothing asks
- * for). `utils.emptyCache()` empties it (PyTorch's `torch.cuda.empty_cache()`). Set `maxBytes` to 0
+ * for). A fresh array of `bigBytes` or more first drops the arrays pooled longest ago until it, the live
+ * storages and the pool fit that cap at the peak it makes (a long forward's logits are not allocated
+ * beside a pool of its layers' freed temporaries). `utils.emptyCache()` empties it (PyTorch's `torch.cuda.empty_cache()`). Set `maxBytes` to 0
  * to disable pooling (internal knob: this object is not exported by `mod.ts`).
  */
 export const wasmStoragePool: {
@@ -48,7 +50,12 @@ export const wasmStoragePool: {
   minElements: number;
   /** Fraction of the peak the pool may hold beyond it (default 1/16). */
   margin: number;
-} = { maxBytes: Infinity, minBytes: 0, minElements: 4096, margin: 1 / 16 };
+  /**
+   * A fresh allocation of at least this many bytes (default 256 MiB) first drops pooled arrays so that
+   * the live storages, the pool and the new array fit in the cap at the peak it makes.
+   */
+  bigBytes: number;
+} = { maxBytes: Infinity, minBytes: 0, minElements: 4096, margin: 1 / 16, bigBytes: 256 << 20 };
 
 /** Storage of the wasm backend: a Float32Array (null once disposed), or a {@link HalfArray}. */
 export class WasmStorage implements Storage {
@@ -137,8 +144,30 @@ export class WasmBackend extends TableExecutor<Float32Array> {
         if (zero) a.fill(0);
         return a;
       }
+      if (n * 4 >= wasmStoragePool.bigBytes) this.#makeRoom(n * 4);
     }
     return new Float32Array(n);
+  }
+
+  /**
+   * Before a fresh array of `bytes` (at least `bigBytes`) is allocated: drops the arrays pooled
+   * longest ago until the live storages, the pool and the new array together fit in the pool's cap
+   * taken at the peak the new array makes, so that a size never seen before (a forward's
+   * `[tokens, vocab]` logits after its layers' temporaries were pooled) does not sit in memory beside
+   * arrays nothing asks for now.
+   */
+  #makeRoom(bytes: number): void {
+    if (this.#pooledBytes === 0) return;
+    const p = wasmStoragePool;
+    const live = this.#liveBytes + bytes;
+    const cap = Math.min(p.maxBytes, Math.max(p.minBytes, Math.max(this.#peakBytes, live) * (1 + p.margin)));
+    for (const old of this.#inPool) {
+      if (live + this.#pooledBytes <= cap) break;
+      this.#inPool.delete(old);
+      const list = this.#pool.get(old.length)!;
+      list.splice(list.indexOf(old), 1);
+      this.#pooledBytes -= old.byteLength;
+    }
   }
 
   /** Storage over a backend-private array (from {@link WasmBackend.#alloc}). */
