@@ -47,6 +47,10 @@ Deno.test("ignored rows get zero gradient; all ignored gives NaN mean (PyTorch)"
   const g = x.grad!.dataSync();
   for (let j = 0; j < 4; j++) assertEquals(g[4 + j], 0);
   assert(Number.isNaN(crossEntropy(randn([2, 4]), [-100, -100]).item()));
+  // all ignored: the loss is NaN but the gradient is 0 (PyTorch), not 0/0 (a fully padded micro-batch)
+  const y = randn([2, 4], { requiresGrad: true });
+  crossEntropy(y, [-100, -100]).backward();
+  assertEquals(Array.from(y.grad!.dataSync()), new Array(8).fill(0));
   // the gradient of each non-ignored row sums to 0 (softmax minus one-hot)
   let s = 0;
   for (let j = 0; j < 4; j++) s += g[j];
@@ -56,10 +60,14 @@ Deno.test("ignored rows get zero gradient; all ignored gives NaN mean (PyTorch)"
 Deno.test("crossEntropy / nllLoss errors", () => {
   const x = randn([3, 4]);
   assertThrows(() => crossEntropy(x, [0, 1]), RangeError, "2 targets");
-  assertThrows(() => crossEntropy(x, [0, 1, 4]), RangeError, "out of range [0, 4)");
+  assertThrows(
+    () => crossEntropy(x, [0, 1, 4]),
+    RangeError,
+    "crossEntropy: target 4 at row 2 is outside [0, 4)",
+  );
   assertThrows(() => crossEntropy(x, [0, 1, 1.5]), RangeError, "not an int32");
   assertThrows(() => crossEntropy(x, [0, 1, 2], { reduction: "avg" as "mean" }), RangeError, "reduction");
-  assertThrows(() => nllLoss(x, [-1, 0, 0]), RangeError, "out of range");
+  assertThrows(() => nllLoss(x, [-1, 0, 0]), RangeError, "nllLoss: target -1 at row 0 is outside [0, 4)");
 });
 
 Deno.test("mseLoss vs float64, reductions, shape errors", () => {

@@ -29,6 +29,18 @@ export interface CrossEntropyOptions {
   reduction?: Reduction;
 }
 
+/** Throws one line naming `what` when a target is outside `[0, classes)` and not `ignoreIndex`. */
+function checkTargets(idx: Int32Array, classes: number, ignoreIndex: number, what: string): void {
+  for (let r = 0; r < idx.length; r++) {
+    const t = idx[r];
+    if (t !== ignoreIndex && (t < 0 || t >= classes)) {
+      throw new RangeError(
+        `${what}: target ${t} at row ${r} is outside [0, ${classes}) and not ignoreIndex ${ignoreIndex}`,
+      );
+    }
+  }
+}
+
 function checkReduction(r: string): void {
   if (r !== "mean" && r !== "sum" && r !== "none") {
     throw new RangeError(`reduction must be "mean", "sum" or "none", got "${r}"`);
@@ -56,6 +68,7 @@ export function nllLoss(logProbs: Tensor, targets: IndexLike, opts: CrossEntropy
       `nllLoss: ${idx.length} targets for input ${fmtShape(logProbs.shape)} (${rows} rows)`,
     );
   }
+  checkTargets(idx, logProbs.shape[logProbs.ndim - 1], ignoreIndex, "nllLoss");
   const perRow = neg(gatherLast(logProbs, idx, ignoreIndex));
   if (reduction === "none") return perRow;
   const total = sum(perRow);
@@ -90,6 +103,8 @@ export function crossEntropy(logits: Tensor, targets: IndexLike, opts: CrossEntr
   checkReduction(reduction);
   const ignoreIndex = opts.ignoreIndex ?? -100;
   const idx = toIndexArray(targets, "crossEntropy targets");
+  const classes = logits.shape[logits.ndim - 1], rowCount = logits.size / Math.max(classes, 1);
+  if (idx.length === rowCount) checkTargets(idx, classes, ignoreIndex, "crossEntropy");
   // forward without a graph: log-probabilities y (kept for backward) and the loss from them
   const y = noGrad(() => logSoftmax(logits, -1));
   const loss = noGrad(() => nllLoss(y, idx, opts));
@@ -113,7 +128,11 @@ export function crossEntropy(logits: Tensor, targets: IndexLike, opts: CrossEntr
       }
     }
     const w = Tensor.fromStorage(b.fromArray(weight, true), [rows]);
-    const sRow = mul(reduction === "none" ? g.reshape([rows]) : g, reduction === "mean" ? div(w, count) : w);
+    // all rows ignored: every weight is 0, so the gradient is 0 (PyTorch), not 0/0
+    const sRow = mul(
+      reduction === "none" ? g.reshape([rows]) : g,
+      reduction === "mean" ? div(w, Math.max(count, 1)) : w,
+    );
     const p = b.unary("exp", y.storage);
     b.binary("mul", p, sRow.storage, [rows, c], [c, 1], [1, 0], p);
     b.scatterLast(neg(sRow).storage, rows, c, hot, p);
