@@ -161,8 +161,13 @@ export class WasmBackend extends TableExecutor<Float32Array> {
     const p = wasmStoragePool;
     const live = this.#liveBytes + bytes;
     const cap = Math.min(p.maxBytes, Math.max(p.minBytes, Math.max(this.#peakBytes, live) * (1 + p.margin)));
+    this.#dropOldest(cap - live);
+  }
+
+  /** Drops the arrays pooled longest ago until the pool holds at most `limit` bytes. */
+  #dropOldest(limit: number): void {
     for (const old of this.#inPool) {
-      if (live + this.#pooledBytes <= cap) break;
+      if (this.#pooledBytes <= limit) break;
       this.#inPool.delete(old);
       const list = this.#pool.get(old.length)!;
       list.splice(list.indexOf(old), 1);
@@ -231,14 +236,7 @@ export class WasmBackend extends TableExecutor<Float32Array> {
     const n = d.length;
     const cap = this.poolCap;
     if (n < wasmStoragePool.minElements || d.byteLength > cap) return;
-    // drop the arrays pooled longest ago until this one fits
-    for (const old of this.#inPool) {
-      if (this.#pooledBytes + d.byteLength <= cap) break;
-      this.#inPool.delete(old);
-      const list = this.#pool.get(old.length)!;
-      list.splice(list.indexOf(old), 1);
-      this.#pooledBytes -= old.byteLength;
-    }
+    this.#dropOldest(cap - d.byteLength); // the arrays pooled longest ago make room for this one
     let list = this.#pool.get(n);
     if (list === undefined) this.#pool.set(n, list = []);
     list.push(d);
